@@ -1,0 +1,207 @@
+#include <string.h>
+
+#include "alloc.h"
+#include "ledger.h"
+
+static pgrepl_lsn lsn_max(pgrepl_lsn a, pgrepl_lsn b)
+{
+    return a > b ? a : b;
+}
+
+void pgrepl__ledger_init(pgrepl_ledger *l, pgrepl_lsn start)
+{
+    memset(l, 0, sizeof *l);
+    l->received = start;
+    l->acked = start;
+    l->reported = start;
+    l->reported_write = start;
+    l->delivered_end = start;
+}
+
+void pgrepl__ledger_free(pgrepl_ledger *l)
+{
+    pgrepl__free(l->streams);
+    l->streams = NULL;
+    l->nstreams = 0;
+    l->streams_cap = 0;
+}
+
+void pgrepl__ledger_reset_units(pgrepl_ledger *l)
+{
+    l->in_txn = false;
+    l->nstreams = 0;
+    /* Whatever was delivered but not acknowledged will be sent again; it no
+     * longer blocks the idle rule, the re-sent copy will. */
+    l->delivered_end = l->acked;
+    l->keepalive_end = 0;
+}
+
+void pgrepl__ledger_received(pgrepl_ledger *l, pgrepl_lsn lsn)
+{
+    l->received = lsn_max(l->received, lsn);
+}
+
+void pgrepl__ledger_keepalive(pgrepl_ledger *l, pgrepl_lsn wal_end)
+{
+    l->received = lsn_max(l->received, wal_end);
+    l->keepalive_end = lsn_max(l->keepalive_end, wal_end);
+}
+
+void pgrepl__ledger_begin(pgrepl_ledger *l)
+{
+    l->in_txn = true;
+}
+
+void pgrepl__ledger_unit_end(pgrepl_ledger *l, pgrepl_lsn end_lsn)
+{
+    l->in_txn = false;
+    l->delivered_end = lsn_max(l->delivered_end, end_lsn);
+}
+
+static int find_stream(const pgrepl_ledger *l, uint32_t xid)
+{
+    for (int i = 0; i < l->nstreams; i++)
+        if (l->streams[i] == xid)
+            return i;
+    return -1;
+}
+
+int pgrepl__ledger_stream_open(pgrepl_ledger *l, uint32_t xid)
+{
+    if (find_stream(l, xid) >= 0)
+        return 0;
+    if (l->nstreams == l->streams_cap) {
+        int cap = l->streams_cap ? l->streams_cap * 2 : 8;
+        uint32_t *p = pgrepl__realloc(l->streams, (size_t)cap * sizeof *p);
+        if (p == NULL)
+            return PGREPL_ENOMEM;
+        l->streams = p;
+        l->streams_cap = cap;
+    }
+    l->streams[l->nstreams++] = xid;
+    return 0;
+}
+
+void pgrepl__ledger_stream_close(pgrepl_ledger *l, uint32_t xid, pgrepl_lsn end_lsn)
+{
+    int i = find_stream(l, xid);
+    if (i >= 0)
+        l->streams[i] = l->streams[--l->nstreams];
+    l->delivered_end = lsn_max(l->delivered_end, end_lsn);
+}
+
+pgrepl_lsn pgrepl__ledger_ack(pgrepl_ledger *l, pgrepl_lsn lsn)
+{
+    if (lsn > l->received)
+        lsn = l->received;
+    l->acked = lsn_max(l->acked, lsn);
+    return l->acked;
+}
+
+bool pgrepl__ledger_idle(const pgrepl_ledger *l)
+{
+    return !l->in_txn && l->nstreams == 0;
+}
+
+void pgrepl__ledger_positions(const pgrepl_ledger *l, pgrepl_lsn *write, pgrepl_lsn *flush)
+{
+    pgrepl_lsn f = l->acked;
+    /* Everything before a keepalive's walEnd that the publication passes was
+     * sent ahead of that keepalive; with nothing open and all of it
+     * acknowledged, confirming walEnd lets a quiet slot advance. */
+    if (pgrepl__ledger_idle(l) && l->acked >= l->delivered_end)
+        f = lsn_max(f, l->keepalive_end);
+    if (f > l->received)
+        f = l->received;
+    *flush = lsn_max(f, l->reported);
+    *write = lsn_max(lsn_max(l->received, l->reported_write), *flush);
+}
+
+void pgrepl__ledger_reported(pgrepl_ledger *l, pgrepl_lsn write, pgrepl_lsn flush)
+{
+    l->reported_write = lsn_max(l->reported_write, write);
+    l->reported = lsn_max(l->reported, flush);
+}
+
+void pgrepl__feedback_init(pgrepl_feedback *f, int64_t interval_us, int64_t sender_timeout_us,
+                           int64_t recv_timeout_us, int64_t now)
+{
+    memset(f, 0, sizeof *f);
+    f->interval_us = interval_us > 0 ? interval_us : 1;
+    f->sender_timeout_us = sender_timeout_us > 0 ? sender_timeout_us : 0;
+    f->recv_timeout_us = recv_timeout_us > 0 ? recv_timeout_us : 0;
+    f->last_sent = now;
+    f->last_recv = now;
+}
+
+int64_t pgrepl__feedback_period(const pgrepl_feedback *f)
+{
+    int64_t p = f->interval_us;
+    if (f->sender_timeout_us > 0 && f->sender_timeout_us / 2 < p)
+        p = f->sender_timeout_us / 2;
+    return p > 0 ? p : 1;
+}
+
+void pgrepl__feedback_on_recv(pgrepl_feedback *f, int64_t now)
+{
+    f->last_recv = now;
+    f->ping_outstanding = false;
+}
+
+void pgrepl__feedback_on_keepalive(pgrepl_feedback *f, bool reply_requested, pgrepl_lsn wal_end, pgrepl_lsn flush)
+{
+    if (!reply_requested)
+        return;
+    f->reply_pending = true;
+    if (flush < wal_end) {
+        f->server_waiting = true;
+        f->waiting_for = wal_end;
+    }
+}
+
+void pgrepl__feedback_on_sent(pgrepl_feedback *f, int64_t now, bool ping, pgrepl_lsn flush)
+{
+    f->last_sent = now;
+    f->reply_pending = false;
+    if (ping)
+        f->ping_outstanding = true;
+    if (f->server_waiting && flush >= f->waiting_for)
+        f->server_waiting = false;
+}
+
+pgrepl_feedback_action pgrepl__feedback_decide(const pgrepl_feedback *f, int64_t now, pgrepl_lsn flush,
+                                               pgrepl_lsn last_flush)
+{
+    int64_t silent = now - f->last_recv;
+    if (f->recv_timeout_us > 0 && silent >= f->recv_timeout_us)
+        return PGREPL_FEEDBACK_DEAD;
+    if (f->reply_pending)
+        return PGREPL_FEEDBACK_SEND;
+    /* The server asked for a position we could not confirm then (it may be
+     * waiting to shut down): tell it as soon as the application moves. */
+    if (f->server_waiting && flush > last_flush)
+        return PGREPL_FEEDBACK_SEND;
+    if (f->recv_timeout_us > 0 && !f->ping_outstanding && silent >= f->recv_timeout_us / 2)
+        return PGREPL_FEEDBACK_PING;
+    if (now - f->last_sent >= pgrepl__feedback_period(f))
+        return PGREPL_FEEDBACK_SEND;
+    return PGREPL_FEEDBACK_NONE;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+int64_t pgrepl__feedback_next_due(const pgrepl_feedback *f, int64_t now)
+{
+    if (f->reply_pending)
+        return 0;
+    int64_t due = f->last_sent + pgrepl__feedback_period(f) - now;
+    if (f->recv_timeout_us > 0) {
+        if (!f->ping_outstanding)
+            due = min64(due, f->last_recv + f->recv_timeout_us / 2 - now);
+        due = min64(due, f->last_recv + f->recv_timeout_us - now);
+    }
+    return due > 0 ? due : 0;
+}

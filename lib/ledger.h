@@ -1,0 +1,123 @@
+/*
+ * The acknowledgement ledger and the status-update decision: pure functions
+ * of positions and a clock value (protocol.md section 5). No I/O.
+ *
+ * Positions:
+ *   received   highest LSN the server told us about (XLogData dataStart /
+ *              walEnd, keepalive walEnd). Nothing above it is ever reported.
+ *   acked      highest LSN the application acknowledged, clamped to received.
+ *   keepalive_end  latest keepalive walEnd: what an idle slot may confirm
+ *              once nothing is open and every delivered unit is acknowledged.
+ *   reported   the flush position last sent; reports never go below it.
+ *
+ * A "unit" is what must be processed as a whole before its end LSN may be
+ * confirmed: B..C, b..P, and a streamed transaction from its first Stream
+ * Start to its Stream Commit / Stream Abort (whole) / Stream Prepare.
+ * Several streamed transactions may be open at once.
+ */
+#ifndef PGREPL_LIB_LEDGER_H
+#define PGREPL_LIB_LEDGER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pgrepl/common.h"
+
+typedef struct pgrepl_ledger {
+    pgrepl_lsn received;
+    pgrepl_lsn acked;
+    pgrepl_lsn keepalive_end;
+    pgrepl_lsn reported;       /* flush last sent */
+    pgrepl_lsn reported_write; /* write last sent */
+    pgrepl_lsn delivered_end;  /* end LSN of the last completed unit handed to the application */
+    bool in_txn;               /* between B/b and C/P */
+    uint32_t *streams;         /* xids of open streamed transactions */
+    int nstreams;
+    int streams_cap;
+} pgrepl_ledger;
+
+/* Start from a known confirmed position (0 when unknown). */
+void pgrepl__ledger_init(pgrepl_ledger *l, pgrepl_lsn start);
+void pgrepl__ledger_free(pgrepl_ledger *l);
+/* Forget open units (after a reconnect); positions stay. */
+void pgrepl__ledger_reset_units(pgrepl_ledger *l);
+
+/* Something arrived from the server that reaches up to lsn (XLogData dataStart or walEnd). */
+void pgrepl__ledger_received(pgrepl_ledger *l, pgrepl_lsn lsn);
+/* A keepalive with walEnd arrived: received moves, and an idle, fully acknowledged slot may follow it. */
+void pgrepl__ledger_keepalive(pgrepl_ledger *l, pgrepl_lsn wal_end);
+
+/* Unit boundaries, as the decoder reports them. */
+void pgrepl__ledger_begin(pgrepl_ledger *l);
+/* Commit / Prepare / Commit Prepared / Rollback Prepared / non-transactional message: a unit ended at end_lsn. */
+void pgrepl__ledger_unit_end(pgrepl_ledger *l, pgrepl_lsn end_lsn);
+/* Stream Start (first_segment) opens xid; returns PGREPL_ENOMEM when it cannot be recorded. */
+int pgrepl__ledger_stream_open(pgrepl_ledger *l, uint32_t xid);
+/* Stream Commit / Stream Prepare / whole Stream Abort close xid; end_lsn 0 for an abort without one. */
+void pgrepl__ledger_stream_close(pgrepl_ledger *l, uint32_t xid, pgrepl_lsn end_lsn);
+
+/*
+ * The application acknowledges everything up to lsn. Clamped to received;
+ * a lower value than before is ignored. Returns the acknowledged position
+ * after the call.
+ */
+pgrepl_lsn pgrepl__ledger_ack(pgrepl_ledger *l, pgrepl_lsn lsn);
+
+/* True when no unit is open. */
+bool pgrepl__ledger_idle(const pgrepl_ledger *l);
+
+/*
+ * Positions for the next status update: write = received; flush = acked,
+ * or, when idle and everything delivered was acknowledged, the later of
+ * acked and keepalive_end; never below what was reported before, never above
+ * received.
+ */
+void pgrepl__ledger_positions(const pgrepl_ledger *l, pgrepl_lsn *write, pgrepl_lsn *flush);
+/* Record that a status update with these positions was sent. */
+void pgrepl__ledger_reported(pgrepl_ledger *l, pgrepl_lsn write, pgrepl_lsn flush);
+
+/* ------------------------------------------------------------------------
+ * When to send a status update, and when the connection is dead.
+ * Times are microseconds on any monotonic clock.
+ * ---------------------------------------------------------------------- */
+
+typedef struct pgrepl_feedback {
+    int64_t interval_us;        /* configured status interval (> 0) */
+    int64_t sender_timeout_us;  /* server's wal_sender_timeout, 0 = none */
+    int64_t recv_timeout_us;    /* silence after which the connection is dead, 0 = never */
+    int64_t last_sent;          /* when the last status update went out */
+    int64_t last_recv;          /* when anything last arrived from the server */
+    bool reply_pending;         /* the server asked for a reply and has not had one */
+    bool server_waiting;        /* the server asked while we could not confirm its walEnd */
+    pgrepl_lsn waiting_for;     /* that walEnd */
+    bool ping_outstanding;      /* we asked the server to reply and nothing has arrived since */
+} pgrepl_feedback;
+
+typedef enum pgrepl_feedback_action {
+    PGREPL_FEEDBACK_NONE = 0,
+    PGREPL_FEEDBACK_SEND,   /* send a status update now */
+    PGREPL_FEEDBACK_PING,   /* send a status update asking the server to reply */
+    PGREPL_FEEDBACK_DEAD    /* nothing arrived for recv_timeout: the connection is dead */
+} pgrepl_feedback_action;
+
+void pgrepl__feedback_init(pgrepl_feedback *f, int64_t interval_us, int64_t sender_timeout_us,
+                           int64_t recv_timeout_us, int64_t now);
+/* The effective period between status updates: interval, capped at half of wal_sender_timeout. */
+int64_t pgrepl__feedback_period(const pgrepl_feedback *f);
+/* Anything arrived from the server. */
+void pgrepl__feedback_on_recv(pgrepl_feedback *f, int64_t now);
+/* A keepalive arrived; reply_requested as sent, wal_end its walEnd, flush what we could report now. */
+void pgrepl__feedback_on_keepalive(pgrepl_feedback *f, bool reply_requested, pgrepl_lsn wal_end, pgrepl_lsn flush);
+/* A status update was sent (ping: with replyRequested) reporting flush. */
+void pgrepl__feedback_on_sent(pgrepl_feedback *f, int64_t now, bool ping, pgrepl_lsn flush);
+/*
+ * What to do now. flush/last_flush: what could be reported now and what was
+ * last reported (a change after an acknowledgement matters while the server
+ * waits for it).
+ */
+pgrepl_feedback_action pgrepl__feedback_decide(const pgrepl_feedback *f, int64_t now, pgrepl_lsn flush,
+                                               pgrepl_lsn last_flush);
+/* Microseconds from now until decide() could answer something other than NONE without new input. */
+int64_t pgrepl__feedback_next_due(const pgrepl_feedback *f, int64_t now);
+
+#endif

@@ -1,0 +1,222 @@
+/* The acknowledgement ledger and the status-update decision, without a server. */
+#include "ledger.h"
+#include "testutil.h"
+
+static pgrepl_lsn flush_of(const pgrepl_ledger *l)
+{
+    pgrepl_lsn w, f;
+    pgrepl__ledger_positions(l, &w, &f);
+    return f;
+}
+
+static pgrepl_lsn write_of(const pgrepl_ledger *l)
+{
+    pgrepl_lsn w, f;
+    pgrepl__ledger_positions(l, &w, &f);
+    return w;
+}
+
+/* Report what positions() says, as the stream does after sending. */
+static void report(pgrepl_ledger *l)
+{
+    pgrepl_lsn w, f;
+    pgrepl__ledger_positions(l, &w, &f);
+    pgrepl__ledger_reported(l, w, f);
+}
+
+START_TEST(flush_is_only_what_was_acked)
+{
+    pgrepl_ledger l;
+    pgrepl__ledger_init(&l, 0x100);
+    pgrepl__ledger_begin(&l);
+    pgrepl__ledger_received(&l, 0x200);
+    pgrepl__ledger_unit_end(&l, 0x250);
+    pgrepl__ledger_received(&l, 0x250);
+    ck_assert_uint_eq(write_of(&l), 0x250);
+    ck_assert_uint_eq(flush_of(&l), 0x100); /* delivered, not acknowledged */
+    /* a keepalive does not move flush while a delivered unit is unacknowledged */
+    pgrepl__ledger_keepalive(&l, 0x300);
+    ck_assert_uint_eq(flush_of(&l), 0x100);
+    ck_assert_uint_eq(write_of(&l), 0x300);
+    pgrepl__ledger_ack(&l, 0x250);
+    /* now idle and fully acknowledged: follow the keepalive */
+    ck_assert_uint_eq(flush_of(&l), 0x300);
+    pgrepl__ledger_free(&l);
+}
+END_TEST
+
+START_TEST(ack_clamped_to_received_and_monotonic)
+{
+    pgrepl_ledger l;
+    pgrepl__ledger_init(&l, 0);
+    pgrepl__ledger_received(&l, 0x500);
+    ck_assert_uint_eq(pgrepl__ledger_ack(&l, 0x900), 0x500); /* never above received */
+    ck_assert_uint_eq(pgrepl__ledger_ack(&l, 0x100), 0x500); /* never backwards */
+    report(&l);
+    pgrepl__ledger_begin(&l);
+    pgrepl__ledger_received(&l, 0x600);
+    ck_assert_uint_eq(flush_of(&l), 0x500);
+    pgrepl__ledger_free(&l);
+}
+END_TEST
+
+START_TEST(open_transaction_blocks_idle_rule)
+{
+    pgrepl_ledger l;
+    pgrepl__ledger_init(&l, 0x10);
+    pgrepl__ledger_keepalive(&l, 0x20);
+    ck_assert_uint_eq(flush_of(&l), 0x20); /* idle: a quiet slot advances */
+    report(&l);
+    pgrepl__ledger_begin(&l);
+    pgrepl__ledger_received(&l, 0x30);
+    pgrepl__ledger_keepalive(&l, 0x40);
+    ck_assert_uint_eq(flush_of(&l), 0x20); /* open B..C: stays at what was reported */
+    pgrepl__ledger_unit_end(&l, 0x38);
+    ck_assert_uint_eq(flush_of(&l), 0x20); /* closed but not acknowledged */
+    pgrepl__ledger_ack(&l, 0x38);
+    ck_assert_uint_eq(flush_of(&l), 0x40);
+    pgrepl__ledger_free(&l);
+}
+END_TEST
+
+START_TEST(streams_block_idle_rule_until_closed)
+{
+    pgrepl_ledger l;
+    pgrepl__ledger_init(&l, 0);
+    ck_assert_int_eq(pgrepl__ledger_stream_open(&l, 700), 0);
+    ck_assert_int_eq(pgrepl__ledger_stream_open(&l, 701), 0);
+    ck_assert_int_eq(pgrepl__ledger_stream_open(&l, 700), 0); /* a later block of the same xid */
+    pgrepl__ledger_keepalive(&l, 0x1000);
+    ck_assert(!pgrepl__ledger_idle(&l));
+    ck_assert_uint_eq(flush_of(&l), 0);
+    /* an ordinary transaction between blocks can be acknowledged */
+    pgrepl__ledger_begin(&l);
+    pgrepl__ledger_unit_end(&l, 0x800);
+    pgrepl__ledger_ack(&l, 0x800);
+    ck_assert_uint_eq(flush_of(&l), 0x800);
+    pgrepl__ledger_stream_close(&l, 700, 0x900);
+    ck_assert(!pgrepl__ledger_idle(&l));
+    pgrepl__ledger_stream_close(&l, 701, 0); /* whole abort: nothing to confirm */
+    ck_assert(pgrepl__ledger_idle(&l));
+    ck_assert_uint_eq(flush_of(&l), 0x800); /* 700's commit is delivered but not acknowledged */
+    pgrepl__ledger_ack(&l, 0x900);
+    ck_assert_uint_eq(flush_of(&l), 0x1000);
+    /* many streams at once */
+    for (uint32_t x = 1; x <= 100; x++)
+        ck_assert_int_eq(pgrepl__ledger_stream_open(&l, x), 0);
+    ck_assert_int_eq(l.nstreams, 100);
+    pgrepl__ledger_free(&l);
+}
+END_TEST
+
+START_TEST(reported_never_goes_backwards)
+{
+    pgrepl_ledger l;
+    pgrepl__ledger_init(&l, 0);
+    pgrepl__ledger_keepalive(&l, 0x100);
+    report(&l);
+    ck_assert_uint_eq(l.reported, 0x100);
+    /* after a reconnect the units are forgotten; the floor stays */
+    pgrepl__ledger_reset_units(&l);
+    pgrepl__ledger_begin(&l);
+    ck_assert_uint_eq(flush_of(&l), 0x100);
+    ck_assert_uint_eq(write_of(&l), 0x100);
+    pgrepl__ledger_free(&l);
+}
+END_TEST
+
+START_TEST(reset_units_after_reconnect)
+{
+    pgrepl_ledger l;
+    pgrepl__ledger_init(&l, 0);
+    pgrepl__ledger_begin(&l);
+    pgrepl__ledger_received(&l, 0x50);
+    pgrepl__ledger_reset_units(&l);
+    ck_assert(pgrepl__ledger_idle(&l));
+    /* the old keepalive must not be confirmed: the unacknowledged unit before it comes again */
+    ck_assert_uint_eq(flush_of(&l), 0);
+    pgrepl__ledger_free(&l);
+}
+END_TEST
+
+START_TEST(feedback_period_and_reply)
+{
+    pgrepl_feedback f;
+    /* interval 10 s, wal_sender_timeout 6 s: every 3 s at most */
+    pgrepl__feedback_init(&f, 10000000, 6000000, 0, 0);
+    ck_assert_int_eq(pgrepl__feedback_period(&f), 3000000);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 2999999, 0, 0), PGREPL_FEEDBACK_NONE);
+    ck_assert_int_eq(pgrepl__feedback_next_due(&f, 1000000), 2000000);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 3000000, 0, 0), PGREPL_FEEDBACK_SEND);
+    pgrepl__feedback_on_sent(&f, 3000000, false, 0);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 3000001, 0, 0), PGREPL_FEEDBACK_NONE);
+    /* reply requested: at once */
+    pgrepl__feedback_on_keepalive(&f, true, 0x10, 0x10);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 3000002, 0x10, 0x10), PGREPL_FEEDBACK_SEND);
+    ck_assert_int_eq(pgrepl__feedback_next_due(&f, 3000002), 0);
+    pgrepl__feedback_on_sent(&f, 3000002, false, 0x10);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 3000003, 0x10, 0x10), PGREPL_FEEDBACK_NONE);
+    /* no timeout on the server: the configured interval */
+    pgrepl__feedback_init(&f, 10000000, 0, 0, 0);
+    ck_assert_int_eq(pgrepl__feedback_period(&f), 10000000);
+}
+END_TEST
+
+START_TEST(feedback_server_waiting_sends_after_ack)
+{
+    pgrepl_feedback f;
+    pgrepl__feedback_init(&f, 10000000, 60000000, 0, 0);
+    /* the server asks for 0x200 but only 0x100 is acknowledged */
+    pgrepl__feedback_on_keepalive(&f, true, 0x200, 0x100);
+    pgrepl__feedback_on_sent(&f, 1, false, 0x100);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 2, 0x100, 0x100), PGREPL_FEEDBACK_NONE);
+    /* the application acknowledges: send at once, not at the next interval */
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 3, 0x200, 0x100), PGREPL_FEEDBACK_SEND);
+    pgrepl__feedback_on_sent(&f, 3, false, 0x200);
+    ck_assert(!f.server_waiting);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 4, 0x200, 0x200), PGREPL_FEEDBACK_NONE);
+}
+END_TEST
+
+START_TEST(feedback_watchdog)
+{
+    pgrepl_feedback f;
+    /* receive timeout 10 s: ping at 5 s of silence, dead at 10 s */
+    pgrepl__feedback_init(&f, 60000000, 0, 10000000, 0);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 4999999, 0, 0), PGREPL_FEEDBACK_NONE);
+    ck_assert_int_eq(pgrepl__feedback_next_due(&f, 0), 5000000);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 5000000, 0, 0), PGREPL_FEEDBACK_PING);
+    pgrepl__feedback_on_sent(&f, 5000000, true, 0);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 6000000, 0, 0), PGREPL_FEEDBACK_NONE); /* one ping at a time */
+    ck_assert_int_eq(pgrepl__feedback_next_due(&f, 6000000), 4000000);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 10000000, 0, 0), PGREPL_FEEDBACK_DEAD);
+    /* an answer resets the watchdog */
+    pgrepl__feedback_on_recv(&f, 9000000);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 10000000, 0, 0), PGREPL_FEEDBACK_NONE);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 14000000, 0, 0), PGREPL_FEEDBACK_PING);
+}
+END_TEST
+
+static Suite *ledger_suite(void)
+{
+    Suite *s = suite_create("ledger");
+    TCase *tc = tcase_create("ledger");
+    tcase_add_test(tc, flush_is_only_what_was_acked);
+    tcase_add_test(tc, ack_clamped_to_received_and_monotonic);
+    tcase_add_test(tc, open_transaction_blocks_idle_rule);
+    tcase_add_test(tc, streams_block_idle_rule_until_closed);
+    tcase_add_test(tc, reported_never_goes_backwards);
+    tcase_add_test(tc, reset_units_after_reconnect);
+    suite_add_tcase(s, tc);
+    TCase *fb = tcase_create("feedback");
+    tcase_add_test(fb, feedback_period_and_reply);
+    tcase_add_test(fb, feedback_server_waiting_sends_after_ack);
+    tcase_add_test(fb, feedback_watchdog);
+    suite_add_tcase(s, fb);
+    return s;
+}
+
+int main(void)
+{
+    return pgrepl_test_run_suite(ledger_suite());
+}
