@@ -69,13 +69,17 @@ static inline const uint8_t *pgrepl__cur_take(pgrepl_cursor *c, size_t n, int tr
 static inline uint8_t pgrepl__cur_u8(pgrepl_cursor *c)
 {
     const uint8_t *p = pgrepl__cur_take(c, 1, PGREPL_ETRUNCATED);
-    return p ? p[0] : 0;
+    if (p == NULL)
+        return 0;
+    return p[0];
 }
 
 static inline uint16_t pgrepl__cur_u16(pgrepl_cursor *c)
 {
     const uint8_t *p = pgrepl__cur_take(c, 2, PGREPL_ETRUNCATED);
-    return p ? (uint16_t)((p[0] << 8) | p[1]) : 0;
+    if (p == NULL)
+        return 0;
+    return (uint16_t)((p[0] << 8) | p[1]);
 }
 
 static inline uint32_t pgrepl__cur_u32(pgrepl_cursor *c)

@@ -25,9 +25,15 @@ PGREPL_EXTERN const char *pgrepl_type_name(uint32_t oid);
  * "bit varying(8)", "interval day to second(3)", "integer[]". typmod -1
  * means none.
  *
+ * A column's typmod is always given (-1 when it has none), and format_type
+ * then prints some types by their internal name: bpchar with typmod -1 is
+ * "bpchar" and bit is "\"bit\"", as the server does.
+ *
  * Writes at most size bytes including the NUL (like snprintf) and returns
  * the length the full name needs (without NUL), or PGREPL_ENOTFOUND when oid
- * is not a known built-in type, or PGREPL_EINVAL when buf is NULL and size > 0.
+ * is not a known built-in type, or PGREPL_EINVAL when buf is NULL and size > 0
+ * or typmod is one the server itself rejects (an interval typmod with invalid
+ * fields); on error buf holds "" when size > 0.
  */
 PGREPL_EXTERN int pgrepl_format_type(char *buf, size_t size, uint32_t oid, int32_t typmod);
 
