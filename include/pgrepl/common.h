@@ -53,6 +53,14 @@ typedef int64_t pgrepl_timestamp;
  *   PGREPL_EBADLSN      text is not a valid LSN "X/X" (fatal)
  *   PGREPL_ENOTFOUND    no such object (type OID, relation, ...) (fatal)
  *   PGREPL_ERANGE       a value does not fit the destination (fatal)
+ *   PGREPL_ESTATE       call not valid in the object's current state (fatal)
+ *   PGREPL_ECONNECT     could not connect to the server (transient)
+ *   PGREPL_ECONNLOST    the connection was lost (transient)
+ *   PGREPL_ESERVER      the server reported an error; see the SQLSTATE (fatality
+ *                       depends on it: the error report says)
+ *   PGREPL_ETIMEDOUT    no answer in time (transient)
+ *   PGREPL_EUNSUPPORTED the server version does not support what was asked (fatal)
+ *   PGREPL_ECANCELED    the operation was canceled by close (fatal)
  */
 #define PGREPL_ERRNO_MAP(XX)                                                         \
     XX(ENOMEM, -1, "out of memory", 0)                                                \
@@ -68,7 +76,14 @@ typedef int64_t pgrepl_timestamp;
     XX(ECALLBACK, -11, "callback failed", 1)                                          \
     XX(EBADLSN, -12, "malformed LSN", 1)                                              \
     XX(ENOTFOUND, -13, "not found", 1)                                                \
-    XX(ERANGE, -14, "value out of range", 1)
+    XX(ERANGE, -14, "value out of range", 1)                                          \
+    XX(ESTATE, -15, "not valid in the current state", 1)                              \
+    XX(ECONNECT, -16, "could not connect", 0)                                         \
+    XX(ECONNLOST, -17, "connection lost", 0)                                          \
+    XX(ESERVER, -18, "server error", 1)                                               \
+    XX(ETIMEDOUT, -19, "timed out", 0)                                                \
+    XX(EUNSUPPORTED, -20, "not supported by the server version", 1)                   \
+    XX(ECANCELED, -21, "operation canceled", 1)
 
 typedef enum pgrepl_errno {
 #define PGREPL_ERRNO_ENUM_(name, val, msg, fatal) PGREPL_##name = (val),
