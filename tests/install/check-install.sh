@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Install the build into a temporary DESTDIR, then build and run a program
+# against it with nothing but `pkg-config --cflags --libs pgrepl`, linked to
+# the shared library.
+# Usage: check-install.sh SOURCE.c
+# Environment (set by tests/install/meson.build): MESON, BUILD_ROOT, CC,
+# EXTRA_CFLAGS (the build's sanitizer flags), EXPECT_VERSION.
+set -euo pipefail
+
+source_file=$1
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+dest=$tmp/dest
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# shellcheck disable=SC2086 # MESON and CC may be commands with arguments
+$MESON install -C "$BUILD_ROOT" --destdir "$dest" --no-rebuild --quiet >"$tmp/install.log" 2>&1 ||
+    { cat "$tmp/install.log" >&2; fail "meson install failed"; }
+pc=$(find "$dest" -name pgrepl.pc)
+[[ -n $pc ]] || fail "no pgrepl.pc installed"
+
+# The .pc names the configured prefix; re-root its path variables in DESTDIR
+# (PKG_CONFIG_SYSROOT_DIR would also re-root the system paths of libpq and
+# libuv, which a real consumer finds where they are).
+prefix=$(PKG_CONFIG_PATH=${pc%/*} pkg-config --variable=prefix pgrepl)
+mkdir "$tmp/pc"
+sed -E "s#^([A-Za-z_]+=)$prefix#\\1$dest$prefix#" "$pc" >"$tmp/pc/pgrepl.pc"
+export PKG_CONFIG_PATH=$tmp/pc
+cflags=$(pkg-config --cflags pgrepl) || fail "pkg-config --cflags pgrepl"
+libs=$(pkg-config --libs pgrepl) || fail "pkg-config --libs pgrepl"
+echo "cflags: $cflags"
+echo "libs:   $libs"
+
+# shellcheck disable=SC2086 # word splitting of the flags is intended
+$CC $EXTRA_CFLAGS -std=c11 -Wall -Wextra -Wpedantic -Werror $cflags "$source_file" -o "$tmp/prog" $libs ||
+    fail "cannot build against the installed library"
+
+readelf -d "$tmp/prog" | grep -q 'NEEDED.*libpgrepl\.so' || fail "not linked to the shared libpgrepl"
+libdir=$(pkg-config --libs-only-L pgrepl)
+libdir=${libdir#-L}
+libdir=${libdir%% *}
+LD_LIBRARY_PATH=$libdir ldd "$tmp/prog" | grep -q "libpgrepl\.so.* => $dest/" ||
+    fail "the program does not load libpgrepl from $dest"
+out=$(LD_LIBRARY_PATH=$libdir "$tmp/prog") || fail "the program exited $?"
+[[ $out == "$EXPECT_VERSION" ]] || fail "it printed '$out', want '$EXPECT_VERSION'"
+echo "ok: printed $out"
