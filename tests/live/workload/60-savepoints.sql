@@ -1,0 +1,20 @@
+-- Rolled-back savepoints: their rows must not appear.
+BEGIN;
+INSERT INTO rid_default VALUES (300, 'kept', 1);
+SAVEPOINT a;
+INSERT INTO rid_default VALUES (301, 'rolled back', 1);
+UPDATE rid_default SET v = 'rolled back update' WHERE id = 300;
+ROLLBACK TO SAVEPOINT a;
+SAVEPOINT b;
+INSERT INTO rid_default VALUES (302, 'released', 1);
+SAVEPOINT c;
+DELETE FROM rid_default WHERE id = 300;
+ROLLBACK TO SAVEPOINT c;
+RELEASE SAVEPOINT b;
+UPDATE rid_default SET n = 2 WHERE id = 300;
+COMMIT;
+BEGIN;
+SAVEPOINT a;
+INSERT INTO rid_default VALUES (303, 'only in a rolled back savepoint', 1);
+ROLLBACK TO SAVEPOINT a;
+COMMIT;
