@@ -201,7 +201,7 @@ SQL
 # rows. A subtransaction rolled back after part of it was streamed (Stream
 # Abort with subxid != xid); a transaction aborted while streamed (xid ==
 # subxid): the sleep lets the walsender stream it before the abort record
-# exists (17+ drop a transaction already known to be aborted), and it is
+# exists (18 drops a transaction already known to be aborted; 17 still streams it), and it is
 # large enough for its completed WAL pages alone to fill a block (partial
 # pages are not flushed before the abort); a committed one (Stream Commit)
 # that also carries Type, Truncate, Delete and Messages inside its blocks and
