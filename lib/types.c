@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pgrepl/types.h"
+#include "types_internal.h"
 
 struct type_entry {
     uint32_t oid;
@@ -243,6 +244,12 @@ const char *pgrepl_type_name(uint32_t oid)
 {
     const struct type_entry *t = lookup(oid);
     return t != NULL ? t->name : NULL;
+}
+
+uint32_t pgrepl__type_elem(uint32_t oid)
+{
+    const struct type_entry *t = lookup(oid);
+    return t != NULL ? t->elem : 0;
 }
 
 /* snprintf-style output: counts every byte, stores those that fit. */

@@ -7,6 +7,7 @@
 #include <pgrepl/common.h>
 #include <pgrepl/decode.h>
 #include <pgrepl/types.h>
+#include <pgrepl/values.h>
 #include <pgrepl/version.h>
 
 #endif /* PGREPL_PGREPL_H */

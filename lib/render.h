@@ -1,0 +1,169 @@
+/*
+ * Internal interface of the binary-to-text renderers (values.c and
+ * render_*.c). Each renderer appends the text of one value to the buffer and
+ * returns 0, or an error with the thread's message set (pgrepl__render_bad,
+ * pgrepl__render_notfound). Renderers may leave partial output behind on
+ * error: the public entry points cut the buffer back.
+ */
+#ifndef PGREPL_LIB_RENDER_H
+#define PGREPL_LIB_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pgrepl/types.h"
+#include "pgrepl/values.h"
+
+/* Nesting (arrays, records, ranges inside each other) deeper than this is refused. */
+#define PGREPL_RENDER_MAX_DEPTH 64
+
+/* Render one value of type oid; depth counts the containers around it. */
+int pgrepl__render(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, int depth);
+
+/*
+ * A value inside a record or array whose type is not built in: rendered when
+ * its bytes are a record (composite types describe their fields), else
+ * PGREPL_ENOTFOUND.
+ */
+int pgrepl__render_nested(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, int depth);
+
+/* Set the thread's message and return PGREPL_EPROTOCOL. */
+int pgrepl__render_bad(const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Set the thread's message for a type that cannot be rendered and return PGREPL_ENOTFOUND. */
+int pgrepl__render_notfound(uint32_t oid);
+
+/* ---- appending ---------------------------------------------------------- */
+
+/* Room for n more bytes at the end of b: where to write them, or NULL when out of memory. */
+static inline char *pgrepl__buf_room(pgrepl_buf *b, size_t n)
+{
+    if (pgrepl_buf_reserve(b, n) != 0)
+        return NULL;
+    return b->data + b->len;
+}
+
+/* Commit k bytes written after pgrepl__buf_room. */
+static inline void pgrepl__buf_used(pgrepl_buf *b, size_t k)
+{
+    b->len += k;
+    b->data[b->len] = '\0';
+}
+
+/* Shorten b to len bytes (len <= b->len). */
+static inline void pgrepl__buf_cut(pgrepl_buf *b, size_t len)
+{
+    if (b->data != NULL) {
+        b->len = len;
+        b->data[len] = '\0';
+    }
+}
+
+static inline int pgrepl__put(pgrepl_buf *b, const char *s, size_t n)
+{
+    return pgrepl_buf_append(b, s, n);
+}
+
+static inline int pgrepl__puts(pgrepl_buf *b, const char *s)
+{
+    return pgrepl_buf_append(b, s, strlen(s));
+}
+
+static inline int pgrepl__putc(pgrepl_buf *b, char c)
+{
+    char *w = pgrepl__buf_room(b, 1);
+    if (w == NULL)
+        return PGREPL_ENOMEM;
+    *w = c;
+    pgrepl__buf_used(b, 1);
+    return 0;
+}
+
+/* Decimal digits of v into the end of buf (at least min_digits, zero-padded); returns the count. */
+int pgrepl__fmt_u64(char *end, uint64_t v, int min_digits);
+
+/* Append an unsigned / signed decimal integer, zero-padded to min_digits. */
+int pgrepl__put_u64(pgrepl_buf *b, uint64_t v, int min_digits);
+int pgrepl__put_i64(pgrepl_buf *b, int64_t v);
+
+/* Append a float8 / float4 as float8out / float4out print it with extra_float_digits > 0. */
+int pgrepl__put_float8(pgrepl_buf *b, double v);
+int pgrepl__put_float4(pgrepl_buf *b, float v);
+
+/* ---- reading ------------------------------------------------------------ */
+
+static inline uint16_t pgrepl__rd16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t pgrepl__rd32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static inline uint64_t pgrepl__rd64(const uint8_t *p)
+{
+    return ((uint64_t)pgrepl__rd32(p) << 32) | pgrepl__rd32(p + 4);
+}
+
+static inline double pgrepl__rdf64(const uint8_t *p)
+{
+    uint64_t bits = pgrepl__rd64(p);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* A fixed-size value must be exactly want bytes. */
+static inline int pgrepl__want_len(const char *type, size_t n, size_t want)
+{
+    if (n == want)
+        return 0;
+    return pgrepl__render_bad("%s value of %zu bytes, want %zu", type, n, want);
+}
+
+/* ---- quoting of elements inside containers ------------------------------ */
+
+enum pgrepl_quote_style {
+    PGREPL_QUOTE_ARRAY,  /* array_out: backslash escapes; NULL-like and delimiter-bearing values quoted */
+    PGREPL_QUOTE_RECORD, /* record_out: doubled quotes and backslashes */
+    PGREPL_QUOTE_RANGE,  /* range_out: as record_out, brackets too */
+};
+
+/*
+ * The element text at b->data[start..b->len) is requoted in place the way
+ * the container's output function quotes it. delim is the array delimiter.
+ */
+int pgrepl__quote_tail(pgrepl_buf *b, size_t start, enum pgrepl_quote_style style, char delim);
+
+/* ---- renderers by family ------------------------------------------------ */
+
+int pgrepl__render_int(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n);
+int pgrepl__render_float(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n);
+int pgrepl__render_numeric(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_money(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_time(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n);
+int pgrepl__render_geo(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n);
+int pgrepl__render_net(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n);
+int pgrepl__render_tsvector(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_tsquery(pgrepl_buf *out, const uint8_t *p, size_t n);
+
+/* An array of elem (0: any element type) in array_send format. */
+int pgrepl__render_array(pgrepl_buf *out, uint32_t elem, const uint8_t *p, size_t n, int depth);
+/* int2vector / oidvector: a one-dimensional array printed with spaces. */
+int pgrepl__render_vector(pgrepl_buf *out, uint32_t elem, const uint8_t *p, size_t n);
+int pgrepl__render_record(pgrepl_buf *out, const uint8_t *p, size_t n, int depth);
+/* A range of subtype in range_send format, and a multirange of ranges of subtype. */
+int pgrepl__render_range(pgrepl_buf *out, uint32_t subtype, const uint8_t *p, size_t n, int depth);
+int pgrepl__render_multirange(pgrepl_buf *out, uint32_t subtype, const uint8_t *p, size_t n, int depth);
+
+/* OID of a built-in pg_type name ("int4", "_text"), or 0. */
+uint32_t pgrepl__typname_oid(const char *name);
+
+#endif
