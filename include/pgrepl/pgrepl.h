@@ -6,6 +6,7 @@
 
 #include <pgrepl/common.h>
 #include <pgrepl/decode.h>
+#include <pgrepl/stream.h>
 #include <pgrepl/types.h>
 #include <pgrepl/values.h>
 #include <pgrepl/version.h>

@@ -1,0 +1,120 @@
+/*
+ * L3: one libpq replication connection as a non-blocking state machine.
+ *
+ * It never waits and knows no event loop. The owner asks what to watch
+ * (pgrepl__conn_wants, pgrepl__conn_socket), reports readiness
+ * (pgrepl__conn_io) and pulls events (pgrepl__conn_next) until NONE. Only
+ * pgrepl__conn_io reads or writes the socket; pgrepl__conn_next works on
+ * what libpq already buffered, so data that arrived with an earlier read is
+ * never left waiting for a readiness the socket will not signal again.
+ *
+ * Commands use the simple query protocol only (replication connections
+ * refuse the extended one), one at a time.
+ *
+ * During connection setup the socket can change on every PQconnectPoll
+ * call, which pgrepl__conn_io makes while pgrepl__conn_connecting is true:
+ * the owner must stop watching the old socket before that call and re-read
+ * pgrepl__conn_socket after it.
+ */
+#ifndef PGREPL_LIB_CONN_H
+#define PGREPL_LIB_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#define PGREPL_CONN_READ 0x01
+#define PGREPL_CONN_WRITE 0x02
+
+typedef enum pgrepl_conn_phase {
+    PGREPL_CONN_CLOSED = 0, /* no PGconn */
+    PGREPL_CONN_CONNECTING, /* PQconnectPoll in progress */
+    PGREPL_CONN_IDLE,       /* connected, no command in flight */
+    PGREPL_CONN_BUSY,       /* a command in flight: results follow */
+    PGREPL_CONN_COPY,       /* CopyBoth: CopyData in both directions */
+    PGREPL_CONN_DRAIN,      /* CopyDone sent: the rest of the server's CopyData is discarded */
+    PGREPL_CONN_FAILED      /* broken; pgrepl__conn_finish is all that is left */
+} pgrepl_conn_phase;
+
+typedef enum pgrepl_conn_event_kind {
+    PGREPL_CONN_EV_NONE = 0,  /* nothing until the socket is ready as pgrepl__conn_wants says */
+    PGREPL_CONN_EV_CONNECTED, /* the connection is up and idle */
+    PGREPL_CONN_EV_RESULT,    /* result: one result of the command in flight; the receiver PQclear()s it */
+    PGREPL_CONN_EV_DONE,      /* the command in flight (or the drained copy) is complete: idle again */
+    PGREPL_CONN_EV_COPY_BOTH, /* the command started CopyBoth (START_REPLICATION accepted) */
+    PGREPL_CONN_EV_DATA,      /* data/len: one CopyData payload, valid until the next call */
+    PGREPL_CONN_EV_FAILED     /* code (PGREPL_ECONNECT or PGREPL_ECONNLOST), message in pgrepl__conn_errmsg */
+} pgrepl_conn_event_kind;
+
+typedef struct pgrepl_conn_event {
+    pgrepl_conn_event_kind kind;
+    PGresult *result;
+    const char *data;
+    size_t len;
+    int code;
+} pgrepl_conn_event;
+
+typedef struct pgrepl_conn {
+    PGconn *pg;
+    pgrepl_conn_phase phase;
+    PostgresPollingStatusType polling; /* last PQconnectPoll answer while connecting */
+    bool connected;                    /* CONNECTED not yet pulled */
+    bool flushing;                     /* PQflush left data to send: watch for writable */
+    bool lost;                         /* reading failed: deliver what is buffered, then fail */
+    bool drain_done;                   /* the drained copy ended: DONE closes it */
+    int fail_code;                     /* FAILED not yet pulled when non-zero */
+    char *copybuf;                     /* last CopyData handed out */
+    char errmsg[512];
+} pgrepl_conn;
+
+void pgrepl__conn_init(pgrepl_conn *c);
+
+/*
+ * Start connecting: conninfo is expanded by libpq (key=value or URI; libpq
+ * environment variables and service files apply), replication=database is
+ * forced. Notices go to rx(arg, result). Returns 0 (a failure to start is a
+ * FAILED event) or PGREPL_ENOMEM.
+ */
+int pgrepl__conn_start(pgrepl_conn *c, const char *conninfo, PQnoticeReceiver rx, void *arg);
+
+/* The socket is ready for the PGREPL_CONN_* bits in events: read, write or advance the connection setup. */
+void pgrepl__conn_io(pgrepl_conn *c, unsigned events);
+
+/* The next event from what is buffered. */
+void pgrepl__conn_next(pgrepl_conn *c, pgrepl_conn_event *ev);
+
+/* Send one command (simple protocol). Only when idle: PGREPL_ESTATE otherwise; a send failure is a FAILED event. */
+int pgrepl__conn_send(pgrepl_conn *c, const char *sql);
+
+/* Queue one CopyData message (only in COPY). Returns 0, or PGREPL_ECONNLOST (a FAILED event follows). */
+int pgrepl__conn_put(pgrepl_conn *c, const void *buf, size_t len);
+
+/* Send CopyDone (only in COPY) and discard what the server still sends. Returns as pgrepl__conn_put. */
+int pgrepl__conn_end_copy(pgrepl_conn *c);
+
+/* What to watch: PGREPL_CONN_READ / PGREPL_CONN_WRITE bits. */
+unsigned pgrepl__conn_wants(const pgrepl_conn *c);
+
+/* The socket to watch, -1 when there is none (closed or failed). */
+int pgrepl__conn_socket(const pgrepl_conn *c);
+
+/* True while PQconnectPoll is in progress (the socket may change on the next pgrepl__conn_io). */
+bool pgrepl__conn_connecting(const pgrepl_conn *c);
+
+/* True while libpq considers the connection healthy. */
+bool pgrepl__conn_ok(const pgrepl_conn *c);
+
+/* PQserverVersion, 0 before connecting. */
+int pgrepl__conn_server_version(const pgrepl_conn *c);
+
+/* libpq's last error on one line (""). */
+const char *pgrepl__conn_errmsg(const pgrepl_conn *c);
+
+/* Close the connection (PQfinish). The owner stops watching the socket first. */
+void pgrepl__conn_finish(pgrepl_conn *c);
+
+/* libpq's messages end in newlines and may span lines: src as one line in dst (size > 0). */
+void pgrepl__oneline(char *dst, size_t size, const char *src);
+
+#endif

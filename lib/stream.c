@@ -1,0 +1,1864 @@
+/*
+ * L4: the replication stream on a libuv loop. It binds the connection state
+ * machine (conn.c) to one uv_poll_t on the libpq socket, one uv_timer_t for
+ * status updates and the watchdog, and one uv_idle_t that runs work asked
+ * for outside the loop's I/O (pgrepl_stream_* calls only record a request
+ * and kick it, so application callbacks never run inside those calls). It
+ * feeds CopyData to the decoder and the ledger, and runs the command plan:
+ * IDENTIFY_SYSTEM, SHOW wal_sender_timeout, the session settings, queued slot
+ * commands, START_REPLICATION.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgrepl/stream.h"
+#include "alloc.h"
+#include "command.h"
+#include "conn.h"
+#include "ledger.h"
+#include "quote.h"
+
+#define DEFAULT_STATUS_INTERVAL_MS 10000
+/* Longest interval or timeout accepted: its microseconds must fit an int64_t. */
+#define MAX_MS (UINT64_C(1) << 40)
+
+typedef enum phase {
+    PH_NONE,       /* no connection */
+    PH_CONNECT,    /* PQconnectPoll */
+    PH_IDENTIFY,   /* IDENTIFY_SYSTEM in flight */
+    PH_SHOW,       /* SHOW wal_sender_timeout in flight */
+    PH_SETTINGS,   /* SET ... in flight */
+    PH_IDLE,       /* connected, nothing in flight: next slot command, START_REPLICATION or READY */
+    PH_SLOT_BEGIN, /* BEGIN of a SNAPSHOT 'use' slot creation in flight */
+    PH_SLOT,       /* a slot command in flight */
+    PH_HELD,       /* snapshot exported or in use: nothing is sent until pgrepl_stream_snapshot_done */
+    PH_SLOT_END,   /* COMMIT / ROLLBACK of the SNAPSHOT 'use' transaction in flight */
+    PH_START,      /* START_REPLICATION in flight */
+    PH_STREAMING,  /* CopyBoth */
+    PH_STOPPING    /* CopyDone sent: draining */
+} phase;
+
+typedef enum cmd_kind { CMD_CREATE, CMD_DROP, CMD_INFO } cmd_kind;
+
+typedef struct slot_cmd {
+    struct slot_cmd *next;
+    cmd_kind kind;
+    char *name;
+    unsigned flags;
+    pgrepl_snapshot_action snapshot;
+    bool wait;
+    pgrepl_slot_created_cb created_cb;
+    pgrepl_slot_cb done_cb;
+    pgrepl_slot_info_cb info_cb;
+} slot_cmd;
+
+struct pgrepl_stream {
+    uv_loop_t *loop;
+    void *data;
+
+    /* configuration */
+    char *conninfo;
+    char *slot;
+    char **pubs;
+    int npubs;
+    int proto_req;
+    bool binary;
+    bool messages;
+    bool two_phase;
+    bool auto_ack;
+    pgrepl_streaming_mode streaming;
+    pgrepl_origin_filter origin;
+    pgrepl_lsn start_lsn;
+    uint64_t interval_ms;
+    uint64_t recv_timeout_ms;
+    pgrepl_decoder_callbacks dcb;
+    pgrepl_stream_callbacks scb;
+
+    /* where we are, and what was asked for */
+    pgrepl_stream_state state;
+    phase ph;
+    bool connect_req;  /* start()/connect() from STOPPED */
+    bool want_start;   /* START_REPLICATION once the queue is done */
+    bool stop_req;
+    bool release_req;  /* pgrepl_stream_snapshot_done() */
+    bool close_req;
+    bool finalizing;
+    bool paused;
+    void (*close_cb)(pgrepl_stream *s);
+    int busy;          /* inside a loop callback or an application callback: close is deferred */
+
+    /* loop handles */
+    bool handles;      /* timer and idle initialized */
+    uv_timer_t timer;
+    uv_idle_t idle;
+    uv_poll_t *poll;
+    int poll_fd;
+    int nhandles;      /* initialized and not yet closed */
+
+    /* the connection and what the server told */
+    pgrepl_conn conn;
+    PGresult *res;     /* the result kept for the command in flight */
+    int server_version;
+    char system_id[32];
+    uint32_t timeline;
+    pgrepl_lsn xlogpos;
+    uint64_t sender_timeout_ms;
+    int proto;
+
+    /* slot commands */
+    slot_cmd *queue;
+    slot_cmd **queue_tail;
+    slot_cmd *cur;     /* in flight */
+    bool use_txn;      /* cur runs inside the SNAPSHOT 'use' transaction */
+
+    /* streaming */
+    pgrepl_decoder *dec;
+    pgrepl_ledger ledger;
+    pgrepl_feedback fb;
+    int cb_err;        /* why a decoder callback of ours failed */
+
+    char errmsg[512];
+    char sqlstate[6];
+};
+
+static void run(pgrepl_stream *s, unsigned io, int status);
+static void fail(pgrepl_stream *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+const char *pgrepl_stream_state_name(pgrepl_stream_state state)
+{
+    switch (state) {
+    case PGREPL_STREAM_STOPPED:
+        return "stopped";
+    case PGREPL_STREAM_CONNECTING:
+        return "connecting";
+    case PGREPL_STREAM_READY:
+        return "ready";
+    case PGREPL_STREAM_STREAMING:
+        return "streaming";
+    case PGREPL_STREAM_STOPPING:
+        return "stopping";
+    case PGREPL_STREAM_CLOSING:
+        return "closing";
+    }
+    return "unknown";
+}
+
+static int64_t now_us(void)
+{
+    return (int64_t)(uv_hrtime() / 1000);
+}
+
+/* ---- the door to the application's stream callbacks ------------------------ */
+
+typedef enum note_kind {
+    NOTE_STATE,
+    NOTE_NOTICE,
+    NOTE_ERROR,
+    NOTE_KEEPALIVE,
+    NOTE_STATUS_SENT,
+    NOTE_SLOT_CREATED,
+    NOTE_SLOT_DONE,
+    NOTE_SLOT_INFO
+} note_kind;
+
+typedef struct note {
+    note_kind kind;
+    pgrepl_stream_state state;
+    const pgrepl_server_message *server;
+    const pgrepl_error *error;
+    pgrepl_lsn lsn1;
+    pgrepl_lsn lsn2;
+    pgrepl_timestamp time;
+    bool flag;
+    const slot_cmd *cmd;
+    int status;
+    const pgrepl_slot_created *created;
+    const pgrepl_slot_info *info;
+} note;
+
+/*
+ * Every stream callback goes through here: NULL ones are skipped, nothing
+ * but the completion of slot commands runs once close() was called, and
+ * busy makes close() from inside wait until the stream is off the stack.
+ */
+static void notify(pgrepl_stream *s, const note *n)
+{
+    bool slot = n->kind == NOTE_SLOT_CREATED || n->kind == NOTE_SLOT_DONE || n->kind == NOTE_SLOT_INFO;
+    if (s->close_req && !(slot && s->finalizing))
+        return;
+    s->busy++;
+    switch (n->kind) {
+    case NOTE_STATE:
+        if (s->scb.on_state != NULL)
+            s->scb.on_state(s, n->state);
+        break;
+    case NOTE_NOTICE:
+        if (s->scb.on_notice != NULL)
+            s->scb.on_notice(s, n->server);
+        break;
+    case NOTE_ERROR:
+        if (s->scb.on_error != NULL)
+            s->scb.on_error(s, n->error);
+        break;
+    case NOTE_KEEPALIVE:
+        if (s->scb.on_keepalive != NULL)
+            s->scb.on_keepalive(s, n->lsn1, n->time, n->flag);
+        break;
+    case NOTE_STATUS_SENT:
+        if (s->scb.on_status_sent != NULL)
+            s->scb.on_status_sent(s, n->lsn1, n->lsn2);
+        break;
+    case NOTE_SLOT_CREATED:
+        if (n->cmd->created_cb != NULL)
+            n->cmd->created_cb(s, n->status, n->created);
+        break;
+    case NOTE_SLOT_DONE:
+        if (n->cmd->done_cb != NULL)
+            n->cmd->done_cb(s, n->status);
+        break;
+    case NOTE_SLOT_INFO:
+        if (n->cmd->info_cb != NULL)
+            n->cmd->info_cb(s, n->status, n->info);
+        break;
+    }
+    s->busy--;
+}
+
+static void set_state(pgrepl_stream *s, pgrepl_stream_state state)
+{
+    if (s->state == state)
+        return;
+    s->state = state;
+    notify(s, &(note){.kind = NOTE_STATE, .state = state});
+}
+
+/* ---- the door to the application's decoder callbacks ----------------------- */
+
+/*
+ * The decoder calls our wrappers (ud = the stream); they keep the ledger in
+ * step with unit boundaries and call the application with its own user data.
+ * busy defers close() from inside; the decoder maps the return value.
+ */
+#define CALL_APP(s, fn, m) ((s)->dcb.fn == NULL ? 0 : app_done((s), (app_enter(s), (s)->dcb.fn((s)->data, (m)))))
+
+static void app_enter(pgrepl_stream *s)
+{
+    s->busy++;
+}
+
+static int app_done(pgrepl_stream *s, int rc)
+{
+    s->busy--;
+    return rc;
+}
+
+/* Auto-acknowledge a unit whose callback succeeded. */
+static int unit_done(pgrepl_stream *s, int rc, pgrepl_lsn end)
+{
+    if (rc == 0 && s->auto_ack)
+        pgrepl__ledger_ack(&s->ledger, end);
+    return rc;
+}
+
+static int w_begin(void *ud, const pgrepl_begin *m)
+{
+    pgrepl_stream *s = ud;
+    pgrepl__ledger_begin(&s->ledger);
+    return CALL_APP(s, on_begin, m);
+}
+
+static int w_commit(void *ud, const pgrepl_commit *m)
+{
+    pgrepl_stream *s = ud;
+    pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
+    return unit_done(s, CALL_APP(s, on_commit, m), m->end_lsn);
+}
+
+static int w_origin(void *ud, const pgrepl_origin *m)
+{
+    pgrepl_stream *s = ud;
+    return CALL_APP(s, on_origin, m);
+}
+
+static int w_relation(void *ud, const pgrepl_relation *m)
+{
+    pgrepl_stream *s = ud;
+    return CALL_APP(s, on_relation, m);
+}
+
+static int w_type(void *ud, const pgrepl_type *m)
+{
+    pgrepl_stream *s = ud;
+    return CALL_APP(s, on_type, m);
+}
+
+static int w_insert(void *ud, const pgrepl_change *m)
+{
+    pgrepl_stream *s = ud;
+    return CALL_APP(s, on_insert, m);
+}
+
+static int w_update(void *ud, const pgrepl_change *m)
+{
+    pgrepl_stream *s = ud;
+    return CALL_APP(s, on_update, m);
+}
+
+static int w_delete(void *ud, const pgrepl_change *m)
+{
+    pgrepl_stream *s = ud;
+    return CALL_APP(s, on_delete, m);
+}
+
+static int w_truncate(void *ud, const pgrepl_truncate *m)
+{
+    pgrepl_stream *s = ud;
+    return CALL_APP(s, on_truncate, m);
+}
+
+static int w_message(void *ud, const pgrepl_message *m)
+{
+    pgrepl_stream *s = ud;
+    if (m->transactional)
+        return CALL_APP(s, on_message, m);
+    pgrepl__ledger_unit_end(&s->ledger, m->lsn);
+    return unit_done(s, CALL_APP(s, on_message, m), m->lsn);
+}
+
+static int w_stream_start(void *ud, const pgrepl_stream_start *m)
+{
+    pgrepl_stream *s = ud;
+    if (m->first_segment && pgrepl__ledger_stream_open(&s->ledger, m->xid) != 0) {
+        s->cb_err = PGREPL_ENOMEM;
+        return PGREPL_ENOMEM;
+    }
+    return CALL_APP(s, on_stream_start, m);
+}
+
+static int w_stream_stop(void *ud, const pgrepl_stream_stop *m)
+{
+    pgrepl_stream *s = ud;
+    return CALL_APP(s, on_stream_stop, m);
+}
+
+static int w_stream_commit(void *ud, const pgrepl_commit *m)
+{
+    pgrepl_stream *s = ud;
+    pgrepl__ledger_stream_close(&s->ledger, m->xid, m->end_lsn);
+    return unit_done(s, CALL_APP(s, on_stream_commit, m), m->end_lsn);
+}
+
+static int w_stream_abort(void *ud, const pgrepl_stream_abort *m)
+{
+    pgrepl_stream *s = ud;
+    /* an aborted transaction leaves nothing to acknowledge: it must not hold back the idle rule */
+    if (m->xid == m->subxid)
+        pgrepl__ledger_stream_close(&s->ledger, m->xid, 0);
+    return CALL_APP(s, on_stream_abort, m);
+}
+
+static int w_begin_prepare(void *ud, const pgrepl_prepare *m)
+{
+    pgrepl_stream *s = ud;
+    pgrepl__ledger_begin(&s->ledger);
+    return CALL_APP(s, on_begin_prepare, m);
+}
+
+static int w_prepare(void *ud, const pgrepl_prepare *m)
+{
+    pgrepl_stream *s = ud;
+    pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
+    return unit_done(s, CALL_APP(s, on_prepare, m), m->end_lsn);
+}
+
+static int w_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
+{
+    pgrepl_stream *s = ud;
+    pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
+    return unit_done(s, CALL_APP(s, on_commit_prepared, m), m->end_lsn);
+}
+
+static int w_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
+{
+    pgrepl_stream *s = ud;
+    pgrepl__ledger_unit_end(&s->ledger, m->rollback_end_lsn);
+    return unit_done(s, CALL_APP(s, on_rollback_prepared, m), m->rollback_end_lsn);
+}
+
+static int w_stream_prepare(void *ud, const pgrepl_prepare *m)
+{
+    pgrepl_stream *s = ud;
+    pgrepl__ledger_stream_close(&s->ledger, m->xid, m->end_lsn);
+    return unit_done(s, CALL_APP(s, on_stream_prepare, m), m->end_lsn);
+}
+
+static const pgrepl_decoder_callbacks wrappers = {
+    .on_begin = w_begin,
+    .on_commit = w_commit,
+    .on_origin = w_origin,
+    .on_relation = w_relation,
+    .on_type = w_type,
+    .on_insert = w_insert,
+    .on_update = w_update,
+    .on_delete = w_delete,
+    .on_truncate = w_truncate,
+    .on_message = w_message,
+    .on_stream_start = w_stream_start,
+    .on_stream_stop = w_stream_stop,
+    .on_stream_commit = w_stream_commit,
+    .on_stream_abort = w_stream_abort,
+    .on_begin_prepare = w_begin_prepare,
+    .on_prepare = w_prepare,
+    .on_commit_prepared = w_commit_prepared,
+    .on_rollback_prepared = w_rollback_prepared,
+    .on_stream_prepare = w_stream_prepare,
+};
+
+/* ---- errors ------------------------------------------------------------------ */
+
+static const char *field(const PGresult *res, int code)
+{
+    const char *v = PQresultErrorField(res, code);
+    return v != NULL ? v : "";
+}
+
+static void server_message(const PGresult *res, pgrepl_server_message *m)
+{
+    m->severity = field(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (*m->severity == '\0')
+        m->severity = field(res, PG_DIAG_SEVERITY);
+    m->sqlstate = field(res, PG_DIAG_SQLSTATE);
+    m->message = field(res, PG_DIAG_MESSAGE_PRIMARY);
+    m->detail = field(res, PG_DIAG_MESSAGE_DETAIL);
+    m->hint = field(res, PG_DIAG_MESSAGE_HINT);
+}
+
+/*
+ * Whether retrying the same thing cannot help. Connection problems (08),
+ * rollbacks (40), resource shortages (53), operator intervention such as
+ * administrator shutdown or termination (57), and objects in use (55006
+ * slot active, 55P03 lock) are transient; the rest, e.g. 42704 (no such
+ * slot) or 55000 (slot invalidated, wrong database), needs someone to act.
+ */
+static bool sqlstate_fatal(const char *sqlstate)
+{
+    static const char *const transient_class[] = {"08", "40", "53", "57"};
+    for (size_t i = 0; i < sizeof transient_class / sizeof transient_class[0]; i++)
+        if (strncmp(sqlstate, transient_class[i], 2) == 0)
+            return false;
+    return strcmp(sqlstate, "55006") != 0 && strcmp(sqlstate, "55P03") != 0;
+}
+
+static void set_errmsgv(pgrepl_stream *s, const pgrepl_server_message *server, const char *fmt, va_list ap)
+{
+    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    snprintf(s->sqlstate, sizeof s->sqlstate, "%s", server != NULL ? server->sqlstate : "");
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void set_errmsg(pgrepl_stream *s, const pgrepl_server_message *server, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_errmsgv(s, server, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- loop handles ----------------------------------------------------------- */
+
+static void finalize(pgrepl_stream *s);
+
+static void on_closed(uv_handle_t *h)
+{
+    pgrepl_stream *s = h->data;
+    if (h->type == UV_POLL)
+        pgrepl__free(h);
+    if (--s->nhandles == 0 && s->state == PGREPL_STREAM_CLOSING)
+        finalize(s);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    run(h->data, 0, 0);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    run(h->data, 0, 0);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    pgrepl_stream *s = h->data;
+    /* PQconnectPoll may close the socket and open another: stop watching first */
+    if (pgrepl__conn_connecting(&s->conn))
+        uv_poll_stop(h);
+    unsigned io = ((events & UV_READABLE) ? PGREPL_CONN_READ : 0u) | ((events & UV_WRITABLE) ? PGREPL_CONN_WRITE : 0u);
+    run(s, io, status);
+}
+
+static void init_handles(pgrepl_stream *s)
+{
+    if (s->handles)
+        return;
+    /* both cannot fail on a valid loop */
+    uv_timer_init(s->loop, &s->timer);
+    uv_idle_init(s->loop, &s->idle);
+    s->timer.data = s;
+    s->idle.data = s;
+    s->handles = true;
+    s->nhandles += 2;
+}
+
+/* Have run() called soon from the loop. */
+static void kick(pgrepl_stream *s)
+{
+    if (s->handles && !s->close_req)
+        uv_idle_start(&s->idle, on_idle);
+}
+
+static void close_poll(pgrepl_stream *s)
+{
+    if (s->poll == NULL)
+        return;
+    uv_close((uv_handle_t *)s->poll, on_closed);
+    s->poll = NULL;
+    s->poll_fd = -1;
+}
+
+static int open_poll(pgrepl_stream *s, int fd)
+{
+    uv_poll_t *p = pgrepl__malloc(sizeof *p);
+    if (p == NULL)
+        return UV_ENOMEM;
+    int rc = uv_poll_init(s->loop, p, fd);
+    if (rc != 0) {
+        pgrepl__free(p);
+        return rc;
+    }
+    p->data = s;
+    s->poll = p;
+    s->poll_fd = fd;
+    s->nhandles++;
+    return 0;
+}
+
+/*
+ * Watch what the connection asks for, on the socket it has now (a new poll
+ * handle when the socket changed; never two handles on one descriptor).
+ * Returns non-zero when it had to fail the stream.
+ */
+static int sync_io(pgrepl_stream *s)
+{
+    int fd = s->ph == PH_NONE ? -1 : pgrepl__conn_socket(&s->conn);
+    if (s->poll != NULL && s->poll_fd != fd)
+        close_poll(s);
+    if (fd < 0 || s->close_req)
+        return 0;
+    int rc = s->poll == NULL ? open_poll(s, fd) : 0;
+    unsigned want = pgrepl__conn_wants(&s->conn);
+    if (s->paused && s->ph == PH_STREAMING)
+        want &= ~(unsigned)PGREPL_CONN_READ;
+    int events = ((want & PGREPL_CONN_READ) ? UV_READABLE : 0) | ((want & PGREPL_CONN_WRITE) ? UV_WRITABLE : 0);
+    if (rc == 0)
+        rc = events != 0 ? uv_poll_start(s->poll, events, on_poll) : uv_poll_stop(s->poll);
+    if (rc == 0)
+        return 0;
+    fail(s, rc == UV_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL, "cannot watch the connection socket: %s",
+         uv_strerror(rc));
+    return -1;
+}
+
+/* ---- slot commands ---------------------------------------------------------- */
+
+static void free_cmd(slot_cmd *c)
+{
+    pgrepl__free(c->name);
+    pgrepl__free(c);
+}
+
+static void complete_created(pgrepl_stream *s, slot_cmd *c, int status, const pgrepl_slot_created *created)
+{
+    notify(s, &(note){.kind = NOTE_SLOT_CREATED, .cmd = c, .status = status, .created = created});
+}
+
+/* Complete c with a failure status (no result to show). */
+static void complete_failed(pgrepl_stream *s, slot_cmd *c, int status)
+{
+    switch (c->kind) {
+    case CMD_CREATE:
+        complete_created(s, c, status, NULL);
+        break;
+    case CMD_DROP:
+        notify(s, &(note){.kind = NOTE_SLOT_DONE, .cmd = c, .status = status});
+        break;
+    case CMD_INFO:
+        notify(s, &(note){.kind = NOTE_SLOT_INFO, .cmd = c, .status = status});
+        break;
+    }
+    free_cmd(c);
+}
+
+static void cancel_current(pgrepl_stream *s, int status)
+{
+    slot_cmd *c = s->cur;
+    s->cur = NULL;
+    s->use_txn = false;
+    if (c != NULL)
+        complete_failed(s, c, status);
+}
+
+/* ---- connection lifecycle --------------------------------------------------- */
+
+static void drop_result(pgrepl_stream *s)
+{
+    PQclear(s->res);
+    s->res = NULL;
+}
+
+/* Close the connection; the command in flight completes with status. */
+static void teardown(pgrepl_stream *s, int status)
+{
+    close_poll(s);
+    drop_result(s);
+    pgrepl__conn_finish(&s->conn);
+    if (s->handles)
+        uv_timer_stop(&s->timer);
+    s->ph = PH_NONE;
+    s->want_start = false;
+    s->release_req = false;
+    cancel_current(s, status);
+}
+
+static void fail(pgrepl_stream *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_errmsgv(s, server, fmt, ap);
+    va_end(ap);
+    teardown(s, code);
+    pgrepl_stream_state old = s->state;
+    s->state = PGREPL_STREAM_STOPPED;
+    pgrepl_error err = {.code = code, .fatal = fatal, .message = s->errmsg, .server = server};
+    notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
+    if (old != PGREPL_STREAM_STOPPED)
+        notify(s, &(note){.kind = NOTE_STATE, .state = PGREPL_STREAM_STOPPED});
+}
+
+static bool is_error(const PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+    return st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR;
+}
+
+/* The command `what` failed with the error result res. */
+static void fail_result(pgrepl_stream *s, const PGresult *res, const char *what)
+{
+    pgrepl_server_message m;
+    server_message(res, &m);
+    if (*m.sqlstate == '\0') {
+        /* libpq's own error (the connection went away): no server message */
+        char text[256];
+        pgrepl__oneline(text, sizeof text, PQresultErrorMessage(res));
+        fail(s, PGREPL_ECONNLOST, false, NULL, "%s failed: %s", what, *text ? text : "connection lost");
+        return;
+    }
+    fail(s, PGREPL_ESERVER, sqlstate_fatal(m.sqlstate), &m, "%s failed: %s %s: %s", what, m.severity, m.sqlstate,
+         m.message);
+}
+
+/* The connection failed; a server error already received says more than libpq. */
+static void fail_conn(pgrepl_stream *s, int code, const char *what)
+{
+    if (s->res != NULL && is_error(s->res)) {
+        PGresult *res = s->res;
+        s->res = NULL;
+        fail_result(s, res, what);
+        PQclear(res);
+        return;
+    }
+    fail(s, code, false, NULL, "%s: %s", code == PGREPL_ECONNECT ? "could not connect" : "connection lost",
+         pgrepl__conn_errmsg(&s->conn));
+}
+
+static void on_pq_notice(void *arg, const PGresult *res)
+{
+    pgrepl_stream *s = arg;
+    pgrepl_server_message m;
+    server_message(res, &m);
+    notify(s, &(note){.kind = NOTE_NOTICE, .server = &m});
+}
+
+static void send_command(pgrepl_stream *s, const char *sql, phase next)
+{
+    /* a failure to send arrives as a FAILED event in phase next */
+    (void)pgrepl__conn_send(&s->conn, sql);
+    s->ph = next;
+}
+
+static void connect_now(pgrepl_stream *s)
+{
+    s->connect_req = false;
+    pgrepl__ledger_reset_units(&s->ledger);
+    pgrepl__ledger_received(&s->ledger, s->start_lsn);
+    pgrepl__ledger_ack(&s->ledger, s->start_lsn);
+    pgrepl_decoder_reset(s->dec);
+    s->ph = PH_CONNECT;
+    if (pgrepl__conn_start(&s->conn, s->conninfo, on_pq_notice, s) != 0) {
+        fail(s, PGREPL_ENOMEM, false, NULL, "could not start connecting: out of memory");
+        return;
+    }
+    set_state(s, PGREPL_STREAM_CONNECTING);
+}
+
+/* ---- status updates and the watchdog ---------------------------------------- */
+
+static int send_status(pgrepl_stream *s, bool ping)
+{
+    pgrepl_lsn write, flush;
+    pgrepl__ledger_positions(&s->ledger, &write, &flush);
+    uint8_t msg[PGREPL_STATUS_UPDATE_SIZE];
+    pgrepl_status_update_encode(msg, write, flush, flush, pgrepl_now(), ping);
+    int rc = pgrepl__conn_put(&s->conn, msg, sizeof msg);
+    if (rc == PGREPL_ENOMEM)
+        fail(s, rc, false, NULL, "cannot queue a status update: out of memory");
+    if (rc != 0)
+        return rc;
+    pgrepl__ledger_reported(&s->ledger, write, flush);
+    pgrepl__feedback_on_sent(&s->fb, now_us(), ping, flush);
+    notify(s, &(note){.kind = NOTE_STATUS_SENT, .lsn1 = write, .lsn2 = flush});
+    return 0;
+}
+
+static void arm_timer(pgrepl_stream *s, int64_t due_us)
+{
+    uv_timer_start(&s->timer, on_timer, (uint64_t)((due_us + 999) / 1000), 0);
+}
+
+static bool declare_dead(pgrepl_stream *s)
+{
+    fail(s, PGREPL_ETIMEDOUT, false, NULL, "nothing received from the server for %llu ms",
+         (unsigned long long)s->recv_timeout_ms);
+    return true;
+}
+
+/* While stopping no status update may be sent; only the watchdog runs. */
+static bool stopping_watchdog(pgrepl_stream *s, int64_t now)
+{
+    if (s->fb.recv_timeout_us == 0) {
+        uv_timer_stop(&s->timer);
+        return false;
+    }
+    int64_t left = s->fb.last_recv + s->fb.recv_timeout_us - now;
+    if (left <= 0)
+        return declare_dead(s);
+    arm_timer(s, left);
+    return false;
+}
+
+/*
+ * Send a status update or ping when the feedback decision says so, declare
+ * the connection dead after the receive timeout, and re-arm the timer.
+ * Returns true when it changed the stream's course (a failure).
+ */
+static bool feedback(pgrepl_stream *s)
+{
+    if (s->ph != PH_STREAMING && s->ph != PH_STOPPING) {
+        if (s->handles)
+            uv_timer_stop(&s->timer);
+        return false;
+    }
+    int64_t now = now_us();
+    /* while paused the silence is ours, not the server's */
+    if (s->paused)
+        pgrepl__feedback_on_recv(&s->fb, now);
+    if (s->ph == PH_STOPPING)
+        return stopping_watchdog(s, now);
+    pgrepl_lsn write, flush;
+    pgrepl__ledger_positions(&s->ledger, &write, &flush);
+    switch (pgrepl__feedback_decide(&s->fb, now, flush, s->ledger.reported)) {
+    case PGREPL_FEEDBACK_DEAD:
+        return declare_dead(s);
+    case PGREPL_FEEDBACK_SEND:
+        if (send_status(s, false) != 0)
+            return true;
+        break;
+    case PGREPL_FEEDBACK_PING:
+        if (send_status(s, true) != 0)
+            return true;
+        break;
+    case PGREPL_FEEDBACK_NONE:
+        break;
+    }
+    arm_timer(s, pgrepl__feedback_next_due(&s->fb, now_us()));
+    return false;
+}
+
+/* ---- the command plan --------------------------------------------------------- */
+
+static void identify_done(pgrepl_stream *s, const PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3) {
+        fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: unexpected result (%d rows, %d columns)",
+             PQntuples(res), PQnfields(res));
+        return;
+    }
+    snprintf(s->system_id, sizeof s->system_id, "%s", PQgetvalue(res, 0, 0));
+    s->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    if (pgrepl_lsn_parse(PQgetvalue(res, 0, 2), &s->xlogpos) != 0) {
+        fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: bad xlogpos \"%s\"", PQgetvalue(res, 0, 2));
+        return;
+    }
+    s->server_version = pgrepl__conn_server_version(&s->conn);
+    send_command(s, "SHOW wal_sender_timeout", PH_SHOW);
+}
+
+static void show_done(pgrepl_stream *s, const PGresult *res)
+{
+    const char *v = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
+    if (pgrepl__parse_duration_ms(v, &s->sender_timeout_ms) != 0) {
+        fail(s, PGREPL_EPROTOCOL, true, NULL, "SHOW wal_sender_timeout: unexpected value \"%s\"", v ? v : "");
+        return;
+    }
+    send_command(s, pgrepl__session_settings, PH_SETTINGS);
+}
+
+static char *value_or_null(const PGresult *res, int col)
+{
+    return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+}
+
+static void created_done(pgrepl_stream *s, const PGresult *res)
+{
+    slot_cmd *c = s->cur;
+    pgrepl_slot_created info = {.slot_name = c->name, .created = true, .plugin = "pgoutput"};
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4 ||
+        pgrepl_lsn_parse(PQgetvalue(res, 0, 1), &info.consistent_point) != 0) {
+        set_errmsg(s, NULL, "CREATE_REPLICATION_SLOT: unexpected result");
+        s->cur = NULL;
+        complete_failed(s, c, PGREPL_EPROTOCOL);
+        return;
+    }
+    info.slot_name = PQgetvalue(res, 0, 0);
+    info.snapshot_name = value_or_null(res, 2);
+    info.plugin = PQgetvalue(res, 0, 3);
+    /* the snapshot lives until the next command: hold the connection for the application */
+    bool held = c->snapshot != PGREPL_SNAPSHOT_NOTHING;
+    s->ph = held ? PH_HELD : PH_IDLE;
+    s->cur = NULL;
+    set_errmsg(s, NULL, "%s", "");
+    complete_created(s, c, 0, &info);
+    free_cmd(c);
+    if (held && s->ph == PH_HELD && !s->release_req)
+        set_state(s, PGREPL_STREAM_READY);
+}
+
+static void create_failed(pgrepl_stream *s, const PGresult *res)
+{
+    slot_cmd *c = s->cur;
+    pgrepl_server_message m;
+    server_message(res, &m);
+    s->cur = NULL;
+    s->ph = PH_IDLE;
+    /* an aborted SNAPSHOT 'use' transaction must be rolled back before anything else runs */
+    if (s->use_txn)
+        send_command(s, "ROLLBACK", PH_SLOT_END);
+    if ((c->flags & PGREPL_SLOT_IF_NOT_EXISTS) && strcmp(m.sqlstate, "42710") == 0) {
+        pgrepl_slot_created info = {.slot_name = c->name, .created = false};
+        set_errmsg(s, NULL, "%s", "");
+        complete_created(s, c, 0, &info);
+        free_cmd(c);
+        return;
+    }
+    set_errmsg(s, &m, "CREATE_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
+    complete_failed(s, c, *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST);
+}
+
+static void drop_done(pgrepl_stream *s, const PGresult *res)
+{
+    slot_cmd *c = s->cur;
+    s->cur = NULL;
+    s->ph = PH_IDLE;
+    int status = 0;
+    if (is_error(res)) {
+        pgrepl_server_message m;
+        server_message(res, &m);
+        set_errmsg(s, &m, "DROP_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
+        status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
+    } else {
+        set_errmsg(s, NULL, "%s", "");
+    }
+    notify(s, &(note){.kind = NOTE_SLOT_DONE, .cmd = c, .status = status});
+    free_cmd(c);
+}
+
+static bool col_bool(const PGresult *res, int col)
+{
+    return !PQgetisnull(res, 0, col) && strcmp(PQgetvalue(res, 0, col), "t") == 0;
+}
+
+static pgrepl_lsn col_lsn(const PGresult *res, int col)
+{
+    pgrepl_lsn lsn = 0;
+    if (!PQgetisnull(res, 0, col))
+        (void)pgrepl_lsn_parse(PQgetvalue(res, 0, col), &lsn);
+    return lsn;
+}
+
+static int64_t col_int(const PGresult *res, int col, int64_t null_value)
+{
+    return PQgetisnull(res, 0, col) ? null_value : strtoll(PQgetvalue(res, 0, col), NULL, 10);
+}
+
+static void fill_info(const PGresult *res, pgrepl_slot_info *i)
+{
+    i->exists = !PQgetisnull(res, 0, PGREPL_SLOTCOL_NAME);
+    i->slot_name = value_or_null(res, PGREPL_SLOTCOL_NAME);
+    i->plugin = value_or_null(res, PGREPL_SLOTCOL_PLUGIN);
+    i->slot_type = value_or_null(res, PGREPL_SLOTCOL_TYPE);
+    i->database = value_or_null(res, PGREPL_SLOTCOL_DATABASE);
+    i->temporary = col_bool(res, PGREPL_SLOTCOL_TEMPORARY);
+    i->active = col_bool(res, PGREPL_SLOTCOL_ACTIVE);
+    i->active_pid = (int)col_int(res, PGREPL_SLOTCOL_ACTIVE_PID, 0);
+    i->restart_lsn = col_lsn(res, PGREPL_SLOTCOL_RESTART_LSN);
+    i->confirmed_flush_lsn = col_lsn(res, PGREPL_SLOTCOL_CONFIRMED_FLUSH_LSN);
+    i->current_wal_lsn = col_lsn(res, PGREPL_SLOTCOL_CURRENT_WAL_LSN);
+    i->retained_bytes = -1;
+    if (i->restart_lsn != 0 && i->current_wal_lsn >= i->restart_lsn)
+        i->retained_bytes = (int64_t)(i->current_wal_lsn - i->restart_lsn);
+    i->wal_status = value_or_null(res, PGREPL_SLOTCOL_WAL_STATUS);
+    i->safe_wal_size = col_int(res, PGREPL_SLOTCOL_SAFE_WAL_SIZE, -1);
+    i->two_phase = col_bool(res, PGREPL_SLOTCOL_TWO_PHASE);
+    i->conflicting = col_bool(res, PGREPL_SLOTCOL_CONFLICTING);
+    i->invalidation_reason = value_or_null(res, PGREPL_SLOTCOL_INVALIDATION_REASON);
+    i->failover = col_bool(res, PGREPL_SLOTCOL_FAILOVER);
+}
+
+static void info_done(pgrepl_stream *s, const PGresult *res)
+{
+    slot_cmd *c = s->cur;
+    s->cur = NULL;
+    s->ph = PH_IDLE;
+    pgrepl_slot_info info = {0};
+    int status = 0;
+    if (is_error(res)) {
+        pgrepl_server_message m;
+        server_message(res, &m);
+        set_errmsg(s, &m, "slot query failed: %s %s: %s", m.severity, m.sqlstate, m.message);
+        status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+               PQnfields(res) != PGREPL_SLOTCOL_COUNT) {
+        set_errmsg(s, NULL, "slot query: unexpected result");
+        status = PGREPL_EPROTOCOL;
+    } else {
+        set_errmsg(s, NULL, "%s", "");
+        fill_info(res, &info);
+    }
+    notify(s, &(note){.kind = NOTE_SLOT_INFO, .cmd = c, .status = status, .info = status == 0 ? &info : NULL});
+    free_cmd(c);
+}
+
+static void slot_done(pgrepl_stream *s, const PGresult *res)
+{
+    switch (s->cur->kind) {
+    case CMD_CREATE:
+        if (is_error(res))
+            create_failed(s, res);
+        else
+            created_done(s, res);
+        return;
+    case CMD_DROP:
+        drop_done(s, res);
+        return;
+    case CMD_INFO:
+        info_done(s, res);
+        return;
+    }
+}
+
+/* Text of the slot command c, or an error status (message set). */
+static int build_slot_cmd(pgrepl_stream *s, const slot_cmd *c, pgrepl_str *sql)
+{
+    const char *why = "";
+    int rc = 0;
+    switch (c->kind) {
+    case CMD_CREATE:
+        rc = pgrepl__cmd_create_slot(sql, s->server_version, c->name, c->flags, c->snapshot, &why);
+        break;
+    case CMD_DROP:
+        rc = pgrepl__cmd_drop_slot(sql, c->name, c->wait);
+        break;
+    case CMD_INFO:
+        rc = pgrepl__cmd_slot_info(sql, s->server_version, c->name);
+        break;
+    }
+    if (rc == PGREPL_EUNSUPPORTED)
+        set_errmsg(s, NULL, "%s (server version %d)", why, s->server_version);
+    else if (rc != 0)
+        set_errmsg(s, NULL, "%s", pgrepl_strerror(rc));
+    return rc;
+}
+
+static void run_slot_cmd(pgrepl_stream *s)
+{
+    slot_cmd *c = s->queue;
+    s->queue = c->next;
+    if (s->queue == NULL)
+        s->queue_tail = &s->queue;
+    c->next = NULL;
+    pgrepl_str sql;
+    pgrepl__str_init(&sql);
+    int rc = build_slot_cmd(s, c, &sql);
+    if (rc != 0) {
+        complete_failed(s, c, rc);
+    } else if (c->kind == CMD_CREATE && c->snapshot == PGREPL_SNAPSHOT_USE) {
+        s->cur = c;
+        send_command(s, pgrepl__snapshot_use_begin, PH_SLOT_BEGIN);
+    } else {
+        s->cur = c;
+        send_command(s, sql.data, PH_SLOT);
+    }
+    pgrepl__str_free(&sql);
+}
+
+static void slot_begin_done(pgrepl_stream *s, const PGresult *res)
+{
+    if (is_error(res)) {
+        create_failed(s, res);
+        return;
+    }
+    pgrepl_str sql;
+    pgrepl__str_init(&sql);
+    int rc = build_slot_cmd(s, s->cur, &sql);
+    if (rc != 0) {
+        slot_cmd *c = s->cur;
+        s->cur = NULL;
+        complete_failed(s, c, rc);
+        send_command(s, "ROLLBACK", PH_SLOT_END);
+    } else {
+        s->use_txn = true;
+        send_command(s, sql.data, PH_SLOT);
+    }
+    pgrepl__str_free(&sql);
+}
+
+static void send_start(pgrepl_stream *s)
+{
+    pgrepl_start_cmd c = {
+        .server_version = s->server_version,
+        .slot = s->slot,
+        .start_lsn = s->start_lsn,
+        .proto_version = s->proto_req,
+        .publications = (const char *const *)s->pubs,
+        .npublications = s->npubs,
+        .binary = s->binary,
+        .messages = s->messages,
+        .two_phase = s->two_phase,
+        .streaming = s->streaming,
+        .origin = s->origin,
+    };
+    pgrepl_str sql;
+    pgrepl__str_init(&sql);
+    const char *why = "";
+    int rc = pgrepl__cmd_start(&sql, &c, &s->proto, &why);
+    if (rc == PGREPL_EUNSUPPORTED)
+        fail(s, rc, true, NULL, "START_REPLICATION: %s (server version %d)", why, s->server_version);
+    else if (rc != 0)
+        fail(s, rc, false, NULL, "START_REPLICATION: %s", pgrepl_strerror(rc));
+    else
+        send_command(s, sql.data, PH_START);
+    pgrepl__str_free(&sql);
+    if (rc == 0)
+        set_state(s, PGREPL_STREAM_CONNECTING);
+}
+
+static void streaming_begin(pgrepl_stream *s)
+{
+    s->ph = PH_STREAMING;
+    s->want_start = false;
+    pgrepl__feedback_init(&s->fb, (int64_t)s->interval_ms * 1000, (int64_t)s->sender_timeout_ms * 1000,
+                          (int64_t)s->recv_timeout_ms * 1000, now_us());
+    set_state(s, PGREPL_STREAM_STREAMING);
+}
+
+/* With nothing in flight: the next slot command, START_REPLICATION, or READY. */
+static bool next_command(pgrepl_stream *s)
+{
+    if (s->ph != PH_IDLE)
+        return false;
+    if (s->queue != NULL)
+        run_slot_cmd(s);
+    else if (s->want_start)
+        send_start(s);
+    else if (s->state != PGREPL_STREAM_READY)
+        set_state(s, PGREPL_STREAM_READY);
+    else
+        return false;
+    return true;
+}
+
+/* ---- events from the connection, by phase ------------------------------------ */
+
+static const char *phase_command(phase ph)
+{
+    switch (ph) {
+    case PH_IDENTIFY:
+        return "IDENTIFY_SYSTEM";
+    case PH_SHOW:
+        return "SHOW wal_sender_timeout";
+    case PH_SETTINGS:
+        return "session settings";
+    case PH_SLOT_BEGIN:
+    case PH_SLOT_END:
+        return "snapshot transaction";
+    case PH_SLOT:
+        return "slot command";
+    case PH_START:
+        return "START_REPLICATION";
+    default:
+        return "replication stream";
+    }
+}
+
+/* Keep the first error, else the first result, of the command in flight. */
+static void keep_result(pgrepl_stream *s, PGresult *res)
+{
+    if (s->res == NULL || (is_error(res) && !is_error(s->res))) {
+        PQclear(s->res);
+        s->res = res;
+    } else {
+        PQclear(res);
+    }
+}
+
+static void query_done(pgrepl_stream *s)
+{
+    PGresult *res = s->res;
+    s->res = NULL;
+    if (res == NULL) {
+        fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: no result", phase_command(s->ph));
+        return;
+    }
+    if (is_error(res) && s->ph != PH_SLOT && s->ph != PH_SLOT_BEGIN) {
+        fail_result(s, res, phase_command(s->ph));
+        PQclear(res);
+        return;
+    }
+    switch (s->ph) {
+    case PH_IDENTIFY:
+        identify_done(s, res);
+        break;
+    case PH_SHOW:
+        show_done(s, res);
+        break;
+    case PH_SETTINGS:
+    case PH_SLOT_END:
+        s->ph = PH_IDLE;
+        s->use_txn = false;
+        break;
+    case PH_SLOT_BEGIN:
+        slot_begin_done(s, res);
+        break;
+    case PH_SLOT:
+        slot_done(s, res);
+        break;
+    default:
+        /* START_REPLICATION completed without CopyBoth */
+        fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: completed without starting to stream", phase_command(s->ph));
+        break;
+    }
+    PQclear(res);
+}
+
+static void on_copydata(pgrepl_stream *s, const char *data, size_t len)
+{
+    pgrepl_copydata cd;
+    int rc = pgrepl_copydata_parse(data, len, &cd);
+    if (rc != 0) {
+        fail(s, rc, true, NULL, "replication stream: bad CopyData message (%s)", pgrepl_strerror(rc));
+        return;
+    }
+    pgrepl__feedback_on_recv(&s->fb, now_us());
+    if (cd.kind == 'k') {
+        pgrepl_lsn write, flush;
+        pgrepl__ledger_keepalive(&s->ledger, cd.wal_end);
+        pgrepl__ledger_positions(&s->ledger, &write, &flush);
+        pgrepl__feedback_on_keepalive(&s->fb, cd.reply_requested, cd.wal_end, flush);
+        notify(s, &(note){.kind = NOTE_KEEPALIVE, .lsn1 = cd.wal_end, .time = cd.send_time,
+                          .flag = cd.reply_requested});
+        return;
+    }
+    pgrepl__ledger_received(&s->ledger, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
+    pgrepl_wal wal = {.start = cd.wal_start, .end = cd.wal_end, .send_time = cd.send_time};
+    s->cb_err = 0;
+    rc = pgrepl_decoder_feed(s->dec, &wal, cd.data, cd.len);
+    if (rc == PGREPL_PAUSE)
+        s->paused = true;
+    else if (rc != 0 && s->cb_err != 0)
+        fail(s, s->cb_err, false, NULL, "replication stream: %s", pgrepl_strerror(s->cb_err));
+    else if (rc != 0)
+        fail(s, rc, rc != PGREPL_ENOMEM, NULL, "replication stream: %s", pgrepl_decoder_errmsg(s->dec));
+}
+
+static void on_query_event(pgrepl_stream *s, pgrepl_conn_event *ev)
+{
+    switch (ev->kind) {
+    case PGREPL_CONN_EV_RESULT:
+        keep_result(s, ev->result);
+        return;
+    case PGREPL_CONN_EV_COPY_BOTH:
+        if (s->ph == PH_START) {
+            drop_result(s);
+            streaming_begin(s);
+        } else {
+            fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: unexpected CopyBoth", phase_command(s->ph));
+        }
+        return;
+    case PGREPL_CONN_EV_DONE:
+        query_done(s);
+        return;
+    case PGREPL_CONN_EV_FAILED:
+        fail_conn(s, ev->code, phase_command(s->ph));
+        return;
+    default:
+        return;
+    }
+}
+
+static void on_streaming_event(pgrepl_stream *s, pgrepl_conn_event *ev)
+{
+    switch (ev->kind) {
+    case PGREPL_CONN_EV_DATA:
+        on_copydata(s, ev->data, ev->len);
+        return;
+    case PGREPL_CONN_EV_RESULT:
+        /* the copy ended: an error says why; "COPY 0" (server shutdown) does not */
+        if (is_error(ev->result))
+            fail_result(s, ev->result, "replication stream");
+        PQclear(ev->result);
+        return;
+    case PGREPL_CONN_EV_DONE:
+        fail(s, PGREPL_ECONNLOST, false, NULL, "the server ended the replication stream");
+        return;
+    case PGREPL_CONN_EV_FAILED:
+        fail_conn(s, ev->code, "replication stream");
+        return;
+    default:
+        return;
+    }
+}
+
+static void on_stopping_event(pgrepl_stream *s, pgrepl_conn_event *ev)
+{
+    switch (ev->kind) {
+    case PGREPL_CONN_EV_RESULT:
+        PQclear(ev->result);
+        return;
+    case PGREPL_CONN_EV_DONE:
+    case PGREPL_CONN_EV_FAILED:
+        teardown(s, PGREPL_ECANCELED);
+        set_state(s, PGREPL_STREAM_STOPPED);
+        return;
+    default:
+        return;
+    }
+}
+
+static void on_event(pgrepl_stream *s, pgrepl_conn_event *ev)
+{
+    switch (s->ph) {
+    case PH_CONNECT:
+        if (ev->kind == PGREPL_CONN_EV_CONNECTED)
+            send_command(s, "IDENTIFY_SYSTEM", PH_IDENTIFY);
+        else if (ev->kind == PGREPL_CONN_EV_FAILED)
+            fail_conn(s, PGREPL_ECONNECT, "connect");
+        return;
+    case PH_IDLE:
+    case PH_HELD:
+        if (ev->kind == PGREPL_CONN_EV_FAILED)
+            fail_conn(s, ev->code, "connection");
+        else if (ev->kind == PGREPL_CONN_EV_RESULT)
+            PQclear(ev->result);
+        return;
+    case PH_STREAMING:
+        on_streaming_event(s, ev);
+        return;
+    case PH_STOPPING:
+        on_stopping_event(s, ev);
+        return;
+    case PH_NONE:
+        return;
+    default:
+        on_query_event(s, ev);
+        return;
+    }
+}
+
+/* Handle one event from the connection; false when there is none now. */
+static bool pump_one(pgrepl_stream *s)
+{
+    if (s->ph == PH_NONE || (s->paused && s->ph == PH_STREAMING))
+        return false;
+    pgrepl_conn_event ev;
+    pgrepl__conn_next(&s->conn, &ev);
+    if (ev.kind == PGREPL_CONN_EV_NONE)
+        return false;
+    on_event(s, &ev);
+    return true;
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+static void stop_now(pgrepl_stream *s)
+{
+    s->stop_req = false;
+    s->want_start = false;
+    switch (s->ph) {
+    case PH_NONE:
+    case PH_STOPPING:
+        return;
+    case PH_STREAMING:
+        /* a failed final update or CopyDone means the connection is gone: nothing to drain */
+        if (send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->conn) == 0) {
+            s->ph = PH_STOPPING;
+            set_state(s, PGREPL_STREAM_STOPPING);
+            return;
+        }
+        if (s->ph == PH_NONE)
+            return;
+        break;
+    default:
+        break;
+    }
+    if (s->cur != NULL)
+        set_errmsg(s, NULL, "canceled: the stream was stopped");
+    teardown(s, PGREPL_ECANCELED);
+    set_state(s, PGREPL_STREAM_STOPPED);
+}
+
+static void release_now(pgrepl_stream *s)
+{
+    s->release_req = false;
+    if (s->ph != PH_HELD)
+        return;
+    if (s->use_txn)
+        send_command(s, "COMMIT", PH_SLOT_END);
+    else
+        s->ph = PH_IDLE;
+    if (s->want_start)
+        set_state(s, PGREPL_STREAM_CONNECTING);
+}
+
+/* Everything that can happen now, until nothing can. */
+static void advance(pgrepl_stream *s)
+{
+    while (!s->close_req) {
+        if (s->stop_req)
+            stop_now(s);
+        else if (s->connect_req)
+            connect_now(s);
+        else if (s->release_req)
+            release_now(s);
+        else if (!next_command(s) && !pump_one(s) && !feedback(s))
+            return;
+    }
+}
+
+static void do_close(pgrepl_stream *s);
+
+/* The one entry from the loop: I/O readiness (io, status), the timer, or a kick. */
+static void run(pgrepl_stream *s, unsigned io, int status)
+{
+    s->busy++;
+    if (status < 0)
+        fail(s, PGREPL_ECONNLOST, false, NULL, "connection socket error: %s", uv_strerror(status));
+    else if (io != 0)
+        pgrepl__conn_io(&s->conn, io);
+    do
+        advance(s);
+    while (!s->close_req && sync_io(s) != 0);
+    s->busy--;
+    if (s->close_req && s->busy == 0)
+        do_close(s);
+}
+
+/* ---- close ------------------------------------------------------------------------- */
+
+static void do_close(pgrepl_stream *s)
+{
+    s->state = PGREPL_STREAM_CLOSING;
+    close_poll(s);
+    drop_result(s);
+    pgrepl__conn_finish(&s->conn);
+    /* even a stream that never ran gets its close_cb from the loop */
+    init_handles(s);
+    uv_close((uv_handle_t *)&s->timer, on_closed);
+    uv_close((uv_handle_t *)&s->idle, on_closed);
+}
+
+static void free_stream(pgrepl_stream *s)
+{
+    pgrepl_decoder_free(s->dec);
+    pgrepl__ledger_free(&s->ledger);
+    for (int i = 0; i < s->npubs; i++)
+        pgrepl__free(s->pubs[i]);
+    pgrepl__free(s->pubs);
+    pgrepl__free(s->conninfo);
+    pgrepl__free(s->slot);
+    pgrepl__free(s);
+}
+
+static void finalize(pgrepl_stream *s)
+{
+    s->finalizing = true;
+    s->busy++;
+    set_errmsg(s, NULL, "canceled: the stream was closed");
+    cancel_current(s, PGREPL_ECANCELED);
+    while (s->queue != NULL) {
+        slot_cmd *c = s->queue;
+        s->queue = c->next;
+        complete_failed(s, c, PGREPL_ECANCELED);
+    }
+    if (s->close_cb != NULL)
+        s->close_cb(s);
+    free_stream(s);
+}
+
+/* ---- public API: lifecycle ---------------------------------------------------------- */
+
+pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop)
+{
+    if (loop == NULL)
+        return NULL;
+    pgrepl_stream *s = pgrepl__calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->dec = pgrepl_decoder_new(&wrappers, sizeof wrappers, s);
+    if (s->dec == NULL) {
+        pgrepl__free(s);
+        return NULL;
+    }
+    s->loop = loop;
+    s->interval_ms = DEFAULT_STATUS_INTERVAL_MS;
+    s->queue_tail = &s->queue;
+    s->poll_fd = -1;
+    pgrepl__ledger_init(&s->ledger, 0);
+    pgrepl__conn_init(&s->conn);
+    return s;
+}
+
+static bool configurable(const pgrepl_stream *s)
+{
+    return s->state == PGREPL_STREAM_STOPPED && !s->connect_req && !s->close_req;
+}
+
+int pgrepl_stream_start_replication(pgrepl_stream *s)
+{
+    if (s == NULL || s->slot == NULL || s->npubs == 0)
+        return PGREPL_EINVAL;
+    if (s->close_req || s->want_start)
+        return PGREPL_ESTATE;
+    if (s->state == PGREPL_STREAM_STOPPED && !s->connect_req)
+        s->connect_req = true;
+    else if (s->state != PGREPL_STREAM_READY)
+        return PGREPL_ESTATE;
+    s->want_start = true;
+    init_handles(s);
+    kick(s);
+    return 0;
+}
+
+int pgrepl_stream_connect(pgrepl_stream *s)
+{
+    if (s == NULL)
+        return PGREPL_EINVAL;
+    if (!configurable(s))
+        return PGREPL_ESTATE;
+    s->connect_req = true;
+    s->want_start = false;
+    init_handles(s);
+    kick(s);
+    return 0;
+}
+
+int pgrepl_stream_stop_replication(pgrepl_stream *s)
+{
+    if (s == NULL)
+        return PGREPL_EINVAL;
+    if (s->close_req)
+        return 0;
+    s->connect_req = false;
+    s->want_start = false;
+    if (s->ph == PH_NONE || s->ph == PH_STOPPING)
+        return 0;
+    s->stop_req = true;
+    kick(s);
+    return 0;
+}
+
+int pgrepl_stream_close(pgrepl_stream *s, void (*close_cb)(pgrepl_stream *s))
+{
+    if (s == NULL)
+        return PGREPL_EINVAL;
+    if (s->close_req)
+        return 0;
+    s->close_req = true;
+    s->close_cb = close_cb;
+    if (s->busy == 0)
+        do_close(s);
+    return 0;
+}
+
+int pgrepl_stream_pause(pgrepl_stream *s)
+{
+    if (s == NULL)
+        return PGREPL_EINVAL;
+    if (s->close_req)
+        return PGREPL_ESTATE;
+    s->paused = true;
+    kick(s);
+    return 0;
+}
+
+int pgrepl_stream_resume(pgrepl_stream *s)
+{
+    if (s == NULL)
+        return PGREPL_EINVAL;
+    if (s->close_req)
+        return PGREPL_ESTATE;
+    s->paused = false;
+    kick(s);
+    return 0;
+}
+
+int pgrepl_stream_ack(pgrepl_stream *s, pgrepl_lsn lsn)
+{
+    if (s == NULL)
+        return PGREPL_EINVAL;
+    pgrepl__ledger_ack(&s->ledger, lsn);
+    /* the server may be waiting for exactly this: let the feedback decision run */
+    if (s->ph == PH_STREAMING)
+        kick(s);
+    return 0;
+}
+
+/* ---- public API: configuration ------------------------------------------------------- */
+
+static int replace_string(char **dst, const char *src)
+{
+    char *copy = pgrepl__strndup(src, strlen(src));
+    if (copy == NULL)
+        return PGREPL_ENOMEM;
+    pgrepl__free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+int pgrepl_stream_set_conninfo(pgrepl_stream *s, const char *conninfo)
+{
+    if (s == NULL || conninfo == NULL)
+        return PGREPL_EINVAL;
+    if (!configurable(s))
+        return PGREPL_ESTATE;
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+    if (opts == NULL) {
+        set_errmsg(s, NULL, "invalid conninfo: %s", err != NULL ? err : "out of memory");
+        size_t n = strlen(s->errmsg);
+        while (n > 0 && s->errmsg[n - 1] == '\n')
+            s->errmsg[--n] = '\0';
+        int rc = err != NULL ? PGREPL_EINVAL : PGREPL_ENOMEM;
+        PQfreemem(err);
+        return rc;
+    }
+    PQconninfoFree(opts);
+    return replace_string(&s->conninfo, conninfo);
+}
+
+int pgrepl_stream_set_slot(pgrepl_stream *s, const char *slot)
+{
+    if (s == NULL || slot == NULL || *slot == '\0')
+        return PGREPL_EINVAL;
+    if (!configurable(s))
+        return PGREPL_ESTATE;
+    return replace_string(&s->slot, slot);
+}
+
+int pgrepl_stream_add_publication(pgrepl_stream *s, const char *name)
+{
+    if (s == NULL || name == NULL || *name == '\0')
+        return PGREPL_EINVAL;
+    if (!configurable(s))
+        return PGREPL_ESTATE;
+    char **pubs = pgrepl__realloc(s->pubs, (size_t)(s->npubs + 1) * sizeof *pubs);
+    if (pubs == NULL)
+        return PGREPL_ENOMEM;
+    s->pubs = pubs;
+    pubs[s->npubs] = pgrepl__strndup(name, strlen(name));
+    if (pubs[s->npubs] == NULL)
+        return PGREPL_ENOMEM;
+    s->npubs++;
+    return 0;
+}
+
+/* The common guard of the setters below: 0 when s may be configured. */
+static int check_config(const pgrepl_stream *s)
+{
+    if (s == NULL)
+        return PGREPL_EINVAL;
+    return configurable(s) ? 0 : PGREPL_ESTATE;
+}
+
+int pgrepl_stream_set_proto_version(pgrepl_stream *s, int version)
+{
+    int rc = check_config(s);
+    if (rc == 0 && (version < 0 || version > 4))
+        rc = PGREPL_EINVAL;
+    if (rc == 0)
+        s->proto_req = version;
+    return rc;
+}
+
+int pgrepl_stream_set_binary(pgrepl_stream *s, bool on)
+{
+    int rc = check_config(s);
+    if (rc == 0)
+        s->binary = on;
+    return rc;
+}
+
+int pgrepl_stream_set_messages(pgrepl_stream *s, bool on)
+{
+    int rc = check_config(s);
+    if (rc == 0)
+        s->messages = on;
+    return rc;
+}
+
+int pgrepl_stream_set_streaming(pgrepl_stream *s, pgrepl_streaming_mode mode)
+{
+    int rc = check_config(s);
+    if (rc == 0 && (mode < PGREPL_STREAMING_OFF || mode > PGREPL_STREAMING_PARALLEL))
+        rc = PGREPL_EINVAL;
+    if (rc == 0)
+        s->streaming = mode;
+    return rc;
+}
+
+int pgrepl_stream_set_two_phase(pgrepl_stream *s, bool on)
+{
+    int rc = check_config(s);
+    if (rc == 0)
+        s->two_phase = on;
+    return rc;
+}
+
+int pgrepl_stream_set_origin(pgrepl_stream *s, pgrepl_origin_filter origin)
+{
+    int rc = check_config(s);
+    if (rc == 0 && (origin < PGREPL_ORIGIN_DEFAULT || origin > PGREPL_ORIGIN_NONE))
+        rc = PGREPL_EINVAL;
+    if (rc == 0)
+        s->origin = origin;
+    return rc;
+}
+
+int pgrepl_stream_set_start_lsn(pgrepl_stream *s, pgrepl_lsn lsn)
+{
+    int rc = check_config(s);
+    if (rc == 0)
+        s->start_lsn = lsn;
+    return rc;
+}
+
+int pgrepl_stream_set_status_interval(pgrepl_stream *s, uint64_t ms)
+{
+    int rc = check_config(s);
+    if (rc == 0 && (ms == 0 || ms > MAX_MS))
+        rc = PGREPL_EINVAL;
+    if (rc == 0)
+        s->interval_ms = ms;
+    return rc;
+}
+
+int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms)
+{
+    int rc = check_config(s);
+    if (rc == 0 && ms > MAX_MS)
+        rc = PGREPL_EINVAL;
+    if (rc == 0)
+        s->recv_timeout_ms = ms;
+    return rc;
+}
+
+int pgrepl_stream_set_auto_ack(pgrepl_stream *s, bool on)
+{
+    int rc = check_config(s);
+    if (rc == 0)
+        s->auto_ack = on;
+    return rc;
+}
+
+int pgrepl_stream_set_callbacks(pgrepl_stream *s, const pgrepl_decoder_callbacks *dcb, size_t dcb_size,
+                                const pgrepl_stream_callbacks *scb, size_t scb_size)
+{
+    int rc = check_config(s);
+    if (rc != 0)
+        return rc;
+    if ((dcb != NULL && dcb_size > sizeof s->dcb) || (scb != NULL && scb_size > sizeof s->scb))
+        return PGREPL_EINVAL;
+    memset(&s->dcb, 0, sizeof s->dcb);
+    memset(&s->scb, 0, sizeof s->scb);
+    if (dcb != NULL)
+        memcpy(&s->dcb, dcb, dcb_size);
+    if (scb != NULL)
+        memcpy(&s->scb, scb, scb_size);
+    return 0;
+}
+
+void pgrepl_stream_set_data(pgrepl_stream *s, void *data)
+{
+    if (s != NULL)
+        s->data = data;
+}
+
+void *pgrepl_stream_get_data(const pgrepl_stream *s)
+{
+    return s != NULL ? s->data : NULL;
+}
+
+/* ---- public API: positions and what the server said ---------------------------------- */
+
+pgrepl_lsn pgrepl_stream_received_lsn(const pgrepl_stream *s)
+{
+    return s != NULL ? s->ledger.received : 0;
+}
+
+pgrepl_lsn pgrepl_stream_acked_lsn(const pgrepl_stream *s)
+{
+    return s != NULL ? s->ledger.acked : 0;
+}
+
+pgrepl_lsn pgrepl_stream_reported_lsn(const pgrepl_stream *s)
+{
+    return s != NULL ? s->ledger.reported : 0;
+}
+
+pgrepl_stream_state pgrepl_stream_get_state(const pgrepl_stream *s)
+{
+    return s != NULL ? s->state : PGREPL_STREAM_STOPPED;
+}
+
+int pgrepl_stream_server_version(const pgrepl_stream *s)
+{
+    return s != NULL ? s->server_version : 0;
+}
+
+const char *pgrepl_stream_system_id(const pgrepl_stream *s)
+{
+    return s != NULL ? s->system_id : "";
+}
+
+uint32_t pgrepl_stream_timeline(const pgrepl_stream *s)
+{
+    return s != NULL ? s->timeline : 0;
+}
+
+pgrepl_lsn pgrepl_stream_server_xlogpos(const pgrepl_stream *s)
+{
+    return s != NULL ? s->xlogpos : 0;
+}
+
+uint64_t pgrepl_stream_wal_sender_timeout_ms(const pgrepl_stream *s)
+{
+    return s != NULL ? s->sender_timeout_ms : 0;
+}
+
+int pgrepl_stream_proto_version(const pgrepl_stream *s)
+{
+    return s != NULL ? s->proto : 0;
+}
+
+const char *pgrepl_stream_errmsg(const pgrepl_stream *s)
+{
+    return s != NULL ? s->errmsg : "";
+}
+
+const char *pgrepl_stream_sqlstate(const pgrepl_stream *s)
+{
+    return s != NULL ? s->sqlstate : "";
+}
+
+uv_loop_t *pgrepl_stream_loop(const pgrepl_stream *s)
+{
+    return s != NULL ? s->loop : NULL;
+}
+
+/* ---- public API: slot commands --------------------------------------------------------- */
+
+static int queue_cmd(pgrepl_stream *s, slot_cmd *proto, const char *name)
+{
+    if (s == NULL || name == NULL || *name == '\0')
+        return PGREPL_EINVAL;
+    bool open = s->state == PGREPL_STREAM_STOPPED || s->state == PGREPL_STREAM_CONNECTING ||
+                s->state == PGREPL_STREAM_READY;
+    if (s->close_req || !open)
+        return PGREPL_ESTATE;
+    slot_cmd *c = pgrepl__malloc(sizeof *c);
+    if (c == NULL)
+        return PGREPL_ENOMEM;
+    *c = *proto;
+    c->next = NULL;
+    c->name = pgrepl__strndup(name, strlen(name));
+    if (c->name == NULL) {
+        pgrepl__free(c);
+        return PGREPL_ENOMEM;
+    }
+    *s->queue_tail = c;
+    s->queue_tail = &c->next;
+    kick(s);
+    return 0;
+}
+
+int pgrepl_stream_create_slot(pgrepl_stream *s, const char *name, unsigned flags, pgrepl_snapshot_action snapshot,
+                              pgrepl_slot_created_cb cb)
+{
+    const unsigned known =
+        PGREPL_SLOT_TEMPORARY | PGREPL_SLOT_TWO_PHASE | PGREPL_SLOT_FAILOVER | PGREPL_SLOT_IF_NOT_EXISTS;
+    if ((flags & ~known) != 0 || snapshot < PGREPL_SNAPSHOT_NOTHING || snapshot > PGREPL_SNAPSHOT_USE)
+        return PGREPL_EINVAL;
+    slot_cmd c = {.kind = CMD_CREATE, .flags = flags, .snapshot = snapshot, .created_cb = cb};
+    return queue_cmd(s, &c, name);
+}
+
+int pgrepl_stream_drop_slot(pgrepl_stream *s, const char *name, bool wait, pgrepl_slot_cb cb)
+{
+    slot_cmd c = {.kind = CMD_DROP, .wait = wait, .done_cb = cb};
+    return queue_cmd(s, &c, name);
+}
+
+int pgrepl_stream_slot_info(pgrepl_stream *s, const char *name, pgrepl_slot_info_cb cb)
+{
+    slot_cmd c = {.kind = CMD_INFO, .info_cb = cb};
+    return queue_cmd(s, &c, name);
+}
+
+int pgrepl_stream_snapshot_done(pgrepl_stream *s)
+{
+    if (s == NULL)
+        return PGREPL_EINVAL;
+    if (s->close_req || s->ph != PH_HELD || s->release_req)
+        return PGREPL_ESTATE;
+    s->release_req = true;
+    kick(s);
+    return 0;
+}
