@@ -455,6 +455,9 @@ static bool sqlstate_fatal(const char *sqlstate)
     return strcmp(sqlstate, "55006") != 0 && strcmp(sqlstate, "55P03") != 0;
 }
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 0)))
+#endif
 static void set_errmsgv(pgrepl_stream *s, const pgrepl_server_message *server, const char *fmt, va_list ap)
 {
     vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);

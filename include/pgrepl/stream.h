@@ -40,6 +40,10 @@
  * numeric addresses, hostaddr= or a unix socket where that matters.
  *
  * Threads: a stream must only be used on its loop's thread.
+ *
+ * Building: <uv.h> needs POSIX declarations (pthread types) that a strict
+ * -std=c11 hides; compile with the compiler's default dialect (gnu11, gnu17)
+ * or define _POSIX_C_SOURCE=200809L.
  */
 #ifndef PGREPL_STREAM_H
 #define PGREPL_STREAM_H

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the build into a temporary DESTDIR, then build and run a program
 # against it with nothing but `pkg-config --cflags --libs pgrepl`, linked to
-# the shared library.
+# the shared library. The compiler's default C dialect is used, as a user
+# would: <uv.h> needs POSIX declarations that strict -std=c11 hides.
 # Usage: check-install.sh SOURCE.c
 # Environment (set by tests/install/meson.build): MESON, BUILD_ROOT, CC,
 # EXTRA_CFLAGS (the build's sanitizer flags), EXPECT_VERSION.
@@ -37,7 +38,7 @@ echo "cflags: $cflags"
 echo "libs:   $libs"
 
 # shellcheck disable=SC2086 # word splitting of the flags is intended
-$CC $EXTRA_CFLAGS -std=c11 -Wall -Wextra -Wpedantic -Werror $cflags "$source_file" -o "$tmp/prog" $libs ||
+$CC $EXTRA_CFLAGS -Wall -Wextra -Wpedantic -Werror $cflags "$source_file" -o "$tmp/prog" $libs ||
     fail "cannot build against the installed library"
 
 readelf -d "$tmp/prog" | grep -q 'NEEDED.*libpgrepl\.so' || fail "not linked to the shared libpgrepl"
