@@ -6,7 +6,8 @@
 # Any arguments go to `meson test` (e.g. --suite unit).
 #
 # Environment: PGREPL_LIVE_MAJORS (default 14,15,16,17,18), the majors the
-# live suites run against.
+# live suites run against; PGREPL_FUZZ_SECONDS (default 60), how long the
+# decoder fuzz run lasts.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -83,8 +84,17 @@ else
     failed=$((failed + 1))
 fi
 
-# ---- Later steps (e.g. a bounded fuzz run) go here. Each adds its own
-# ---- outcome to $passed / $failed so that the closing line covers it.
+# ---- Later steps go here. Each adds its own outcome to $passed / $failed so
+# ---- that the closing line covers it.
+
+# Bounded fuzz run of the decoder (tests/fuzz/run-fuzz.sh), counted as one
+# test: a clang build in build-fuzz, PGREPL_FUZZ_SECONDS seconds (default 60).
+if CC=clang configure build-fuzz -Dwerror=true -Dfuzz=true &&
+    bash tests/fuzz/run-fuzz.sh build-fuzz "${PGREPL_FUZZ_SECONDS:-60}"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]
