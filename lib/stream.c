@@ -1382,7 +1382,11 @@ static void do_close(pgrepl_stream *s);
 static void run(pgrepl_stream *s, unsigned io, int status)
 {
     s->busy++;
-    if (status < 0)
+    if (status < 0 && pgrepl__conn_connecting(&s->conn))
+        /* A refused or failed connect shows as a socket error here;
+         * PQconnectPoll reads SO_ERROR and says what really happened. */
+        pgrepl__conn_io(&s->conn, PGREPL_CONN_READ | PGREPL_CONN_WRITE);
+    else if (status < 0)
         fail(s, PGREPL_ECONNLOST, false, NULL, "connection socket error: %s", uv_strerror(status));
     else if (io != 0)
         pgrepl__conn_io(&s->conn, io);

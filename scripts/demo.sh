@@ -64,7 +64,7 @@ trap 'echo; echo "demo: interrupted, cleaning up" >&2; exit 130' INT
 trap 'echo "demo: terminated, cleaning up" >&2; exit 143' TERM
 
 say "Installing what is missing (if anything)..."
-bash scripts/setup-deps.sh
+bash scripts/setup-deps.sh --demo
 
 say "Building pgrepl-stream..."
 if [[ ! -f $build/build.ninja ]]; then

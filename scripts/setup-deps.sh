@@ -2,14 +2,23 @@
 # Install the Debian packages that the build and the tests need. As root,
 # installs only what is missing (apt-get update first, once, only then). As
 # another user, names what is missing and fails.
+# Usage: setup-deps.sh [--demo]   (--demo: only what the README demo needs:
+# the build and PostgreSQL 15, not the test toolchain)
 set -euo pipefail
 
 packages=(
     build-essential meson ninja-build pkg-config libpq-dev libuv1-dev check
-    clang llvm libclang-rt-dev # sanitizers and libFuzzer for clang
-    postgresql-15 postgresql-15-wal2json postgresql-client-15
-    valgrind python3
+    postgresql-15 postgresql-client-15
 )
+demo=0
+if [[ ${1:-} == --demo ]]; then
+    demo=1
+else
+    packages+=(
+        clang llvm libclang-rt-dev # sanitizers and libFuzzer for clang
+        postgresql-15-wal2json valgrind python3
+    )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -17,8 +26,10 @@ for p in "${packages[@]}"; do
 done
 # Node.js may come from another source whose nodejs package bundles npm, so
 # these two are checked as commands (pg-fetch.sh needs npm).
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
+if [[ $demo == 0 ]]; then
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
+fi
 
 if [[ ${#missing[@]} == 0 ]]; then
     exit 0
