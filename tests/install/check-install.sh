@@ -41,11 +41,15 @@ echo "libs:   $libs"
 $CC $EXTRA_CFLAGS -Wall -Wextra -Wpedantic -Werror $cflags "$source_file" -o "$tmp/prog" $libs ||
     fail "cannot build against the installed library"
 
-readelf -d "$tmp/prog" | grep -q 'NEEDED.*libpgrepl\.so' || fail "not linked to the shared libpgrepl"
+# Output is captured before grep: `cmd | grep -q` under pipefail fails when
+# grep stops reading early and cmd gets SIGPIPE.
+needed=$(readelf -d "$tmp/prog")
+grep -q 'NEEDED.*libpgrepl\.so' <<<"$needed" || fail "not linked to the shared libpgrepl"
 libdir=$(pkg-config --libs-only-L pgrepl)
 libdir=${libdir#-L}
 libdir=${libdir%% *}
-LD_LIBRARY_PATH=$libdir ldd "$tmp/prog" | grep -q "libpgrepl\.so.* => $dest/" ||
+loaded=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/prog")
+grep -q "libpgrepl\.so.* => $dest/" <<<"$loaded" ||
     fail "the program does not load libpgrepl from $dest"
 out=$(LD_LIBRARY_PATH=$libdir "$tmp/prog") || fail "the program exited $?"
 [[ $out == "$EXPECT_VERSION" ]] || fail "it printed '$out', want '$EXPECT_VERSION'"
