@@ -29,6 +29,9 @@ int pgrepl__render(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, in
  */
 int pgrepl__render_nested(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, int depth);
 
+/* Empty the thread's message (a public entry point that succeeds leaves "" behind). */
+void pgrepl__render_clear(void);
+
 /* Set the thread's message and return PGREPL_EPROTOCOL. */
 int pgrepl__render_bad(const char *fmt, ...)
 #ifdef __GNUC__
@@ -90,6 +93,14 @@ int pgrepl__fmt_u64(char *end, uint64_t v, int min_digits);
 /* Append an unsigned / signed decimal integer, zero-padded to min_digits. */
 int pgrepl__put_u64(pgrepl_buf *b, uint64_t v, int min_digits);
 int pgrepl__put_i64(pgrepl_buf *b, int64_t v);
+
+/*
+ * Shortest digits of v (finite, > 0; read as a float when single) as the
+ * server's Ryu picks them (render_float.c): at most 17 digits into d,
+ * without trailing zeros; returns their count; *exp10 is the decimal
+ * exponent of the first digit (v ~ 0.d1d2... * 10^(*exp10 + 1)).
+ */
+int pgrepl__float_shortest(double v, bool single, char d[17], int *exp10);
 
 /* Append a float8 / float4 as float8out / float4out print it with extra_float_digits > 0. */
 int pgrepl__put_float8(pgrepl_buf *b, double v);

@@ -1,10 +1,8 @@
 /*
- * Numbers: integers, float4/float8 (shortest round-trip digits laid out as
- * PostgreSQL 12+ prints them), numeric and money.
+ * Numbers: integers, float4/float8 (shortest round-trip digits, from
+ * render_float.c, laid out as PostgreSQL 12+ prints them), numeric and money.
  */
-#include <float.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "render.h"
@@ -75,160 +73,11 @@ struct decimal {
     int exp; /* value = 0.d1d2... * 10^(exp + 1) */
 };
 
-static bool parses_to(const char *text, double v, bool single)
-{
-    if (single)
-        return strtof(text, NULL) == (float)v;
-    return strtod(text, NULL) == v;
-}
-
-/*
- * The server's Ryu does not accept a candidate lying exactly halfway between
- * v and a neighbour (its acceptBounds is off), though round-half-even may
- * read it back as v. Such ties are integers, and only occur where the
- * spacing of floats is 2 or more (v >= 2^53, 2^24 for float4): there an
- * integer candidate c is strictly inside v's interval exactly when c - 0.5
- * and c + 0.5 also read back as v.
- */
-static bool strictly_inside(const struct decimal *dec, double v, bool single)
-{
-    int zeros = dec->exp - dec->n + 1;
-    if (zeros < 0 || v < (single ? 16777216.0 : 9007199254740992.0))
-        return true;
-    char text[400];
-    size_t k = (size_t)dec->n;
-    memcpy(text, dec->d, k);
-    memset(text + k, '0', (size_t)zeros);
-    k += (size_t)zeros;
-    memcpy(text + k, "5e-1", 5);
-    if (!parses_to(text, v, single))
-        return false;
-    /* c - 0.5: c - 1 followed by 5. */
-    size_t i = k;
-    while (i-- > 0 && text[i] == '0')
-        text[i] = '9';
-    text[i]--;
-    return parses_to(text, v, single);
-}
-
-/* The value d1d2...dn * 10^(exp-n+1) parses back (in the C library, any locale) to v? */
-static bool round_trips(const struct decimal *dec, double v, bool single)
-{
-    char text[48];
-    memcpy(text, dec->d, (size_t)dec->n);
-    snprintf(text + dec->n, sizeof text - (size_t)dec->n, "e%d", dec->exp - dec->n + 1);
-    return parses_to(text, v, single) && strictly_inside(dec, v, single);
-}
-
-/* Digits and exponent of the C library's %e (whose decimal point depends on the locale). */
-static void print_e(double v, int prec, struct decimal *dec)
-{
-    char text[48];
-    snprintf(text, sizeof text, "%.*e", prec - 1, v);
-    dec->n = 0;
-    const char *s = text;
-    for (; *s != 'e'; s++)
-        if (*s >= '0' && *s <= '9')
-            dec->d[dec->n++] = *s;
-    dec->exp = atoi(s + 1);
-}
-
-/*
- * v correctly rounded to prec significant digits. Taken from its 17 digits
- * (printed once) unless they end in exactly 5 then zeros after prec, where
- * only the full value can tell which way to round.
- */
-static void rounded(double v, const struct decimal *all, int prec, struct decimal *dec)
-{
-    bool up = false;
-    if (prec < all->n && all->d[prec] >= '5') {
-        bool rest_zero = true;
-        for (int k = prec + 1; k < all->n; k++)
-            rest_zero = rest_zero && all->d[k] == '0';
-        if (all->d[prec] == '5' && rest_zero) {
-            print_e(v, prec, dec);
-            return;
-        }
-        up = true;
-    }
-    memcpy(dec->d, all->d, (size_t)prec);
-    dec->n = prec;
-    dec->exp = all->exp;
-    if (!up)
-        return;
-    int k = prec - 1;
-    while (k >= 0 && dec->d[k] == '9')
-        dec->d[k--] = '0';
-    if (k >= 0) {
-        dec->d[k]++;
-    } else {
-        dec->d[0] = '1';
-        dec->exp++;
-    }
-}
-
-/* Add one in the last digit; false when the digit count would change. */
-static bool step(struct decimal *dec)
-{
-    int i = dec->n - 1;
-    while (i >= 0 && dec->d[i] == '9')
-        dec->d[i--] = '0';
-    if (i < 0)
-        return false;
-    dec->d[i]++;
-    return true;
-}
-
-/*
- * The candidate with prec digits closest to v among those that read back as
- * v: the correctly rounded one, or, when v is a power of two (whose interval
- * reaches only half as far below as above), the next one up. Ryu, which the
- * server uses, picks the same.
- */
-static bool try_prec(double v, bool single, bool lopsided, const struct decimal *all, int prec, struct decimal *dec)
-{
-    rounded(v, all, prec, dec);
-    if (round_trips(dec, v, single))
-        return true;
-    struct decimal up = *dec;
-    if (lopsided && step(&up) && round_trips(&up, v, single)) {
-        *dec = up;
-        return true;
-    }
-    return false;
-}
-
-/*
- * Shortest digits: binary search on the precision (a candidate at p digits
- * gives one at p + 1); 17 digits (9 for float4) always read back.
- */
-static void shortest(double v, bool single, struct decimal *dec)
-{
-    struct decimal all, cand;
-    int lo = 1, hi = single ? 9 : 17, e2;
-    bool lopsided = frexp(v, &e2) == 0.5 && v >= (single ? 2 * (double)FLT_MIN : 2 * DBL_MIN);
-    print_e(v, 17, &all);
-    *dec = all;
-    dec->n = hi;
-    if (single)
-        rounded(v, &all, hi, dec);
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (try_prec(v, single, lopsided, &all, mid, &cand)) {
-            *dec = cand;
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    while (dec->n > 1 && dec->d[dec->n - 1] == '0')
-        dec->n--;
-}
-
 /* Integers below 2^53 (2^24 for float4) are their own shortest form: no search needed. */
 static bool small_integer(double mag, bool single, struct decimal *dec)
 {
-    if (mag >= (single ? 16777216.0 : 9007199254740992.0) || mag != floor(mag))
+    /* the cast is exact below 2^53; no floor(): it would need libm, which the library does not link */
+    if (mag >= (single ? 16777216.0 : 9007199254740992.0) || mag != (double)(uint64_t)mag)
         return false;
     char tmp[24];
     dec->n = pgrepl__fmt_u64(tmp + sizeof tmp, (uint64_t)mag, 1);
@@ -291,7 +140,7 @@ static int put_float(pgrepl_buf *b, double v, bool single)
     struct decimal dec;
     double mag = fabs(v);
     if (!small_integer(mag, single, &dec))
-        shortest(mag, single, &dec);
+        dec.n = pgrepl__float_shortest(mag, single, dec.d, &dec.exp);
     return layout(b, v < 0, &dec, single ? 6 : 15);
 }
 

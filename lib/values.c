@@ -20,6 +20,11 @@ const char *pgrepl_render_errmsg(void)
     return errmsg;
 }
 
+void pgrepl__render_clear(void)
+{
+    errmsg[0] = '\0';
+}
+
 int pgrepl__render_bad(const char *fmt, ...)
 {
     va_list ap;

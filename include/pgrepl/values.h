@@ -77,6 +77,125 @@ PGREPL_EXTERN int pgrepl_value_to_text(pgrepl_buf *out, const pgrepl_column *col
 /* Why the last rendering on this thread failed ("" if none). Thread-local static storage. */
 PGREPL_EXTERN const char *pgrepl_render_errmsg(void);
 
+/* ---------------------------------------------------------------------------
+ * Typed values
+ *
+ * Read one column value as a C value, from either form pgoutput sends: text
+ * ('t': the type's output function, under the settings the stream pins:
+ * DateStyle ISO, IntervalStyle postgres, bytea_output hex, extra_float_digits
+ * 3, TimeZone UTC) or binary ('b': the type's send format). The same value
+ * gives the same result in both forms. The column's type decides what a
+ * function accepts; a domain over a built-in type (pgoutput names its base
+ * type in the Type message) counts as that base type.
+ *
+ * Each function returns 0 and stores the result, or fails and leaves its
+ * outputs untouched, with pgrepl_render_errmsg() saying why:
+ *   PGREPL_EINVAL     a NULL argument; a value that holds nothing (kind 'n',
+ *                     SQL NULL, or 'u', an unchanged TOAST value that was not
+ *                     sent); or a type mismatch: the column's type is not
+ *                     one the function reads (pgrepl_value_int64 on a text
+ *                     column, pgrepl_value_double on a bool column)
+ *   PGREPL_ERANGE     the type is accepted but this value does not fit the C
+ *                     type: an xid8 above INT64_MAX, a numeric with a
+ *                     fraction (or NaN, or infinite) read as an integer, a
+ *                     numeric beyond double's range
+ *   PGREPL_EPROTOCOL  the bytes are not a value of the type (a binary value
+ *                     of the wrong length, text that does not parse)
+ *   PGREPL_ENOMEM     only the functions that append to a pgrepl_buf
+ * Only the functions taking a pgrepl_buf allocate (when it grows). Spans
+ * returned point into the value's data: valid as long as the value is
+ * (until the decoder callback returns). Thread-safe; callable from any
+ * callback.
+ * ------------------------------------------------------------------------- */
+
+/* Infinite dates and timestamps, as the server stores them. */
+#define PGREPL_DATE_NEG_INFINITY INT32_MIN
+#define PGREPL_DATE_INFINITY INT32_MAX
+#define PGREPL_TIMESTAMP_NEG_INFINITY INT64_MIN
+#define PGREPL_TIMESTAMP_INFINITY INT64_MAX
+
+/* boolean. */
+PGREPL_EXTERN int pgrepl_value_bool(const pgrepl_column *col, const pgrepl_value *v, bool *out);
+
+/*
+ * smallint, integer, bigint, oid, xid, cid, xid8 (PGREPL_ERANGE above
+ * INT64_MAX), and numeric holding an integer in range (PGREPL_ERANGE when it
+ * has a non-zero fraction, is NaN or infinite, or does not fit).
+ */
+PGREPL_EXTERN int pgrepl_value_int64(const pgrepl_column *col, const pgrepl_value *v, int64_t *out);
+
+/*
+ * real (widened exactly), double precision, the integer types of
+ * pgrepl_value_int64 and numeric (the nearest double, as numeric::float8;
+ * NaN and infinities carry over). PGREPL_ERANGE for a numeric whose
+ * magnitude overflows double, or that is non-zero but rounds to zero.
+ */
+PGREPL_EXTERN int pgrepl_value_double(const pgrepl_column *col, const pgrepl_value *v, double *out);
+
+/*
+ * numeric and the integer types of pgrepl_value_int64, as value * 10^scale,
+ * exactly (numeric(12,4) with scale 4: 1.5 is 15000). scale is 0 to 18,
+ * else PGREPL_EINVAL. PGREPL_ERANGE when the value has non-zero digits
+ * beyond scale fraction digits, is NaN or infinite, or the result does not
+ * fit int64.
+ */
+PGREPL_EXTERN int pgrepl_value_numeric_scaled(const pgrepl_column *col, const pgrepl_value *v, int scale,
+                                              int64_t *out);
+
+/* numeric: append its text as numeric_out prints it ("-1.50", "NaN"). Any length. */
+PGREPL_EXTERN int pgrepl_value_numeric_text(const pgrepl_column *col, const pgrepl_value *v, pgrepl_buf *out);
+
+/*
+ * text, character varying, character (bpchar, with its padding), name and
+ * xml: the text as a span into the value, not NUL-terminated, without
+ * copying.
+ */
+PGREPL_EXTERN int pgrepl_value_text(const pgrepl_column *col, const pgrepl_value *v, const char **text,
+                                    size_t *len);
+
+/* json and jsonb: the JSON text as a span into the value (jsonb: the server's normalised text). */
+PGREPL_EXTERN int pgrepl_value_json(const pgrepl_column *col, const pgrepl_value *v, const char **text,
+                                    size_t *len);
+
+/* bytea: append the raw bytes (text mode: decoded from hex, "\x..."). */
+PGREPL_EXTERN int pgrepl_value_bytes(const pgrepl_column *col, const pgrepl_value *v, pgrepl_buf *out);
+
+/* uuid: the 16 bytes, in the order the text form prints them. */
+PGREPL_EXTERN int pgrepl_value_uuid(const pgrepl_column *col, const pgrepl_value *v, uint8_t out[16]);
+
+/* date: days since 2000-01-01 (negative before); PGREPL_DATE_[NEG_]INFINITY for infinite dates. */
+PGREPL_EXTERN int pgrepl_value_date(const pgrepl_column *col, const pgrepl_value *v, int32_t *days);
+
+/*
+ * timestamp with time zone (the instant, in microseconds since 2000-01-01
+ * UTC) and timestamp without time zone (its wall-clock reading, taken as if
+ * it were UTC). PGREPL_TIMESTAMP_[NEG_]INFINITY for infinite timestamps.
+ * Text with another zone offset than +00 is converted to UTC.
+ */
+PGREPL_EXTERN int pgrepl_value_timestamp(const pgrepl_column *col, const pgrepl_value *v, pgrepl_timestamp *out);
+
+/*
+ * time (microseconds since midnight, 0 to 86400000000 for 24:00:00) and time
+ * with time zone (its local time, and its offset in seconds east of UTC:
+ * "+05:30" is 19800). utc_offset may be NULL; for time it is 0.
+ */
+PGREPL_EXTERN int pgrepl_value_time(const pgrepl_column *col, const pgrepl_value *v, int64_t *usecs,
+                                    int32_t *utc_offset);
+
+/* An interval's three fields, kept apart as the server keeps them (a month is not a fixed number of days). */
+typedef struct pgrepl_interval {
+    int64_t usecs;  /* time part, microseconds */
+    int32_t days;
+    int32_t months; /* years count as 12 months */
+} pgrepl_interval;
+
+/*
+ * interval. PostgreSQL 17's infinite intervals have every field at its
+ * maximum ("infinity") or minimum ("-infinity"). Text must be in
+ * IntervalStyle postgres (the stream pins it).
+ */
+PGREPL_EXTERN int pgrepl_value_interval(const pgrepl_column *col, const pgrepl_value *v, pgrepl_interval *out);
+
 #ifdef __cplusplus
 }
 #endif

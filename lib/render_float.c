@@ -1,0 +1,760 @@
+/*
+ * Shortest decimal digits of a float8 or float4, as the server's Ryu picks
+ * them: the fewest digits that lie strictly inside the value's rounding
+ * interval (the server never accepts a candidate on the interval's edge),
+ * and among those the closest to the value (ties to an even last digit).
+ *
+ * The method is Schubfach, written from Raffaello Giulietti's description
+ * ("The Schubfach way to render doubles", 2020): with k = floor(log10(2^q)),
+ * v * 10^-k and the interval's ends are computed to two extra bits, rounded
+ * to odd, from one 126-bit approximation g(k) of a power of ten; the
+ * candidates are then the multiples of 10 and the integers either side of
+ * v * 10^-k. No division beyond small constants, no allocation, no locale.
+ */
+#include "render.h"
+
+/* Exponents of ten whose approximation the table holds: floor(log10(2^q)) over every double's q. */
+#define K_MIN (-324)
+#define K_MAX 292
+
+/*
+ * g(k) = floor(10^-k * 2^(125 - floor(log2(10^-k)))) + 1, in [2^125, 2^126),
+ * as high and low 64 bits, for k = K_MIN..K_MAX. Generated with exact
+ * rational arithmetic (Python fractions).
+ */
+static const uint64_t g_table[K_MAX - K_MIN + 1][2] = {
+    {UINT64_C(0x278676e4ad38c6ea), UINT64_C(0x5b01e8b09aa0d1b5)}, /* -324 */
+    {UINT64_C(0x3f3d8b077b8e0b10), UINT64_C(0x919ca780f767b5ee)}, /* -323 */
+    {UINT64_C(0x3297a26c62d808da), UINT64_C(0x0e16ec672c52f7f2)}, /* -322 */
+    {UINT64_C(0x28794ebd1be00714), UINT64_C(0xd81256b8f0425ff5)}, /* -321 */
+    {UINT64_C(0x20610bca7cb338dd), UINT64_C(0x79a84560c0351991)}, /* -320 */
+    {UINT64_C(0x33ce7943fab85afb), UINT64_C(0xf5da089acd21c281)}, /* -319 */
+    {UINT64_C(0x2971fa9cc8937bfc), UINT64_C(0xc4ae6d48a41b0201)}, /* -318 */
+    {UINT64_C(0x2127fbb0a075fcca), UINT64_C(0x36f1f106e9af34cd)}, /* -317 */
+    {UINT64_C(0x350cc5e767232e10), UINT64_C(0x57e981a4a918547b)}, /* -316 */
+    {UINT64_C(0x2a709e52b8e8f1a6), UINT64_C(0xacbace1d541376c9)}, /* -315 */
+    {UINT64_C(0x21f3b1dbc720c152), UINT64_C(0x23c8a4e44342c56e)}, /* -314 */
+    {UINT64_C(0x3652b62c71ce021d), UINT64_C(0x060dd4a06b9e08b0)}, /* -313 */
+    {UINT64_C(0x2b755e89f4a4ce7d), UINT64_C(0x9e7176e6bc7e6d59)}, /* -312 */
+    {UINT64_C(0x22c44ba19083d864), UINT64_C(0x7ec12bebc9febde1)}, /* -311 */
+    {UINT64_C(0x37a0790280d2f3d3), UINT64_C(0xfe01dfdfa9979635)}, /* -310 */
+    {UINT64_C(0x2c8060cecd758fdc), UINT64_C(0xcb34b319547944f7)}, /* -309 */
+    {UINT64_C(0x2399e70bd7913fe3), UINT64_C(0xd5c3c27aa9fa9d93)}, /* -308 */
+    {UINT64_C(0x38f63e7958e86639), UINT64_C(0x560603f7765dc8ea)}, /* -307 */
+    {UINT64_C(0x2d91cb94472051c7), UINT64_C(0x7804cff92b7e3a55)}, /* -306 */
+    {UINT64_C(0x2474a2dd05b3749f), UINT64_C(0x93370cc755fe9511)}, /* -305 */
+    {UINT64_C(0x3a5437c8091f20ff), UINT64_C(0x51f1ae0bbcca881b)}, /* -304 */
+    {UINT64_C(0x2ea9c639a0e5b3ff), UINT64_C(0x74c1580963d539af)}, /* -303 */
+    {UINT64_C(0x25549e9480b7c332), UINT64_C(0xc3cde0078310faf3)}, /* -302 */
+    {UINT64_C(0x3bba97540126051e), UINT64_C(0x0616333f381b2b1e)}, /* -301 */
+    {UINT64_C(0x2fc8791000eb374b), UINT64_C(0x3811c298f9af55b1)}, /* -300 */
+    {UINT64_C(0x2639fa7333ef5f6f), UINT64_C(0x600e35472e25de28)}, /* -299 */
+    {UINT64_C(0x3d2990b8531898b2), UINT64_C(0x3349eed849d6303f)}, /* -298 */
+    {UINT64_C(0x30ee0d60427a13c1), UINT64_C(0xc2a18be03b11c033)}, /* -297 */
+    {UINT64_C(0x2724d780352e7634), UINT64_C(0x9bb46fe695a7ccf5)}, /* -296 */
+    {UINT64_C(0x3ea158cd21e3f054), UINT64_C(0x2c53e63dbc3fae55)}, /* -295 */
+    {UINT64_C(0x321aad70e7e98d10), UINT64_C(0x237651cafcffbeaa)}, /* -294 */
+    {UINT64_C(0x2815578d865470d9), UINT64_C(0xb5f8416f30cc9888)}, /* -293 */
+    {UINT64_C(0x201112d79ea9f3e1), UINT64_C(0x5e603458f3d6e06d)}, /* -292 */
+    {UINT64_C(0x334e848c310fec9b), UINT64_C(0xca3386f4b957cd7b)}, /* -291 */
+    {UINT64_C(0x290b9d3cf40cbd49), UINT64_C(0x6e8f9f2a2ddfd796)}, /* -290 */
+    {UINT64_C(0x20d61763f670976d), UINT64_C(0xf20c7f54f17fdfab)}, /* -289 */
+    {UINT64_C(0x3489bf06571a8be3), UINT64_C(0x1ce0cbbb1bffcc45)}, /* -288 */
+    {UINT64_C(0x2a07cc05127ba31c), UINT64_C(0x171a3c95afffd69e)}, /* -287 */
+    {UINT64_C(0x219fd66a752fb5b0), UINT64_C(0x127b63aaf3331218)}, /* -286 */
+    {UINT64_C(0x35cc8a43eeb2bc4c), UINT64_C(0xea5f05de51eb5026)}, /* -285 */
+    {UINT64_C(0x2b0a0836588efd0a), UINT64_C(0x5518d17ea7ef7352)}, /* -284 */
+    {UINT64_C(0x226e6cf846d8ca6e), UINT64_C(0xaa7a41321ff2c2a8)}, /* -283 */
+    {UINT64_C(0x371714c0715add7d), UINT64_C(0xdd906850331e043f)}, /* -282 */
+    {UINT64_C(0x2c1277005aaf1797), UINT64_C(0xe47386a68f4b3699)}, /* -281 */
+    {UINT64_C(0x2341f8cd1558dfac), UINT64_C(0xb6c2d21ed908f87b)}, /* -280 */
+    {UINT64_C(0x38698e14eef49914), UINT64_C(0x579e1cfe280e5a5d)}, /* -279 */
+    {UINT64_C(0x2d213e7725907a76), UINT64_C(0xac7e7d98200b7b7e)}, /* -278 */
+    {UINT64_C(0x241a985f514061f8), UINT64_C(0x89fecae019a2c932)}, /* -277 */
+    {UINT64_C(0x39c426fee8670327), UINT64_C(0x43314499c29e0eb6)}, /* -276 */
+    {UINT64_C(0x2e368598b9ec0285), UINT64_C(0xcf5a9d47cee4d891)}, /* -275 */
+    {UINT64_C(0x24f86ae094bcced1), UINT64_C(0x72aee4397250ad41)}, /* -274 */
+    {UINT64_C(0x3b27116754614ae8), UINT64_C(0xb77e39f583b44868)}, /* -273 */
+    {UINT64_C(0x2f527452a9e76f20), UINT64_C(0x92cb61913629d387)}, /* -272 */
+    {UINT64_C(0x25db90422185f280), UINT64_C(0x756f8140f8217605)}, /* -271 */
+    {UINT64_C(0x3c928069cf3cb733), UINT64_C(0xef18cece59cf233c)}, /* -270 */
+    {UINT64_C(0x30753387d8fd5f5c), UINT64_C(0xbf470bd847d8e8fd)}, /* -269 */
+    {UINT64_C(0x26c429397a644c4a), UINT64_C(0x329f3cad064720ca)}, /* -268 */
+    {UINT64_C(0x3e06a85bf706e076), UINT64_C(0xb7652de1a3a50143)}, /* -267 */
+    {UINT64_C(0x319eed165f38b392), UINT64_C(0x2c50f1814fb73436)}, /* -266 */
+    {UINT64_C(0x27b2574518fa2941), UINT64_C(0xbd0d8e010c92902b)}, /* -265 */
+    {UINT64_C(0x3f83bed4f4c37535), UINT64_C(0xfb48e334e0ea8045)}, /* -264 */
+    {UINT64_C(0x32cfcbdd909c5dc4), UINT64_C(0xc9071c2a4d88669d)}, /* -263 */
+    {UINT64_C(0x28a63cb1407d17d0), UINT64_C(0xa0d27ceea46d1ee4)}, /* -262 */
+    {UINT64_C(0x2084fd5a99fdaca6), UINT64_C(0xe70eca58838a7f1d)}, /* -261 */
+    {UINT64_C(0x3407fbc42995e10b), UINT64_C(0x0b4add5a6c10cb62)}, /* -260 */
+    {UINT64_C(0x299ffc9cee1180d5), UINT64_C(0xa2a24aaebcda3c4e)}, /* -259 */
+    {UINT64_C(0x214cca1724dacd77), UINT64_C(0xb54ea22563e1c9d8)}, /* -258 */
+    {UINT64_C(0x3547a9bea15e158c), UINT64_C(0x554a9d089fcfa95a)}, /* -257 */
+    {UINT64_C(0x2a9fbafee77e77a3), UINT64_C(0x776ee406e63fbaae)}, /* -256 */
+    {UINT64_C(0x2219626585fec61c), UINT64_C(0x5f8be99f1e996225)}, /* -255 */
+    {UINT64_C(0x368f03d5a3313cfa), UINT64_C(0x327975cb64289d08)}, /* -254 */
+    {UINT64_C(0x2ba59caae8f430c8), UINT64_C(0x28612b091ced4a6d)}, /* -253 */
+    {UINT64_C(0x22eae3bbed902706), UINT64_C(0x86b4226db0bdd524)}, /* -252 */
+    {UINT64_C(0x37de392caf4d0b3d), UINT64_C(0xa4536a491ac95506)}, /* -251 */
+    {UINT64_C(0x2cb1c756f2a408fe), UINT64_C(0x1d0f883a7bd44405)}, /* -250 */
+    {UINT64_C(0x23c16c458ee9a0cb), UINT64_C(0x4a72d361fca9d004)}, /* -249 */
+    {UINT64_C(0x39357a08e4a90145), UINT64_C(0x43eaebcffaa94cd3)}, /* -248 */
+    {UINT64_C(0x2dc461a0b6ed9a9d), UINT64_C(0xcfef230cc88770a9)}, /* -247 */
+    {UINT64_C(0x249d1ae6f8be154b), UINT64_C(0x0cbf4f3d6d3926ee)}, /* -246 */
+    {UINT64_C(0x3a94f7d7f4635544), UINT64_C(0xe1321862485b717c)}, /* -245 */
+    {UINT64_C(0x2edd931329e91103), UINT64_C(0xe75b46b506af8dfd)}, /* -244 */
+    {UINT64_C(0x257e0f4287eda736), UINT64_C(0x52af6bc405593e64)}, /* -243 */
+    {UINT64_C(0x3bfce5373fe2a523), UINT64_C(0xb77f12d33bc1fd6d)}, /* -242 */
+    {UINT64_C(0x2ffd842c331bb74f), UINT64_C(0xc5ff42429634cabd)}, /* -241 */
+    {UINT64_C(0x266469bcf5afc5d9), UINT64_C(0x6b329b68782a3bcb)}, /* -240 */
+    {UINT64_C(0x3d6d75fb22b2d628), UINT64_C(0xab842bda59dd2c77)}, /* -239 */
+    {UINT64_C(0x31245e628228ab53), UINT64_C(0xbc69bcaeae4a89f9)}, /* -238 */
+    {UINT64_C(0x27504b8201ba22a9), UINT64_C(0x6387ca25583ba194)}, /* -237 */
+    {UINT64_C(0x3ee6df366929d10f), UINT64_C(0x05a6103bc05f68ed)}, /* -236 */
+    {UINT64_C(0x32524c2b8754a73f), UINT64_C(0x37b80cfc99e5ed8a)}, /* -235 */
+    {UINT64_C(0x2841d689391085cc), UINT64_C(0x2c933d96e184be08)}, /* -234 */
+    {UINT64_C(0x2034aba0fa739e3c), UINT64_C(0xf075cadf1ad09807)}, /* -233 */
+    {UINT64_C(0x3387790190b8fd2e), UINT64_C(0x4d8944982ae759a4)}, /* -232 */
+    {UINT64_C(0x29392d9ada2d9758), UINT64_C(0x3e076a135585e150)}, /* -231 */
+    {UINT64_C(0x20fa8ae248247913), UINT64_C(0x64d2bb42aad1810d)}, /* -230 */
+    {UINT64_C(0x34c4116a0d07281f), UINT64_C(0x07b7920444826815)}, /* -229 */
+    {UINT64_C(0x2a367454d738ece5), UINT64_C(0x9fc60e69d0685344)}, /* -228 */
+    {UINT64_C(0x21c529dd78fa571e), UINT64_C(0x196b3ebb0d20429d)}, /* -227 */
+    {UINT64_C(0x360842fbf4c3be96), UINT64_C(0x8f11fdf815006a94)}, /* -226 */
+    {UINT64_C(0x2b39cf2ff702fede), UINT64_C(0xd8db319344005543)}, /* -225 */
+    {UINT64_C(0x2294a5bff8cf324b), UINT64_C(0xe0af5adc3666aa9c)}, /* -224 */
+    {UINT64_C(0x37543c665ae51d46), UINT64_C(0x344bc4938a3dddc7)}, /* -223 */
+    {UINT64_C(0x2c4363851584176b), UINT64_C(0x5d096a0fa1cb17d2)}, /* -222 */
+    {UINT64_C(0x23691c6a779cdf89), UINT64_C(0x173abb3fb4a27975)}, /* -221 */
+    {UINT64_C(0x38a82d7725c7cc0e), UINT64_C(0x8b912b992103f588)}, /* -220 */
+    {UINT64_C(0x2d535792849fd672), UINT64_C(0x0940efadb4032ad3)}, /* -219 */
+    {UINT64_C(0x2442ac7536e64528), UINT64_C(0x07672624900288a9)}, /* -218 */
+    {UINT64_C(0x3a044721f1706ea6), UINT64_C(0x723ea36db337410e)}, /* -217 */
+    {UINT64_C(0x2e69d2818df38bb8), UINT64_C(0x5b654f8af5c5cda5)}, /* -216 */
+    {UINT64_C(0x25217534718fa2f9), UINT64_C(0xe2b772d5916b0aeb)}, /* -215 */
+    {UINT64_C(0x3b68bb871c1904c3), UINT64_C(0x0458b7bc1bde77dd)}, /* -214 */
+    {UINT64_C(0x2f86fc6c167a6a35), UINT64_C(0x9d13c630164b9318)}, /* -213 */
+    {UINT64_C(0x260596bcdec854f7), UINT64_C(0xb0dc9e8cdea2dc13)}, /* -212 */
+    {UINT64_C(0x3cd5bdfafe0d54bf), UINT64_C(0x8160fdae31049351)}, /* -211 */
+    {UINT64_C(0x30aafe6264d776ff), UINT64_C(0x9ab3fe24f403a90e)}, /* -210 */
+    {UINT64_C(0x26ef31e850ac5f32), UINT64_C(0xe229981d9002eda5)}, /* -209 */
+    {UINT64_C(0x3e4b830d4de09851), UINT64_C(0x69dc2695b337e2a1)}, /* -208 */
+    {UINT64_C(0x31d602710b1a1374), UINT64_C(0x54b01ede28f9821b)}, /* -207 */
+    {UINT64_C(0x27de685a6f480f90), UINT64_C(0x43c018b1ba6134e2)}, /* -206 */
+    {UINT64_C(0x3fca4090b20ce5b3), UINT64_C(0x9f99c11c5d68549d)}, /* -205 */
+    {UINT64_C(0x330833a6f4d71e29), UINT64_C(0x4c7b00e37ded107e)}, /* -204 */
+    {UINT64_C(0x28d35c8590ac1821), UINT64_C(0x09fc00b5fe574065)}, /* -203 */
+    {UINT64_C(0x20a916d14089ace7), UINT64_C(0x3b3000919845cd1d)}, /* -202 */
+    {UINT64_C(0x3441be1b9a75e171), UINT64_C(0xf84ccdb5c06fae95)}, /* -201 */
+    {UINT64_C(0x29ce31afaec4b45b), UINT64_C(0x2d0a3e2b00595877)}, /* -200 */
+    {UINT64_C(0x2171c159589d5d15), UINT64_C(0xbda1cb5599e11393)}, /* -199 */
+    {UINT64_C(0x3582cef55a9561bc), UINT64_C(0x629c7888f634ec1e)}, /* -198 */
+    {UINT64_C(0x2acf0bf77baab496), UINT64_C(0xb549fa072b5d89b1)}, /* -197 */
+    {UINT64_C(0x223f3cc5fc889078), UINT64_C(0x9107fb38ef7e07c1)}, /* -196 */
+    {UINT64_C(0x36cb946ffa741a5a), UINT64_C(0x81a65ec17f300c68)}, /* -195 */
+    {UINT64_C(0x2bd610599529aeae), UINT64_C(0xce1eb23465c009ed)}, /* -194 */
+    {UINT64_C(0x2311a6ae10ee2558), UINT64_C(0xa4e55b5d1e333b24)}, /* -193 */
+    {UINT64_C(0x381c3de34e49d55a), UINT64_C(0xa16ef894fd1ec506)}, /* -192 */
+    {UINT64_C(0x2ce364b5d83b1115), UINT64_C(0x4df2607730e56a6c)}, /* -191 */
+    {UINT64_C(0x23e91d5e4695a744), UINT64_C(0x3e5b805f5a5121f0)}, /* -190 */
+    {UINT64_C(0x3974fbca0a890ba0), UINT64_C(0x63c59a322a1b697f)}, /* -189 */
+    {UINT64_C(0x2df72fd4d53a6fb3), UINT64_C(0x83047b5b54e2bacc)}, /* -188 */
+    {UINT64_C(0x24c5bfdd7761f2f6), UINT64_C(0x0269fc4910b5623d)}, /* -187 */
+    {UINT64_C(0x3ad5ffc8bf031e56), UINT64_C(0x6a432d41b45569fb)}, /* -186 */
+    {UINT64_C(0x2f11996d659c1845), UINT64_C(0x21cf5767c37787fc)}, /* -185 */
+    {UINT64_C(0x25a7adf11e1679d0), UINT64_C(0xe7d912b9692c6cca)}, /* -184 */
+    {UINT64_C(0x3c3f7cb4fcf0c2e7), UINT64_C(0xd95b5128a8471476)}, /* -183 */
+    {UINT64_C(0x3032ca2a63f3cf1f), UINT64_C(0xe115da86ed05a9f8)}, /* -182 */
+    {UINT64_C(0x268f0821e98fd8e6), UINT64_C(0x4dab1538bd9e2193)}, /* -181 */
+    {UINT64_C(0x3db1a69ca8e627d6), UINT64_C(0xe2ab552795c9cf52)}, /* -180 */
+    {UINT64_C(0x315aebb0871e8645), UINT64_C(0x8222aa86116e3f75)}, /* -179 */
+    {UINT64_C(0x277befc06c186b6a), UINT64_C(0xce822204dabe992a)}, /* -178 */
+    {UINT64_C(0x3f2cb2cd79c0abde), UINT64_C(0x17369cd49130f510)}, /* -177 */
+    {UINT64_C(0x328a28a46166efe4), UINT64_C(0xdf5ee3dd40f3f740)}, /* -176 */
+    {UINT64_C(0x286e86e9e7858cb7), UINT64_C(0x1918b64a9a5cc5cd)}, /* -175 */
+    {UINT64_C(0x20586bee52d13d5f), UINT64_C(0x4746f83baeb09e3e)}, /* -174 */
+    {UINT64_C(0x33c0acb08481fbcb), UINT64_C(0xa53e59f91780fd2f)}, /* -173 */
+    {UINT64_C(0x2966f08d36ce6309), UINT64_C(0x50feae60df9a6426)}, /* -172 */
+    {UINT64_C(0x211f26d75f0b826d), UINT64_C(0xda65584d7faeb685)}, /* -171 */
+    {UINT64_C(0x34fea48bcb459d7c), UINT64_C(0x90a226e265e4573b)}, /* -170 */
+    {UINT64_C(0x2a65506fd5d14aca), UINT64_C(0x0d4e8581eb1d1295)}, /* -169 */
+    {UINT64_C(0x21eaa6bfde4108a1), UINT64_C(0xa43ed134bc174211)}, /* -168 */
+    {UINT64_C(0x36443dffca01a769), UINT64_C(0x06cae85460253682)}, /* -167 */
+    {UINT64_C(0x2b69cb33080152ba), UINT64_C(0x6bd586a9e6842b9b)}, /* -166 */
+    {UINT64_C(0x22bb08f5a0010efb), UINT64_C(0x89779eee52035616)}, /* -165 */
+    {UINT64_C(0x3791a7ef666817f8), UINT64_C(0xdbf297e3b66bbcef)}, /* -164 */
+    {UINT64_C(0x2c7486591eb9acc7), UINT64_C(0x165bacb62b8963f3)}, /* -163 */
+    {UINT64_C(0x23906b7a7efaf09f), UINT64_C(0x451623c4efa11cc2)}, /* -162 */
+    {UINT64_C(0x38e7125d97f7e765), UINT64_C(0x3b569fa17f682e03)}, /* -161 */
+    {UINT64_C(0x2d85a84adff985ea), UINT64_C(0x95dee61acc535803)}, /* -160 */
+    {UINT64_C(0x246aed08b32e04bb), UINT64_C(0xab18b8157042accf)}, /* -159 */
+    {UINT64_C(0x3a44ae7451e33ac5), UINT64_C(0xde8df355806aae18)}, /* -158 */
+    {UINT64_C(0x2e9d585d0e4f6237), UINT64_C(0xe53e5c4466bbbe7a)}, /* -157 */
+    {UINT64_C(0x254aad173ea5e82c), UINT64_C(0xb765169d1efc9861)}, /* -156 */
+    {UINT64_C(0x3baaae8b976fd9e1), UINT64_C(0x256e8a94fe60f3cf)}, /* -155 */
+    {UINT64_C(0x2fbbbed612bfe180), UINT64_C(0xeabed543feb3f63f)}, /* -154 */
+    {UINT64_C(0x262fcbde75664e00), UINT64_C(0xbbcbddcffef65e99)}, /* -153 */
+    {UINT64_C(0x3d194630bbd6e334), UINT64_C(0x5fac961997f0975b)}, /* -152 */
+    {UINT64_C(0x30e104f3c978b5c3), UINT64_C(0x7fbd44e1465a12af)}, /* -151 */
+    {UINT64_C(0x271a6a5ca12d5e35), UINT64_C(0xffca9d810514dbbf)}, /* -150 */
+    {UINT64_C(0x3e90aa2dceaefd23), UINT64_C(0x32ddc8ce6e87c5ff)}, /* -149 */
+    {UINT64_C(0x320d54f17225974f), UINT64_C(0x5be4a0a525396b32)}, /* -148 */
+    {UINT64_C(0x280aaa5ac1b7ac3f), UINT64_C(0x7cb6e6ea842def5c)}, /* -147 */
+    {UINT64_C(0x200888489af95699), UINT64_C(0x30925255368b25e3)}, /* -146 */
+    {UINT64_C(0x3340da0dc4c22428), UINT64_C(0x4db6ea21f0dea304)}, /* -145 */
+    {UINT64_C(0x2900ae716a34e9b9), UINT64_C(0xd7c5881b2718826a)}, /* -144 */
+    {UINT64_C(0x20cd585abb5d87c7), UINT64_C(0xdfd139af527a01ef)}, /* -143 */
+    {UINT64_C(0x347bc0912bc8d93f), UINT64_C(0xcc81f5e550c3364a)}, /* -142 */
+    {UINT64_C(0x29fc9a0dbca0adcc), UINT64_C(0xa39b2b1dda35c508)}, /* -141 */
+    {UINT64_C(0x2196e1a496e6f170), UINT64_C(0x82e288e4ae916a6d)}, /* -140 */
+    {UINT64_C(0x35be35d424a4b580), UINT64_C(0xd16a74a1174f10ae)}, /* -139 */
+    {UINT64_C(0x2afe917683b6f79a), UINT64_C(0x4121f6e745d8da25)}, /* -138 */
+    {UINT64_C(0x2265412b9c925fae), UINT64_C(0x9a8192529e4714eb)}, /* -137 */
+    {UINT64_C(0x37086845c7509917), UINT64_C(0x5d9c1d50fd3e87dd)}, /* -136 */
+    {UINT64_C(0x2c06b9d16c407a79), UINT64_C(0x17b01773fdcb9fe4)}, /* -135 */
+    {UINT64_C(0x233894a789cd2ec7), UINT64_C(0x4626792997d61984)}, /* -134 */
+    {UINT64_C(0x385a8772761517a5), UINT64_C(0x3d0a5b75bfbcf59f)}, /* -133 */
+    {UINT64_C(0x2d1539285e77461d), UINT64_C(0xca6eaf916630c47f)}, /* -132 */
+    {UINT64_C(0x2410fa86b1f904e4), UINT64_C(0xa1f2260deb5a36cc)}, /* -131 */
+    {UINT64_C(0x39b4c40ab65b3b07), UINT64_C(0x69837016455d247a)}, /* -130 */
+    {UINT64_C(0x2e2a366ef848fc05), UINT64_C(0xee02c011d1175062)}, /* -129 */
+    {UINT64_C(0x24ee91f2603a6337), UINT64_C(0xf19bccdb0dac404e)}, /* -128 */
+    {UINT64_C(0x3b174fea33909ebf), UINT64_C(0xe8f947c4e2ad33b0)}, /* -127 */
+    {UINT64_C(0x2f45d98829407eff), UINT64_C(0xed94396a4ef0f627)}, /* -126 */
+    {UINT64_C(0x25d17ad3543398cc), UINT64_C(0xbe102deea58d91b9)}, /* -125 */
+    {UINT64_C(0x3c825e1eed1f5ae1), UINT64_C(0x3019e3176f48e927)}, /* -124 */
+    {UINT64_C(0x30684b4bf0e5e24d), UINT64_C(0xc014b5ac590720ec)}, /* -123 */
+    {UINT64_C(0x26b9d5d65a5181d7), UINT64_C(0xccdd5e237a6c1a57)}, /* -122 */
+    {UINT64_C(0x3df622f090826959), UINT64_C(0x47c8969f2a46908a)}, /* -121 */
+    {UINT64_C(0x3191b58d40685447), UINT64_C(0x6ca0787f5505406f)}, /* -120 */
+    {UINT64_C(0x27a7c4710053769f), UINT64_C(0x8a19f9ff773766bf)}, /* -119 */
+    {UINT64_C(0x3f72d3e800858a98), UINT64_C(0xdcf65ccbf1f23dfe)}, /* -118 */
+    {UINT64_C(0x32c24320006ad547), UINT64_C(0x172b7d6ff4c1cb32)}, /* -117 */
+    {UINT64_C(0x289b68e666bbddd2), UINT64_C(0x78ef978cc3ce3c28)}, /* -116 */
+    {UINT64_C(0x207c53eb856317db), UINT64_C(0x93f2dfa3cfd83020)}, /* -115 */
+    {UINT64_C(0x33fa1fdf3bd1bfc5), UINT64_C(0xb98499061959e699)}, /* -114 */
+    {UINT64_C(0x2994e64c2fdaffd1), UINT64_C(0x6136e0d1ade18548)}, /* -113 */
+    {UINT64_C(0x2143eb702648cca7), UINT64_C(0x80f8b3daf181376d)}, /* -112 */
+    {UINT64_C(0x353978b370747aa5), UINT64_C(0x9b27862b1c01f247)}, /* -111 */
+    {UINT64_C(0x2a94608f8d29fbb7), UINT64_C(0xaf52d1bc1667f506)}, /* -110 */
+    {UINT64_C(0x22104d3fa421962c), UINT64_C(0x8c424163451ff738)}, /* -109 */
+    {UINT64_C(0x36807b99069c237a), UINT64_C(0x7a039bd208332526)}, /* -108 */
+    {UINT64_C(0x2b99fc7a6bb01c61), UINT64_C(0xfb361641a028ea85)}, /* -107 */
+    {UINT64_C(0x22e196c856267d1b), UINT64_C(0x2f5e78348020bb9e)}, /* -106 */
+    {UINT64_C(0x37cf57a6f03d94f8), UINT64_C(0x4bca59ed99cdf8fc)}, /* -105 */
+    {UINT64_C(0x2ca5dfb8c03143f9), UINT64_C(0xd63b7b247b0b2d96)}, /* -104 */
+    {UINT64_C(0x23b7e62d668dcffb), UINT64_C(0x11c92f50626f57ac)}, /* -103 */
+    {UINT64_C(0x39263d1570e2e65e), UINT64_C(0x82db7ee703e55912)}, /* -102 */
+    {UINT64_C(0x2db830ddf3e8b84b), UINT64_C(0x9be2cbec031de0dc)}, /* -101 */
+    {UINT64_C(0x24935a4b2986f9d6), UINT64_C(0x164f09899c17e716)}, /* -100 */
+    {UINT64_C(0x3a855d450f3e5c89), UINT64_C(0xbd4b4275c68ca4f0)}, /* -99 */
+    {UINT64_C(0x2ed1176a72984a07), UINT64_C(0xcaa29b916ba3b726)}, /* -98 */
+    {UINT64_C(0x257412bb8ee03b39), UINT64_C(0x6ee87c74561c9285)}, /* -97 */
+    {UINT64_C(0x3beceac5b166c528), UINT64_C(0xb173fa53bcfa8408)}, /* -96 */
+    {UINT64_C(0x2ff0bbd15ab89dba), UINT64_C(0x278ffb7630c869a0)}, /* -95 */
+    {UINT64_C(0x265a2fdaaefa17c8), UINT64_C(0x1fa662c4f3d387b3)}, /* -94 */
+    {UINT64_C(0x3d5d195de4c35940), UINT64_C(0x32a3d13b1fb8d91f)}, /* -93 */
+    {UINT64_C(0x3117477e509c4766), UINT64_C(0x8ee9742f4c93e0e6)}, /* -92 */
+    {UINT64_C(0x2745d2cb73b0391e), UINT64_C(0xd8bac3590a0fe71e)}, /* -91 */
+    {UINT64_C(0x3ed61e1252b38e97), UINT64_C(0xc12ad228101971c9)}, /* -90 */
+    {UINT64_C(0x3244e4db755c7213), UINT64_C(0x00ef0e8673478e3b)}, /* -89 */
+    {UINT64_C(0x28371d7c5de38e75), UINT64_C(0x9a58d86b8f6c71c9)}, /* -88 */
+    {UINT64_C(0x202c1796b182d85e), UINT64_C(0x1513e0560c56c16e)}, /* -87 */
+    {UINT64_C(0x3379bf57826af3c9), UINT64_C(0xbb530089ad579be2)}, /* -86 */
+    {UINT64_C(0x292e32ac68558fd4), UINT64_C(0x95dc006e2446164f)}, /* -85 */
+    {UINT64_C(0x20f1c22386aad976), UINT64_C(0xde4999f1b69e783f)}, /* -84 */
+    {UINT64_C(0x34b6036c0aaaf58a), UINT64_C(0xfd428fe92430c065)}, /* -83 */
+    {UINT64_C(0x2a2b35f00888c46f), UINT64_C(0x31020cba835a3384)}, /* -82 */
+    {UINT64_C(0x21bc2b266d3a36bf), UINT64_C(0x5a680a2ecf7b5c69)}, /* -81 */
+    {UINT64_C(0x35f9dea3e1f6bdfe), UINT64_C(0xf70cdd17b25efa42)}, /* -80 */
+    {UINT64_C(0x2b2e4bb64e5efe65), UINT64_C(0x9270b0dfc1e59502)}, /* -79 */
+    {UINT64_C(0x228b6fc50b7f31ea), UINT64_C(0xdb8d5a4c9b1e10ce)}, /* -78 */
+    {UINT64_C(0x37457fa1abfeb644), UINT64_C(0x927bc3adc4fce7b0)}, /* -77 */
+    {UINT64_C(0x2c37994e23322b6a), UINT64_C(0x0ec96957d0ca52f3)}, /* -76 */
+    {UINT64_C(0x235fadd81c2822bb), UINT64_C(0x3f07877973d50f29)}, /* -75 */
+    {UINT64_C(0x3899162693736ac5), UINT64_C(0x31a5a58f1fbb4b75)}, /* -74 */
+    {UINT64_C(0x2d4744eba9292237), UINT64_C(0x5aeaead8e62f6f91)}, /* -73 */
+    {UINT64_C(0x243903efba874e92), UINT64_C(0xaf22557a51bf8c74)}, /* -72 */
+    {UINT64_C(0x39f4d3192a721751), UINT64_C(0x1836ef2a1c65ad86)}, /* -71 */
+    {UINT64_C(0x2e5d75adbb8e790d), UINT64_C(0xacf8bf54e3848ad2)}, /* -70 */
+    {UINT64_C(0x25179157c93ec73e), UINT64_C(0x23fa32aa4f9d3bdb)}, /* -69 */
+    {UINT64_C(0x3b58e88c75313ec9), UINT64_C(0xd329eaaa18fb92f8)}, /* -68 */
+    {UINT64_C(0x2f7a53a390f4323b), UINT64_C(0x0f54bbbb472fa8c6)}, /* -67 */
+    {UINT64_C(0x25fb761c73f68e95), UINT64_C(0xa5dd62fc38f2ed6c)}, /* -66 */
+    {UINT64_C(0x3cc589c71ff0e422), UINT64_C(0xa2fbd1938e517bdf)}, /* -65 */
+    {UINT64_C(0x309e07d27ff3e9b5), UINT64_C(0x4f2fdadc71dac97f)}, /* -64 */
+    {UINT64_C(0x26e4d30eccc3215d), UINT64_C(0xd8f3157d27e23acc)}, /* -63 */
+    {UINT64_C(0x3e3aeb4ae1383562), UINT64_C(0xf4b82261d969f7ad)}, /* -62 */
+    {UINT64_C(0x31c8bc3be7602ab5), UINT64_C(0x90934eb4adee5fbe)}, /* -61 */
+    {UINT64_C(0x27d3c9c985e68891), UINT64_C(0x4075d8908b251965)}, /* -60 */
+    {UINT64_C(0x3fb942dc0970da82), UINT64_C(0x00bc8db411d4f56e)}, /* -59 */
+    {UINT64_C(0x32fa9be33ac0aece), UINT64_C(0x66fd3e29a7dd9125)}, /* -58 */
+    {UINT64_C(0x28c87cb5c89a2571), UINT64_C(0xebfdcb54864ada84)}, /* -57 */
+    {UINT64_C(0x20a063c4a07b5127), UINT64_C(0xeffe3c439ea2486a)}, /* -56 */
+    {UINT64_C(0x3433d2d433f881d9), UINT64_C(0x7ffd2d38fdd073dc)}, /* -55 */
+    {UINT64_C(0x29c30f1029939b14), UINT64_C(0x6664242d97d9f64a)}, /* -54 */
+    {UINT64_C(0x2168d8d9badc7c10), UINT64_C(0x51e9b68adfe191d5)}, /* -53 */
+    {UINT64_C(0x35748e292afa601a), UINT64_C(0x1ca924116635b621)}, /* -52 */
+    {UINT64_C(0x2ac3a4edbbfb8014), UINT64_C(0xe3ba83411e915e81)}, /* -51 */
+    {UINT64_C(0x22361d8afcc93343), UINT64_C(0xe962029a7edab201)}, /* -50 */
+    {UINT64_C(0x36bcfc1194751ed3), UINT64_C(0x0f03375d97c45001)}, /* -49 */
+    {UINT64_C(0x2bca63414390e575), UINT64_C(0xa59c2c4adfd04001)}, /* -48 */
+    {UINT64_C(0x23084f676940b791), UINT64_C(0x5149bd08b30d0001)}, /* -47 */
+    {UINT64_C(0x380d4bd8a8678c1b), UINT64_C(0xb542c80deb480001)}, /* -46 */
+    {UINT64_C(0x2cd76fe086b93ce2), UINT64_C(0xf768a00b22a00001)}, /* -45 */
+    {UINT64_C(0x23df8cb39efa971b), UINT64_C(0xf9208008e8800001)}, /* -44 */
+    {UINT64_C(0x3965adec3190f1c6), UINT64_C(0x5b67334174000001)}, /* -43 */
+    {UINT64_C(0x2deaf189c140c16b), UINT64_C(0x7c528f6790000001)}, /* -42 */
+    {UINT64_C(0x24bbf46e3433cdef), UINT64_C(0x96a872b940000001)}, /* -41 */
+    {UINT64_C(0x3ac653e386b9497f), UINT64_C(0x5773eac200000001)}, /* -40 */
+    {UINT64_C(0x2f050fe938943acc), UINT64_C(0x45f6556800000001)}, /* -39 */
+    {UINT64_C(0x259da6542d43623d), UINT64_C(0x04c5112000000001)}, /* -38 */
+    {UINT64_C(0x3c2f7086aed236c8), UINT64_C(0x07a1b50000000001)}, /* -37 */
+    {UINT64_C(0x3025f39ef241c56c), UINT64_C(0xd2e7c40000000001)}, /* -36 */
+    {UINT64_C(0x2684c2e58e9b0457), UINT64_C(0x0f1fd00000000001)}, /* -35 */
+    {UINT64_C(0x3da137d5b0f806f1), UINT64_C(0xb1cc800000000001)}, /* -34 */
+    {UINT64_C(0x314dc6448d9338c1), UINT64_C(0x5b0a000000000001)}, /* -33 */
+    {UINT64_C(0x27716b6a0adc2d67), UINT64_C(0x7c08000000000001)}, /* -32 */
+    {UINT64_C(0x3f1bdf10116048a5), UINT64_C(0x9340000000000001)}, /* -31 */
+    {UINT64_C(0x327cb2734119d3b7), UINT64_C(0xa900000000000001)}, /* -30 */
+    {UINT64_C(0x2863c1f5cdae42f9), UINT64_C(0x5400000000000001)}, /* -29 */
+    {UINT64_C(0x204fce5e3e250261), UINT64_C(0x1000000000000001)}, /* -28 */
+    {UINT64_C(0x33b2e3c9fd0803ce), UINT64_C(0x8000000000000001)}, /* -27 */
+    {UINT64_C(0x295be96e64066972), UINT64_C(0x0000000000000001)}, /* -26 */
+    {UINT64_C(0x2116545850052128), UINT64_C(0x0000000000000001)}, /* -25 */
+    {UINT64_C(0x34f086f3b33b6840), UINT64_C(0x0000000000000001)}, /* -24 */
+    {UINT64_C(0x2a5a058fc295ed00), UINT64_C(0x0000000000000001)}, /* -23 */
+    {UINT64_C(0x21e19e0c9bab2400), UINT64_C(0x0000000000000001)}, /* -22 */
+    {UINT64_C(0x3635c9adc5dea000), UINT64_C(0x0000000000000001)}, /* -21 */
+    {UINT64_C(0x2b5e3af16b188000), UINT64_C(0x0000000000000001)}, /* -20 */
+    {UINT64_C(0x22b1c8c1227a0000), UINT64_C(0x0000000000000001)}, /* -19 */
+    {UINT64_C(0x3782dace9d900000), UINT64_C(0x0000000000000001)}, /* -18 */
+    {UINT64_C(0x2c68af0bb1400000), UINT64_C(0x0000000000000001)}, /* -17 */
+    {UINT64_C(0x2386f26fc1000000), UINT64_C(0x0000000000000001)}, /* -16 */
+    {UINT64_C(0x38d7ea4c68000000), UINT64_C(0x0000000000000001)}, /* -15 */
+    {UINT64_C(0x2d79883d20000000), UINT64_C(0x0000000000000001)}, /* -14 */
+    {UINT64_C(0x246139ca80000000), UINT64_C(0x0000000000000001)}, /* -13 */
+    {UINT64_C(0x3a35294400000000), UINT64_C(0x0000000000000001)}, /* -12 */
+    {UINT64_C(0x2e90edd000000000), UINT64_C(0x0000000000000001)}, /* -11 */
+    {UINT64_C(0x2540be4000000000), UINT64_C(0x0000000000000001)}, /* -10 */
+    {UINT64_C(0x3b9aca0000000000), UINT64_C(0x0000000000000001)}, /* -9 */
+    {UINT64_C(0x2faf080000000000), UINT64_C(0x0000000000000001)}, /* -8 */
+    {UINT64_C(0x2625a00000000000), UINT64_C(0x0000000000000001)}, /* -7 */
+    {UINT64_C(0x3d09000000000000), UINT64_C(0x0000000000000001)}, /* -6 */
+    {UINT64_C(0x30d4000000000000), UINT64_C(0x0000000000000001)}, /* -5 */
+    {UINT64_C(0x2710000000000000), UINT64_C(0x0000000000000001)}, /* -4 */
+    {UINT64_C(0x3e80000000000000), UINT64_C(0x0000000000000001)}, /* -3 */
+    {UINT64_C(0x3200000000000000), UINT64_C(0x0000000000000001)}, /* -2 */
+    {UINT64_C(0x2800000000000000), UINT64_C(0x0000000000000001)}, /* -1 */
+    {UINT64_C(0x2000000000000000), UINT64_C(0x0000000000000001)}, /* 0 */
+    {UINT64_C(0x3333333333333333), UINT64_C(0x3333333333333334)}, /* 1 */
+    {UINT64_C(0x28f5c28f5c28f5c2), UINT64_C(0x8f5c28f5c28f5c29)}, /* 2 */
+    {UINT64_C(0x20c49ba5e353f7ce), UINT64_C(0xd916872b020c49bb)}, /* 3 */
+    {UINT64_C(0x346dc5d63886594a), UINT64_C(0xf4f0d844d013a92b)}, /* 4 */
+    {UINT64_C(0x29f16b11c6d1e108), UINT64_C(0xc3f3e0370cdc8755)}, /* 5 */
+    {UINT64_C(0x218def416bdb1a6d), UINT64_C(0x698fe69270b06c44)}, /* 6 */
+    {UINT64_C(0x35afe535795e90af), UINT64_C(0x0f4ca41d811a46d4)}, /* 7 */
+    {UINT64_C(0x2af31dc4611873bf), UINT64_C(0x3f70834acdae9f10)}, /* 8 */
+    {UINT64_C(0x225c17d04dad2965), UINT64_C(0xcc5a02a23e254c0d)}, /* 9 */
+    {UINT64_C(0x36f9bfb3af7b756f), UINT64_C(0xad5cd10396a21347)}, /* 10 */
+    {UINT64_C(0x2bfaffc2f2c92abf), UINT64_C(0xbde3da69454e75d3)}, /* 11 */
+    {UINT64_C(0x232f33025bd42232), UINT64_C(0xfe4fe1edd10b9175)}, /* 12 */
+    {UINT64_C(0x384b84d092ed0384), UINT64_C(0xca19697c81ac1bef)}, /* 13 */
+    {UINT64_C(0x2d09370d42573603), UINT64_C(0xd4e1213067bce326)}, /* 14 */
+    {UINT64_C(0x24075f3dceac2b36), UINT64_C(0x43e74dc052fd8285)}, /* 15 */
+    {UINT64_C(0x39a5652fb1137856), UINT64_C(0xd30baf9a1e626a6d)}, /* 16 */
+    {UINT64_C(0x2e1dea8c8da92d12), UINT64_C(0x426fbfae7eb521f1)}, /* 17 */
+    {UINT64_C(0x24e4bba3a4875741), UINT64_C(0xcebfcc8b9890e7f4)}, /* 18 */
+    {UINT64_C(0x3b07929f6da55869), UINT64_C(0x4acc7a78f41b0cba)}, /* 19 */
+    {UINT64_C(0x2f394219248446ba), UINT64_C(0xa23d2ec729af3d62)}, /* 20 */
+    {UINT64_C(0x25c768141d369efb), UINT64_C(0xb4fdbf05baf29781)}, /* 21 */
+    {UINT64_C(0x3c7240202ebdcb2c), UINT64_C(0x54c931a2c4b758cf)}, /* 22 */
+    {UINT64_C(0x305b66802564a289), UINT64_C(0xdd6dc14f03c5e0a5)}, /* 23 */
+    {UINT64_C(0x26af8533511d4ed4), UINT64_C(0xb1249aa59c9e4d51)}, /* 24 */
+    {UINT64_C(0x3de5a1ebb4fbb154), UINT64_C(0x4ea0f76f60fd4882)}, /* 25 */
+    {UINT64_C(0x318481895d962776), UINT64_C(0xa54d92bf80caa068)}, /* 26 */
+    {UINT64_C(0x279d346de4781f92), UINT64_C(0x1dd7a89933d54d20)}, /* 27 */
+    {UINT64_C(0x3f61ed7ca0c03283), UINT64_C(0x62f2a75b86221500)}, /* 28 */
+    {UINT64_C(0x32b4bdfd4d668ecf), UINT64_C(0x825bb91604e810cd)}, /* 29 */
+    {UINT64_C(0x289097fdd7853f0c), UINT64_C(0x684960de6a5340a4)}, /* 30 */
+    {UINT64_C(0x2073accb12d0ff3d), UINT64_C(0x203ab3e521dc33b6)}, /* 31 */
+    {UINT64_C(0x33ec47ab514e652e), UINT64_C(0x99f7863b696052bd)}, /* 32 */
+    {UINT64_C(0x2989d2ef743eb758), UINT64_C(0x7b2c6b62bab37564)}, /* 33 */
+    {UINT64_C(0x213b0f25f69892ad), UINT64_C(0x2f56bc4efbc2c450)}, /* 34 */
+    {UINT64_C(0x352b4b6ff0f41de1), UINT64_C(0xe55793b192d13a1a)}, /* 35 */
+    {UINT64_C(0x2a8909265a5ce4b4), UINT64_C(0xb77942f475742e7b)}, /* 36 */
+    {UINT64_C(0x22073a8515171d5d), UINT64_C(0x5f9435905df68b96)}, /* 37 */
+    {UINT64_C(0x3671f73b54f1c895), UINT64_C(0x65b9ef4d63241289)}, /* 38 */
+    {UINT64_C(0x2b8e5f62aa5b06dd), UINT64_C(0xeafb25d782834207)}, /* 39 */
+    {UINT64_C(0x22d84c4eeeaf38b1), UINT64_C(0x88c8eb12cecf6806)}, /* 40 */
+    {UINT64_C(0x37c07a17e44b8de8), UINT64_C(0xdadb11b7b14bd9a3)}, /* 41 */
+    {UINT64_C(0x2c99fb46503c7187), UINT64_C(0x157c0e2c8dd647b5)}, /* 42 */
+    {UINT64_C(0x23ae629ea696c138), UINT64_C(0xddfcd823a4ab6c91)}, /* 43 */
+    {UINT64_C(0x391704310a8acec1), UINT64_C(0x632e269f6ddf141b)}, /* 44 */
+    {UINT64_C(0x2dac035a6ed57234), UINT64_C(0x4f581ee5f17f4349)}, /* 45 */
+    {UINT64_C(0x24899c4858aac1c3), UINT64_C(0x72ace584c1329c3b)}, /* 46 */
+    {UINT64_C(0x3a75c6da27779c6b), UINT64_C(0xeaae3c079b842d2a)}, /* 47 */
+    {UINT64_C(0x2ec49f14ec5fb056), UINT64_C(0x5558300616035755)}, /* 48 */
+    {UINT64_C(0x256a18dd89e626ab), UINT64_C(0x7779c004de6912ab)}, /* 49 */
+    {UINT64_C(0x3bdcf495a9703ddf), UINT64_C(0x258f99a163db5111)}, /* 50 */
+    {UINT64_C(0x2fe3f6de212697e5), UINT64_C(0xb7a614811caf740d)}, /* 51 */
+    {UINT64_C(0x264ff8b1b41edfea), UINT64_C(0xf951aa00e3bf900b)}, /* 52 */
+    {UINT64_C(0x3d4cc11c53649977), UINT64_C(0xf54f7667d2cc19ab)}, /* 53 */
+    {UINT64_C(0x310a3416a91d4793), UINT64_C(0x2aa5f8530f09ae22)}, /* 54 */
+    {UINT64_C(0x273b5cdeedb1060f), UINT64_C(0x55519375a5a1581b)}, /* 55 */
+    {UINT64_C(0x3ec56164af81a34b), UINT64_C(0xbbb5b8bc3c3559c5)}, /* 56 */
+    {UINT64_C(0x3237811d593482a2), UINT64_C(0xfc9160969691149e)}, /* 57 */
+    {UINT64_C(0x282c674aadc39bb5), UINT64_C(0x96dab3ababa743b2)}, /* 58 */
+    {UINT64_C(0x202385d557cfafc4), UINT64_C(0x78aef622efb902f5)}, /* 59 */
+    {UINT64_C(0x336c0955594c4c6d), UINT64_C(0x8de4bd04b2c19e54)}, /* 60 */
+    {UINT64_C(0x29233aaaadd6a38a), UINT64_C(0xd7ea30d08f014b76)}, /* 61 */
+    {UINT64_C(0x20e8fbbbbe454fa2), UINT64_C(0x4654f3da0c01092c)}, /* 62 */
+    {UINT64_C(0x34a7f92c63a21903), UINT64_C(0xa3bb1fc346680eac)}, /* 63 */
+    {UINT64_C(0x2a1ffa89e94e7a69), UINT64_C(0x4fc8e635d1ecd88a)}, /* 64 */
+    {UINT64_C(0x21b32ed4baa52eba), UINT64_C(0xa63a51c4a7f0ad3b)}, /* 65 */
+    {UINT64_C(0x35eb7e212aa1e45d), UINT64_C(0xd6c3b607731aaec4)}, /* 66 */
+    {UINT64_C(0x2b22cb4dbbb4b6b1), UINT64_C(0x789c919f8f488bd0)}, /* 67 */
+    {UINT64_C(0x22823c3e2fc3c55a), UINT64_C(0xc6e3a7b2d906d640)}, /* 68 */
+    {UINT64_C(0x3736c6c9e6060891), UINT64_C(0x3e390c515b3e239a)}, /* 69 */
+    {UINT64_C(0x2c2bd23b1e6b3a0d), UINT64_C(0xcb60d6a77c31b615)}, /* 70 */
+    {UINT64_C(0x235641c8e52294d7), UINT64_C(0xd5e7121f968e2b44)}, /* 71 */
+    {UINT64_C(0x388a02db0837548c), UINT64_C(0x8971b698f0e3786d)}, /* 72 */
+    {UINT64_C(0x2d3b357c0692aa0a), UINT64_C(0x078e2bad8d82c6bd)}, /* 73 */
+    {UINT64_C(0x242f5dfcd20eee6e), UINT64_C(0x6c71bc8ad79bd231)}, /* 74 */
+    {UINT64_C(0x39e5632e1ce4b0b0), UINT64_C(0xad82c7448c2c8382)}, /* 75 */
+    {UINT64_C(0x2e511c24e3ea26f3), UINT64_C(0xbe023903a356cf9b)}, /* 76 */
+    {UINT64_C(0x250db01d8321b8c2), UINT64_C(0xfe682d9c82abd949)}, /* 77 */
+    {UINT64_C(0x3b4919c8d1cf8e04), UINT64_C(0xca4048fa6aac8edb)}, /* 78 */
+    {UINT64_C(0x2f6dae3a4172d803), UINT64_C(0xd5003a61eef07249)}, /* 79 */
+    {UINT64_C(0x25f1582e9ac24669), UINT64_C(0x773361e7f259f507)}, /* 80 */
+    {UINT64_C(0x3cb559e42ad070a8), UINT64_C(0xbeb89ca6508fee71)}, /* 81 */
+    {UINT64_C(0x309114b688a6c086), UINT64_C(0xfefa16eb73a6585b)}, /* 82 */
+    {UINT64_C(0x26da76f86d52339f), UINT64_C(0x3261abef8fb846af)}, /* 83 */
+    {UINT64_C(0x3e2a57f3e21d1f65), UINT64_C(0x1d691318e5f3a44b)}, /* 84 */
+    {UINT64_C(0x31bb798fe8174c50), UINT64_C(0xe4540f471e5c836f)}, /* 85 */
+    {UINT64_C(0x27c92e0cb9ac3d0d), UINT64_C(0x8376729f4b7d35f3)}, /* 86 */
+    {UINT64_C(0x3fa849adf5e061af), UINT64_C(0x38bd84321261efeb)}, /* 87 */
+    {UINT64_C(0x32ed07be5e4d1af2), UINT64_C(0x93cad0280eb4bfef)}, /* 88 */
+    {UINT64_C(0x28bd9fcb7ea4158e), UINT64_C(0xdca240200bc3ccbf)}, /* 89 */
+    {UINT64_C(0x2097b309321cde0b), UINT64_C(0xe3b50019a3030a33)}, /* 90 */
+    {UINT64_C(0x3425eb41e9c7c9ac), UINT64_C(0x9f88002904d1a9ea)}, /* 91 */
+    {UINT64_C(0x29b7ef67ee396e23), UINT64_C(0xb2d3335403daee55)}, /* 92 */
+    {UINT64_C(0x215ff2b98b6124e9), UINT64_C(0x5bdc291003158b77)}, /* 93 */
+    {UINT64_C(0x35665128df01d4a8), UINT64_C(0x92f9db4cd1bc1258)}, /* 94 */
+    {UINT64_C(0x2ab840ed7f34aa20), UINT64_C(0x7594af70a7c9a847)}, /* 95 */
+    {UINT64_C(0x222d00bdff5d54e6), UINT64_C(0xc476f2c0863aed06)}, /* 96 */
+    {UINT64_C(0x36ae679665622171), UINT64_C(0x3a57eacda3917b3c)}, /* 97 */
+    {UINT64_C(0x2bbeb9451de81ac0), UINT64_C(0xfb7988a482dac8fd)}, /* 98 */
+    {UINT64_C(0x22fefa9db1867bcd), UINT64_C(0x95fad3b6cf156d97)}, /* 99 */
+    {UINT64_C(0x37fe5dc91c0a5faf), UINT64_C(0x565e1f8ae4ef15be)}, /* 100 */
+    {UINT64_C(0x2ccb7e3a7cd51959), UINT64_C(0x11e4e608b725aaff)}, /* 101 */
+    {UINT64_C(0x23d5fe9530aa7aad), UINT64_C(0xa7ea51a0928488cc)}, /* 102 */
+    {UINT64_C(0x39566421e7772aaf), UINT64_C(0x7310829a84074146)}, /* 103 */
+    {UINT64_C(0x2ddeb68185f8eef2), UINT64_C(0xc2739baed005cdd2)}, /* 104 */
+    {UINT64_C(0x24b22b9ad193f25b), UINT64_C(0xcec2e2f24004a4a8)}, /* 105 */
+    {UINT64_C(0x3ab6ac2ae8ecb6f9), UINT64_C(0x4ad16b1d333aa10c)}, /* 106 */
+    {UINT64_C(0x2ef889bbed8a2bfa), UINT64_C(0xa241227dc2954da3)}, /* 107 */
+    {UINT64_C(0x2593a163246e8995), UINT64_C(0x4e9a81fe35443e1c)}, /* 108 */
+    {UINT64_C(0x3c1f689ea0b0dc22), UINT64_C(0x175d9cc9eed39694)}, /* 109 */
+    {UINT64_C(0x3019207ee6f3e34e), UINT64_C(0x7917b0a18bdc7876)}, /* 110 */
+    {UINT64_C(0x267a8065858fe90b), UINT64_C(0x9412f3b46fe39392)}, /* 111 */
+    {UINT64_C(0x3d90cd6f3c1974df), UINT64_C(0x535185ed7fd285b6)}, /* 112 */
+    {UINT64_C(0x3140a458fce12a4c), UINT64_C(0x42a79e57997537c5)}, /* 113 */
+    {UINT64_C(0x2766e9e0ca4dbb70), UINT64_C(0x3552e512e12a9304)}, /* 114 */
+    {UINT64_C(0x3f0b0fce107c5f19), UINT64_C(0xeeeb081e3510eb39)}, /* 115 */
+    {UINT64_C(0x326f3fd80d304c14), UINT64_C(0xbf226ce4f740bc2e)}, /* 116 */
+    {UINT64_C(0x2858ffe00a8d09aa), UINT64_C(0x3281f0b72c33c9be)}, /* 117 */
+    {UINT64_C(0x20473319a20a6e21), UINT64_C(0xc2018d5f568fd498)}, /* 118 */
+    {UINT64_C(0x33a51e8f69aa49cf), UINT64_C(0x9ccf48988a7fba8d)}, /* 119 */
+    {UINT64_C(0x2950e53f87bb6e3f), UINT64_C(0xb0a5d3ad3b99620b)}, /* 120 */
+    {UINT64_C(0x210d8432d2fc5832), UINT64_C(0xf3b7dc8a96144e6f)}, /* 121 */
+    {UINT64_C(0x34e26d1e1e608d1e), UINT64_C(0x52bfc7442353b0b1)}, /* 122 */
+    {UINT64_C(0x2a4ebdb1b1e6d74b), UINT64_C(0x756639034f7626f4)}, /* 123 */
+    {UINT64_C(0x21d897c15b1f12a2), UINT64_C(0xc451c735d92b525d)}, /* 124 */
+    {UINT64_C(0x362759355e981dd1), UINT64_C(0x3a1c71efc1deea2e)}, /* 125 */
+    {UINT64_C(0x2b52adc44bace4a7), UINT64_C(0x61b05b2634b254f2)}, /* 126 */
+    {UINT64_C(0x22a88b036fbd83b9), UINT64_C(0x1af37c1e908eaa5b)}, /* 127 */
+    {UINT64_C(0x3774119f192f3928), UINT64_C(0x2b1f2cfdb41776f8)}, /* 128 */
+    {UINT64_C(0x2c5cdae5adbf60ec), UINT64_C(0xef4c23fe29ac5f2d)}, /* 129 */
+    {UINT64_C(0x237d7beaf165e723), UINT64_C(0xf2a34ffe87bd18f1)}, /* 130 */
+    {UINT64_C(0x38c8c644b56fd839), UINT64_C(0x84387ffda5fb5b1b)}, /* 131 */
+    {UINT64_C(0x2d6d6b6a2abfe02e), UINT64_C(0x0360666484c915af)}, /* 132 */
+    {UINT64_C(0x24578921bbccb358), UINT64_C(0x02b3851d3707448c)}, /* 133 */
+    {UINT64_C(0x3a25a835f9478559), UINT64_C(0x9dec082ebe720746)}, /* 134 */
+    {UINT64_C(0x2e8486919439377a), UINT64_C(0xe4bcd358985b3905)}, /* 135 */
+    {UINT64_C(0x2536d20e102dc5fb), UINT64_C(0xea30a913ad15c738)}, /* 136 */
+    {UINT64_C(0x3b8ae9b019e2d65f), UINT64_C(0xdd1aa81f7b560b8c)}, /* 137 */
+    {UINT64_C(0x2fa2548ce1824519), UINT64_C(0x7daeece5fc44d609)}, /* 138 */
+    {UINT64_C(0x261b76d71ace9dad), UINT64_C(0xfe258a51969d7808)}, /* 139 */
+    {UINT64_C(0x3cf8be24f7b0fc49), UINT64_C(0x96a276e8f0fbf33f)}, /* 140 */
+    {UINT64_C(0x30c6fe83f95a636e), UINT64_C(0x121b9253f3fcc299)}, /* 141 */
+    {UINT64_C(0x2705986994484f8b), UINT64_C(0x41afa84329970214)}, /* 142 */
+    {UINT64_C(0x3e6f5a4286da18de), UINT64_C(0xcf7f739ea8f19ced)}, /* 143 */
+    {UINT64_C(0x31f2ae9b9f14e0b2), UINT64_C(0x3f99294bba5ae3f1)}, /* 144 */
+    {UINT64_C(0x27f5587c7f43e6f4), UINT64_C(0xffadbaa2fb7be98d)}, /* 145 */
+    {UINT64_C(0x3feef3fa65397187), UINT64_C(0xff7c5dd1925fdc15)}, /* 146 */
+    {UINT64_C(0x33258ffb842df46c), UINT64_C(0xcc637e4141e649ab)}, /* 147 */
+    {UINT64_C(0x28ead9960357f6bd), UINT64_C(0x704f983434b83aef)}, /* 148 */
+    {UINT64_C(0x20bbe144cf799231), UINT64_C(0x26a6135cf6f9c8bf)}, /* 149 */
+    {UINT64_C(0x345fced47f28e9e8), UINT64_C(0x3dd685618b294132)}, /* 150 */
+    {UINT64_C(0x29e63f1065ba54b9), UINT64_C(0xcb12044e08edcdc2)}, /* 151 */
+    {UINT64_C(0x2184ff405161dd61), UINT64_C(0x6f419d0b3a57d7ce)}, /* 152 */
+    {UINT64_C(0x35a19866e89c9568), UINT64_C(0xb20294dec3bfbfb0)}, /* 153 */
+    {UINT64_C(0x2ae7ad1f207d4453), UINT64_C(0xc19baa4bcfcc995a)}, /* 154 */
+    {UINT64_C(0x2252f0e5b39769dc), UINT64_C(0x9ae2eea30ca3ade1)}, /* 155 */
+    {UINT64_C(0x36eb1b091f58a960), UINT64_C(0xf7d17dd1add2afcf)}, /* 156 */
+    {UINT64_C(0x2bef48d41913bab3), UINT64_C(0xf97464a7be42263f)}, /* 157 */
+    {UINT64_C(0x2325d3dce0dc955c), UINT64_C(0xc790508631ce84ff)}, /* 158 */
+    {UINT64_C(0x383c862e3494222e), UINT64_C(0x0c1a1a704fb0d4cc)}, /* 159 */
+    {UINT64_C(0x2cfd3824f6dce824), UINT64_C(0xd67b4859d95a43d6)}, /* 160 */
+    {UINT64_C(0x23fdc683f8b0b9b7), UINT64_C(0x11fc39e17aae9cab)}, /* 161 */
+    {UINT64_C(0x39960a6cc11ac2be), UINT64_C(0x832d2968c44a9445)}, /* 162 */
+    {UINT64_C(0x2e11a1f09a7bcefe), UINT64_C(0xcf575453d03ba9d1)}, /* 163 */
+    {UINT64_C(0x24dae7f3aec97265), UINT64_C(0x72ac4376402fbb0e)}, /* 164 */
+    {UINT64_C(0x3af7d985e47583d5), UINT64_C(0x8446d256cd192b49)}, /* 165 */
+    {UINT64_C(0x2f2cae04b6c46977), UINT64_C(0x9d0575123dadbc3a)}, /* 166 */
+    {UINT64_C(0x25bd5803c569edf9), UINT64_C(0x4a6ac40e97be302f)}, /* 167 */
+    {UINT64_C(0x3c62266c6f0fe328), UINT64_C(0x771139b0f2c9e6b1)}, /* 168 */
+    {UINT64_C(0x304e85238c0cb5b9), UINT64_C(0xf8da948d8f07ebc1)}, /* 169 */
+    {UINT64_C(0x26a5374fa33d5e2e), UINT64_C(0x60aedd3e0c065634)}, /* 170 */
+    {UINT64_C(0x3dd5254c3862304a), UINT64_C(0x344afb9679a3bd20)}, /* 171 */
+    {UINT64_C(0x31775109c6b4f36e), UINT64_C(0x903bfc78614fca80)}, /* 172 */
+    {UINT64_C(0x2792a73b055d8f8b), UINT64_C(0xa6966393810ca200)}, /* 173 */
+    {UINT64_C(0x3f510b91a22f4c12), UINT64_C(0xa423d2859b476999)}, /* 174 */
+    {UINT64_C(0x32a73c7481bf700e), UINT64_C(0xe9b642047c392148)}, /* 175 */
+    {UINT64_C(0x2885c9f6ce32c00b), UINT64_C(0xee2b680396941aa0)}, /* 176 */
+    {UINT64_C(0x206b07f8a4f5666f), UINT64_C(0xf1bc53361210154d)}, /* 177 */
+    {UINT64_C(0x33de73276e5570b3), UINT64_C(0x1c6085235019bbae)}, /* 178 */
+    {UINT64_C(0x297ec285f1ddf3c2), UINT64_C(0x7d1a041c40149625)}, /* 179 */
+    {UINT64_C(0x21323537f4b18fce), UINT64_C(0xca7b367d0010781d)}, /* 180 */
+    {UINT64_C(0x351d21f3211c194a), UINT64_C(0xdd91f0c8001a59c8)}, /* 181 */
+    {UINT64_C(0x2a7db4c280e3476f), UINT64_C(0x17a7f3d3334847d4)}, /* 182 */
+    {UINT64_C(0x21fe2a3533e905f2), UINT64_C(0x79532975c2a03976)}, /* 183 */
+    {UINT64_C(0x366376bb8641a31d), UINT64_C(0x8eeb75893766c256)}, /* 184 */
+    {UINT64_C(0x2b82c562d1ce1c17), UINT64_C(0xa5892ad42c523512)}, /* 185 */
+    {UINT64_C(0x22cf044f0e3e7cdf), UINT64_C(0xb7a0ef102374f742)}, /* 186 */
+    {UINT64_C(0x37b1a07e7d30c7cc), UINT64_C(0x59017e8038bb2536)}, /* 187 */
+    {UINT64_C(0x2c8e19feca8d6ca3), UINT64_C(0x7a67986693c8ea91)}, /* 188 */
+    {UINT64_C(0x23a4e198a20abd4f), UINT64_C(0x951fad1edca0bba8)}, /* 189 */
+    {UINT64_C(0x3907cf5a9cddfbb2), UINT64_C(0x8832ae97c76792a5)}, /* 190 */
+    {UINT64_C(0x2d9fd9154a4b2fc2), UINT64_C(0x068ef21305ec7551)}, /* 191 */
+    {UINT64_C(0x247fe0ddd508f301), UINT64_C(0x9ed8c1a8d189f774)}, /* 192 */
+    {UINT64_C(0x3a66349621a7eb35), UINT64_C(0xcaf4690e1c0ff253)}, /* 193 */
+    {UINT64_C(0x2eb82a11b48655c4), UINT64_C(0xa25d20d816732843)}, /* 194 */
+    {UINT64_C(0x256021a7c39eab03), UINT64_C(0xb5174d79ab8f5369)}, /* 195 */
+    {UINT64_C(0x3bcd02a605caab39), UINT64_C(0x21bee25c45b21f0e)}, /* 196 */
+    {UINT64_C(0x2fd735519e3bbc2d), UINT64_C(0xb498b5169e2818d8)}, /* 197 */
+    {UINT64_C(0x2645c4414b62fcf1), UINT64_C(0x5d46f7454b534713)}, /* 198 */
+    {UINT64_C(0x3d3c6d35456b2e4e), UINT64_C(0xfba4bed545520b52)}, /* 199 */
+    {UINT64_C(0x30fd242a9def583f), UINT64_C(0x2fb6ff110441a2a8)}, /* 200 */
+    {UINT64_C(0x2730e9bbb18c4698), UINT64_C(0xf2f8cc0d9d014eed)}, /* 201 */
+    {UINT64_C(0x3eb4a92c4f46d75b), UINT64_C(0x1e5ae015c80217e1)}, /* 202 */
+    {UINT64_C(0x322a20f03f6bdf7c), UINT64_C(0x1848b344a001acb4)}, /* 203 */
+    {UINT64_C(0x2821b3f365efe5fc), UINT64_C(0xe03a2903b3348a2a)}, /* 204 */
+    {UINT64_C(0x201af65c518cb7fd), UINT64_C(0x802e873628f6d4ee)}, /* 205 */
+    {UINT64_C(0x335e56fa1c145995), UINT64_C(0x99e40b89db2487e3)}, /* 206 */
+    {UINT64_C(0x29184594e3437ade), UINT64_C(0x14b66fa17c1d3983)}, /* 207 */
+    {UINT64_C(0x20e037aa4f692f18), UINT64_C(0x1091f2e7967dc79c)}, /* 208 */
+    {UINT64_C(0x3499f2aa18a84b59), UINT64_C(0xb41cb7d8f0c93f5f)}, /* 209 */
+    {UINT64_C(0x2a14c221ad536f7a), UINT64_C(0xf67d5fe0c0a0ff80)}, /* 210 */
+    {UINT64_C(0x21aa34e7bddc592f), UINT64_C(0x2b977fe70080cc66)}, /* 211 */
+    {UINT64_C(0x35dd2172c9608eb1), UINT64_C(0xdf58cca4cd9ae0a3)}, /* 212 */
+    {UINT64_C(0x2b174df56de6d88e), UINT64_C(0x4c470a1d7148b3b6)}, /* 213 */
+    {UINT64_C(0x22790b2abe5246d8), UINT64_C(0x3d05a1b1276d5c92)}, /* 214 */
+    {UINT64_C(0x372811ddfd507159), UINT64_C(0xfb3c35e83f1560e9)}, /* 215 */
+    {UINT64_C(0x2c200e4b310d277b), UINT64_C(0x2f635e5365aab3ed)}, /* 216 */
+    {UINT64_C(0x234cd83c273db92f), UINT64_C(0x591c4b75eaeef658)}, /* 217 */
+    {UINT64_C(0x387af39371fc5b7e), UINT64_C(0xf4fa125644b18a26)}, /* 218 */
+    {UINT64_C(0x2d2f2942c196af98), UINT64_C(0xc3fb41de9d5ad4eb)}, /* 219 */
+    {UINT64_C(0x2425ba9bce122613), UINT64_C(0xcffc34b2177bdd89)}, /* 220 */
+    {UINT64_C(0x39d5f75fb01d09b9), UINT64_C(0x4cc6bab68bf96274)}, /* 221 */
+    {UINT64_C(0x2e44c5e6267da161), UINT64_C(0x0a38955ed6611b90)}, /* 222 */
+    {UINT64_C(0x2503d184eb97b44d), UINT64_C(0xa1c6dde5784dafa7)}, /* 223 */
+    {UINT64_C(0x3b394f3b128c53af), UINT64_C(0x693e2fd58d49190b)}, /* 224 */
+    {UINT64_C(0x2f610c2f4209dc8c), UINT64_C(0x5431bfde0aa0e0d5)}, /* 225 */
+    {UINT64_C(0x25e73cf29b3b16d6), UINT64_C(0xa9c1664b3bb3e711)}, /* 226 */
+    {UINT64_C(0x3ca52e50f85e8af1), UINT64_C(0x0f9bd6dec5eca4e8)}, /* 227 */
+    {UINT64_C(0x3084250d937ed58d), UINT64_C(0xa616457f04bd50ba)}, /* 228 */
+    {UINT64_C(0x26d01da475ff113e), UINT64_C(0x1e783798d09773c8)}, /* 229 */
+    {UINT64_C(0x3e19c9072331b530), UINT64_C(0x30c058f480f252d9)}, /* 230 */
+    {UINT64_C(0x31ae3a6c1c27c426), UINT64_C(0x8d66ad9067284247)}, /* 231 */
+    {UINT64_C(0x27be952349b969b8), UINT64_C(0x711ef14052869b6c)}, /* 232 */
+    {UINT64_C(0x3f97550542c242c0), UINT64_C(0xb4fe4ecd50d75f14)}, /* 233 */
+    {UINT64_C(0x32df7737689b689a), UINT64_C(0x2a650bd773df7f43)}, /* 234 */
+    {UINT64_C(0x28b2c5c5ed49207b), UINT64_C(0x551da312c319329c)}, /* 235 */
+    {UINT64_C(0x208f049e576db395), UINT64_C(0xddb14f4235adc217)}, /* 236 */
+    {UINT64_C(0x34180763bf15ec22), UINT64_C(0xfc4ee536bc49368a)}, /* 237 */
+    {UINT64_C(0x29acd2b63277f01b), UINT64_C(0xfd0bea92303a9208)}, /* 238 */
+    {UINT64_C(0x21570ef8285ff349), UINT64_C(0x973cbba8269541a0)}, /* 239 */
+    {UINT64_C(0x355817f373ccb875), UINT64_C(0xbec792a6a422029a)}, /* 240 */
+    {UINT64_C(0x2aacdff5f63d605e), UINT64_C(0x3239421ee9b4cee1)}, /* 241 */
+    {UINT64_C(0x2223e65e5e97804b), UINT64_C(0x5b6101b25490a581)}, /* 242 */
+    {UINT64_C(0x369fd6fd64259a12), UINT64_C(0x2bce691d541aa268)}, /* 243 */
+    {UINT64_C(0x2bb31264501e14db), UINT64_C(0x563eba7ddce21b87)}, /* 244 */
+    {UINT64_C(0x22f5a850401810af), UINT64_C(0x78322ecb171b4939)}, /* 245 */
+    {UINT64_C(0x37ef73b399c01ab2), UINT64_C(0x59e9e47824f87527)}, /* 246 */
+    {UINT64_C(0x2cbf8fc2e1667bc1), UINT64_C(0xe187e9f9b72d2a86)}, /* 247 */
+    {UINT64_C(0x23cc73024deb9634), UINT64_C(0xb46cbb2e2c242205)}, /* 248 */
+    {UINT64_C(0x39471e6a1645bd21), UINT64_C(0x20adf849e039d007)}, /* 249 */
+    {UINT64_C(0x2dd27ebb4504974d), UINT64_C(0xb3be603b19c7d99f)}, /* 250 */
+    {UINT64_C(0x24a865629d9d45d7), UINT64_C(0xc2feb3627b0647b3)}, /* 251 */
+    {UINT64_C(0x3aa7089dc8fba2f2), UINT64_C(0xd197856a5e7072b8)}, /* 252 */
+    {UINT64_C(0x2eec06e4a0c94f28), UINT64_C(0xa7ac6abb7ec05bc6)}, /* 253 */
+    {UINT64_C(0x25899f1d4d6dd8ed), UINT64_C(0x52f05562cbcd1638)}, /* 254 */
+    {UINT64_C(0x3c0f64fbaf1627e2), UINT64_C(0x1e4d556adfae89f3)}, /* 255 */
+    {UINT64_C(0x300c50c958de864e), UINT64_C(0x7ea444557fbed4c3)}, /* 256 */
+    {UINT64_C(0x267040a113e5383e), UINT64_C(0xcbb69d1132ff109c)}, /* 257 */
+    {UINT64_C(0x3d8067681fd526ca), UINT64_C(0xdf8a94e851981a93)}, /* 258 */
+    {UINT64_C(0x313385ece6441f08), UINT64_C(0xb2d543ed0e134875)}, /* 259 */
+    {UINT64_C(0x275c6b23eb69b26d), UINT64_C(0x5bddcff0d80f6d2b)}, /* 260 */
+    {UINT64_C(0x3efa45064575ea48), UINT64_C(0x92fc7fe7c018aeab)}, /* 261 */
+    {UINT64_C(0x3261d0d1d12b21d3), UINT64_C(0xa8c9ffec99ad5889)}, /* 262 */
+    {UINT64_C(0x284e40a7da88e7dc), UINT64_C(0x8707fff07af113a1)}, /* 263 */
+    {UINT64_C(0x203e9a1fe2071fe3), UINT64_C(0x9f39998d2f2742e7)}, /* 264 */
+    {UINT64_C(0x33975cffd00b6638), UINT64_C(0xfec28f484b7204a4)}, /* 265 */
+    {UINT64_C(0x2945e3ffd9a2b82d), UINT64_C(0x989ba5d36f8e6a1d)}, /* 266 */
+    {UINT64_C(0x2104b66647b56024), UINT64_C(0x7a161e42bfa521b1)}, /* 267 */
+    {UINT64_C(0x34d4570a0c5566a0), UINT64_C(0xc35696d132a1cf81)}, /* 268 */
+    {UINT64_C(0x2a4378d4d6aab880), UINT64_C(0x9c454574288172ce)}, /* 269 */
+    {UINT64_C(0x21cf93dd7888939a), UINT64_C(0x169dd129ba0128a5)}, /* 270 */
+    {UINT64_C(0x3618ec958da75290), UINT64_C(0x242fb50f9001daa1)}, /* 271 */
+    {UINT64_C(0x2b4723aad7b90ed9), UINT64_C(0xb68c90d940017bb4)}, /* 272 */
+    {UINT64_C(0x229f4fbbdfc73f14), UINT64_C(0x920a0d7a999ac95d)}, /* 273 */
+    {UINT64_C(0x37654c5fcc71fe87), UINT64_C(0x50101590f5c47561)}, /* 274 */
+    {UINT64_C(0x2c5109e63d27fed2), UINT64_C(0xa6734473f7d05de8)}, /* 275 */
+    {UINT64_C(0x237407eb641fff0e), UINT64_C(0xeb8f69f65fd9e4b9)}, /* 276 */
+    {UINT64_C(0x38b9a6456cfffe7e), UINT64_C(0x45b24323cc8fd45c)}, /* 277 */
+    {UINT64_C(0x2d6151d123fffecb), UINT64_C(0x6af502830a0ca9e3)}, /* 278 */
+    {UINT64_C(0x244ddb0db666656f), UINT64_C(0x88c402026e7087e9)}, /* 279 */
+    {UINT64_C(0x3a162b4923d708b2), UINT64_C(0x746cd003e3e73fdb)}, /* 280 */
+    {UINT64_C(0x2e7822a0e978d3c1), UINT64_C(0xf6bd73364fec3315)}, /* 281 */
+    {UINT64_C(0x252ce880bac70fce), UINT64_C(0x5efdf5c50cbcf5ab)}, /* 282 */
+    {UINT64_C(0x3b7b0d9ac471b2e3), UINT64_C(0xcb2fefa1adfb22ab)}, /* 283 */
+    {UINT64_C(0x2f95a47bd05af583), UINT64_C(0x08f3261af195b555)}, /* 284 */
+    {UINT64_C(0x261150630d159135), UINT64_C(0xa0c284e25ade2aab)}, /* 285 */
+    {UINT64_C(0x3ce8809e7b55b522), UINT64_C(0x9ad0d49d5e304444)}, /* 286 */
+    {UINT64_C(0x30ba007ec9115db5), UINT64_C(0x48a7107de4f369d0)}, /* 287 */
+    {UINT64_C(0x26fb3398a0dab15d), UINT64_C(0xd3b8d9fe50c2bb0d)}, /* 288 */
+    {UINT64_C(0x3e5eb8f434911bc9), UINT64_C(0x52c15cca1ad12b48)}, /* 289 */
+    {UINT64_C(0x31e560c35d40e307), UINT64_C(0x75677d6e7bda8906)}, /* 290 */
+    {UINT64_C(0x27eab3cf7dcd826c), UINT64_C(0x5dec645863153a6c)}, /* 291 */
+    {UINT64_C(0x3fddec7f2faf3713), UINT64_C(0xc97a3a2704eec3df)}, /* 292 */
+};
+
+/* floor(x / 2^s), also for negative x (>> on a negative value is implementation-defined). */
+static int64_t floor_shift(int64_t x, int s)
+{
+    return x >= 0 ? x >> s : -((-x - 1) >> s) - 1;
+}
+
+/* floor(log10(2^q)), and floor(log10(3/4 * 2^q)), for |q| <= 1200 (checked exhaustively when generated). */
+static int flog10_pow2(int q)
+{
+    return (int)floor_shift((int64_t)q * INT64_C(661971961083), 41);
+}
+
+static int flog10_three_quarters_pow2(int q)
+{
+    return (int)floor_shift((int64_t)q * INT64_C(661971961083) - INT64_C(274743187321), 41);
+}
+
+/* floor(log2(10^e)) for |e| <= 400. */
+static int flog2_pow10(int e)
+{
+    return (int)floor_shift((int64_t)e * INT64_C(913124641741), 38);
+}
+
+/* The 128-bit product of a and b, from 32-bit halves (portable C11). */
+static void mul64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo)
+{
+    uint64_t a0 = a & 0xffffffffu, a1 = a >> 32, b0 = b & 0xffffffffu, b1 = b >> 32;
+    uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffu) + (p10 & 0xffffffffu);
+    *lo = (mid << 32) | (p00 & 0xffffffffu);
+    *hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+}
+
+/*
+ * floor(g * cp / 2^127), its lowest bit set when bits 64 to 126 of the
+ * product are not all zero (round to odd). The lowest 64 bits are left out
+ * on purpose: they hold g's excess over the exact power of ten, which must
+ * not make an exact product look inexact (a tie, or a candidate on the edge).
+ */
+static uint64_t rop(const uint64_t g[2], uint64_t cp)
+{
+    uint64_t x_hi, x_lo, y_hi, y_lo;
+    mul64(g[1], cp, &x_hi, &x_lo); /* x_lo: the left-out bits */
+    mul64(g[0], cp, &y_hi, &y_lo);
+    uint64_t mid = y_lo + x_hi;
+    uint64_t upper = y_hi + (mid < y_lo);
+    /* the product is upper:mid:x_lo, below 2^186 */
+    uint64_t r = upper << 1 | mid >> 63;
+    return r | (uint64_t)((mid << 1) != 0);
+}
+
+/*
+ * The decimal significand f of c * 2^q (c > 0) with value f * 10^*e10.
+ * lower_closer: c is the smallest significand of its binade (and not the
+ * smallest exponent), so the neighbour below is half as far as the one above.
+ */
+static uint64_t to_decimal(uint64_t c, int q, bool lower_closer, int *e10)
+{
+    uint64_t cb = c << 2, cbr = cb + 2, cbl = lower_closer ? cb - 1 : cb - 2;
+    int k = lower_closer ? flog10_three_quarters_pow2(q) : flog10_pow2(q);
+    int h = q + flog2_pow10(-k) + 2;
+    const uint64_t *g = g_table[k - K_MIN];
+    uint64_t vb = rop(g, cb << h), vbl = rop(g, cbl << h), vbr = rop(g, cbr << h);
+    /* a candidate x is inside when vbl < 4x < vbr: the server never takes one on the edge */
+    uint64_t s = vb >> 2;
+    *e10 = k;
+    if (s >= 10) {
+        /* a digit fewer: the interval is narrower than ten, so at most one multiple of ten lies inside */
+        uint64_t sp10 = s / 10 * 10, tp10 = sp10 + 10;
+        bool upin = vbl < sp10 << 2, wpin = tp10 << 2 < vbr;
+        if (upin != wpin)
+            return upin ? sp10 : tp10;
+    }
+    uint64_t t = s + 1;
+    bool uin = vbl < s << 2, win = t << 2 < vbr;
+    if (uin != win)
+        return uin ? s : t;
+    /* both inside: the closer, an even one on a tie */
+    uint64_t mid2 = (s + t) << 1;
+    return vb < mid2 || (vb == mid2 && (s & 1) == 0) ? s : t;
+}
+
+int pgrepl__float_shortest(double v, bool single, char d[17], int *exp10)
+{
+    uint64_t c;
+    int q;
+    bool lower_closer;
+    if (single) {
+        float f = (float)v;
+        uint32_t bits;
+        memcpy(&bits, &f, sizeof bits);
+        int be = (int)(bits >> 23 & 0xff);
+        c = bits & 0x7fffff;
+        q = be == 0 ? -149 : be - 150;
+        lower_closer = c == 0 && be > 1;
+        c |= be == 0 ? 0 : UINT64_C(1) << 23;
+    } else {
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        int be = (int)(bits >> 52 & 0x7ff);
+        c = bits & ((UINT64_C(1) << 52) - 1);
+        q = be == 0 ? -1074 : be - 1075;
+        lower_closer = c == 0 && be > 1;
+        c |= be == 0 ? 0 : UINT64_C(1) << 52;
+    }
+    int e10;
+    uint64_t f = to_decimal(c, q, lower_closer, &e10);
+    char tmp[24];
+    int n = pgrepl__fmt_u64(tmp + sizeof tmp, f, 1);
+    const char *digits = tmp + sizeof tmp - n;
+    *exp10 = e10 + n - 1;
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    memcpy(d, digits, (size_t)n);
+    return n;
+}
