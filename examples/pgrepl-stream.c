@@ -11,7 +11,13 @@
  * once its lines are out: written, and for a regular file also fsynced at the
  * fsync interval, so the slot never moves past what the output holds.
  *
- * Exit status: 0 after --endpos was reached or SIGINT/SIGTERM; 1 on errors.
+ * Errors that may pass (a lost connection, a restarting server, the slot in
+ * use for a moment) are logged, and the library reconnects with a growing,
+ * jittered delay and resumes after the last transaction written; the rest
+ * end the program.
+ *
+ * Exit status: 0 after --endpos was reached or SIGINT/SIGTERM; 1 on an
+ * error that retrying cannot fix, or on any error with --no-loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +36,6 @@
 #include "stream_cli.h"
 
 #define FLUSH_AT (1024 * 1024)
-#define RECONNECT_MS 5000
 #define STOP_DEADLINE_MS 30000
 
 typedef struct app {
@@ -73,6 +78,7 @@ typedef struct app {
     bool prompted;
     int exit_code;
     uint64_t reconnects;
+    bool reconnecting;   /* since a retryable error, until streaming again */
 
     /* rates for -v */
     uint64_t last_tick_ms, last_changes;
@@ -265,6 +271,10 @@ static void write_metrics(app *a)
     metric(f, "lag_bytes", "gauge", "Server WAL end minus the acknowledged position.", (double)lag_bytes(a));
     metric(f, "lag_seconds", "gauge", "Age of the last acknowledged commit while behind.", lag_seconds(a));
     metric(f, "start_time_seconds", "gauge", "Start time (Unix seconds).", a->start_unix);
+    int64_t hb_lag = a->s ? pgrepl_stream_heartbeat_lag_us(a->s) : -1;
+    if (hb_lag >= 0)
+        metric(f, "heartbeat_lag_seconds", "gauge", "Emit to seen of the last heartbeat the stream saw.",
+               (double)hb_lag / 1e6);
     bool ok = !ferror(f);
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, a->o.metrics_file) != 0) {
@@ -284,8 +294,12 @@ static void status_line(app *a)
     char received[PGREPL_LSN_BUFSIZE], acked[PGREPL_LSN_BUFSIZE];
     pgrepl_lsn_format(a->s ? pgrepl_stream_received_lsn(a->s) : 0, received);
     pgrepl_lsn_format(a->acked, acked);
-    info("received %s, acknowledged %s, lag %llu bytes %.1f s, %.1f changes/s", received, acked,
-         (unsigned long long)lag_bytes(a), lag_seconds(a), rate);
+    char hb[32] = "-";
+    int64_t hb_lag = a->s ? pgrepl_stream_heartbeat_lag_us(a->s) : -1;
+    if (hb_lag >= 0)
+        snprintf(hb, sizeof hb, "%.3f s", (double)hb_lag / 1e6);
+    info("received %s, acknowledged %s, lag %llu bytes %.1f s, %.1f changes/s, heartbeat lag %s", received, acked,
+         (unsigned long long)lag_bytes(a), lag_seconds(a), rate, hb);
 }
 
 static void on_tick(uv_timer_t *h)
@@ -647,6 +661,10 @@ static const pgrepl_decoder_callbacks decoder_callbacks = {
 static void on_state(pgrepl_stream *s, pgrepl_stream_state state)
 {
     app *a = pgrepl_stream_get_data(s);
+    if (state == PGREPL_STREAM_STREAMING && a->reconnecting)
+        info("reconnected; streaming from slot \"%s\" again", a->o.slot);
+    if (state == PGREPL_STREAM_STREAMING)
+        a->reconnecting = false;
     if (state == PGREPL_STREAM_STREAMING && a->o.verbose)
         info("streaming from slot \"%s\" (server %d, protocol %d)", a->o.slot, pgrepl_stream_server_version(s),
              pgrepl_stream_proto_version(s));
@@ -703,16 +721,14 @@ static void report(const pgrepl_error *err)
     if (err->server != NULL && err->server->detail[0] != '\0')
         cli_say("detail", "%s", err->server->detail);
     const char *h = err->server != NULL && err->server->hint[0] != '\0' ? err->server->hint : hint_for(err);
+    if (h == NULL)
+        h = err->hint;
     if (h != NULL)
         hint("%s", h);
 }
 
 static void restart(app *a);
-
-static void on_retry(uv_timer_t *h)
-{
-    restart(h->data);
-}
+static int queue_create(app *a);
 
 /*
  * After losing the connection: write the whole units rendered, drop the
@@ -735,6 +751,11 @@ static bool wants_password(const app *a, const pgrepl_error *err)
 static void on_error(pgrepl_stream *s, const pgrepl_error *err)
 {
     app *a = pgrepl_stream_get_data(s);
+    /* a heartbeat problem: the stream goes on */
+    if (err->stream_continues) {
+        warning("%s", err->message);
+        return;
+    }
     if (a->stopping) {
         /* the output is complete; the server may not have had the final status update */
         warning("while stopping: %s", err->message);
@@ -751,14 +772,23 @@ static void on_error(pgrepl_stream *s, const pgrepl_error *err)
         }
     }
     report(err);
-    if (err->fatal || a->o.no_loop || a->o.drop_slot) {
+    if (!err->retrying) {
         finish(a, 1);
         return;
     }
+    /* the library reconnects: resume after what is written, and a temporary slot is needed again */
     prepare_reconnect(a);
-    info("disconnected; reconnecting in %d s", RECONNECT_MS / 1000);
+    pgrepl_lsn from = a->written_end > a->o.startpos ? a->written_end : a->o.startpos;
+    int rc = pgrepl_stream_set_start_lsn(s, from);
+    if (rc == 0)
+        rc = queue_create(a);
+    if (rc != 0) {
+        fail(a, "cannot reconnect: %s", pgrepl_strerror(rc));
+        return;
+    }
+    info("reconnecting in %.1f s (attempt %u)", (double)err->retry_in_ms / 1000.0, err->attempt);
     a->reconnects++;
-    uv_timer_start(&a->retry, on_retry, RECONNECT_MS, 0);
+    a->reconnecting = true;
 }
 
 static const pgrepl_stream_callbacks stream_callbacks = {
@@ -848,6 +878,17 @@ static int configure(app *a)
         rc = pgrepl_stream_set_origin(a->s, o->origin);
     if (rc == 0)
         rc = pgrepl_stream_set_status_interval(a->s, o->status_ms);
+    if (rc == 0)
+        rc = pgrepl_stream_set_heartbeat_interval(a->s, o->heartbeat_ms);
+    if (rc == 0 && o->heartbeat_prefix != NULL)
+        rc = pgrepl_stream_set_heartbeat_prefix(a->s, o->heartbeat_prefix);
+    if (rc == 0)
+        rc = o->no_loop ? pgrepl_stream_set_reconnect(a->s, 0, 0)
+                        : pgrepl_stream_set_reconnect(a->s, o->retry_min_ms, o->retry_max_ms);
+    if (rc == 0)
+        rc = pgrepl_stream_set_connect_timeout(a->s, o->connect_timeout_ms);
+    if (rc == 0)
+        rc = pgrepl_stream_set_receive_timeout(a->s, o->receive_timeout_ms);
     if (rc == 0)
         rc = pgrepl_stream_set_callbacks(a->s, &decoder_callbacks, sizeof decoder_callbacks, &stream_callbacks,
                                          sizeof stream_callbacks);

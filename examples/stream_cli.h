@@ -27,11 +27,16 @@ typedef struct cli_options {
     const char *file;                        /* "-": standard output */
     uint64_t fsync_ms, status_ms;
     bool no_loop, verbose;
+    uint64_t retry_min_ms, retry_max_ms;     /* --reconnect-delay */
+    uint64_t connect_timeout_ms;             /* --connect-timeout; 0: the connection string's, else 10 s */
+    uint64_t receive_timeout_ms;             /* --receive-timeout; 0: never */
     int proto_version;                       /* 0: the server's highest */
     bool binary, messages, two_phase;
     pgrepl_streaming_mode streaming;
     pgrepl_origin_filter origin;
     const char *metrics_file;
+    uint64_t heartbeat_ms;                   /* --heartbeat-interval; 0: no heartbeats */
+    const char *heartbeat_prefix;            /* --heartbeat-prefix; NULL: the library's */
 } cli_options;
 
 /* "pgrepl-stream: LEVEL: message" on stderr ("pgrepl-stream: message" for level ""); trailing newlines dropped. */

@@ -9,6 +9,9 @@
 #include <string.h>
 
 #define DEFAULT_INTERVAL_MS 10000
+#define DEFAULT_RETRY_MIN_MS 1000
+#define DEFAULT_RETRY_MAX_MS 60000
+#define DEFAULT_RECEIVE_TIMEOUT_MS 60000
 #define MAX_SECONDS 2147483
 
 /* Long options without a short form. */
@@ -24,6 +27,11 @@ enum {
     OPT_TWO_PHASE,
     OPT_ORIGIN,
     OPT_METRICS_FILE,
+    OPT_RECONNECT_DELAY,
+    OPT_CONNECT_TIMEOUT,
+    OPT_RECEIVE_TIMEOUT,
+    OPT_HEARTBEAT_INTERVAL,
+    OPT_HEARTBEAT_PREFIX,
     OPT_HELP
 };
 
@@ -68,9 +76,19 @@ static void help(void)
            "  -F, --fsync-interval=SECS  fsync FILE this often; lines are acknowledged once\n"
            "                           fsynced; 0 = never fsync (default 10)\n"
            "  -s, --status-interval=SECS  status updates to the server (default 10)\n"
-           "  -n, --no-loop            do not reconnect when the connection is lost\n"
+           "  -n, --no-loop            exit on the first error instead of reconnecting\n"
+           "      --reconnect-delay=MIN[,MAX]  after an error that may pass, wait MIN seconds,\n"
+           "                           doubling up to MAX, jittered (default 1,60)\n"
+           "      --connect-timeout=SECS  give up a connection attempt after SECS (default:\n"
+           "                           connect_timeout of the connection string, else 10)\n"
+           "      --receive-timeout=SECS  a connection silent for SECS is dead (default 60;\n"
+           "                           0 = never)\n"
            "  -v, --verbose            progress messages and a status line every interval\n"
            "      --metrics-file=PATH  write Prometheus metrics to PATH every interval\n"
+           "      --heartbeat-interval=SECS  emit a message in the slot's database this often,\n"
+           "                           so that a quiet slot moves on, and measure the round\n"
+           "                           trip (default 10; 0 = off)\n"
+           "      --heartbeat-prefix=PREFIX  prefix of those messages (default pgrepl.heartbeat)\n"
            "      --proto-version=N    pgoutput protocol 1-4 (default: the server's highest)\n"
            "      --binary             values cross the wire in binary (printed the same)\n"
            "      --messages           print logical decoding messages (M lines)\n"
@@ -86,7 +104,11 @@ static void help(void)
            "  -U, --username=NAME      user name\n"
            "  -w, --no-password        never prompt for a password\n"
            "  -W, --password           prompt for a password before connecting\n\n"
-           "SIGINT/SIGTERM stop cleanly; SIGHUP reopens FILE.\n",
+           "SIGINT/SIGTERM stop cleanly; SIGHUP reopens FILE.\n\n"
+           "Errors that may pass (a lost connection, a restarting server, the slot busy) are\n"
+           "logged and retried; the others stop the program.\n"
+           "Exit status: 0 after --endpos or SIGINT/SIGTERM; 1 on an error that retrying\n"
+           "cannot fix, or on any error with --no-loop.\n",
            CLI_PROG, CLI_PROG);
 }
 
@@ -195,10 +217,40 @@ static int parse_port(const char *arg)
     return 0;
 }
 
+static int parse_heartbeat_prefix(cli_options *o, const char *arg)
+{
+    if (*arg == '\0')
+        return bad_usage("the heartbeat prefix must not be empty");
+    o->heartbeat_prefix = arg;
+    return 0;
+}
+
 static int parse_interval(const char *arg, uint64_t *ms, const char *what)
 {
     if (parse_seconds(arg, ms) != 0)
         return bad_usage("invalid %s \"%s\" (seconds, e.g. 10 or 0.5)", what, arg);
+    return 0;
+}
+
+/* MIN[,MAX] seconds; MAX defaults to MIN when MIN is above the default maximum. */
+static int parse_reconnect(cli_options *o, const char *arg)
+{
+    char min[32];
+    const char *comma = strchr(arg, ',');
+    size_t n = comma != NULL ? (size_t)(comma - arg) : strlen(arg);
+    uint64_t lo = 0, hi = DEFAULT_RETRY_MAX_MS;
+    bool ok = n < sizeof min;
+    if (ok) {
+        memcpy(min, arg, n);
+        min[n] = '\0';
+        ok = parse_seconds(min, &lo) == 0 && lo > 0 && (comma == NULL || parse_seconds(comma + 1, &hi) == 0);
+    }
+    if (ok && comma == NULL && hi < lo)
+        hi = lo;
+    if (!ok || hi < lo)
+        return bad_usage("invalid --reconnect-delay \"%s\" (MIN[,MAX] seconds, 0 < MIN <= MAX)", arg);
+    o->retry_min_ms = lo;
+    o->retry_max_ms = hi;
     return 0;
 }
 
@@ -242,6 +294,11 @@ static int parse_one(cli_options *o, int c, const char *arg, const char *opt)
     case OPT_TWO_PHASE: o->two_phase = true; return 0;
     case OPT_ORIGIN: return parse_origin(o, arg);
     case OPT_METRICS_FILE: o->metrics_file = arg; return 0;
+    case OPT_HEARTBEAT_INTERVAL: return parse_interval(arg, &o->heartbeat_ms, "heartbeat interval");
+    case OPT_HEARTBEAT_PREFIX: return parse_heartbeat_prefix(o, arg);
+    case OPT_RECONNECT_DELAY: return parse_reconnect(o, arg);
+    case OPT_CONNECT_TIMEOUT: return parse_interval(arg, &o->connect_timeout_ms, "connect timeout");
+    case OPT_RECEIVE_TIMEOUT: return parse_interval(arg, &o->receive_timeout_ms, "receive timeout");
     case ':': return bad_usage("option %s needs a value", opt);
     default: return bad_usage("unrecognized option \"%s\"", opt);
     }
@@ -303,6 +360,11 @@ static const struct option long_options[] = {
     {"two-phase", no_argument, NULL, OPT_TWO_PHASE},
     {"origin", required_argument, NULL, OPT_ORIGIN},
     {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
+    {"heartbeat-interval", required_argument, NULL, OPT_HEARTBEAT_INTERVAL},
+    {"heartbeat-prefix", required_argument, NULL, OPT_HEARTBEAT_PREFIX},
+    {"reconnect-delay", required_argument, NULL, OPT_RECONNECT_DELAY},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"receive-timeout", required_argument, NULL, OPT_RECEIVE_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -311,6 +373,10 @@ int cli_parse_options(cli_options *o, int argc, char **argv)
     o->file = "-";
     o->fsync_ms = DEFAULT_INTERVAL_MS;
     o->status_ms = DEFAULT_INTERVAL_MS;
+    o->heartbeat_ms = DEFAULT_INTERVAL_MS;
+    o->retry_min_ms = DEFAULT_RETRY_MIN_MS;
+    o->retry_max_ms = DEFAULT_RETRY_MAX_MS;
+    o->receive_timeout_ms = DEFAULT_RECEIVE_TIMEOUT_MS;
     opterr = 0;
     /* glibc: 0 starts getopt afresh, also for a second argv (the tests parse many) */
     optind = 0;

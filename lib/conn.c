@@ -1,3 +1,5 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pgrepl/common.h"
@@ -31,9 +33,19 @@ static void take_errmsg(pgrepl_conn *c)
     pgrepl__oneline(c->errmsg, sizeof c->errmsg, c->pg != NULL ? PQerrorMessage(c->pg) : "out of memory");
 }
 
+/* A failed connection setup: libpq's verbose text carries the SQLSTATE the server gave. */
+static void take_connect_error(pgrepl_conn *c)
+{
+    pgrepl__parse_connect_error(c->pg != NULL ? PQerrorMessage(c->pg) : "out of memory", &c->diag);
+    snprintf(c->errmsg, sizeof c->errmsg, "%s", c->diag.text);
+}
+
 static void fail(pgrepl_conn *c, int code)
 {
-    take_errmsg(c);
+    if (c->phase == PGREPL_CONN_CONNECTING)
+        take_connect_error(c);
+    else
+        take_errmsg(c);
     c->phase = PGREPL_CONN_FAILED;
     c->fail_code = code;
     c->flushing = false;
@@ -48,16 +60,31 @@ static void lose(pgrepl_conn *c)
     c->flushing = false;
 }
 
+/*
+ * Keywords are applied in order and expand_dbname expands the first dbname
+ * in place: what precedes it is a default the conninfo may override, what
+ * follows it is forced. The TCP settings (ignored on Unix sockets) make a
+ * dead peer or a black-holed path show within about a minute instead of
+ * the system's two hours: keepalive probes after 30 s of silence, and
+ * tcp_user_timeout for data the peer never acknowledges.
+ */
+static const char *const conn_keys[] = {
+    "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+    "dbname",     "replication",     "fallback_application_name", NULL,
+};
+
 int pgrepl__conn_start(pgrepl_conn *c, const char *conninfo, PQnoticeReceiver rx, void *arg)
 {
-    /* expand_dbname: the first dbname holds the whole conninfo; later keywords override it */
-    const char *const keys[] = {"dbname", "replication", "fallback_application_name", NULL};
-    const char *const vals[] = {conninfo != NULL ? conninfo : "", "database", "pgrepl", NULL};
+    const char *const vals[] = {
+        "1", "30", "10", "3", "30000", conninfo != NULL ? conninfo : "", "database", "pgrepl", NULL,
+    };
     pgrepl__conn_init(c);
-    c->pg = PQconnectStartParams(keys, vals, 1);
+    c->pg = PQconnectStartParams(conn_keys, vals, 1);
     if (c->pg == NULL)
         return PGREPL_ENOMEM;
     PQsetNoticeReceiver(c->pg, rx, arg);
+    /* until connected: errors during setup exist only as text, and only this verbosity puts the SQLSTATE in it */
+    PQsetErrorVerbosity(c->pg, PQERRORS_VERBOSE);
     c->phase = PGREPL_CONN_CONNECTING;
     c->polling = PGRES_POLLING_WRITING;
     if (PQstatus(c->pg) == CONNECTION_BAD || PQsocket(c->pg) < 0)
@@ -74,6 +101,7 @@ static void connect_poll(pgrepl_conn *c)
             fail(c, PGREPL_ECONNECT);
             return;
         }
+        PQsetErrorVerbosity(c->pg, PQERRORS_DEFAULT);
         c->phase = PGREPL_CONN_IDLE;
         c->connected = true;
         return;
@@ -298,6 +326,22 @@ bool pgrepl__conn_connecting(const pgrepl_conn *c)
 bool pgrepl__conn_ok(const pgrepl_conn *c)
 {
     return c->pg != NULL && !c->lost && c->phase != PGREPL_CONN_FAILED && PQstatus(c->pg) == CONNECTION_OK;
+}
+
+uint64_t pgrepl__conn_connect_timeout_ms(const pgrepl_conn *c)
+{
+    PQconninfoOption *opts = c->pg != NULL ? PQconninfo(c->pg) : NULL;
+    uint64_t ms = 0;
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "connect_timeout") != 0 || o->val == NULL)
+            continue;
+        long secs = strtol(o->val, NULL, 10);
+        /* as libpq: 0 or less is no timeout, and less than 2 s would be too little */
+        if (secs > 0)
+            ms = (uint64_t)(secs < 2 ? 2 : secs) * 1000;
+    }
+    PQconninfoFree(opts);
+    return ms;
 }
 
 int pgrepl__conn_server_version(const pgrepl_conn *c)

@@ -21,8 +21,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
+
+#include "classify.h"
 
 #define PGREPL_CONN_READ 0x01
 #define PGREPL_CONN_WRITE 0x02
@@ -66,6 +69,7 @@ typedef struct pgrepl_conn {
     int fail_code;                     /* FAILED not yet pulled when non-zero */
     char *copybuf;                     /* last CopyData handed out */
     char errmsg[512];
+    pgrepl_connect_diag diag;          /* a failed connection setup, taken apart (sqlstate "" if no server error) */
 } pgrepl_conn;
 
 void pgrepl__conn_init(pgrepl_conn *c);
@@ -74,7 +78,9 @@ void pgrepl__conn_init(pgrepl_conn *c);
  * Start connecting: conninfo is expanded by libpq (key=value or URI; libpq
  * environment variables and service files apply), replication=database is
  * forced. Notices go to rx(arg, result). Returns 0 (a failure to start is a
- * FAILED event) or PGREPL_ENOMEM.
+ * FAILED event) or PGREPL_ENOMEM. TCP keepalives (idle 30 s, interval 10 s,
+ * 3 probes) and tcp_user_timeout=30000 are defaults the conninfo may change.
+ * A failure during setup is also taken apart in c->diag.
  */
 int pgrepl__conn_start(pgrepl_conn *c, const char *conninfo, PQnoticeReceiver rx, void *arg);
 
@@ -104,6 +110,9 @@ bool pgrepl__conn_connecting(const pgrepl_conn *c);
 
 /* True while libpq considers the connection healthy. */
 bool pgrepl__conn_ok(const pgrepl_conn *c);
+
+/* connect_timeout from the conninfo or PGCONNECT_TIMEOUT, in milliseconds; 0 when not set. After _start. */
+uint64_t pgrepl__conn_connect_timeout_ms(const pgrepl_conn *c);
 
 /* PQserverVersion, 0 before connecting. */
 int pgrepl__conn_server_version(const pgrepl_conn *c);

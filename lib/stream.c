@@ -6,7 +6,12 @@
  * and kick it, so application callbacks never run inside those calls). It
  * feeds CopyData to the decoder and the ledger, and runs the command plan:
  * IDENTIFY_SYSTEM, SHOW wal_sender_timeout, the session settings, queued slot
- * commands, START_REPLICATION.
+ * commands, the check (publications, slot validity), START_REPLICATION.
+ *
+ * Failures go through fail_va(): classify.c says whether retrying can help,
+ * and a stream the application started reconnects after a jittered delay.
+ * A second uv_timer_t ("wait") holds that delay, or the connect deadline
+ * while a connection is being set up: the two never overlap.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,12 +20,17 @@
 
 #include "pgrepl/stream.h"
 #include "alloc.h"
+#include "classify.h"
 #include "command.h"
 #include "conn.h"
+#include "heartbeat.h"
 #include "ledger.h"
 #include "quote.h"
 
 #define DEFAULT_STATUS_INTERVAL_MS 10000
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define DEFAULT_RECONNECT_MIN_MS 1000
+#define DEFAULT_RECONNECT_MAX_MS 60000
 /* Longest interval or timeout accepted: its microseconds must fit an int64_t. */
 #define MAX_MS (UINT64_C(1) << 40)
 
@@ -35,6 +45,7 @@ typedef enum phase {
     PH_SLOT,       /* a slot command in flight */
     PH_HELD,       /* snapshot exported or in use: nothing is sent until pgrepl_stream_snapshot_done */
     PH_SLOT_END,   /* COMMIT / ROLLBACK of the SNAPSHOT 'use' transaction in flight */
+    PH_CHECK,      /* the check before START_REPLICATION in flight (publications, slot validity) */
     PH_START,      /* START_REPLICATION in flight */
     PH_STREAMING,  /* CopyBoth */
     PH_STOPPING    /* CopyDone sent: draining */
@@ -73,6 +84,9 @@ struct pgrepl_stream {
     pgrepl_lsn start_lsn;
     uint64_t interval_ms;
     uint64_t recv_timeout_ms;
+    uint64_t connect_timeout_ms; /* 0: the conninfo's connect_timeout, else DEFAULT_CONNECT_TIMEOUT_MS */
+    uint64_t retry_min_ms;       /* bounds of the delay before reconnecting; 0: do not reconnect */
+    uint64_t retry_max_ms;
     pgrepl_decoder_callbacks dcb;
     pgrepl_stream_callbacks scb;
 
@@ -86,6 +100,7 @@ struct pgrepl_stream {
     bool close_req;
     bool finalizing;
     bool paused;
+    bool run_req;      /* start_replication() until a stop, close or fatal error: failures reconnect */
     void (*close_cb)(pgrepl_stream *s);
     int busy;          /* inside a loop callback or an application callback: close is deferred */
 
@@ -93,8 +108,11 @@ struct pgrepl_stream {
     bool handles;      /* timer and idle initialized */
     uv_timer_t timer;
     uv_idle_t idle;
+    uv_timer_t wait;   /* the connect deadline, or the delay before reconnecting */
+    bool wait_due;     /* it expired */
     uv_poll_t *poll;
     int poll_fd;
+    int poll_events;   /* what poll watches now (libuv re-registers the fd on every uv_poll_start) */
     int nhandles;      /* initialized and not yet closed */
 
     /* the connection and what the server told */
@@ -118,6 +136,19 @@ struct pgrepl_stream {
     pgrepl_ledger ledger;
     pgrepl_feedback fb;
     int cb_err;        /* why a decoder callback of ours failed */
+    char cb_why[192];  /* with PGREPL_EPROTOCOL: what the server sent that contradicts itself */
+    pgrepl_lsn begin_lsn; /* final_lsn of the open Begin, 0 when none */
+    pgrepl_lsn unit_end;  /* end of the last unit on this connection: ends only grow */
+
+    /* reconnection */
+    unsigned attempts;     /* failures in a row */
+    uint64_t reconnects;   /* reconnections started, in all */
+    uint64_t retry_in_ms;  /* the delay before the one scheduled */
+    uint64_t deadline_ms;  /* the connect deadline armed last */
+    uint64_t rng;          /* jitter */
+    int64_t streaming_since; /* when this connection began streaming; 0 if it has not */
+    bool idle_advance; /* the idle rule: flush follows keepalive walEnd (ledger.h) */
+    pgrepl_heartbeat *hb; /* NULL once closing */
 
     char errmsg[512];
     char sqlstate[6];
@@ -145,6 +176,8 @@ const char *pgrepl_stream_state_name(pgrepl_stream_state state)
         return "stopping";
     case PGREPL_STREAM_CLOSING:
         return "closing";
+    case PGREPL_STREAM_RECONNECTING:
+        return "reconnecting";
     }
     return "unknown";
 }
@@ -266,9 +299,53 @@ static int unit_done(pgrepl_stream *s, int rc, pgrepl_lsn end)
     return rc;
 }
 
+/*
+ * LSNs that contradict each other mean a broken stream, and nothing in it
+ * may be acknowledged: the wrapper fails before the ledger or the
+ * application sees the message, the decoder stops with PGREPL_ECALLBACK,
+ * and on_copydata reports cb_why as a protocol error.
+ */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int contradiction(pgrepl_stream *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->cb_why, sizeof s->cb_why, fmt, ap);
+    va_end(ap);
+    s->cb_err = PGREPL_EPROTOCOL;
+    return PGREPL_EPROTOCOL;
+}
+
+/*
+ * A record ends after it starts, and, when ordered, a unit ends at a later
+ * WAL record than the one before it on the same connection. Prepares are
+ * not ordered: a transaction prepared before its slot decoded two-phase
+ * arrives at COMMIT PREPARED with its old PREPARE's positions.
+ */
+static int check_unit(pgrepl_stream *s, const char *what, pgrepl_lsn start, pgrepl_lsn end, bool ordered)
+{
+    char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
+    pgrepl_lsn_format(end, b);
+    if (start >= end) {
+        pgrepl_lsn_format(start, a);
+        return contradiction(s, "%s record starts at %s but ends at %s", what, a, b);
+    }
+    if (!ordered)
+        return 0;
+    if (end <= s->unit_end) {
+        pgrepl_lsn_format(s->unit_end, a);
+        return contradiction(s, "%s ends at %s, not after the previous end %s", what, b, a);
+    }
+    s->unit_end = end;
+    return 0;
+}
+
 static int w_begin(void *ud, const pgrepl_begin *m)
 {
     pgrepl_stream *s = ud;
+    s->begin_lsn = m->final_lsn;
     pgrepl__ledger_begin(&s->ledger);
     return CALL_APP(s, on_begin, m);
 }
@@ -276,6 +353,16 @@ static int w_begin(void *ud, const pgrepl_begin *m)
 static int w_commit(void *ud, const pgrepl_commit *m)
 {
     pgrepl_stream *s = ud;
+    pgrepl_lsn begin = s->begin_lsn;
+    s->begin_lsn = 0;
+    if (m->commit_lsn != begin) {
+        char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
+        pgrepl_lsn_format(m->commit_lsn, a);
+        pgrepl_lsn_format(begin, b);
+        return contradiction(s, "Commit of the record at %s after a Begin announcing %s", a, b);
+    }
+    if (check_unit(s, "Commit", m->commit_lsn, m->end_lsn, true) != 0)
+        return PGREPL_EPROTOCOL;
     pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_commit, m), m->end_lsn);
 }
@@ -322,9 +409,28 @@ static int w_truncate(void *ud, const pgrepl_truncate *m)
     return CALL_APP(s, on_truncate, m);
 }
 
+/*
+ * A heartbeat the application does not see: the library acknowledges it in
+ * the application's place, but only where the application has nothing
+ * unacknowledged before it, so it never confirms more than the ledger
+ * rules allow.
+ */
+static int hidden_heartbeat(pgrepl_stream *s, const pgrepl_message *m)
+{
+    if (m->transactional || !pgrepl__ledger_idle(&s->ledger) || s->ledger.acked < s->ledger.delivered_end)
+        return 0;
+    pgrepl__ledger_unit_end(&s->ledger, m->lsn);
+    pgrepl__ledger_ack(&s->ledger, m->lsn);
+    return 0;
+}
+
 static int w_message(void *ud, const pgrepl_message *m)
 {
     pgrepl_stream *s = ud;
+    if (!m->transactional && check_unit(s, "Message", 0, m->lsn, true) != 0)
+        return PGREPL_EPROTOCOL;
+    if (pgrepl__heartbeat_hides(s->hb, m->prefix))
+        return hidden_heartbeat(s, m);
     if (m->transactional)
         return CALL_APP(s, on_message, m);
     pgrepl__ledger_unit_end(&s->ledger, m->lsn);
@@ -350,6 +456,8 @@ static int w_stream_stop(void *ud, const pgrepl_stream_stop *m)
 static int w_stream_commit(void *ud, const pgrepl_commit *m)
 {
     pgrepl_stream *s = ud;
+    if (check_unit(s, "Stream Commit", m->commit_lsn, m->end_lsn, true) != 0)
+        return PGREPL_EPROTOCOL;
     pgrepl__ledger_stream_close(&s->ledger, m->xid, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_stream_commit, m), m->end_lsn);
 }
@@ -373,6 +481,8 @@ static int w_begin_prepare(void *ud, const pgrepl_prepare *m)
 static int w_prepare(void *ud, const pgrepl_prepare *m)
 {
     pgrepl_stream *s = ud;
+    if (check_unit(s, "Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
+        return PGREPL_EPROTOCOL;
     pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_prepare, m), m->end_lsn);
 }
@@ -380,6 +490,8 @@ static int w_prepare(void *ud, const pgrepl_prepare *m)
 static int w_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
 {
     pgrepl_stream *s = ud;
+    if (check_unit(s, "Commit Prepared", m->commit_lsn, m->end_lsn, true) != 0)
+        return PGREPL_EPROTOCOL;
     pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_commit_prepared, m), m->end_lsn);
 }
@@ -387,6 +499,8 @@ static int w_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
 static int w_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
 {
     pgrepl_stream *s = ud;
+    if (check_unit(s, "Rollback Prepared", 0, m->rollback_end_lsn, true) != 0)
+        return PGREPL_EPROTOCOL;
     pgrepl__ledger_unit_end(&s->ledger, m->rollback_end_lsn);
     return unit_done(s, CALL_APP(s, on_rollback_prepared, m), m->rollback_end_lsn);
 }
@@ -394,6 +508,8 @@ static int w_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
 static int w_stream_prepare(void *ud, const pgrepl_prepare *m)
 {
     pgrepl_stream *s = ud;
+    if (check_unit(s, "Stream Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
+        return PGREPL_EPROTOCOL;
     pgrepl__ledger_stream_close(&s->ledger, m->xid, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_stream_prepare, m), m->end_lsn);
 }
@@ -437,22 +553,6 @@ static void server_message(const PGresult *res, pgrepl_server_message *m)
     m->message = field(res, PG_DIAG_MESSAGE_PRIMARY);
     m->detail = field(res, PG_DIAG_MESSAGE_DETAIL);
     m->hint = field(res, PG_DIAG_MESSAGE_HINT);
-}
-
-/*
- * Whether retrying the same thing cannot help. Connection problems (08),
- * rollbacks (40), resource shortages (53), operator intervention such as
- * administrator shutdown or termination (57), and objects in use (55006
- * slot active, 55P03 lock) are transient; the rest, e.g. 42704 (no such
- * slot) or 55000 (slot invalidated, wrong database), needs someone to act.
- */
-static bool sqlstate_fatal(const char *sqlstate)
-{
-    static const char *const transient_class[] = {"08", "40", "53", "57"};
-    for (size_t i = 0; i < sizeof transient_class / sizeof transient_class[0]; i++)
-        if (strncmp(sqlstate, transient_class[i], 2) == 0)
-            return false;
-    return strcmp(sqlstate, "55006") != 0 && strcmp(sqlstate, "55P03") != 0;
 }
 
 #if defined(__GNUC__)
@@ -499,12 +599,21 @@ static void on_timer(uv_timer_t *h)
     run(h->data, 0, 0);
 }
 
+static void on_wait(uv_timer_t *h)
+{
+    pgrepl_stream *s = h->data;
+    s->wait_due = true;
+    run(s, 0, 0);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     pgrepl_stream *s = h->data;
     /* PQconnectPoll may close the socket and open another: stop watching first */
-    if (pgrepl__conn_connecting(&s->conn))
+    if (pgrepl__conn_connecting(&s->conn)) {
         uv_poll_stop(h);
+        s->poll_events = 0;
+    }
     unsigned io = ((events & UV_READABLE) ? PGREPL_CONN_READ : 0u) | ((events & UV_WRITABLE) ? PGREPL_CONN_WRITE : 0u);
     run(s, io, status);
 }
@@ -513,13 +622,15 @@ static void init_handles(pgrepl_stream *s)
 {
     if (s->handles)
         return;
-    /* both cannot fail on a valid loop */
+    /* none can fail on a valid loop */
     uv_timer_init(s->loop, &s->timer);
     uv_idle_init(s->loop, &s->idle);
+    uv_timer_init(s->loop, &s->wait);
     s->timer.data = s;
     s->idle.data = s;
+    s->wait.data = s;
     s->handles = true;
-    s->nhandles += 2;
+    s->nhandles += 3;
 }
 
 /* Have run() called soon from the loop. */
@@ -551,6 +662,7 @@ static int open_poll(pgrepl_stream *s, int fd)
     p->data = s;
     s->poll = p;
     s->poll_fd = fd;
+    s->poll_events = 0;
     s->nhandles++;
     return 0;
 }
@@ -572,10 +684,13 @@ static int sync_io(pgrepl_stream *s)
     if (s->paused && s->ph == PH_STREAMING)
         want &= ~(unsigned)PGREPL_CONN_READ;
     int events = ((want & PGREPL_CONN_READ) ? UV_READABLE : 0) | ((want & PGREPL_CONN_WRITE) ? UV_WRITABLE : 0);
-    if (rc == 0)
+    /* uv_poll_start and _stop cost two epoll_ctl calls each, even when nothing changes */
+    if (rc == 0 && events != s->poll_events)
         rc = events != 0 ? uv_poll_start(s->poll, events, on_poll) : uv_poll_stop(s->poll);
-    if (rc == 0)
+    if (rc == 0) {
+        s->poll_events = events;
         return 0;
+    }
     fail(s, rc == UV_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL, "cannot watch the connection socket: %s",
          uv_strerror(rc));
     return -1;
@@ -634,27 +749,82 @@ static void teardown(pgrepl_stream *s, int status)
     close_poll(s);
     drop_result(s);
     pgrepl__conn_finish(&s->conn);
-    if (s->handles)
+    pgrepl__heartbeat_stop(s->hb);
+    if (s->handles) {
         uv_timer_stop(&s->timer);
+        uv_timer_stop(&s->wait);
+    }
+    s->wait_due = false;
     s->ph = PH_NONE;
     s->want_start = false;
     s->release_req = false;
     cancel_current(s, status);
 }
 
+/*
+ * After a failure: reconnect later when the application wants to stream,
+ * reconnection is on and retrying can help. attempts counts failures in a
+ * row; a connection that streamed for as long as the longest delay proved
+ * the trouble gone, so the delays start small again after it. Returns
+ * whether a reconnection is scheduled.
+ */
+static bool plan_retry(pgrepl_stream *s, bool fatal)
+{
+    if (s->streaming_since != 0 && now_us() - s->streaming_since >= (int64_t)s->retry_max_ms * 1000)
+        s->attempts = 0;
+    s->streaming_since = 0;
+    s->attempts++;
+    if (fatal || !s->run_req || s->retry_min_ms == 0 || s->close_req) {
+        s->run_req = false;
+        return false;
+    }
+    s->retry_in_ms = pgrepl__backoff_ms(s->retry_min_ms, s->retry_max_ms, s->attempts, pgrepl__random_next(&s->rng));
+    uv_timer_start(&s->wait, on_wait, s->retry_in_ms, 0);
+    return true;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 0)))
+#endif
+static void fail_va(pgrepl_stream *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
+                    const char *fmt, va_list ap)
+{
+    set_errmsgv(s, server, fmt, ap);
+    teardown(s, code);
+    pgrepl_stream_state old = s->state;
+    bool retry = plan_retry(s, v.fatal);
+    s->state = retry ? PGREPL_STREAM_RECONNECTING : PGREPL_STREAM_STOPPED;
+    pgrepl_error err = {.code = code,
+                        .fatal = v.fatal,
+                        .message = s->errmsg,
+                        .server = server,
+                        .hint = v.hint,
+                        .retrying = retry,
+                        .retry_in_ms = retry ? s->retry_in_ms : 0,
+                        .attempt = s->attempts};
+    notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
+    if (old != s->state)
+        notify(s, &(note){.kind = NOTE_STATE, .state = s->state});
+}
+
 static void fail(pgrepl_stream *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    set_errmsgv(s, server, fmt, ap);
+    fail_va(s, code, (pgrepl_verdict){fatal, NULL}, server, fmt, ap);
     va_end(ap);
-    teardown(s, code);
-    pgrepl_stream_state old = s->state;
-    s->state = PGREPL_STREAM_STOPPED;
-    pgrepl_error err = {.code = code, .fatal = fatal, .message = s->errmsg, .server = server};
-    notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
-    if (old != PGREPL_STREAM_STOPPED)
-        notify(s, &(note){.kind = NOTE_STATE, .state = PGREPL_STREAM_STOPPED});
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 6)))
+#endif
+static void fail_with(pgrepl_stream *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_va(s, code, v, server, fmt, ap);
+    va_end(ap);
 }
 
 static bool is_error(const PGresult *res)
@@ -675,8 +845,8 @@ static void fail_result(pgrepl_stream *s, const PGresult *res, const char *what)
         fail(s, PGREPL_ECONNLOST, false, NULL, "%s failed: %s", what, *text ? text : "connection lost");
         return;
     }
-    fail(s, PGREPL_ESERVER, sqlstate_fatal(m.sqlstate), &m, "%s failed: %s %s: %s", what, m.severity, m.sqlstate,
-         m.message);
+    fail_with(s, PGREPL_ESERVER, pgrepl__classify_server(m.sqlstate, m.message), &m, "%s failed: %s %s: %s", what,
+              m.severity, m.sqlstate, m.message);
 }
 
 /* The connection failed; a server error already received says more than libpq. */
@@ -689,8 +859,19 @@ static void fail_conn(pgrepl_stream *s, int code, const char *what)
         PQclear(res);
         return;
     }
-    fail(s, code, false, NULL, "%s: %s", code == PGREPL_ECONNECT ? "could not connect" : "connection lost",
-         pgrepl__conn_errmsg(&s->conn));
+    if (code != PGREPL_ECONNECT) {
+        fail(s, code, false, NULL, "connection lost: %s", pgrepl__conn_errmsg(&s->conn));
+        return;
+    }
+    /* a copy: closing the connection clears it, and on_error gets the server message built on it */
+    pgrepl_connect_diag d = s->conn.diag;
+    if (d.sqlstate[0] == '\0') {
+        fail_with(s, code, pgrepl__classify_libpq(d.text), NULL, "could not connect: %s", d.text);
+        return;
+    }
+    pgrepl_server_message m = {
+        .severity = d.severity, .sqlstate = d.sqlstate, .message = d.message, .detail = d.detail, .hint = d.hint};
+    fail_with(s, code, pgrepl__classify_server(d.sqlstate, d.message), &m, "could not connect: %s", d.text);
 }
 
 static void on_pq_notice(void *arg, const PGresult *res)
@@ -708,9 +889,26 @@ static void send_command(pgrepl_stream *s, const char *sql, phase next)
     s->ph = next;
 }
 
+/*
+ * The connect deadline: libpq ignores connect_timeout in non-blocking mode,
+ * so the stream keeps its own, over the whole setup (every host libpq
+ * tries, IDENTIFY_SYSTEM, the settings, the check, START_REPLICATION).
+ */
+static void arm_deadline(pgrepl_stream *s)
+{
+    s->deadline_ms = s->connect_timeout_ms != 0 ? s->connect_timeout_ms : pgrepl__conn_connect_timeout_ms(&s->conn);
+    if (s->deadline_ms == 0)
+        s->deadline_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    s->wait_due = false;
+    uv_timer_start(&s->wait, on_wait, s->deadline_ms, 0);
+}
+
 static void connect_now(pgrepl_stream *s)
 {
     s->connect_req = false;
+    s->begin_lsn = 0;
+    s->unit_end = 0;
+    s->streaming_since = 0;
     pgrepl__ledger_reset_units(&s->ledger);
     pgrepl__ledger_received(&s->ledger, s->start_lsn);
     pgrepl__ledger_ack(&s->ledger, s->start_lsn);
@@ -720,6 +918,7 @@ static void connect_now(pgrepl_stream *s)
         fail(s, PGREPL_ENOMEM, false, NULL, "could not start connecting: out of memory");
         return;
     }
+    arm_deadline(s);
     set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
@@ -1059,7 +1258,8 @@ static void send_start(pgrepl_stream *s)
     pgrepl_start_cmd c = {
         .server_version = s->server_version,
         .slot = s->slot,
-        .start_lsn = s->start_lsn,
+        /* resume: what the application acknowledged is never asked for again */
+        .start_lsn = s->start_lsn > s->ledger.acked ? s->start_lsn : s->ledger.acked,
         .proto_version = s->proto_req,
         .publications = (const char *const *)s->pubs,
         .npublications = s->npubs,
@@ -1084,12 +1284,63 @@ static void send_start(pgrepl_stream *s)
         set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
+/* The check runs before every START_REPLICATION, so also after each reconnection. */
+static void send_check(pgrepl_stream *s)
+{
+    pgrepl_str sql;
+    pgrepl__str_init(&sql);
+    if (pgrepl__check_sql(&sql, s->server_version, s->slot, (const char *const *)s->pubs, s->npubs) != 0) {
+        fail(s, PGREPL_ENOMEM, false, NULL, "the check before streaming: out of memory");
+    } else {
+        arm_deadline(s);
+        send_command(s, sql.data, PH_CHECK);
+        set_state(s, PGREPL_STREAM_CONNECTING);
+    }
+    pgrepl__str_free(&sql);
+}
+
+/*
+ * Missing publications stop the stream before it starts (14-17 would fail
+ * only at the first decoded change, 18 only warns and skips the changes).
+ * An invalidated slot is named as such: the error that ended the last
+ * connection (57P01) looks like any administrator's termination.
+ */
+static void check_done(pgrepl_stream *s, const PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != PGREPL_CHECK_COLUMNS) {
+        fail(s, PGREPL_EPROTOCOL, true, NULL, "the check before streaming: unexpected result");
+        return;
+    }
+    /* no such slot: START_REPLICATION says so in the server's words (42704) */
+    if (strcmp(PQgetvalue(res, 0, PGREPL_CHECK_SLOT_EXISTS), "t") != 0) {
+        send_start(s);
+        return;
+    }
+    if (!PQgetisnull(res, 0, PGREPL_CHECK_MISSING_PUBS)) {
+        fail_with(s, PGREPL_ENOTFOUND, (pgrepl_verdict){true, pgrepl__hint_publication}, NULL,
+                  "missing publication(s): %s", PQgetvalue(res, 0, PGREPL_CHECK_MISSING_PUBS));
+        return;
+    }
+    const char *why = pgrepl__slot_invalidation(value_or_null(res, PGREPL_CHECK_WAL_STATUS),
+                                                value_or_null(res, PGREPL_CHECK_CONFLICTING),
+                                                value_or_null(res, PGREPL_CHECK_INVALIDATION));
+    if (why != NULL) {
+        fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_invalidated}, NULL,
+                  "replication slot \"%s\" has been invalidated (%s)", s->slot, why);
+        return;
+    }
+    send_start(s);
+}
+
 static void streaming_begin(pgrepl_stream *s)
 {
     s->ph = PH_STREAMING;
     s->want_start = false;
+    uv_timer_stop(&s->wait);
+    s->streaming_since = now_us();
     pgrepl__feedback_init(&s->fb, (int64_t)s->interval_ms * 1000, (int64_t)s->sender_timeout_ms * 1000,
                           (int64_t)s->recv_timeout_ms * 1000, now_us());
+    pgrepl__heartbeat_start(s->hb, s->conninfo);
     set_state(s, PGREPL_STREAM_STREAMING);
 }
 
@@ -1101,7 +1352,7 @@ static bool next_command(pgrepl_stream *s)
     if (s->queue != NULL)
         run_slot_cmd(s);
     else if (s->want_start)
-        send_start(s);
+        send_check(s);
     else if (s->state != PGREPL_STREAM_READY)
         set_state(s, PGREPL_STREAM_READY);
     else
@@ -1125,6 +1376,8 @@ static const char *phase_command(phase ph)
         return "snapshot transaction";
     case PH_SLOT:
         return "slot command";
+    case PH_CHECK:
+        return "the check before streaming";
     case PH_START:
         return "START_REPLICATION";
     default:
@@ -1174,6 +1427,9 @@ static void query_done(pgrepl_stream *s)
     case PH_SLOT:
         slot_done(s, res);
         break;
+    case PH_CHECK:
+        check_done(s, res);
+        break;
     default:
         /* START_REPLICATION completed without CopyBoth */
         fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: completed without starting to stream", phase_command(s->ph));
@@ -1182,20 +1438,52 @@ static void query_done(pgrepl_stream *s)
     PQclear(res);
 }
 
+/*
+ * A message the stream could not take. The application's own failure is
+ * fatal. A malformed or contradictory message is a protocol error worth a
+ * reconnection: nothing of it was acknowledged, and the server sends it
+ * again, intact unless it is broken at the source (then every attempt
+ * fails alike, each one reported, with a growing delay).
+ */
+static void decode_failed(pgrepl_stream *s, int rc)
+{
+    if (s->cb_err == PGREPL_EPROTOCOL)
+        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", s->cb_why);
+    else if (s->cb_err != 0)
+        fail(s, s->cb_err, false, NULL, "replication stream: %s", pgrepl_strerror(s->cb_err));
+    else if (rc == PGREPL_ECALLBACK || rc == PGREPL_ENOMEM)
+        fail(s, rc, rc == PGREPL_ECALLBACK, NULL, "replication stream: %s", pgrepl_decoder_errmsg(s->dec));
+    else
+        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", pgrepl_decoder_errmsg(s->dec));
+}
+
 static void on_copydata(pgrepl_stream *s, const char *data, size_t len)
 {
     pgrepl_copydata cd;
     int rc = pgrepl_copydata_parse(data, len, &cd);
     if (rc != 0) {
-        fail(s, rc, true, NULL, "replication stream: bad CopyData message (%s)", pgrepl_strerror(rc));
+        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: bad CopyData message (%s)",
+             pgrepl_strerror(rc));
+        return;
+    }
+    /* a logical walsender writes one LSN into both fields */
+    if (cd.kind == 'w' && cd.wal_start != cd.wal_end) {
+        char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
+        pgrepl_lsn_format(cd.wal_start, a);
+        pgrepl_lsn_format(cd.wal_end, b);
+        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: XLogData from %s to %s", a, b);
         return;
     }
     pgrepl__feedback_on_recv(&s->fb, now_us());
     if (cd.kind == 'k') {
         pgrepl_lsn write, flush;
-        pgrepl__ledger_keepalive(&s->ledger, cd.wal_end);
+        if (s->idle_advance)
+            pgrepl__ledger_keepalive(&s->ledger, cd.wal_end);
+        else
+            pgrepl__ledger_received(&s->ledger, cd.wal_end);
         pgrepl__ledger_positions(&s->ledger, &write, &flush);
         pgrepl__feedback_on_keepalive(&s->fb, cd.reply_requested, cd.wal_end, flush);
+        pgrepl__heartbeat_reached(s->hb, cd.wal_end);
         notify(s, &(note){.kind = NOTE_KEEPALIVE, .lsn1 = cd.wal_end, .time = cd.send_time,
                           .flag = cd.reply_requested});
         return;
@@ -1206,10 +1494,10 @@ static void on_copydata(pgrepl_stream *s, const char *data, size_t len)
     rc = pgrepl_decoder_feed(s->dec, &wal, cd.data, cd.len);
     if (rc == PGREPL_PAUSE)
         s->paused = true;
-    else if (rc != 0 && s->cb_err != 0)
-        fail(s, s->cb_err, false, NULL, "replication stream: %s", pgrepl_strerror(s->cb_err));
     else if (rc != 0)
-        fail(s, rc, rc != PGREPL_ENOMEM, NULL, "replication stream: %s", pgrepl_decoder_errmsg(s->dec));
+        decode_failed(s, rc);
+    /* after decoding: a heartbeat Message has been acknowledged by now, so seeing it can confirm it */
+    pgrepl__heartbeat_reached(s->hb, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
 }
 
 static void on_query_event(pgrepl_stream *s, pgrepl_conn_event *ev)
@@ -1325,6 +1613,12 @@ static void stop_now(pgrepl_stream *s)
 {
     s->stop_req = false;
     s->want_start = false;
+    if (s->state == PGREPL_STREAM_RECONNECTING) {
+        uv_timer_stop(&s->wait);
+        s->wait_due = false;
+        set_state(s, PGREPL_STREAM_STOPPED);
+        return;
+    }
     switch (s->ph) {
     case PH_NONE:
     case PH_STOPPING:
@@ -1333,6 +1627,7 @@ static void stop_now(pgrepl_stream *s)
         /* a failed final update or CopyDone means the connection is gone: nothing to drain */
         if (send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->conn) == 0) {
             s->ph = PH_STOPPING;
+            pgrepl__heartbeat_stop(s->hb);
             set_state(s, PGREPL_STREAM_STOPPING);
             return;
         }
@@ -1361,12 +1656,35 @@ static void release_now(pgrepl_stream *s)
         set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
+/* Phases the connect deadline covers: the setup, not slot commands or a held snapshot. */
+static bool timed_phase(phase ph)
+{
+    return ph == PH_CONNECT || ph == PH_IDENTIFY || ph == PH_SHOW || ph == PH_SETTINGS || ph == PH_CHECK ||
+           ph == PH_START;
+}
+
+/* The wait timer expired: time to reconnect, or the setup took too long. */
+static void wait_expired(pgrepl_stream *s)
+{
+    s->wait_due = false;
+    if (s->state == PGREPL_STREAM_RECONNECTING) {
+        s->reconnects++;
+        s->connect_req = true;
+        s->want_start = true;
+    } else if (timed_phase(s->ph)) {
+        fail(s, PGREPL_ETIMEDOUT, false, NULL, "%s: no answer within %llu ms (connect timeout)",
+             s->ph == PH_CONNECT ? "could not connect" : phase_command(s->ph), (unsigned long long)s->deadline_ms);
+    }
+}
+
 /* Everything that can happen now, until nothing can. */
 static void advance(pgrepl_stream *s)
 {
     while (!s->close_req) {
         if (s->stop_req)
             stop_now(s);
+        else if (s->wait_due)
+            wait_expired(s);
         else if (s->connect_req)
             connect_now(s);
         else if (s->release_req)
@@ -1393,12 +1711,21 @@ static void run(pgrepl_stream *s, unsigned io, int status)
     do
         advance(s);
     while (!s->close_req && sync_io(s) != 0);
+    pgrepl__heartbeat_hold(s->hb, s->paused);
     s->busy--;
     if (s->close_req && s->busy == 0)
         do_close(s);
 }
 
 /* ---- close ------------------------------------------------------------------------- */
+
+/* The heartbeat's handles count as one handle of the stream. */
+static void heartbeat_closed(void *arg)
+{
+    pgrepl_stream *s = arg;
+    if (--s->nhandles == 0 && s->state == PGREPL_STREAM_CLOSING)
+        finalize(s);
+}
 
 static void do_close(pgrepl_stream *s)
 {
@@ -1410,6 +1737,11 @@ static void do_close(pgrepl_stream *s)
     init_handles(s);
     uv_close((uv_handle_t *)&s->timer, on_closed);
     uv_close((uv_handle_t *)&s->idle, on_closed);
+    uv_close((uv_handle_t *)&s->wait, on_closed);
+    s->nhandles++;
+    pgrepl_heartbeat *hb = s->hb;
+    s->hb = NULL;
+    pgrepl__heartbeat_close(hb, heartbeat_closed);
 }
 
 static void free_stream(pgrepl_stream *s)
@@ -1442,6 +1774,31 @@ static void finalize(pgrepl_stream *s)
 
 /* ---- public API: lifecycle ---------------------------------------------------------- */
 
+/* The heartbeat's problems: non-fatal, the stream goes on (close() from inside waits as in run()). */
+static void heartbeat_error(void *arg, int code, const char *message, const pgrepl_server_message *server)
+{
+    pgrepl_stream *s = arg;
+    set_errmsg(s, server, "%s", message);
+    pgrepl_error err = {.code = code, .message = s->errmsg, .server = server, .stream_continues = true};
+    s->busy++;
+    notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
+    s->busy--;
+    if (s->close_req && s->busy == 0)
+        do_close(s);
+}
+
+/* A heartbeat was seen: what it lets the slot confirm goes out now, not at the next status interval. */
+static void heartbeat_seen(void *arg)
+{
+    pgrepl_stream *s = arg;
+    pgrepl_lsn write, flush;
+    pgrepl__ledger_positions(&s->ledger, &write, &flush);
+    if (s->ph == PH_STREAMING && flush > s->ledger.reported) {
+        s->fb.reply_pending = true;
+        kick(s);
+    }
+}
+
 pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop)
 {
     if (loop == NULL)
@@ -1450,14 +1807,22 @@ pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop)
     if (s == NULL)
         return NULL;
     s->dec = pgrepl_decoder_new(&wrappers, sizeof wrappers, s);
-    if (s->dec == NULL) {
+    const pgrepl_heartbeat_hooks hooks = {.arg = s, .on_error = heartbeat_error, .on_seen = heartbeat_seen};
+    s->hb = s->dec != NULL ? pgrepl__heartbeat_new(loop, &hooks) : NULL;
+    if (s->hb == NULL) {
+        pgrepl_decoder_free(s->dec);
         pgrepl__free(s);
         return NULL;
     }
+    s->idle_advance = true;
     s->loop = loop;
     s->interval_ms = DEFAULT_STATUS_INTERVAL_MS;
     s->queue_tail = &s->queue;
     s->poll_fd = -1;
+    s->retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
+    s->retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
+    /* jitter only has to differ between processes and streams; never 0 for xorshift */
+    s->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)s) | 1;
     pgrepl__ledger_init(&s->ledger, 0);
     pgrepl__conn_init(&s->conn);
     return s;
@@ -1466,6 +1831,16 @@ pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop)
 static bool configurable(const pgrepl_stream *s)
 {
     return s->state == PGREPL_STREAM_STOPPED && !s->connect_req && !s->close_req;
+}
+
+bool pgrepl__stream_configurable(const pgrepl_stream *s)
+{
+    return configurable(s);
+}
+
+pgrepl_heartbeat *pgrepl__stream_heartbeat(const pgrepl_stream *s)
+{
+    return s->hb;
 }
 
 int pgrepl_stream_start_replication(pgrepl_stream *s)
@@ -1478,7 +1853,10 @@ int pgrepl_stream_start_replication(pgrepl_stream *s)
         s->connect_req = true;
     else if (s->state != PGREPL_STREAM_READY)
         return PGREPL_ESTATE;
+    if (s->state == PGREPL_STREAM_STOPPED)
+        s->attempts = 0;
     s->want_start = true;
+    s->run_req = true;
     init_handles(s);
     kick(s);
     return 0;
@@ -1505,7 +1883,8 @@ int pgrepl_stream_stop_replication(pgrepl_stream *s)
         return 0;
     s->connect_req = false;
     s->want_start = false;
-    if (s->ph == PH_NONE || s->ph == PH_STOPPING)
+    s->run_req = false;
+    if ((s->ph == PH_NONE && s->state != PGREPL_STREAM_RECONNECTING) || s->ph == PH_STOPPING)
         return 0;
     s->stop_req = true;
     kick(s);
@@ -1681,7 +2060,8 @@ int pgrepl_stream_set_origin(pgrepl_stream *s, pgrepl_origin_filter origin)
 
 int pgrepl_stream_set_start_lsn(pgrepl_stream *s, pgrepl_lsn lsn)
 {
-    int rc = check_config(s);
+    /* also while a reconnection is pending: for the next connection */
+    int rc = s != NULL && s->state == PGREPL_STREAM_RECONNECTING && !s->close_req ? 0 : check_config(s);
     if (rc == 0)
         s->start_lsn = lsn;
     return rc;
@@ -1707,11 +2087,42 @@ int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms)
     return rc;
 }
 
+int pgrepl_stream_set_reconnect(pgrepl_stream *s, uint64_t min_ms, uint64_t max_ms)
+{
+    int rc = check_config(s);
+    bool off = min_ms == 0 && max_ms == 0;
+    if (rc == 0 && !off && (min_ms == 0 || max_ms < min_ms || max_ms > MAX_MS))
+        rc = PGREPL_EINVAL;
+    if (rc == 0) {
+        s->retry_min_ms = min_ms;
+        s->retry_max_ms = max_ms;
+    }
+    return rc;
+}
+
+int pgrepl_stream_set_connect_timeout(pgrepl_stream *s, uint64_t ms)
+{
+    int rc = check_config(s);
+    if (rc == 0 && ms > MAX_MS)
+        rc = PGREPL_EINVAL;
+    if (rc == 0)
+        s->connect_timeout_ms = ms;
+    return rc;
+}
+
 int pgrepl_stream_set_auto_ack(pgrepl_stream *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
         s->auto_ack = on;
+    return rc;
+}
+
+int pgrepl_stream_set_idle_advance(pgrepl_stream *s, bool on)
+{
+    int rc = check_config(s);
+    if (rc == 0)
+        s->idle_advance = on;
     return rc;
 }
 
@@ -1758,6 +2169,11 @@ pgrepl_lsn pgrepl_stream_acked_lsn(const pgrepl_stream *s)
 pgrepl_lsn pgrepl_stream_reported_lsn(const pgrepl_stream *s)
 {
     return s != NULL ? s->ledger.reported : 0;
+}
+
+uint64_t pgrepl_stream_reconnects(const pgrepl_stream *s)
+{
+    return s != NULL ? s->reconnects : 0;
 }
 
 pgrepl_stream_state pgrepl_stream_get_state(const pgrepl_stream *s)
@@ -1817,7 +2233,7 @@ static int queue_cmd(pgrepl_stream *s, slot_cmd *proto, const char *name)
     if (s == NULL || name == NULL || *name == '\0')
         return PGREPL_EINVAL;
     bool open = s->state == PGREPL_STREAM_STOPPED || s->state == PGREPL_STREAM_CONNECTING ||
-                s->state == PGREPL_STREAM_READY;
+                s->state == PGREPL_STREAM_READY || s->state == PGREPL_STREAM_RECONNECTING;
     if (s->close_req || !open)
         return PGREPL_ESTATE;
     slot_cmd *c = pgrepl__malloc(sizeof *c);

@@ -61,6 +61,8 @@ typedef int64_t pgrepl_timestamp;
  *   PGREPL_ETIMEDOUT    no answer in time (transient)
  *   PGREPL_EUNSUPPORTED the server version does not support what was asked (fatal)
  *   PGREPL_ECANCELED    the operation was canceled by close (fatal)
+ *   PGREPL_ESTALLED     a heartbeat was not seen by a stream that claims to be
+ *                       streaming (transient)
  */
 #define PGREPL_ERRNO_MAP(XX)                                                         \
     XX(ENOMEM, -1, "out of memory", 0)                                                \
@@ -83,7 +85,8 @@ typedef int64_t pgrepl_timestamp;
     XX(ESERVER, -18, "server error", 1)                                               \
     XX(ETIMEDOUT, -19, "timed out", 0)                                                \
     XX(EUNSUPPORTED, -20, "not supported by the server version", 1)                   \
-    XX(ECANCELED, -21, "operation canceled", 1)
+    XX(ECANCELED, -21, "operation canceled", 1)                                       \
+    XX(ESTALLED, -22, "stream stalled", 0)
 
 typedef enum pgrepl_errno {
 #define PGREPL_ERRNO_ENUM_(name, val, msg, fatal) PGREPL_##name = (val),

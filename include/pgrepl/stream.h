@@ -65,7 +65,8 @@ typedef enum pgrepl_stream_state {
     PGREPL_STREAM_READY,        /* connected and idle (connect() without start, or a snapshot is held) */
     PGREPL_STREAM_STREAMING,    /* START_REPLICATION accepted: data flows */
     PGREPL_STREAM_STOPPING,     /* final status update and CopyDone sent, draining */
-    PGREPL_STREAM_CLOSING       /* pgrepl_stream_close() called; close_cb pending */
+    PGREPL_STREAM_CLOSING,      /* pgrepl_stream_close() called; close_cb pending */
+    PGREPL_STREAM_RECONNECTING  /* a retryable failure: waiting to connect again (pgrepl_stream_set_reconnect) */
 } pgrepl_stream_state;
 
 /* Name of a state ("streaming"). Static storage. */
@@ -98,6 +99,12 @@ typedef struct pgrepl_error {
     bool fatal;                         /* retrying the same configuration cannot help */
     const char *message;                /* one line saying what failed, with the server's text */
     const pgrepl_server_message *server; /* the server's error, or NULL */
+    bool stream_continues;              /* a heartbeat problem (its side connection, or PGREPL_ESTALLED): the
+                                           stream was not stopped and keeps its state */
+    const char *hint;                   /* what an operator can do about it (static text), or NULL */
+    bool retrying;                      /* a reconnection is scheduled: the stream is RECONNECTING */
+    uint64_t retry_in_ms;               /* when retrying: the delay before the next connection attempt */
+    unsigned attempt;                   /* failures in a row, this one included */
 } pgrepl_error;
 
 typedef struct pgrepl_stream_callbacks {
@@ -106,7 +113,9 @@ typedef struct pgrepl_stream_callbacks {
     void (*on_state)(pgrepl_stream *s, pgrepl_stream_state state);
     /* A NoticeResponse (WARNING, NOTICE, ...) arrived, e.g. PostgreSQL 18's "skipped loading publication". */
     void (*on_notice)(pgrepl_stream *s, const pgrepl_server_message *notice);
-    /* Something failed. The stream is STOPPED when this runs (unless it was already closing). */
+    /* Something failed. The stream is STOPPED when this runs (unless it was already closing), or RECONNECTING
+       when err->retrying (see "failures and reconnection" below), except for heartbeat problems
+       (err->stream_continues, see "heartbeats" below), after which it goes on as it was. */
     void (*on_error)(pgrepl_stream *s, const pgrepl_error *err);
     /* A primary keepalive arrived (after the ledger took it into account). */
     void (*on_keepalive)(pgrepl_stream *s, pgrepl_lsn wal_end, pgrepl_timestamp send_time, bool reply_requested);
@@ -144,7 +153,11 @@ PGREPL_EXTERN int pgrepl_stream_set_origin(pgrepl_stream *s, pgrepl_origin_filte
  * The application's own durable resume point (default 0/0). The server starts
  * at the later of it and the slot's confirmed_flush_lsn, so nothing the
  * application already holds is replayed after a server crash that lost the
- * slot's last confirmation.
+ * slot's last confirmation. Every START_REPLICATION (also after a stop or a
+ * reconnection) asks for the later of it and the acknowledged position.
+ * Unlike other settings it may also be changed in RECONNECTING (e.g. from
+ * on_error), for the next connection: what the application already holds
+ * but has not acknowledged (written, not yet durable) need not come again.
  */
 PGREPL_EXTERN int pgrepl_stream_set_start_lsn(pgrepl_stream *s, pgrepl_lsn lsn);
 /* Status update interval in milliseconds (default 10000; > 0). Capped at half of wal_sender_timeout. */
@@ -156,11 +169,36 @@ PGREPL_EXTERN int pgrepl_stream_set_status_interval(pgrepl_stream *s, uint64_t m
  */
 PGREPL_EXTERN int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms);
 /*
+ * Reconnection after a retryable failure (default on, 1000 to 60000 ms;
+ * see "failures and reconnection" below). min_ms and max_ms bound the
+ * delay: 0 < min_ms <= max_ms <= 2^40, or both 0 to turn reconnection off
+ * (a failure then leaves the stream STOPPED). PGREPL_EINVAL otherwise.
+ */
+PGREPL_EXTERN int pgrepl_stream_set_reconnect(pgrepl_stream *s, uint64_t min_ms, uint64_t max_ms);
+/*
+ * Connect timeout in milliseconds: the whole setup of a connection (every
+ * host libpq tries, authentication, IDENTIFY_SYSTEM, the session settings,
+ * the check before streaming, START_REPLICATION; not slot commands) must
+ * finish within it, else a retryable PGREPL_ETIMEDOUT. 0 (default): the
+ * conninfo's connect_timeout or PGCONNECT_TIMEOUT (seconds, at least 2),
+ * else 10000. (libpq ignores connect_timeout on a non-blocking connection.)
+ */
+PGREPL_EXTERN int pgrepl_stream_set_connect_timeout(pgrepl_stream *s, uint64_t ms);
+/*
  * Acknowledge each unit when its callback returns 0 (default off): Commit,
  * Stream Commit, Prepare, Stream Prepare, Commit Prepared, Rollback Prepared
  * and non-transactional Message (a missing callback counts as 0).
  */
 PGREPL_EXTERN int pgrepl_stream_set_auto_ack(pgrepl_stream *s, bool on);
+/*
+ * The idle rule (default on): when no transaction is open and everything
+ * delivered was acknowledged, the flush position reported follows the
+ * server's keepalive walEnd, so that a slot whose publication is quiet
+ * advances while other databases or unpublished tables write (protocol.md
+ * 5.4). Off: only acknowledged positions (and heartbeat messages, see
+ * below) are confirmed.
+ */
+PGREPL_EXTERN int pgrepl_stream_set_idle_advance(pgrepl_stream *s, bool on);
 /*
  * Callbacks: decoder callbacks (one per pgoutput message, see decode.h; their
  * ud argument is the stream's user data) and stream callbacks. Either may be
@@ -179,11 +217,13 @@ PGREPL_EXTERN void *pgrepl_stream_get_data(const pgrepl_stream *s);
 /* ---- running ------------------------------------------------------------ */
 
 /*
- * Connect, identify, run the queued slot commands, then START_REPLICATION.
- * From STOPPED (connects first) or READY. Returns 0 (progress is reported
- * through on_state / on_error), PGREPL_EINVAL when no slot or no publication
- * is configured, PGREPL_ESTATE in another state or when a start is already
- * pending.
+ * Connect, identify, run the queued slot commands, check the publications
+ * and the slot, then START_REPLICATION; until stopped, closed or failed
+ * fatally, reconnect after retryable failures (see "failures and
+ * reconnection"). From STOPPED (connects first) or READY. Returns 0
+ * (progress is reported through on_state / on_error), PGREPL_EINVAL when no
+ * slot or no publication is configured, PGREPL_ESTATE in another state
+ * (also RECONNECTING) or when a start is already pending.
  */
 PGREPL_EXTERN int pgrepl_stream_start_replication(pgrepl_stream *s);
 /*
@@ -221,6 +261,79 @@ PGREPL_EXTERN int pgrepl_stream_pause(pgrepl_stream *s);
 /* Resume reading; data already buffered in libpq is delivered without waiting for the socket. */
 PGREPL_EXTERN int pgrepl_stream_resume(pgrepl_stream *s);
 
+/* ---- failures and reconnection ------------------------------------------ *
+ *
+ * Every failure reaches on_error once. err->fatal is the stream's verdict:
+ * whether retrying the same configuration can help (it may differ from
+ * pgrepl_err_is_fatal(err->code), which is about repeating one call), and
+ * err->hint says what an operator can do.
+ *
+ * Retryable: a lost or refused connection; administrator termination,
+ * server shutdown or startup (SQLSTATE class 57 but 57P04); too many
+ * connections or WAL senders (53300) and other resource shortages (53);
+ * the slot active for another process (55006); other connection
+ * exceptions (08 but 08P01), rollbacks (40), I/O errors (58 but 58P01);
+ * timeouts (connect and receive, PGREPL_ETIMEDOUT); a malformed or
+ * self-contradictory message from the server (PGREPL_EPROTOCOL: nothing of
+ * it was acknowledged, and the next connection receives it again).
+ *
+ * Fatal: no such slot (42704), a slot of another database or a physical
+ * one, wal_level below logical, a standby before 16 (55000); an invalidated
+ * slot (55000 in each version's wording, or found by the check below); a
+ * missing publication; a role without REPLICATION (42501); no such
+ * database (3D000); failed authentication (28000, 28P01); a protocol
+ * violation the server reports (08P01); options the server rejects (0A000,
+ * 22023, 42601, 42602); WAL the slot needs removed (58P01); an unknown host
+ * name (but not a resolver that did not answer), a missing password, an
+ * invalid connection option; an application callback's failure
+ * (PGREPL_ECALLBACK); any other server error.
+ *
+ * Errors during connection setup are PGREPL_ECONNECT; when the server
+ * sent one, err->server carries it with its SQLSTATE (libpq hands it over
+ * only as text, which the stream takes apart). Message texts refine a few
+ * SQLSTATEs and pick hints, matched in English: in another language the
+ * SQLSTATE alone decides.
+ *
+ * The check before streaming: before every START_REPLICATION, also after
+ * a reconnection, the stream looks up the publications and the slot on its
+ * connection. Missing publications are a fatal PGREPL_ENOTFOUND naming them
+ * (14-17 would fail only at the first decoded change, 18 only warns and
+ * skips the changes). An invalidated slot (wal_status lost, 16's
+ * conflicting, 17+'s invalidation_reason) is a fatal PGREPL_ESTATE naming
+ * the reason: the server ends the connection of an active slot it
+ * invalidates with the same 57P01 as pg_terminate_backend(), so this is
+ * what tells the two apart.
+ *
+ * Reconnection: after a retryable failure of a stream started with
+ * pgrepl_stream_start_replication() (not _connect()) with reconnection on,
+ * on_error reports err->retrying, err->retry_in_ms and err->attempt, the
+ * stream is RECONNECTING, and after the delay it connects again and asks
+ * for the later of the start LSN and the acknowledged position. The server
+ * then sends again every transaction not confirmed: at least once, in
+ * commit order. What arrived of a transaction whose commit did not is sent
+ * again whole: drop it when on_error runs. The delay of attempt n is drawn
+ * uniformly from [min, min(max, min * 2^n)] (full jitter above a floor);
+ * after a connection that streamed for max_ms, n starts at 1 again. Fatal
+ * errors, pgrepl_stream_stop_replication() and _close() end the retries.
+ * In RECONNECTING, stop goes to STOPPED at once, start returns
+ * PGREPL_ESTATE, slot commands wait for the next connection, and
+ * acknowledgements are kept.
+ *
+ * The connection: TCP keepalives (idle 30 s, interval 10 s, 3 probes) and
+ * tcp_user_timeout=30000 are defaults the conninfo may override. The
+ * receive timeout (pgrepl_stream_set_receive_timeout) finds a connection
+ * whose path is black-holed, which TCP alone notices late or never.
+ *
+ * Untrusted input: libpq reserves buffer space for a CopyData message's
+ * declared length before its bytes arrive (up to 2 GB of address space; a
+ * libpq limit outside this library). The library sizes nothing by a length
+ * or count whose bytes it has not received, and hands out logical
+ * messages' prefixes and contents as spans into the received message.
+ */
+
+/* Reconnections started since the stream was created. */
+PGREPL_EXTERN uint64_t pgrepl_stream_reconnects(const pgrepl_stream *s);
+
 /* ---- acknowledgement ---------------------------------------------------- */
 
 /*
@@ -237,6 +350,69 @@ PGREPL_EXTERN int pgrepl_stream_ack(pgrepl_stream *s, pgrepl_lsn lsn);
 PGREPL_EXTERN pgrepl_lsn pgrepl_stream_received_lsn(const pgrepl_stream *s);
 PGREPL_EXTERN pgrepl_lsn pgrepl_stream_acked_lsn(const pgrepl_stream *s);
 PGREPL_EXTERN pgrepl_lsn pgrepl_stream_reported_lsn(const pgrepl_stream *s);
+
+/* ---- heartbeats ------------------------------------------------------------ *
+ *
+ * While STREAMING, the stream keeps a second, normal (non-replication)
+ * connection to the slot's database: the configured conninfo without
+ * replication=database (fallback_application_name "pgrepl-heartbeat"). It
+ * is non-blocking on the same loop, opened when streaming starts and closed
+ * when the stream stops, fails or closes. Every interval it runs
+ * pg_logical_emit_message(false, prefix, '{"seq":N,"sent":"<UTC time>"}')
+ * (on 17+ with flush => true; on 14-16 the message reaches the stream after
+ * the next WAL flush, about 200 ms). One heartbeat is outstanding at a
+ * time: the next is emitted an interval after the previous one, once that
+ * one was seen.
+ *
+ * What it gives:
+ *   - a quiet slot keeps moving: with messages on, the heartbeat Message is
+ *     acknowledged by the library when no transaction is open and everything
+ *     delivered before it was acknowledged (it never confirms more than
+ *     that); with messages off, the walEnd after it serves the idle rule.
+ *     A status update goes out as soon as a heartbeat lets the confirmed
+ *     position move.
+ *   - a round trip check: a heartbeat is seen when the stream reaches the
+ *     LSN the function returned (its Message, or a later walEnd).
+ *     pgrepl_stream_heartbeat_lag_us() is the time from emitting to seeing.
+ *     When one is not seen within the deadline while the stream is
+ *     STREAMING and not paused, on_error reports PGREPL_ESTALLED (once per
+ *     heartbeat); the stream itself is left alone, since a walsender busy
+ *     with a huge transaction is slow, not dead: stop and restart it if
+ *     that is the policy.
+ *
+ * Problems of the side connection (it cannot connect, the role lacks
+ * EXECUTE on pg_logical_emit_message, the server is a standby, the query
+ * does not return within the deadline, the connection breaks) are reported
+ * through on_error with fatal = false and stream_continues = true, and a
+ * message starting "heartbeat:" that says the stream continues. The side
+ * connection is then retried after 1 s, doubling up to 30 s.
+ *
+ * Heartbeat messages (their prefix) are not handed to on_message unless
+ * pgrepl_stream_set_deliver_heartbeats() asks for them; they are hidden
+ * even with heartbeats off, since they may come from another consumer's
+ * heartbeats in the same database. Other consumers of the database see
+ * them as ordinary non-transactional messages.
+ *
+ * Setters: only in STOPPED state, like the configuration above
+ * (PGREPL_ESTATE otherwise, PGREPL_EINVAL for a NULL stream or bad value).
+ */
+/* Interval in milliseconds (default 10000); 0 disables heartbeats (no side connection). At most 2^40. */
+PGREPL_EXTERN int pgrepl_stream_set_heartbeat_interval(pgrepl_stream *s, uint64_t ms);
+/* Message prefix (default "pgrepl.heartbeat"); not empty. */
+PGREPL_EXTERN int pgrepl_stream_set_heartbeat_prefix(pgrepl_stream *s, const char *prefix);
+/*
+ * Deadline in milliseconds (default 60000) for a heartbeat to be seen, and
+ * for the side connection to connect or to run one heartbeat; 0 disables
+ * the stall check (the side connection then gets 60 s). At most 2^40.
+ */
+PGREPL_EXTERN int pgrepl_stream_set_heartbeat_deadline(pgrepl_stream *s, uint64_t ms);
+/* Hand heartbeat messages to on_message like any other (default off); the application acknowledges them. */
+PGREPL_EXTERN int pgrepl_stream_set_deliver_heartbeats(pgrepl_stream *s, bool on);
+/*
+ * Emit to seen of the last heartbeat seen, in microseconds; -1 before the
+ * first (it survives stop and start). Any state; from callbacks too.
+ */
+PGREPL_EXTERN int64_t pgrepl_stream_heartbeat_lag_us(const pgrepl_stream *s);
 
 /* ---- what the server said ------------------------------------------------ */
 

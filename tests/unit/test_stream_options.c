@@ -33,7 +33,8 @@ START_TEST(every_option)
         "-d", "app", "-h", "/tmp/sock", "-p", "5433", "-U", "me", "-w", "-S", "slot", "-P", "a,b", "--publication=c",
         "--create-slot", "--if-not-exists", "-I", "1/0", "-E", "0/AB", "-f", "out.jsonl", "-F", "0.5", "-s", "2.25",
         "-n", "-v", "--proto-version=4", "--binary", "--messages", "--streaming=parallel", "--two-phase",
-        "--origin=none", "--metrics-file", "m.prom", NULL};
+        "--origin=none", "--metrics-file", "m.prom", "--reconnect-delay=0.2,5", "--connect-timeout=3",
+        "--receive-timeout=0", NULL};
     cli_options o;
     ck_assert_int_eq(parse(&o, args), 0);
     ck_assert_str_eq(o.dbname, "app");
@@ -58,6 +59,10 @@ START_TEST(every_option)
     ck_assert_int_eq(o.streaming, PGREPL_STREAMING_PARALLEL);
     ck_assert_int_eq(o.origin, PGREPL_ORIGIN_NONE);
     ck_assert_str_eq(o.metrics_file, "m.prom");
+    ck_assert_uint_eq(o.retry_min_ms, 200);
+    ck_assert_uint_eq(o.retry_max_ms, 5000);
+    ck_assert_uint_eq(o.connect_timeout_ms, 3000);
+    ck_assert_uint_eq(o.receive_timeout_ms, 0);
     cli_free_options(&o);
 }
 END_TEST
@@ -76,6 +81,19 @@ START_TEST(defaults)
     ck_assert_int_eq(o.origin, PGREPL_ORIGIN_DEFAULT);
     ck_assert_int_eq(o.password, CLI_PW_ALWAYS);
     ck_assert(!o.has_endpos && !o.has_startpos && !o.binary && !o.no_loop);
+    ck_assert_uint_eq(o.retry_min_ms, 1000);
+    ck_assert_uint_eq(o.retry_max_ms, 60000);
+    ck_assert_uint_eq(o.connect_timeout_ms, 0);
+    ck_assert_uint_eq(o.receive_timeout_ms, 60000);
+    cli_free_options(&o);
+    /* a minimum delay alone keeps the default maximum, or becomes it when above */
+    static const char *const delays[] = {"-S", "s", "-P", "p", "--reconnect-delay", "2", NULL};
+    ck_assert_int_eq(parse(&o, delays), 0);
+    ck_assert(o.retry_min_ms == 2000 && o.retry_max_ms == 60000);
+    cli_free_options(&o);
+    static const char *const slow[] = {"-S", "s", "-P", "p", "--reconnect-delay", "90", NULL};
+    ck_assert_int_eq(parse(&o, slow), 0);
+    ck_assert(o.retry_min_ms == 90000 && o.retry_max_ms == 90000);
     cli_free_options(&o);
     /* dropping needs no publication */
     static const char *const drop[] = {"-S", "s", "--drop-slot", NULL};
@@ -106,6 +124,12 @@ START_TEST(bad_combinations)
         {"-S", "s", "-P", "p", "-E", "0/", NULL},
         {"-S", "s", "-P", "p", "-p", "0", NULL},
         {"-S", "s", "-P", "p", "--proto-version=12", NULL},
+        {"-S", "s", "-P", "p", "--reconnect-delay=0", NULL},        /* would be a tight loop */
+        {"-S", "s", "-P", "p", "--reconnect-delay=5,1", NULL},      /* max below min */
+        {"-S", "s", "-P", "p", "--reconnect-delay=1,", NULL},
+        {"-S", "s", "-P", "p", "--reconnect-delay=,5", NULL},
+        {"-S", "s", "-P", "p", "--connect-timeout=soon", NULL},
+        {"-S", "s", "-P", "p", "--receive-timeout=-1", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cli_options o;

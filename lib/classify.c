@@ -1,0 +1,252 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "pgrepl/common.h"
+#include "classify.h"
+#include "conn.h"
+
+const char pgrepl__hint_invalidated[] =
+    "The slot was invalidated and can no longer be used: drop it, create a new one and resynchronize the data.";
+const char pgrepl__hint_publication[] = "Create the publication (CREATE PUBLICATION), or correct its name.";
+#define HINT_OPTIONS "Check the stream options (protocol version, streaming, two-phase, origin) against the server version."
+
+/*
+ * First match wins. sqlstate is a full code or a two-character class;
+ * pattern, when set, must occur in the primary message.
+ */
+typedef struct rule {
+    const char *sqlstate;
+    const char *pattern;
+    bool fatal;
+    const char *hint;
+} rule;
+
+static const rule server_rules[] = {
+    /* 55000 mixes a server on its way down with conditions only an operator can change */
+    {"55000", "stopping mode", false, "The server is shutting down; the stream reconnects once it is back."},
+    {"55000", "cannot read from logical replication slot", true, pgrepl__hint_invalidated},        /* 14-15 */
+    {"55000", "can no longer get changes from replication slot", true, pgrepl__hint_invalidated}, /* 16-17 */
+    {"55000", "can no longer access replication slot", true, pgrepl__hint_invalidated},           /* 18 */
+    {"55000", "was not created in this database", true,
+     "Connect to the database the slot belongs to (pg_replication_slots.database)."},
+    {"55000", "wal_level", true, "Set wal_level = logical in the server configuration and restart the server."},
+    {"55000", "physical replication slot", true, "Use a logical slot created with the pgoutput plugin."},
+    {"55000", "in recovery", true, "Connect to the primary (logical decoding on a standby needs PostgreSQL 16)."},
+    {"55006", NULL, false, "Another process is streaming from the slot; the stream retries until it is free."},
+    {"55P03", NULL, false, NULL},
+    {"42704", "publication", true, pgrepl__hint_publication},
+    {"42704", "replication slot", true,
+     "Create the slot (pg_create_logical_replication_slot(name, 'pgoutput')), or correct its name."},
+    {"42501", NULL, true, "Give the role the REPLICATION attribute (ALTER ROLE name REPLICATION), or use one that has it."},
+    {"3D000", NULL, true, "Correct the database name (dbname)."},
+    {"28P01", NULL, true, "Correct the password (password=, PGPASSWORD or ~/.pgpass)."},
+    {"28000", NULL, true,
+     "Check the user name and pg_hba.conf (a replication=database connection is matched by its database name)."},
+    {"08P01", NULL, true, "Client and server disagree on the protocol: please report this as a bug."},
+    {"57P04", NULL, true, "The database was dropped."},
+    {"58P01", NULL, true, "WAL the slot needs is gone: create a new slot and resynchronize the data."},
+    {"53300", NULL, false, "Raise max_wal_senders (or max_connections), or stop another consumer."},
+    {"0A000", NULL, true, HINT_OPTIONS},
+    {"22023", NULL, true, HINT_OPTIONS},
+    {"42601", NULL, true, HINT_OPTIONS},
+    {"42602", NULL, true, HINT_OPTIONS},
+    /* connection trouble, rollbacks, resource shortage, operator intervention, I/O: all pass */
+    {"08", NULL, false, NULL},
+    {"40", NULL, false, NULL},
+    {"53", NULL, false, NULL},
+    {"57", NULL, false, NULL},
+    {"58", NULL, false, NULL},
+};
+
+static bool rule_matches(const rule *r, const char *sqlstate, const char *message)
+{
+    size_t n = strlen(r->sqlstate);
+    if (strncmp(sqlstate, r->sqlstate, n) != 0 || (n == 5 && sqlstate[5] != '\0'))
+        return false;
+    return r->pattern == NULL || strstr(message, r->pattern) != NULL;
+}
+
+pgrepl_verdict pgrepl__classify_server(const char *sqlstate, const char *message)
+{
+    for (size_t i = 0; i < sizeof server_rules / sizeof server_rules[0]; i++) {
+        const rule *r = &server_rules[i];
+        if (rule_matches(r, sqlstate, message != NULL ? message : ""))
+            return (pgrepl_verdict){r->fatal, r->hint};
+    }
+    return (pgrepl_verdict){true, NULL};
+}
+
+static const rule libpq_rules[] = {
+    /* EAI_AGAIN: the resolver did not answer, which passes; any other answer means no such host */
+    {"", "Temporary failure in name resolution", false, "The name server did not answer; the stream retries."},
+    {"", "could not translate host name", true, "Correct the host name."},
+    {"", "no password supplied", true, "Supply a password (password=, PGPASSWORD or ~/.pgpass)."},
+    {"", "SSL was required", true, "The server does not accept SSL: change sslmode or enable ssl on the server."},
+    {"", "Connection refused", false, "Is the server running, and are the host and port right?"},
+    {"", "No such file or directory", false, "Is the server running, and is the socket directory (host) right?"},
+};
+
+pgrepl_verdict pgrepl__classify_libpq(const char *text)
+{
+    /* option values libpq rejects before connecting: "invalid integer value ...", "invalid sslmode value ..." */
+    if (strncmp(text, "invalid ", 8) == 0)
+        return (pgrepl_verdict){true, "Correct the connection string."};
+    for (size_t i = 0; i < sizeof libpq_rules / sizeof libpq_rules[0]; i++) {
+        if (strstr(text, libpq_rules[i].pattern) != NULL)
+            return (pgrepl_verdict){libpq_rules[i].fatal, libpq_rules[i].hint};
+    }
+    return (pgrepl_verdict){false, NULL};
+}
+
+/* ---- libpq's connection error text ------------------------------------------ */
+
+static bool sqlstate_char(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+}
+
+/* In line[0..len): "SEVERITY:  XXXXX: " -> offset of the SQLSTATE, or -1. */
+static long find_sqlstate(const char *line, size_t len)
+{
+    for (size_t i = 1; i + 3 + 7 <= len; i++) {
+        const char *p = line + i;
+        if (memcmp(p, ":  ", 3) != 0 || line[i - 1] == ' ')
+            continue;
+        const char *code = p + 3;
+        bool ok = code[5] == ':' && code[6] == ' ';
+        for (int k = 0; k < 5 && ok; k++)
+            ok = sqlstate_char(code[k]);
+        if (ok)
+            return (long)(code - line);
+    }
+    return -1;
+}
+
+static void copy_span(char *dst, size_t size, const char *src, size_t len)
+{
+    if (len >= size)
+        len = size - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+static bool starts_with(const char *line, size_t len, const char *label)
+{
+    size_t n = strlen(label);
+    return len >= n && memcmp(line, label, n) == 0;
+}
+
+/* A "LABEL:  text" line of the error in progress: keep DETAIL and HINT. */
+static bool labeled(const char *line, size_t len, const char *label, char *dst, size_t size)
+{
+    if (!starts_with(line, len, label))
+        return false;
+    size_t n = strlen(label);
+    copy_span(dst, size, line + n, len - n);
+    return true;
+}
+
+/* A server error line: take severity, SQLSTATE and message; earlier details belong to an earlier error. */
+static void take_error(pgrepl_connect_diag *d, const char *line, size_t len, size_t code_at)
+{
+    size_t sev_end = code_at - 3, sev_start = sev_end;
+    while (sev_start > 0 && line[sev_start - 1] != ' ')
+        sev_start--;
+    copy_span(d->severity, sizeof d->severity, line + sev_start, sev_end - sev_start);
+    copy_span(d->sqlstate, sizeof d->sqlstate, line + code_at, 5);
+    copy_span(d->message, sizeof d->message, line + code_at + 7, len - code_at - 7);
+    d->detail[0] = '\0';
+    d->hint[0] = '\0';
+}
+
+void pgrepl__parse_connect_error(const char *text, pgrepl_connect_diag *d)
+{
+    memset(d, 0, sizeof *d);
+    char clean[sizeof d->text];
+    size_t n = 0;
+    bool in_error = false;
+    for (const char *line = text; *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        long code_at = find_sqlstate(line, len);
+        size_t keep_from = 0, skip_from = 0, skip_len = 0;
+        if (code_at >= 0) {
+            take_error(d, line, len, (size_t)code_at);
+            in_error = true;
+            skip_from = (size_t)code_at;
+            skip_len = 7;
+        } else if (in_error && starts_with(line, len, "LOCATION:  ")) {
+            keep_from = len; /* dropped, as the default verbosity does */
+        } else if (in_error) {
+            (void)(labeled(line, len, "DETAIL:  ", d->detail, sizeof d->detail) ||
+                   labeled(line, len, "HINT:  ", d->hint, sizeof d->hint));
+        }
+        /* the line without the SQLSTATE, then a newline for pgrepl__oneline to turn into a blank */
+        for (size_t i = keep_from; i < len && n + 2 < sizeof clean; i++) {
+            if (i >= skip_from && i < skip_from + skip_len)
+                continue;
+            clean[n++] = line[i];
+        }
+        if (n + 2 < sizeof clean)
+            clean[n++] = '\n';
+        line += nl != NULL ? len + 1 : len;
+    }
+    clean[n] = '\0';
+    pgrepl__oneline(d->text, sizeof d->text, clean);
+}
+
+/* ---- the check before streaming ------------------------------------------------ */
+
+int pgrepl__check_sql(pgrepl_str *out, int server_version, const char *slot, const char *const *pubs, int npubs)
+{
+    pgrepl__str_append(out, "SELECT (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(u.n), ', ' ORDER BY u.o) "
+                            "FROM pg_catalog.unnest(ARRAY[");
+    for (int i = 0; i < npubs; i++) {
+        if (i > 0)
+            pgrepl__str_append(out, ", ");
+        pgrepl__str_quote_literal(out, pubs[i]);
+    }
+    pgrepl__str_append(out, "]::pg_catalog.text[]) WITH ORDINALITY AS u(n, o) WHERE NOT EXISTS "
+                            "(SELECT FROM pg_catalog.pg_publication p WHERE p.pubname = u.n)), "
+                            "s.slot_name IS NOT NULL, s.wal_status, ");
+    pgrepl__str_append(out, server_version >= 160000 ? "s.conflicting, " : "NULL, ");
+    pgrepl__str_append(out, server_version >= 170000 ? "s.invalidation_reason" : "NULL");
+    pgrepl__str_append(out, " FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = ");
+    pgrepl__str_quote_literal(out, slot);
+    return out->oom ? PGREPL_ENOMEM : 0;
+}
+
+const char *pgrepl__slot_invalidation(const char *wal_status, const char *conflicting, const char *reason)
+{
+    if (reason != NULL && *reason != '\0')
+        return reason;
+    /* 16 sets conflicting for every invalidation */
+    if (conflicting != NULL && strcmp(conflicting, "t") == 0)
+        return "PostgreSQL 16 does not record why";
+    if (wal_status != NULL && strcmp(wal_status, "lost") == 0)
+        return "wal_removed";
+    return NULL;
+}
+
+/* ---- backoff ----------------------------------------------------------------------- */
+
+uint64_t pgrepl__backoff_ms(uint64_t min_ms, uint64_t max_ms, unsigned attempt, uint64_t rnd)
+{
+    if (max_ms < min_ms)
+        max_ms = min_ms;
+    uint64_t ceiling = min_ms;
+    for (unsigned i = 0; i < attempt && ceiling < max_ms; i++)
+        ceiling = ceiling > max_ms / 2 ? max_ms : ceiling * 2;
+    uint64_t span = ceiling - min_ms;
+    return min_ms + (span == UINT64_MAX ? rnd : rnd % (span + 1));
+}
+
+uint64_t pgrepl__random_next(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * UINT64_C(0x2545F4914F6CDD1D);
+}

@@ -1,0 +1,1123 @@
+/*
+ * Faults, end to end, against a real server of the major given as argv[1].
+ *
+ * A writer inserts a gap-free sequence of numbers in transactions of
+ * varied sizes (one INSERT ... generate_series per transaction, 1 to 6000
+ * rows) while pgrepl-stream writes the changes to a file. Under each fault
+ * the stream must go on by itself, and a checker then proves from the
+ * output files that
+ *   - every committed number arrived at least once, in commit order (a
+ *     transaction is either the next one or a replay of one already
+ *     printed; partial transactions do not count);
+ *   - the slot's confirmed_flush_lsn, sampled all along, never passed what
+ *     pgrepl-stream had written out: every transaction ending at or before
+ *     a sample was in the files when the sample was taken.
+ * Faults: the walsender killed with pg_terminate_backend repeatedly; the
+ * server restarted with -m fast and with -m immediate; pgrepl-stream killed
+ * with SIGKILL mid-transaction and started again; the network path (a
+ * proxy, tests/tools/tcpproxy.c) frozen longer than wal_sender_timeout,
+ * then cut.
+ *
+ * Also: an invalidated slot is reported as such (the server's 57P01 is
+ * retried, the check after reconnecting stops the stream), and every bad
+ * input gives one clear error line and exit status 1 within a bounded time,
+ * with nothing acknowledged.
+ *
+ * All of it runs on every major (about a minute per major, twice that
+ * under the sanitizers).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <uv.h>
+
+#include "harness.h"
+#include "pgrepl/stream.h"
+#include "testutil.h"
+
+static int major;
+static pgt_server srv;
+static char hba_path[64];
+
+/* wal_sender_timeout of the server: the network freeze outlasts it */
+#define SENDER_TIMEOUT_S 3
+
+static uint64_t now_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+    uv_sleep((unsigned)ms);
+}
+
+/*
+ * A role with a password (for the wrong-password case) needs pg_hba.conf:
+ * the harness takes server settings, so the file comes through hba_file.
+ */
+static void setup(void)
+{
+    snprintf(hba_path, sizeof hba_path, "/tmp/pgrepl-faults-hba-XXXXXX");
+    int fd = mkstemp(hba_path);
+    ck_assert_int_ge(fd, 0);
+    static const char hba[] = "local all pwuser scram-sha-256\nlocal all all trust\nhost all all 127.0.0.1/32 trust\n";
+    ck_assert_int_eq(write(fd, hba, sizeof hba - 1), (ssize_t)(sizeof hba - 1));
+    fchmod(fd, 0644);
+    close(fd);
+    char hba_setting[96], timeout_setting[64];
+    snprintf(hba_setting, sizeof hba_setting, "hba_file=%s", hba_path);
+    snprintf(timeout_setting, sizeof timeout_setting, "wal_sender_timeout=%ds", SENDER_TIMEOUT_S);
+    const char *const settings[] = {hba_setting, timeout_setting, NULL};
+    ck_assert_msg(pgt_server_start(&srv, major, settings) == 0, "PostgreSQL %d did not start: %s", major, srv.errmsg);
+}
+
+static void teardown(void)
+{
+    pgt_server_stop(&srv);
+    unlink(hba_path);
+}
+
+/* ---- SQL ------------------------------------------------------------------------- */
+
+static PGconn *db_connect(const pgt_server *s, const char *db)
+{
+    char conninfo[sizeof s->conninfo + 2 * PGT_PATH_MAX];
+    ck_assert_int_eq(pgt_conninfo(s, db, conninfo, sizeof conninfo), 0);
+    return PQconnectdb(conninfo);
+}
+
+/* The first value of the first row into out (may be NULL); false on any error (the server may be down). */
+static bool sql_try(const char *sql, char *out, size_t size)
+{
+    PGconn *c = db_connect(&srv, NULL);
+    bool ok = PQstatus(c) == CONNECTION_OK;
+    PGresult *r = ok ? PQexec(c, sql) : NULL;
+    ok = ok && (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK);
+    if (ok && out != NULL)
+        snprintf(out, size, "%s", PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+    return ok;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static void sql(const char *fmt, ...)
+{
+    char text[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    char *out = NULL;
+    int rc = pgt_psql(&srv, NULL, text, &out);
+    free(out);
+    ck_assert_msg(rc == 0, "psql exited %d for: %s", rc, text);
+}
+
+static bool confirmed_of(const char *slot, pgrepl_lsn *lsn)
+{
+    char q[256], v[64];
+    snprintf(q, sizeof q, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '%s'", slot);
+    return sql_try(q, v, sizeof v) && pgrepl_lsn_parse(v, lsn) == 0;
+}
+
+static int active_pid_of(const char *slot)
+{
+    char q[256], v[32] = "";
+    snprintf(q, sizeof q, "SELECT coalesce(active_pid, 0) FROM pg_replication_slots WHERE slot_name = '%s'", slot);
+    return sql_try(q, v, sizeof v) ? atoi(v) : 0;
+}
+
+static void wait_inactive(const char *slot)
+{
+    uint64_t until = now_ms() + 15000;
+    while (active_pid_of(slot) != 0 && now_ms() < until)
+        sleep_ms(50);
+    ck_assert_int_eq(active_pid_of(slot), 0);
+}
+
+/* ---- processes ---------------------------------------------------------------------- */
+
+/* Run argv with stdout and stderr to files (NULL: /dev/null); it gets SIGTERM when this process dies. */
+static pid_t spawn(const char *const *argv, const char *out_path, const char *err_path, const char *const *env)
+{
+    pid_t parent = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(1);
+    int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    int nul = open("/dev/null", O_RDONLY);
+    dup2(nul, STDIN_FILENO);
+    for (; env != NULL && *env != NULL; env++) {
+        char name[64];
+        const char *eq = strchr(*env, '=');
+        snprintf(name, sizeof name, "%.*s", (int)(eq - *env), *env);
+        setenv(name, eq + 1, 1);
+    }
+    union {
+        const char *const *c;
+        char *const *m;
+    } args = {.c = argv};
+    execv(argv[0], args.m);
+    _exit(127);
+}
+
+/* Exit status, 128 + signal, or -1 if still running after timeout_ms (then it is killed). */
+static int wait_exit(pid_t pid, uint64_t timeout_ms)
+{
+    uint64_t until = now_ms() + timeout_ms;
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (now_ms() >= until) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        sleep_ms(20);
+    }
+}
+
+static bool running(pid_t pid)
+{
+    int status;
+    return waitpid(pid, &status, WNOHANG) == 0;
+}
+
+static char *read_file(const char *path, size_t limit, size_t *len)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        *len = 0;
+        return strdup("");
+    }
+    char *buf = malloc(limit + 1);
+    ck_assert_ptr_nonnull(buf);
+    *len = fread(buf, 1, limit, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+static int count_lines_with(const char *path, const char *what)
+{
+    size_t len;
+    char *text = read_file(path, 1 << 20, &len);
+    int n = 0;
+    for (const char *p = strstr(text, what); p != NULL; p = strstr(p + 1, what))
+        n++;
+    free(text);
+    return n;
+}
+
+static const char *build_path(const char *rel)
+{
+    static char path[512];
+    const char *root = getenv("PGREPL_BUILD_ROOT");
+    ck_assert_msg(root != NULL, "PGREPL_BUILD_ROOT is not set (run with meson test)");
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    return path;
+}
+
+/*
+ * Restart the server with pg_ctl as its own user, the way scripts/pg-server.sh
+ * runs it (the embedded builds need their library directory).
+ */
+static void restart_server(const char *mode)
+{
+    char pg_ctl[PGT_PATH_MAX + 16], data[PGT_PATH_MAX + 16], log[PGT_PATH_MAX + 16], home[PGT_PATH_MAX + 8];
+    char libdir[PGT_PATH_MAX + 16], ldpath[PGT_PATH_MAX + 32], libpq[PGT_PATH_MAX + 32];
+    snprintf(pg_ctl, sizeof pg_ctl, "%s/pg_ctl", srv.bindir);
+    snprintf(data, sizeof data, "%s/data", srv.dir);
+    snprintf(log, sizeof log, "%s/server.log", srv.dir);
+    snprintf(home, sizeof home, "HOME=%s", srv.dir);
+    snprintf(libdir, sizeof libdir, "%s/../lib", srv.bindir);
+    snprintf(libpq, sizeof libpq, "%s/libpq.so.5", libdir);
+    snprintf(ldpath, sizeof ldpath, "LD_LIBRARY_PATH=%s", access(libpq, F_OK) == 0 ? libdir : "");
+    const char *argv[] = {"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "/usr/bin/env",
+                          "LC_ALL=C", home, ldpath, pg_ctl, "-D", data, "-l", log, "-w", "-t", "60", "-m", mode,
+                          "restart", NULL};
+    const char *const *args = getuid() == 0 ? argv : argv + 4;
+    pid_t pid = spawn(args, NULL, NULL, NULL);
+    ck_assert_int_eq(wait_exit(pid, 90000), 0);
+}
+
+/* ---- the writer ------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t writer_stop;
+
+static void on_writer_term(int sig)
+{
+    (void)sig;
+    writer_stop = 1;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/*
+ * Mostly small transactions, some medium, a few larger than
+ * logical_decoding_work_mem many times over; with big, half of them are
+ * huge, so that pgrepl-stream spends most of its time inside one.
+ */
+static long txn_size(uint64_t *rng, bool big)
+{
+    uint64_t r = xorshift(rng) % 100;
+    if (big)
+        return r < 50 ? 1 + (long)(xorshift(rng) % 5) : 2000 + (long)(xorshift(rng) % 4000);
+    if (r < 70)
+        return 1 + (long)(xorshift(rng) % 5);
+    if (r < 90)
+        return 20 + (long)(xorshift(rng) % 80);
+    if (r < 98)
+        return 500 + (long)(xorshift(rng) % 1000);
+    return 3000 + (long)(xorshift(rng) % 3000);
+}
+
+/*
+ * One transaction per INSERT of the next numbers. After any error (the
+ * server restarting), reconnect and continue after what is committed: a
+ * commit whose answer was lost may or may not have happened.
+ */
+static void writer_main(const char *table, bool big)
+{
+    struct sigaction sa = {.sa_handler = on_writer_term};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    uint64_t rng = 0x9E3779B97F4A7C15u ^ (uint64_t)getpid();
+    PGconn *c = NULL;
+    long next = 0;
+    char q[256];
+    while (!writer_stop) {
+        if (c == NULL) {
+            c = db_connect(&srv, NULL);
+            snprintf(q, sizeof q, "SELECT coalesce(max(n), 0) FROM %s", table);
+            PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, q) : NULL;
+            if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+                next = atol(PQgetvalue(r, 0, 0)) + 1;
+            } else {
+                PQfinish(c);
+                c = NULL;
+                sleep_ms(100);
+            }
+            PQclear(r);
+            continue;
+        }
+        long n = txn_size(&rng, big);
+        snprintf(q, sizeof q, "INSERT INTO %s SELECT generate_series(%ld, %ld)", table, next, next + n - 1);
+        PGresult *r = PQexec(c, q);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+            next += n;
+        } else {
+            PQfinish(c);
+            c = NULL;
+        }
+        PQclear(r);
+        sleep_ms(15 + xorshift(&rng) % 30);
+    }
+    PQfinish(c);
+    _exit(0);
+}
+
+static pid_t writer_start(const char *table, bool big)
+{
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        writer_main(table, big);
+    }
+    return pid;
+}
+
+/* ---- a run of pgrepl-stream under faults -------------------------------------------------- */
+
+#define MAX_FILES 16
+#define MAX_SAMPLES 4096
+
+typedef struct sample {
+    pgrepl_lsn confirmed;
+    int file;  /* output files 1..file-1 whole, file `file` up to size */
+    off_t size;
+    long hi;   /* the checker: every number up to hi was in the files then */
+} sample;
+
+typedef struct run {
+    char name[32];
+    char dir[64];
+    char conninfo[PGT_PATH_MAX + 128];
+    const char *extra[8];  /* more pgrepl-stream arguments */
+    bool big;              /* huge transactions (writer_main) */
+    int nfiles;
+    pid_t cli, writer;
+    sample samples[MAX_SAMPLES];
+    int nsamples;
+    long committed;        /* the writer's last number */
+    int transactions, replayed;
+    uint64_t started;
+} run;
+
+static void path_of(const run *r, const char *what, int k, char *buf, size_t size)
+{
+    if (k > 0)
+        snprintf(buf, size, "%s/%s.%d", r->dir, what, k);
+    else
+        snprintf(buf, size, "%s/%s", r->dir, what);
+}
+
+/* Start pgrepl-stream writing into the next output file. */
+static void cli_start(run *r)
+{
+    ck_assert_int_lt(r->nfiles, MAX_FILES);
+    r->nfiles++;
+    char out[128], err[128], slot[48], pub[48];
+    path_of(r, "out", r->nfiles, out, sizeof out);
+    path_of(r, "stderr", 0, err, sizeof err);
+    snprintf(slot, sizeof slot, "%s_slot", r->name);
+    snprintf(pub, sizeof pub, "%s_pub", r->name);
+    const char *argv[32] = {build_path("examples/pgrepl-stream"), "-d", r->conninfo, "-S", slot, "-P", pub, "-f", out,
+                            "-F", "0.1", "-s", "0.2", "--reconnect-delay=0.1,1"};
+    int n = 14;
+    for (int i = 0; i < 8 && r->extra[i] != NULL; i++)
+        argv[n++] = r->extra[i];
+    argv[n] = NULL;
+    r->cli = spawn(argv, NULL, err, NULL);
+}
+
+/* The slot's confirmed position, and how far the current output file is, in that order. */
+static void take_sample(run *r)
+{
+    char slot[48];
+    snprintf(slot, sizeof slot, "%s_slot", r->name);
+    pgrepl_lsn c;
+    if (r->nsamples == MAX_SAMPLES || !confirmed_of(slot, &c))
+        return;
+    char out[128];
+    path_of(r, "out", r->nfiles, out, sizeof out);
+    r->samples[r->nsamples++] = (sample){c, r->nfiles, file_size(out), 0};
+}
+
+/* Wait ms, sampling all along; pgrepl-stream must stay up. */
+static void watch(run *r, uint64_t ms)
+{
+    uint64_t until = now_ms() + ms;
+    while (now_ms() < until) {
+        take_sample(r);
+        ck_assert_msg(running(r->cli), "%s: pgrepl-stream exited", r->name);
+        sleep_ms(150);
+    }
+}
+
+static void run_begin(run *r, const char *name, const char *conninfo)
+{
+    memset(r, 0, sizeof *r);
+    r->started = now_ms();
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->dir, sizeof r->dir, "/tmp/pgrepl-faults-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(r->dir));
+    snprintf(r->conninfo, sizeof r->conninfo, "%s", conninfo != NULL ? conninfo : srv.conninfo);
+    sql("CREATE TABLE %s_t (n bigint PRIMARY KEY);\n"
+        "CREATE PUBLICATION %s_pub FOR TABLE %s_t;\n"
+        "SELECT 1 FROM pg_create_logical_replication_slot('%s_slot', 'pgoutput');",
+        name, name, name, name);
+}
+
+/* What one output line says. */
+typedef struct line_info {
+    char action;
+    long n;            /* I: the number */
+    pgrepl_lsn next;   /* C: nextlsn */
+} line_info;
+
+static line_info parse_line(const char *line)
+{
+    line_info li = {0};
+    if (strncmp(line, "{\"action\":\"", 11) != 0)
+        return li;
+    li.action = line[11];
+    if (li.action == 'I') {
+        const char *v = strstr(line, "\"value\":");
+        ck_assert_ptr_nonnull(v);
+        li.n = atol(v + 8);
+    } else if (li.action == 'C') {
+        const char *v = strstr(line, "\"nextlsn\":\"");
+        ck_assert_ptr_nonnull(v);
+        char lsn[32];
+        ck_assert_int_eq(sscanf(v + 11, "%31[0-9A-F/]", lsn), 1);
+        ck_assert_int_eq(pgrepl_lsn_parse(lsn, &li.next), 0);
+    }
+    return li;
+}
+
+typedef struct txn {
+    long first, last;
+    pgrepl_lsn end;
+} txn;
+
+typedef struct scan {
+    long hi;          /* every number up to hi arrived in a complete transaction */
+    txn *list;        /* new transactions in order (when recording) */
+    int n, cap;
+    int replayed;
+} scan;
+
+/* A complete transaction first..last: the next one, or a replay of one printed before. */
+static void transaction_done(scan *s, const run *r, long first, long last, pgrepl_lsn end)
+{
+    if (first == 0)
+        return; /* no change of ours: nothing to check */
+    ck_assert_msg(first == s->hi + 1 || last <= s->hi,
+                  "%s: transaction %ld..%ld after %ld: %s", r->name, first, last, s->hi,
+                  first > s->hi + 1 ? "numbers were lost" : "a replay overlaps new numbers");
+    if (last <= s->hi) {
+        s->replayed++;
+        return;
+    }
+    s->hi = last;
+    if (s->cap < 0)
+        return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        s->list = realloc(s->list, (size_t)s->cap * sizeof *s->list);
+        ck_assert_ptr_nonnull(s->list);
+    }
+    s->list[s->n++] = (txn){first, last, end};
+}
+
+/*
+ * Walk the output files in order. Lines of a file after its last newline
+ * were cut by a kill; a transaction without its commit (cut, or dropped
+ * before a reconnection) does not count. Within a transaction the numbers
+ * must be consecutive. On the way, each sample (in the order taken) gets
+ * the hi of the files as they were when it was taken: the lines that had
+ * ended within its size.
+ */
+static void scan_files(run *r, scan *s)
+{
+    int next = 0;
+    for (int k = 1; k <= r->nfiles; k++) {
+        char path[128];
+        path_of(r, "out", k, path, sizeof path);
+        size_t len;
+        char *text = read_file(path, (size_t)file_size(path), &len);
+        long first = 0, last = 0;
+        bool open = false;
+        for (size_t at = 0; at < len;) {
+            char *nl = memchr(text + at, '\n', len - at);
+            if (nl == NULL)
+                break;
+            for (; next < r->nsamples && r->samples[next].file == k && r->samples[next].size <= nl - text; next++)
+                r->samples[next].hi = s->hi;
+            *nl = '\0';
+            line_info li = parse_line(text + at);
+            at = (size_t)(nl - text) + 1;
+            if (li.action == 'B') {
+                open = true;
+                first = last = 0;
+            } else if (li.action == 'I' && open) {
+                ck_assert_msg(first == 0 || li.n == last + 1, "%s: %ld after %ld inside a transaction", r->name,
+                              li.n, last);
+                first = first == 0 ? li.n : first;
+                last = li.n;
+            } else if (li.action == 'C' && open) {
+                transaction_done(s, r, first, last, li.next);
+                open = false;
+            }
+        }
+        for (; next < r->nsamples && r->samples[next].file == k; next++)
+            r->samples[next].hi = s->hi;
+        free(text);
+    }
+}
+
+/* The first new transaction with a number above hi, or NULL. */
+static const txn *first_after(const scan *all, long hi)
+{
+    int lo = 0, up = all->n;
+    while (lo < up) {
+        int mid = (lo + up) / 2;
+        if (all->list[mid].last > hi)
+            up = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo < all->n ? &all->list[lo] : NULL;
+}
+
+/*
+ * Stop the writer, let pgrepl-stream catch up, stop it (exit 0), and check
+ * the output and every sample of the slot's confirmed position.
+ */
+static void run_end(run *r)
+{
+    kill(r->writer, SIGTERM);
+    ck_assert_int_eq(wait_exit(r->writer, 30000), 0);
+    char q[128], v[64];
+    snprintf(q, sizeof q, "SELECT count(*) || ' ' || coalesce(max(n), 0) FROM %s_t", r->name);
+    ck_assert(sql_try(q, v, sizeof v));
+    long count = 0;
+    ck_assert_int_eq(sscanf(v, "%ld %ld", &count, &r->committed), 2);
+    ck_assert_msg(count == r->committed && count > 0, "%s: the table holds %ld rows up to %ld", r->name, count,
+                  r->committed);
+    /* catch up: the slot confirms everything, which pgrepl-stream does once it is written and fsynced */
+    ck_assert(sql_try("SELECT pg_current_wal_lsn()", v, sizeof v));
+    pgrepl_lsn end = 0;
+    ck_assert_int_eq(pgrepl_lsn_parse(v, &end), 0);
+    uint64_t until = now_ms() + 60000;
+    while ((r->nsamples == 0 || r->samples[r->nsamples - 1].confirmed < end) && now_ms() < until)
+        watch(r, 100);
+    kill(r->cli, SIGTERM);
+    ck_assert_int_eq(wait_exit(r->cli, 30000), 0);
+    take_sample(r);
+    /* the whole output, and each sample against the files as they were when it was taken */
+    scan all = {.cap = 0};
+    scan_files(r, &all);
+    ck_assert_msg(all.hi == r->committed, "%s: %ld of %ld numbers arrived", r->name, all.hi, r->committed);
+    int behind = 0;
+    for (int i = 0; i < r->nsamples; i++) {
+        const sample *sm = &r->samples[i];
+        /* the first transaction not yet written must end after what the slot confirmed */
+        const txn *t = first_after(&all, sm->hi);
+        behind += t != NULL;
+        ck_assert_msg(t == NULL || t->end > sm->confirmed,
+                      "%s: sample %d: confirmed %llX passes transaction %ld..%ld (ends %llX), "
+                      "not yet written (file %d, %lld bytes)",
+                      r->name, i, (unsigned long long)sm->confirmed, t->first, t->last, (unsigned long long)t->end,
+                      sm->file, (long long)sm->size);
+    }
+    /* the check bit: the output was behind the server at some samples */
+    ck_assert_int_gt(behind, 0);
+    r->transactions = all.n;
+    r->replayed = all.replayed;
+    free(all.list);
+    char err[128];
+    path_of(r, "stderr", 0, err, sizeof err);
+    fprintf(stderr,
+            "faults-pg%d %s: %ld numbers in %d transactions, %d replayed; %d samples of confirmed_flush_lsn "
+            "(%d while output was behind); %d reconnections logged; %d output files; %.1f s\n",
+            major, r->name, r->committed, r->transactions, r->replayed, r->nsamples, behind,
+            count_lines_with(err, "reconnecting in"), r->nfiles, (double)(now_ms() - r->started) / 1000.0);
+    char slot[48];
+    snprintf(slot, sizeof slot, "%s_slot", r->name);
+    wait_inactive(slot);
+    sql("SELECT pg_drop_replication_slot('%s_slot')", r->name);
+}
+
+static void run_cleanup(run *r)
+{
+    for (int k = 0; k <= r->nfiles; k++) {
+        char path[128];
+        path_of(r, "out", k, path, sizeof path);
+        unlink(path);
+    }
+    char err[128];
+    path_of(r, "stderr", 0, err, sizeof err);
+    unlink(err);
+    rmdir(r->dir);
+}
+
+/* Start pgrepl-stream and the writer; wait until the stream shows the first rows. */
+static void start_all(run *r)
+{
+    char table[48];
+    snprintf(table, sizeof table, "%s_t", r->name);
+    cli_start(r);
+    r->writer = writer_start(table, r->big);
+    char out[128];
+    path_of(r, "out", r->nfiles, out, sizeof out);
+    uint64_t until = now_ms() + 15000;
+    while (file_size(out) == 0 && now_ms() < until)
+        watch(r, 100);
+    ck_assert_msg(file_size(out) > 0, "%s: nothing arrived", r->name);
+}
+
+static int reconnections(const run *r)
+{
+    char err[128];
+    path_of(r, "stderr", 0, err, sizeof err);
+    return count_lines_with(err, "reconnecting in");
+}
+
+/* ---- the faults -------------------------------------------------------------------------- */
+
+START_TEST(walsender_terminated)
+{
+    run r;
+    run_begin(&r, "term", NULL);
+    start_all(&r);
+    for (int i = 0; i < 5; i++) {
+        watch(&r, 800);
+        uint64_t until = now_ms() + 10000;
+        while (active_pid_of("term_slot") == 0 && now_ms() < until)
+            watch(&r, 50);
+        sql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'term_slot'");
+    }
+    watch(&r, 1500);
+    ck_assert_int_ge(reconnections(&r), 5);
+    run_end(&r);
+    run_cleanup(&r);
+}
+END_TEST
+
+static void restart_fault(const char *name, const char *mode)
+{
+    run r;
+    run_begin(&r, name, NULL);
+    start_all(&r);
+    watch(&r, 1500);
+    restart_server(mode);
+    watch(&r, 3000);
+    ck_assert_int_ge(reconnections(&r), 1);
+    run_end(&r);
+    run_cleanup(&r);
+}
+
+START_TEST(server_restart_fast)
+{
+    restart_fault("fast", "fast");
+}
+END_TEST
+
+START_TEST(server_restart_immediate)
+{
+    restart_fault("immed", "immediate");
+}
+END_TEST
+
+/* The last complete line of the current output file is inside a transaction. */
+static bool inside_transaction(const run *r)
+{
+    char out[128];
+    path_of(r, "out", r->nfiles, out, sizeof out);
+    FILE *f = fopen(out, "r");
+    if (f == NULL)
+        return false;
+    char tail[8192];
+    off_t size = file_size(out);
+    fseeko(f, size > (off_t)sizeof tail - 1 ? size - (off_t)sizeof tail + 1 : 0, SEEK_SET);
+    size_t n = fread(tail, 1, sizeof tail - 1, f);
+    fclose(f);
+    tail[n] = '\0';
+    char *end = strrchr(tail, '\n');
+    if (end == NULL)
+        return false;
+    *end = '\0';
+    char *start = strrchr(tail, '\n');
+    line_info li = parse_line(start != NULL ? start + 1 : tail);
+    return li.action == 'B' || li.action == 'I';
+}
+
+START_TEST(stream_killed)
+{
+    run r;
+    run_begin(&r, "kill", NULL);
+    r.big = true;
+    start_all(&r);
+    for (int i = 0; i < 3; i++) {
+        watch(&r, 700);
+        uint64_t until = now_ms() + 10000;
+        while (!inside_transaction(&r) && now_ms() < until)
+            sleep_ms(2);
+        ck_assert_msg(inside_transaction(&r), "no transaction in progress to kill in");
+        kill(r.cli, SIGKILL);
+        ck_assert_int_eq(wait_exit(r.cli, 5000), 128 + SIGKILL);
+        /* the killed process wrote all it will ever write: the slot must not be past it */
+        wait_inactive("kill_slot");
+        take_sample(&r);
+        cli_start(&r);
+    }
+    watch(&r, 1500);
+    run_end(&r);
+    run_cleanup(&r);
+}
+END_TEST
+
+START_TEST(network_frozen_then_cut)
+{
+    char target[PGT_PATH_MAX + 32];
+    snprintf(target, sizeof target, "unix:%s/.s.PGSQL.5432", srv.dir);
+    int out[2];
+    ck_assert_int_eq(pipe(out), 0);
+    pid_t parent = getpid();
+    pid_t proxy = fork();
+    ck_assert_int_ge(proxy, 0);
+    if (proxy == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(1);
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+        execl(build_path("tests/tools/tcpproxy"), "tcpproxy", target, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char port[16] = {0};
+    ck_assert_int_gt(read(out[0], port, sizeof port - 1), 0);
+    close(out[0]);
+    char conninfo[128];
+    snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable",
+             atoi(port));
+    run r;
+    run_begin(&r, "net", conninfo);
+    r.extra[0] = "--receive-timeout=2";
+    r.extra[1] = "--connect-timeout=1";
+    start_all(&r);
+    watch(&r, 1500);
+    /* silence, longer than wal_sender_timeout: both ends give up on the connection */
+    kill(proxy, SIGUSR1);
+    watch(&r, (SENDER_TIMEOUT_S + 2) * 1000);
+    kill(proxy, SIGUSR2);
+    watch(&r, 300);
+    kill(proxy, SIGHUP);
+    watch(&r, 3000);
+    char err[128];
+    path_of(&r, "stderr", 0, err, sizeof err);
+    ck_assert_int_ge(count_lines_with(err, "nothing received from the server"), 1);
+    ck_assert_int_ge(count_lines_with(err, "reconnected"), 1);
+    run_end(&r);
+    run_cleanup(&r);
+    kill(proxy, SIGTERM);
+    wait_exit(proxy, 5000);
+}
+END_TEST
+
+/* ---- an invalidated slot ------------------------------------------------------------------- */
+
+typedef struct inv {
+    uv_loop_t loop;
+    uv_timer_t wake;
+    pgrepl_stream *s;
+    int n_commit, n_error, closed;
+    int code;
+    bool fatal, retrying;
+    char message[512], hint[256], states[256];
+} inv;
+
+static int inv_commit(void *ud, const pgrepl_commit *m)
+{
+    inv *t = ud;
+    (void)m;
+    t->n_commit++;
+    return 0;
+}
+
+static void inv_state(pgrepl_stream *s, pgrepl_stream_state state)
+{
+    inv *t = pgrepl_stream_get_data(s);
+    size_t n = strlen(t->states);
+    snprintf(t->states + n, sizeof t->states - n, "%s%s", n ? "," : "", pgrepl_stream_state_name(state));
+}
+
+static void inv_error(pgrepl_stream *s, const pgrepl_error *err)
+{
+    inv *t = pgrepl_stream_get_data(s);
+    t->n_error++;
+    t->code = err->code;
+    t->fatal = err->fatal;
+    t->retrying = err->retrying;
+    snprintf(t->message, sizeof t->message, "%s", err->message);
+    snprintf(t->hint, sizeof t->hint, "%s", err->hint != NULL ? err->hint : "");
+}
+
+static void inv_closed(pgrepl_stream *s)
+{
+    inv *t = pgrepl_stream_get_data(s);
+    t->closed++;
+}
+
+static void inv_wake(uv_timer_t *h)
+{
+    (void)h;
+}
+
+static void inv_run(inv *t, uint64_t ms)
+{
+    uint64_t until = now_ms() + ms;
+    while (now_ms() < until)
+        uv_run(&t->loop, UV_RUN_ONCE);
+}
+
+/*
+ * A slot that falls further behind than max_slot_wal_keep_size while it
+ * streams: the checkpointer invalidates it and ends its walsender with the
+ * same 57P01 as pg_terminate_backend. The stream retries that, and the check
+ * after reconnecting says what happened; pgrepl-stream says so too.
+ */
+START_TEST(invalidated_slot)
+{
+    sql("CREATE TABLE inv_t (n int);\n"
+        "CREATE PUBLICATION inv_pub FOR TABLE inv_t;\n"
+        "SELECT 1 FROM pg_create_logical_replication_slot('inv_slot', 'pgoutput');\n"
+        "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB';\n"
+        "SELECT pg_reload_conf();");
+    inv t;
+    memset(&t, 0, sizeof t);
+    ck_assert_int_eq(uv_loop_init(&t.loop), 0);
+    uv_timer_init(&t.loop, &t.wake);
+    uv_timer_start(&t.wake, inv_wake, 20, 20);
+    t.s = pgrepl_stream_new(&t.loop);
+    ck_assert_ptr_nonnull(t.s);
+    static const pgrepl_decoder_callbacks dcb = {.on_commit = inv_commit};
+    static const pgrepl_stream_callbacks scb = {.on_state = inv_state, .on_error = inv_error};
+    ck_assert_int_eq(pgrepl_stream_set_conninfo(t.s, srv.conninfo), 0);
+    ck_assert_int_eq(pgrepl_stream_set_slot(t.s, "inv_slot"), 0);
+    ck_assert_int_eq(pgrepl_stream_add_publication(t.s, "inv_pub"), 0);
+    ck_assert_int_eq(pgrepl_stream_set_callbacks(t.s, &dcb, sizeof dcb, &scb, sizeof scb), 0);
+    ck_assert_int_eq(pgrepl_stream_set_reconnect(t.s, 100, 200), 0);
+    ck_assert_int_eq(pgrepl_stream_set_heartbeat_interval(t.s, 0), 0);
+    pgrepl_stream_set_data(t.s, &t);
+    ck_assert_int_eq(pgrepl_stream_start_replication(t.s), 0);
+    uint64_t until = now_ms() + 15000;
+    while (pgrepl_stream_get_state(t.s) != PGREPL_STREAM_STREAMING && now_ms() < until)
+        inv_run(&t, 50);
+    /* a transaction delivered and never acknowledged holds the slot back */
+    sql("INSERT INTO inv_t VALUES (1)");
+    until = now_ms() + 15000;
+    while (t.n_commit == 0 && now_ms() < until)
+        inv_run(&t, 50);
+    ck_assert_int_eq(t.n_commit, 1);
+    for (int i = 0; i < 20 && pgrepl_stream_get_state(t.s) != PGREPL_STREAM_STOPPED; i++) {
+        sql("CREATE TABLE IF NOT EXISTS inv_filler (x int);\n"
+            "INSERT INTO inv_filler VALUES (1);\n"
+            "SELECT pg_switch_wal();\n"
+            "CHECKPOINT;");
+        inv_run(&t, 300);
+    }
+    until = now_ms() + 10000;
+    while (pgrepl_stream_get_state(t.s) != PGREPL_STREAM_STOPPED && now_ms() < until)
+        inv_run(&t, 50);
+    fprintf(stderr, "faults-pg%d invalidated: %d errors, states %s, last: %s\n", major, t.n_error, t.states,
+            t.message);
+    /* the end of the connection was retried; what stopped the stream names the invalidation */
+    ck_assert_int_ge(t.n_error, 2);
+    ck_assert_ptr_nonnull(strstr(t.states, "streaming,reconnecting"));
+    ck_assert_int_eq(pgrepl_stream_get_state(t.s), PGREPL_STREAM_STOPPED);
+    ck_assert(t.fatal && !t.retrying);
+    ck_assert_msg(strstr(t.hint, "invalidated") != NULL, "%s / %s", t.message, t.hint);
+    ck_assert_msg(t.code == PGREPL_ESTATE || t.code == PGREPL_ESERVER, "%s", pgrepl_err_name(t.code));
+    ck_assert_int_eq(pgrepl_stream_close(t.s, inv_closed), 0);
+    inv_run(&t, 100);
+    ck_assert_int_eq(t.closed, 1);
+    uv_close((uv_handle_t *)&t.wake, NULL);
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&t.loop), 0);
+    /* pgrepl-stream on the invalidated slot: one clear error, status 1 */
+    char err[64];
+    snprintf(err, sizeof err, "/tmp/pgrepl-faults-inv-%d.err", (int)getpid());
+    const char *argv[] = {build_path("examples/pgrepl-stream"), "-d", srv.conninfo, "-S", "inv_slot", "-P", "inv_pub",
+                          "-f", "/dev/null", NULL};
+    ck_assert_int_eq(wait_exit(spawn(argv, NULL, err, NULL), 20000), 1);
+    ck_assert_int_eq(count_lines_with(err, "pgrepl-stream: error: "), 1);
+    ck_assert_int_eq(count_lines_with(err, major == 16 ? "\"inv_slot\" has been invalidated (PostgreSQL 16 does not "
+                                                         "record why)"
+                                                       : "\"inv_slot\" has been invalidated (wal_removed)"),
+                     1);
+    unlink(err);
+    sql("ALTER SYSTEM RESET max_slot_wal_keep_size;\n"
+        "SELECT pg_reload_conf();\n"
+        "SELECT pg_drop_replication_slot('inv_slot');");
+}
+END_TEST
+
+/* ---- bad inputs ------------------------------------------------------------------------------- */
+
+typedef struct bad {
+    const char *name;
+    const char *conninfo; /* NULL: the test server, postgres database */
+    const char *args[6];
+    const char *env;
+    const char *error_has;
+} bad;
+
+/* Run pgrepl-stream; it must print one error line with error_has and exit 1 within 15 s. */
+static void expect_failure(const bad *b, const char *conninfo)
+{
+    char err[64];
+    snprintf(err, sizeof err, "/tmp/pgrepl-faults-bad-%d.err", (int)getpid());
+    unlink(err);
+    const char *argv[16] = {build_path("examples/pgrepl-stream"), "-d", conninfo, "-f", "/dev/null"};
+    int n = 5;
+    for (int i = 0; i < 6 && b->args[i] != NULL; i++)
+        argv[n++] = b->args[i];
+    argv[n] = NULL;
+    const char *env[] = {b->env, NULL};
+    uint64_t started = now_ms();
+    int status = wait_exit(spawn(argv, NULL, err, env), 15000);
+    uint64_t took = now_ms() - started;
+    size_t len;
+    char *text = read_file(err, 1 << 16, &len);
+    fprintf(stderr, "faults-pg%d bad input \"%s\": status %d after %llu ms: %s", major, b->name, status,
+            (unsigned long long)took, text);
+    ck_assert_msg(status == 1, "%s: exit status %d\n%s", b->name, status, text);
+    ck_assert_msg(count_lines_with(err, "pgrepl-stream: error: ") == 1, "%s: not one error line\n%s", b->name, text);
+    char line[2048];
+    ck_assert_int_eq(sscanf(strstr(text, "pgrepl-stream: error: "), "%2047[^\n]", line), 1);
+    ck_assert_msg(strstr(line, b->error_has) != NULL, "%s: the error line lacks \"%s\"\n%s", b->name, b->error_has,
+                  text);
+    free(text);
+    unlink(err);
+}
+
+static void with_db(char *buf, size_t size, const pgt_server *s, const char *extra)
+{
+    snprintf(buf, size, "%s %s", s->conninfo, extra);
+}
+
+START_TEST(bad_inputs)
+{
+    sql("CREATE TABLE bad_t (n int);\n"
+        "CREATE PUBLICATION bad_pub FOR TABLE bad_t;\n"
+        "SELECT 1 FROM pg_create_logical_replication_slot('bad_slot', 'pgoutput');\n"
+        "CREATE DATABASE other;\n"
+        "CREATE ROLE norepl LOGIN;\n"
+        "CREATE ROLE pwuser LOGIN REPLICATION PASSWORD 'secret';");
+    char *out = NULL;
+    ck_assert_int_eq(pgt_psql(&srv, "other", "SELECT 1 FROM pg_create_logical_replication_slot('other_slot', "
+                                              "'pgoutput')", &out), 0);
+    free(out);
+    pgrepl_lsn before, after;
+    ck_assert(confirmed_of("bad_slot", &before));
+    char cs[4][PGT_PATH_MAX + 128];
+    with_db(cs[0], sizeof cs[0], &srv, "dbname=nope");
+    with_db(cs[1], sizeof cs[1], &srv, "user=pwuser");
+    with_db(cs[2], sizeof cs[2], &srv, "user=norepl");
+    const bad cases[] = {
+        {"malformed conninfo", "host='oops", {"-S", "bad_slot", "-P", "bad_pub"}, NULL, "invalid connection string"},
+        {"unknown host", "host=nohost.invalid user=postgres", {"-S", "bad_slot", "-P", "bad_pub"}, NULL,
+         "could not translate host name"},
+        {"refused port", "host=127.0.0.1 port=1 user=postgres", {"-S", "bad_slot", "-P", "bad_pub", "--no-loop"},
+         NULL, "Connection refused"},
+        {"wrong password", cs[1], {"-S", "bad_slot", "-P", "bad_pub", "-w"}, "PGPASSWORD=wrong",
+         "password authentication failed for user \"pwuser\""},
+        {"missing database", cs[0], {"-S", "bad_slot", "-P", "bad_pub"}, NULL, "database \"nope\" does not exist"},
+        {"missing slot", NULL, {"-S", "nope", "-P", "bad_pub"}, NULL, "replication slot \"nope\" does not exist"},
+        {"missing publication", NULL, {"-S", "bad_slot", "-P", "bad_pub,nope"}, NULL, "missing publication(s): nope"},
+        {"slot of another database", NULL, {"-S", "other_slot", "-P", "bad_pub"}, NULL,
+         "was not created in this database"},
+        {"role without REPLICATION", cs[2], {"-S", "bad_slot", "-P", "bad_pub"}, NULL,
+         major >= 16 ? "permission denied to start WAL sender" : "must be superuser or replication role"},
+        {"bad --startpos", NULL, {"-S", "bad_slot", "-P", "bad_pub", "-I", "12"}, NULL, "invalid start position"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_failure(&cases[i], cases[i].conninfo != NULL ? cases[i].conninfo : srv.conninfo);
+    /* the password is right: the same role streams (and it needed the password) */
+    {
+        const bad ok = {"right password, slot in use", cs[1], {"-S", "bad_slot", "-P", "bad_pub", "--no-loop", "-w"},
+                        "PGPASSWORD=secret", "is active for PID"};
+        /* slot in use by another consumer: a replication connection that holds it */
+        char holder_ci[PGT_PATH_MAX + 128];
+        with_db(holder_ci, sizeof holder_ci, &srv, "replication=database");
+        PGconn *holder = PQconnectdb(holder_ci);
+        ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+        PGresult *res = PQexec(holder, "START_REPLICATION SLOT bad_slot LOGICAL 0/0 (proto_version '1', "
+                                       "publication_names 'bad_pub')");
+        ck_assert_int_eq(PQresultStatus(res), PGRES_COPY_BOTH);
+        PQclear(res);
+        expect_failure(&ok, cs[1]);
+        /* nothing of the above moved the slot */
+        ck_assert(confirmed_of("bad_slot", &after));
+        ck_assert_uint_eq(after, before);
+        /* without --no-loop the busy slot is retried, each attempt logged, until it is free */
+        char err[64];
+        snprintf(err, sizeof err, "/tmp/pgrepl-faults-busy-%d.err", (int)getpid());
+        unlink(err);
+        const char *argv[] = {build_path("examples/pgrepl-stream"), "-d", srv.conninfo, "-S", "bad_slot", "-P",
+                              "bad_pub", "-f", "/dev/null", "--reconnect-delay=0.2,0.4", NULL};
+        pid_t cli = spawn(argv, NULL, err, NULL);
+        uint64_t until = now_ms() + 15000;
+        while (count_lines_with(err, "reconnecting in") < 3 && now_ms() < until)
+            sleep_ms(50);
+        ck_assert_int_ge(count_lines_with(err, "reconnecting in"), 3);
+        ck_assert_int_ge(count_lines_with(err, "is active for PID"), 3);
+        ck_assert(running(cli));
+        PQfinish(holder);
+        until = now_ms() + 15000;
+        while (count_lines_with(err, "reconnected") == 0 && now_ms() < until)
+            sleep_ms(50);
+        ck_assert_int_eq(count_lines_with(err, "reconnected"), 1);
+        kill(cli, SIGTERM);
+        ck_assert_int_eq(wait_exit(cli, 15000), 0);
+        unlink(err);
+    }
+    wait_inactive("bad_slot");
+    /* a server with wal_level=replica, and one walsender that is taken */
+    pgt_server rep;
+    const char *const settings[] = {"wal_level=replica", "max_wal_senders=1", NULL};
+    ck_assert_msg(pgt_server_start(&rep, major, settings) == 0, "%s", rep.errmsg);
+    out = NULL;
+    ck_assert_int_eq(pgt_psql(&rep, NULL, "CREATE TABLE bad_t (n int); CREATE PUBLICATION bad_pub FOR TABLE bad_t;",
+                              &out),
+                     0);
+    free(out);
+    const bad replica = {"wal_level=replica", NULL, {"-S", "bad_slot", "-P", "bad_pub"}, NULL, "wal_level"};
+    expect_failure(&replica, rep.conninfo);
+    char holder_ci[PGT_PATH_MAX + 128];
+    with_db(holder_ci, sizeof holder_ci, &rep, "replication=database");
+    PGconn *holder = PQconnectdb(holder_ci);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    const bad senders = {"max_wal_senders exhausted", NULL, {"-S", "bad_slot", "-P", "bad_pub", "--no-loop"}, NULL,
+                         "max_wal_senders"};
+    expect_failure(&senders, rep.conninfo);
+    PQfinish(holder);
+    pgt_server_stop(&rep);
+    sql("SELECT pg_drop_replication_slot('bad_slot')");
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    major = pgt_major_from_args(argc, argv);
+    Suite *s = suite_create("faults");
+    TCase *tc = tcase_create("faults");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, walsender_terminated);
+    tcase_add_test(tc, server_restart_fast);
+    tcase_add_test(tc, server_restart_immediate);
+    tcase_add_test(tc, stream_killed);
+    tcase_add_test(tc, network_frozen_then_cut);
+    tcase_add_test(tc, invalidated_slot);
+    tcase_add_test(tc, bad_inputs);
+    suite_add_tcase(s, tc);
+    return pgrepl_test_run_suite(s);
+}
