@@ -1122,12 +1122,7 @@ int main(int argc, char **argv)
     tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, walsender_terminated);
-    /* server_restart_fast is not registered: after pg_ctl stop -m fast the
-     * stream does not reconnect (no reconnection within 20 s on 15 and 17),
-     * a real bug of the unfinished reconnection work (issue 6) - likely the
-     * server's clean "COPY 0" end taken as final. Register it again with
-     * the fix. */
-    (void)server_restart_fast;
+    tcase_add_test(tc, server_restart_fast);
     tcase_add_test(tc, server_restart_immediate);
     tcase_add_test(tc, stream_killed);
     tcase_add_test(tc, network_frozen_then_cut);
