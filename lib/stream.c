@@ -13,6 +13,7 @@
  * A second uv_timer_t ("wait") holds that delay, or the connect deadline
  * while a connection is being set up: the two never overlap.
  */
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -946,8 +947,25 @@ static void arm_timer(pgrepl_stream *s, int64_t due_us)
     uv_timer_start(&s->timer, on_timer, (uint64_t)((due_us + 999) / 1000), 0);
 }
 
+/*
+ * Bytes (or the end of the connection) wait in the socket: the silence was
+ * the loop's, busy in a callback or an allocation, not the server's. Read
+ * them now and count them as received; the caller then handles them.
+ */
+static bool input_waiting(pgrepl_stream *s)
+{
+    struct pollfd p = {.fd = pgrepl__conn_socket(&s->conn), .events = POLLIN};
+    if (p.fd < 0 || poll(&p, 1, 0) != 1)
+        return false;
+    pgrepl__conn_io(&s->conn, PGREPL_CONN_READ);
+    pgrepl__feedback_on_recv(&s->fb, now_us());
+    return true;
+}
+
 static bool declare_dead(pgrepl_stream *s)
 {
+    if (input_waiting(s))
+        return true;
     fail(s, PGREPL_ETIMEDOUT, false, NULL, "nothing received from the server for %llu ms",
          (unsigned long long)s->recv_timeout_ms);
     return true;

@@ -314,6 +314,7 @@ typedef struct ctx {
     char states[512];
     bool stop_on_error, close_on_error, start_on_error;
     int start_on_error_rc;
+    unsigned stall_ms;  /* the first commit's callback blocks the loop this long */
 } ctx;
 
 static uint64_t now_ms(ctx *t)
@@ -343,6 +344,8 @@ static int cb_commit(void *ud, const pgrepl_commit *m)
     ctx *t = ud;
     t->n_commit++;
     t->last_end = m->end_lsn;
+    if (t->n_commit == 1 && t->stall_ms > 0)
+        uv_sleep(t->stall_ms);
     return 0;
 }
 
@@ -663,6 +666,36 @@ START_TEST(broken_stream)
 }
 END_TEST
 
+/*
+ * A callback that blocks the loop for longer than the receive timeout while
+ * the server goes on sending: the bytes waiting in the socket are not
+ * silence. The stream reads them instead of declaring the connection dead.
+ */
+START_TEST(slow_callback_is_not_silence)
+{
+    script sc = {.n = 0};
+    first_transaction(&sc);
+    w_begin(&sc, 0x1000200, 0x1000300, 701);
+    w_insert(&sc, 0x1000210, "2");
+    w_commit(&sc, 0x1000300, 0x1000330);
+    line(&sc, "idle");
+    fake f;
+    fake_start(&f, sc.text);
+    ctx t;
+    ctx_init(&t, &f, NULL);
+    t.stall_ms = 2500;
+    ck_assert_int_eq(pgrepl_stream_set_receive_timeout(t.s, 1000), 0);
+    ck_assert_int_eq(pgrepl_stream_start_replication(t.s), 0);
+    RUN_UNTIL(&t, t.n_commit == 2, 10000);
+    run_for(&t, 500);
+    ck_assert_msg(t.n_error == 0, "%s", t.err_message);
+    ck_assert_str_eq(t.states, "connecting,streaming");
+    ck_assert_uint_eq(pgrepl_stream_reconnects(t.s), 0);
+    ctx_fini(&t);
+    free(fake_stop(&f));
+}
+END_TEST
+
 /* ---- connect timeout ------------------------------------------------------------------ */
 
 /* A server that accepts and never answers: the connect timeout fires, then the next attempt works. */
@@ -828,6 +861,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("fakewal");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, broken_stream, 0, (int)(sizeof faults / sizeof faults[0]));
+    tcase_add_test(tc, slow_callback_is_not_silence);
     tcase_add_test(tc, connect_timeout);
     tcase_add_test(tc, connect_timeout_from_conninfo);
     tcase_add_test(tc, stop_while_reconnecting);

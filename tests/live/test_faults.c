@@ -705,6 +705,7 @@ static void restart_fault(const char *name, const char *mode)
 {
     run r;
     run_begin(&r, name, NULL);
+    r.extra[0] = "-v";
     start_all(&r);
     watch(&r, 1500);
     restart_server(mode);
@@ -714,7 +715,13 @@ static void restart_fault(const char *name, const char *mode)
     for (uint64_t until = now_ms() + 20000; reconnections(&r) < 1 && now_ms() < until;)
         watch(&r, 250);
     watch(&r, 1000);
-    ck_assert_int_ge(reconnections(&r), 1);
+    if (reconnections(&r) < 1) {
+        char err[128];
+        path_of(&r, "stderr", 0, err, sizeof err);
+        size_t len;
+        char *text = read_file(err, 1 << 14, &len);
+        ck_assert_msg(false, "%s: no reconnection after the restart; pgrepl-stream said:\n%s", r.name, text);
+    }
     run_end(&r);
     run_cleanup(&r);
 }
