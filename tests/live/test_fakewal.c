@@ -599,6 +599,13 @@ static void f_cut_mid_transaction(script *s)
     line(s, "close");
 }
 
+/* how a walsender ends at a server shutdown: CommandComplete "COPY 0" (no CopyDone), then it exits */
+static void f_shutdown_copy0(script *s)
+{
+    line(s, "raw 430000000b434f5059203000");
+    line(s, "close");
+}
+
 static const fault faults[] = {
     {"short XLogData header", f_short_header, PROTOCOL, "bad CopyData"},
     {"truncated pgoutput message", f_truncated_message, PROTOCOL, "protocol error"},
@@ -616,6 +623,7 @@ static const fault faults[] = {
     {"negative CopyData length", f_negative_length, LOST, "lost synchronization"},
     {"foreign message inside the copy", f_foreign_message, LOST, "unexpected"},
     {"connection closed mid-transaction", f_cut_mid_transaction, LOST, "connection"},
+    {"server shutdown: COPY 0, then close", f_shutdown_copy0, LOST, "connection"},
 };
 
 START_TEST(broken_stream)
