@@ -4,13 +4,15 @@
  * decoder callbacks, so that its CPU time is the library's own cost per
  * change, end to end from the socket (libpq, the stream, the decoder).
  *
- *   count_consumer -d CONNINFO -S SLOT -P PUB [-E ENDPOS] [-b] [-V PROTO] [-s]
+ *   count_consumer -d CONNINFO -S SLOT -P PUB [-E ENDPOS] [-b] [-V PROTO] [-s] [-R BYTES]
  *
  *   -E LSN   stop at the first transaction that begins at or after LSN, or
  *            when the server reports its WAL end at or past it while no
  *            transaction is open (pgrepl-stream's --endpos rule)
  *   -b       binary mode; -V pgoutput proto_version (default: the server's
  *            highest); -s streaming of large transactions in progress
+ *   -R BYTES read batching on TCP (pgrepl_stream_set_read_batch, 1 ms);
+ *            0 turns it off (default: the library's default)
  *
  * Every commit is acknowledged. At the end it prints one line to stdout:
  *   changes=N transactions=N elapsed_s=F user_s=F sys_s=F maxrss_kb=N
@@ -128,7 +130,7 @@ static double now_s(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: count_consumer -d CONNINFO -S SLOT -P PUB [-E ENDPOS] [-b] [-V PROTO] [-s]\n");
+    fprintf(stderr, "usage: count_consumer -d CONNINFO -S SLOT -P PUB [-E ENDPOS] [-b] [-V PROTO] [-s] [-R BYTES]\n");
     exit(2);
 }
 
@@ -138,7 +140,8 @@ int main(int argc, char **argv)
     counter c = {0};
     bool binary = false, streaming = false;
     int proto = 0, opt;
-    while ((opt = getopt(argc, argv, "d:S:P:E:bV:s")) != -1) {
+    long batch = -1;
+    while ((opt = getopt(argc, argv, "d:S:P:E:bV:sR:")) != -1) {
         switch (opt) {
         case 'd': conninfo = optarg; break;
         case 'S': slot = optarg; break;
@@ -150,6 +153,7 @@ int main(int argc, char **argv)
         case 'b': binary = true; break;
         case 'V': proto = atoi(optarg); break;
         case 's': streaming = true; break;
+        case 'R': batch = atol(optarg); break;
         default: usage();
         }
     }
@@ -185,6 +189,8 @@ int main(int argc, char **argv)
         rc = pgrepl_stream_set_streaming(c.s, PGREPL_STREAMING_ON);
     if (rc == 0)
         rc = pgrepl_stream_set_heartbeat_interval(c.s, 0);
+    if (rc == 0 && batch >= 0)
+        rc = pgrepl_stream_set_read_batch(c.s, (size_t)batch, 1);
     if (rc == 0)
         rc = pgrepl_stream_set_callbacks(c.s, &dcb, sizeof dcb, &scb, sizeof scb);
     if (rc != 0) {

@@ -13,11 +13,14 @@
  * A second uv_timer_t ("wait") holds that delay, or the connect deadline
  * while a connection is being set up: the two never overlap.
  */
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "pgrepl/stream.h"
 #include "alloc.h"
@@ -34,6 +37,9 @@
 #define DEFAULT_RECONNECT_MAX_MS 60000
 /* Longest interval or timeout accepted: its microseconds must fit an int64_t. */
 #define MAX_MS (UINT64_C(1) << 40)
+#define DEFAULT_BATCH_BYTES 16384
+#define DEFAULT_BATCH_DELAY_MS 1
+#define MAX_BATCH_BYTES (1u << 20)
 
 typedef enum phase {
     PH_NONE,       /* no connection */
@@ -88,6 +94,8 @@ struct pgrepl_stream {
     uint64_t connect_timeout_ms; /* 0: the conninfo's connect_timeout, else DEFAULT_CONNECT_TIMEOUT_MS */
     uint64_t retry_min_ms;       /* bounds of the delay before reconnecting; 0: do not reconnect */
     uint64_t retry_max_ms;
+    size_t batch_bytes;          /* read batching (pgrepl_stream_set_read_batch); 0: off */
+    uint64_t batch_delay_ms;
     pgrepl_decoder_callbacks dcb;
     pgrepl_stream_callbacks scb;
 
@@ -111,6 +119,7 @@ struct pgrepl_stream {
     uv_idle_t idle;
     uv_timer_t wait;   /* the connect deadline, or the delay before reconnecting */
     bool wait_due;     /* it expired */
+    uv_timer_t sweep;  /* read batching: reads what is below the low-water mark after the delay */
     uv_poll_t *poll;
     int poll_fd;
     int poll_events;   /* what poll watches now (libuv re-registers the fd on every uv_poll_start) */
@@ -140,6 +149,9 @@ struct pgrepl_stream {
     char cb_why[192];  /* with PGREPL_EPROTOCOL: what the server sent that contradicts itself */
     pgrepl_lsn begin_lsn; /* final_lsn of the open Begin, 0 when none */
     pgrepl_lsn unit_end;  /* end of the last unit on this connection: ends only grow */
+    bool batch_tcp;       /* read batching applies: a TCP connection, batching on */
+    bool batching;        /* SO_RCVLOWAT is raised: the stream is busy */
+    size_t got;           /* CopyData bytes taken in the current loop callback */
 
     /* reconnection */
     unsigned attempts;     /* failures in a row */
@@ -156,6 +168,7 @@ struct pgrepl_stream {
 };
 
 static void run(pgrepl_stream *s, unsigned io, int status);
+static void batch_begin(pgrepl_stream *s);
 static void fail(pgrepl_stream *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
@@ -627,11 +640,13 @@ static void init_handles(pgrepl_stream *s)
     uv_timer_init(s->loop, &s->timer);
     uv_idle_init(s->loop, &s->idle);
     uv_timer_init(s->loop, &s->wait);
+    uv_timer_init(s->loop, &s->sweep);
     s->timer.data = s;
     s->idle.data = s;
     s->wait.data = s;
+    s->sweep.data = s;
     s->handles = true;
-    s->nhandles += 3;
+    s->nhandles += 4;
 }
 
 /* Have run() called soon from the loop. */
@@ -754,7 +769,10 @@ static void teardown(pgrepl_stream *s, int status)
     if (s->handles) {
         uv_timer_stop(&s->timer);
         uv_timer_stop(&s->wait);
+        uv_timer_stop(&s->sweep);
     }
+    s->batch_tcp = false;
+    s->batching = false;
     s->wait_due = false;
     s->ph = PH_NONE;
     s->want_start = false;
@@ -955,7 +973,9 @@ static void arm_timer(pgrepl_stream *s, int64_t due_us)
 static bool input_waiting(pgrepl_stream *s)
 {
     struct pollfd p = {.fd = pgrepl__conn_socket(&s->conn), .events = POLLIN};
-    if (p.fd < 0 || poll(&p, 1, 0) != 1)
+    int queued = 0;
+    /* poll() does not report bytes below the low-water mark of read batching */
+    if (p.fd < 0 || (poll(&p, 1, 0) != 1 && (ioctl(p.fd, FIONREAD, &queued) != 0 || queued <= 0)))
         return false;
     pgrepl__conn_io(&s->conn, PGREPL_CONN_READ);
     pgrepl__feedback_on_recv(&s->fb, now_us());
@@ -1356,6 +1376,7 @@ static void streaming_begin(pgrepl_stream *s)
     s->want_start = false;
     uv_timer_stop(&s->wait);
     s->streaming_since = now_us();
+    batch_begin(s);
     pgrepl__feedback_init(&s->fb, (int64_t)s->interval_ms * 1000, (int64_t)s->sender_timeout_ms * 1000,
                           (int64_t)s->recv_timeout_ms * 1000, now_us());
     pgrepl__heartbeat_start(s->hb, s->conninfo);
@@ -1477,6 +1498,7 @@ static void decode_failed(pgrepl_stream *s, int rc)
 
 static void on_copydata(pgrepl_stream *s, const char *data, size_t len)
 {
+    s->got += len;
     pgrepl_copydata cd;
     int rc = pgrepl_copydata_parse(data, len, &cd);
     if (rc != 0) {
@@ -1715,9 +1737,12 @@ static void advance(pgrepl_stream *s)
 static void do_close(pgrepl_stream *s);
 
 /* The one entry from the loop: I/O readiness (io, status), the timer, or a kick. */
-static void run(pgrepl_stream *s, unsigned io, int status)
+static void batch_settle(pgrepl_stream *s, bool sweep);
+
+static void run_io(pgrepl_stream *s, unsigned io, int status, bool sweep)
 {
-    s->busy++;
+    if (s->busy++ == 0)
+        s->got = 0;
     if (status < 0 && pgrepl__conn_connecting(&s->conn))
         /* A refused or failed connect shows as a socket error here;
          * PQconnectPoll reads SO_ERROR and says what really happened. */
@@ -1729,10 +1754,77 @@ static void run(pgrepl_stream *s, unsigned io, int status)
     do
         advance(s);
     while (!s->close_req && sync_io(s) != 0);
+    if (s->busy == 1 && !s->close_req)
+        batch_settle(s, sweep);
     pgrepl__heartbeat_hold(s->hb, s->paused);
     s->busy--;
     if (s->close_req && s->busy == 0)
         do_close(s);
+}
+
+static void run(pgrepl_stream *s, unsigned io, int status)
+{
+    run_io(s, io, status, false);
+}
+
+/* ---- read batching ----------------------------------------------------------------- *
+ *
+ * The walsender sends each message with its own send(): a reader that
+ * wakes for every one pays the kernel's per-wakeup and per-read cost each
+ * time. While the stream is busy, the socket's low-water mark makes the
+ * kernel wake the loop only once batch_bytes are queued (TCP honours it in
+ * poll; Unix-domain sockets do not, so only TCP connections batch), and the
+ * sweep timer reads what is below the mark after batch_delay_ms. A sweep
+ * that finds little means the burst is over: back to waking for every byte.
+ */
+
+static void on_sweep(uv_timer_t *h)
+{
+    pgrepl_stream *s = h->data;
+    run_io(s, s->ph == PH_STREAMING && !s->paused ? PGREPL_CONN_READ : 0u, 0, true);
+}
+
+static void batch_set(pgrepl_stream *s, bool on)
+{
+    int fd = pgrepl__conn_socket(&s->conn);
+    int lowat = on ? (int)s->batch_bytes : 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) != 0) {
+        s->batch_tcp = false;
+        on = false;
+    }
+    s->batching = on;
+    if (!on)
+        uv_timer_stop(&s->sweep);
+}
+
+/* Batching applies to a TCP connection when it is configured. */
+static void batch_begin(pgrepl_stream *s)
+{
+    s->batching = false;
+    s->batch_tcp = false;
+    int fd = pgrepl__conn_socket(&s->conn);
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    if (s->batch_bytes > 0 && fd >= 0 && getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+        s->batch_tcp = addr.ss_family == AF_INET || addr.ss_family == AF_INET6;
+}
+
+/* After a loop callback: enter or leave batching; while batching, a sweep is always due. */
+static void batch_settle(pgrepl_stream *s, bool sweep)
+{
+    if (!s->batch_tcp)
+        return;
+    if (s->ph != PH_STREAMING || s->paused) {
+        if (s->batching)
+            batch_set(s, false);
+        return;
+    }
+    if (!s->batching && s->got >= s->batch_bytes / 4)
+        batch_set(s, true);
+    else if (s->batching && sweep && s->got < s->batch_bytes / 8)
+        batch_set(s, false);
+    if (s->batching && s->got > 0)
+        uv_timer_start(&s->sweep, on_sweep, s->batch_delay_ms, 0);
 }
 
 /* ---- close ------------------------------------------------------------------------- */
@@ -1756,6 +1848,7 @@ static void do_close(pgrepl_stream *s)
     uv_close((uv_handle_t *)&s->timer, on_closed);
     uv_close((uv_handle_t *)&s->idle, on_closed);
     uv_close((uv_handle_t *)&s->wait, on_closed);
+    uv_close((uv_handle_t *)&s->sweep, on_closed);
     s->nhandles++;
     pgrepl_heartbeat *hb = s->hb;
     s->hb = NULL;
@@ -1839,6 +1932,8 @@ pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop)
     s->poll_fd = -1;
     s->retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
     s->retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
+    s->batch_bytes = DEFAULT_BATCH_BYTES;
+    s->batch_delay_ms = DEFAULT_BATCH_DELAY_MS;
     /* jitter only has to differ between processes and streams; never 0 for xorshift */
     s->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)s) | 1;
     pgrepl__ledger_init(&s->ledger, 0);
@@ -2102,6 +2197,18 @@ int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms)
         rc = PGREPL_EINVAL;
     if (rc == 0)
         s->recv_timeout_ms = ms;
+    return rc;
+}
+
+int pgrepl_stream_set_read_batch(pgrepl_stream *s, size_t bytes, uint64_t max_delay_ms)
+{
+    int rc = check_config(s);
+    if (rc == 0 && bytes != 0 && (bytes > MAX_BATCH_BYTES || max_delay_ms == 0 || max_delay_ms > 1000))
+        rc = PGREPL_EINVAL;
+    if (rc == 0) {
+        s->batch_bytes = bytes;
+        s->batch_delay_ms = max_delay_ms;
+    }
     return rc;
 }
 

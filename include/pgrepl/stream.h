@@ -169,6 +169,22 @@ PGREPL_EXTERN int pgrepl_stream_set_status_interval(pgrepl_stream *s, uint64_t m
  */
 PGREPL_EXTERN int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms);
 /*
+ * Read batching on TCP connections (default on: 16384 bytes, 1 ms). The
+ * walsender sends every message with its own send(); a reader that wakes
+ * for each one spends most of its CPU in the kernel. While the stream is
+ * busy (one wakeup brought at least bytes / 4 of data), the socket's
+ * low-water mark (SO_RCVLOWAT) is raised to bytes, so the loop wakes once
+ * per bytes received, and what stays below the mark is read after
+ * max_delay_ms at most. When such a delayed read finds less than bytes / 8,
+ * the burst is over and every message wakes the loop at once again. The
+ * cost is at most max_delay_ms of added latency, and only while busy;
+ * bench/README.md has what it saves. Unix-domain sockets ignore the mark:
+ * no effect there. bytes 0 turns it off; else bytes <= 1048576 and
+ * 1 <= max_delay_ms <= 1000, or PGREPL_EINVAL. Applies from the next
+ * connection; PGREPL_ESTATE while connected.
+ */
+PGREPL_EXTERN int pgrepl_stream_set_read_batch(pgrepl_stream *s, size_t bytes, uint64_t max_delay_ms);
+/*
  * Reconnection after a retryable failure (default on, 1000 to 60000 ms;
  * see "failures and reconnection" below). min_ms and max_ms bound the
  * delay: 0 < min_ms <= max_ms <= 2^40, or both 0 to turn reconnection off

@@ -704,6 +704,40 @@ START_TEST(slow_callback_is_not_silence)
 }
 END_TEST
 
+/*
+ * Read batching over TCP: a burst raises the socket's low-water mark; a
+ * last transaction far below it, followed by silence (no keepalive either),
+ * must still arrive: the sweep reads it after the delay.
+ */
+START_TEST(read_batch_burst_then_silence)
+{
+    script sc = {.n = 0};
+    first_transaction(&sc);
+    pgrepl_lsn at = 0x1000200;
+    for (int i = 0; i < 150; i++, at += 0x100) {
+        w_begin(&sc, at, at + 0x80, 701 + (uint32_t)i);
+        w_insert(&sc, at + 0x10, "2");
+        w_commit(&sc, at + 0x80, at + 0xb0);
+    }
+    line(&sc, "sleep 400");
+    w_begin(&sc, at, at + 0x80, 900);
+    w_insert(&sc, at + 0x10, "3");
+    w_commit(&sc, at + 0x80, at + 0xb0);
+    line(&sc, "hang");
+    fake f;
+    fake_start(&f, sc.text);
+    ctx t;
+    ctx_init(&t, &f, NULL);
+    ck_assert_int_eq(pgrepl_stream_set_read_batch(t.s, 1024, 5), 0);
+    ck_assert_int_eq(pgrepl_stream_start_replication(t.s), 0);
+    RUN_UNTIL(&t, t.n_commit == 152, 5000);
+    ck_assert_uint_eq(t.last_end, at + 0xb0);
+    ck_assert_int_eq(t.n_error, 0);
+    ctx_fini(&t);
+    free(fake_stop(&f));
+}
+END_TEST
+
 /* ---- connect timeout ------------------------------------------------------------------ */
 
 /* A server that accepts and never answers: the connect timeout fires, then the next attempt works. */
@@ -870,6 +904,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, broken_stream, 0, (int)(sizeof faults / sizeof faults[0]));
     tcase_add_test(tc, slow_callback_is_not_silence);
+    tcase_add_test(tc, read_batch_burst_then_silence);
     tcase_add_test(tc, connect_timeout);
     tcase_add_test(tc, connect_timeout_from_conninfo);
     tcase_add_test(tc, stop_while_reconnecting);
