@@ -14,6 +14,8 @@
 #   -b DIR     meson build directory (default build-bench in the source tree,
 #              configured --buildtype=release if it does not exist)
 #   -o DIR     where results go (default a new /tmp/pgrepl-vs.XXXXXX)
+#   -N         the clients connect over TCP to 127.0.0.1:5432 (the server
+#              also listens there) instead of the server's Unix socket
 #
 # Slots: a template slot per table is created before its backlog; every run
 # drains its own pg_copy_logical_replication_slot copy of it, up to an end
@@ -34,11 +36,12 @@ load_secs=30
 big_rows=2000000
 build=$root/build-bench
 out=
+tcp=false
 readonly BATCH=10000
 readonly PROTO=2
 
 usage() {
-    sed -n '2,20p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,22p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
@@ -51,7 +54,7 @@ say() {
     echo "run-vs-recvlogical: $*" >&2
 }
 
-while getopts m:n:r:T:M:L:X:b:o: opt; do
+while getopts m:n:r:T:M:L:X:b:o:N opt; do
     case $opt in
         m) major=$OPTARG ;;
         n) rows=$OPTARG ;;
@@ -62,6 +65,7 @@ while getopts m:n:r:T:M:L:X:b:o: opt; do
         X) big_rows=$OPTARG ;;
         b) build=$OPTARG ;;
         o) out=$OPTARG ;;
+        N) tcp=true ;;
         *) usage ;;
     esac
 done
@@ -79,6 +83,7 @@ changes=$((rows + rows / 10))
 
 server_dir=
 conninfo=
+client_conninfo=
 pm_pid=
 clk_tck=$(getconf CLK_TCK)
 
@@ -101,13 +106,17 @@ start_server() {
     server_dir=$(mktemp -d /tmp/pgrepl-vs-server.XXXXXX)
     conninfo=$(PGREPL_OWNER_PID=$$ bash "$root/scripts/pg-server.sh" start "$major" "$server_dir" \
         max_replication_slots=64 max_wal_senders=20 logical_decoding_work_mem=64MB autovacuum=off \
-        synchronous_commit=off max_wal_size=16GB checkpoint_timeout=1h shared_buffers=512MB)
+        synchronous_commit=off max_wal_size=16GB checkpoint_timeout=1h shared_buffers=512MB \
+        "listen_addresses=$($tcp && echo 127.0.0.1)")
+    client_conninfo=$conninfo
+    $tcp && client_conninfo="host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable"
     pm_pid=$(head -n 1 "$server_dir/data/postmaster.pid")
     {
         echo "server: $(sql -c 'SELECT version()')"
         echo "pg_recvlogical: $("$recvlogical" --version)"
         echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
         echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo "clients connect: $client_conninfo"
         echo "rows: $rows per table (+ $((rows / 10)) updates), runs: $runs, proto_version $PROTO"
         echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews wall times)"
     } | tee "$out/info.txt" >&2
@@ -192,17 +201,17 @@ client_cmd() {
     local client=$1 slot=$2 pub=$3 endpos=$4 mode=$5
     case $client in
         recvlogical)
-            cmd=("$recvlogical" -d "$conninfo" -S "$slot" --start -E "$endpos" -f /dev/null
+            cmd=("$recvlogical" -d "$client_conninfo" -S "$slot" --start -E "$endpos" -f /dev/null
                 -o "proto_version=$PROTO" -o "publication_names=$pub")
             [[ $mode == binary ]] && cmd+=(-o binary=true)
             ;;
         pgrepl-stream)
-            cmd=("$build/examples/pgrepl-stream" -d "$conninfo" -S "$slot" -P "$pub" -E "$endpos" -f /dev/null
+            cmd=("$build/examples/pgrepl-stream" -d "$client_conninfo" -S "$slot" -P "$pub" -E "$endpos" -f /dev/null
                 --proto-version="$PROTO")
             [[ $mode == binary ]] && cmd+=(--binary)
             ;;
         count)
-            cmd=("$build/bench/count_consumer" -d "$conninfo" -S "$slot" -P "$pub" -E "$endpos" -V "$PROTO")
+            cmd=("$build/bench/count_consumer" -d "$client_conninfo" -S "$slot" -P "$pub" -E "$endpos" -V "$PROTO")
             [[ $mode == binary ]] && cmd+=(-b)
             ;;
     esac
@@ -324,7 +333,7 @@ load_test() {
 CREATE PUBLICATION bench_pgbench FOR TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history;
 SELECT 1 FROM pg_create_logical_replication_slot('load', 'pgoutput');
 EOF
-    "$build/examples/pgrepl-stream" -d "$conninfo" -S load -P bench_pgbench -f /dev/null -s 1 \
+    "$build/examples/pgrepl-stream" -d "$client_conninfo" -S load -P bench_pgbench -f /dev/null -s 1 \
         --proto-version="$PROTO" 2>"$out/load-stream.err" &
     stream_pid=$!
     sleep 2
