@@ -701,6 +701,38 @@ START_TEST(walsender_terminated)
 }
 END_TEST
 
+/* What a process that should have moved on is doing: /proc, twice a second apart, and gdb's backtrace if there is gdb. */
+static char *process_report(pid_t pid)
+{
+    size_t cap = 1 << 15, n = 0;
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    out[0] = '\0';
+    for (int round = 0; round < 2; round++) {
+        static const char *const files[] = {"stat", "wchan", "syscall"};
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, files[i]);
+            size_t len;
+            char *text = read_file(path, 512, &len);
+            n += (size_t)snprintf(out + n, cap - n, "%s: %s\n", files[i], text);
+            free(text);
+        }
+        sleep_ms(1000);
+    }
+    if (access("/usr/bin/gdb", X_OK) == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "/usr/bin/gdb -p %d -batch -ex bt 2>&1 | grep '^#'", (int)pid);
+        FILE *p = popen(cmd, "r");
+        if (p != NULL) {
+            n += fread(out + n, 1, cap - n - 1, p);
+            out[n] = '\0';
+            pclose(p);
+        }
+    }
+    return out;
+}
+
 static void restart_fault(const char *name, const char *mode)
 {
     run r;
@@ -720,7 +752,9 @@ static void restart_fault(const char *name, const char *mode)
         path_of(&r, "stderr", 0, err, sizeof err);
         size_t len;
         char *text = read_file(err, 1 << 14, &len);
-        ck_assert_msg(false, "%s: no reconnection after the restart; pgrepl-stream said:\n%s", r.name, text);
+        char *where = process_report(r.cli);
+        ck_assert_msg(false, "%s: no reconnection after the restart; pgrepl-stream said:\n%s\nits process:\n%s", r.name,
+                      text, where);
     }
     run_end(&r);
     run_cleanup(&r);
