@@ -557,12 +557,18 @@ static void f_prefix_without_nul(script *s)
     emit(s, "d", &x);
 }
 
-/* a CopyData announcing 1 GB, 100 bytes of it, then the connection closes */
+/*
+ * A CopyData announcing 64 MB, 100 bytes of it, then the connection closes.
+ * libpq reserves buffer space for the declared length before the bytes
+ * arrive (stream.h, "Untrusted input"); with MALLOC_PERTURB_ (meson test
+ * sets it) glibc also writes all of it. 64 MB shows the same path as 1 GB
+ * without making the test machine move a gigabyte under the other suites.
+ */
 static void f_oversized_then_close(script *s)
 {
     bytes x = {.n = 0};
     b8(&x, 'd');
-    b32(&x, 0x40000000);
+    b32(&x, 0x4000000);
     for (int i = 0; i < 100; i++)
         b8(&x, 'w');
     emit(s, "raw", &x);
