@@ -144,7 +144,9 @@ int64_t pgrepl__feedback_period(const pgrepl_feedback *f)
 
 void pgrepl__feedback_on_recv(pgrepl_feedback *f, int64_t now)
 {
-    f->last_recv = now;
+    /* the caller's clock may be that of an earlier wakeup: never back */
+    if (now > f->last_recv)
+        f->last_recv = now;
     f->ping_outstanding = false;
 }
 

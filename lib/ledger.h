@@ -104,7 +104,7 @@ void pgrepl__feedback_init(pgrepl_feedback *f, int64_t interval_us, int64_t send
                            int64_t recv_timeout_us, int64_t now);
 /* The effective period between status updates: interval, capped at half of wal_sender_timeout. */
 int64_t pgrepl__feedback_period(const pgrepl_feedback *f);
-/* Anything arrived from the server. */
+/* Anything arrived from the server, read at now; an earlier now than the last is ignored. */
 void pgrepl__feedback_on_recv(pgrepl_feedback *f, int64_t now);
 /* A keepalive arrived; reply_requested as sent, wal_end its walEnd, flush what we could report now. */
 void pgrepl__feedback_on_keepalive(pgrepl_feedback *f, bool reply_requested, pgrepl_lsn wal_end, pgrepl_lsn flush);

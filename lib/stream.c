@@ -152,6 +152,7 @@ struct pgrepl_stream {
     bool batch_tcp;       /* read batching applies: a TCP connection, batching on */
     bool batching;        /* SO_RCVLOWAT is raised: the stream is busy */
     size_t got;           /* CopyData bytes taken in the current loop callback */
+    int64_t wake_us;      /* when the current loop callback began */
 
     /* reconnection */
     unsigned attempts;     /* failures in a row */
@@ -977,8 +978,9 @@ static bool input_waiting(pgrepl_stream *s)
     /* poll() does not report bytes below the low-water mark of read batching */
     if (p.fd < 0 || (poll(&p, 1, 0) != 1 && (ioctl(p.fd, FIONREAD, &queued) != 0 || queued <= 0)))
         return false;
+    s->wake_us = now_us();
     pgrepl__conn_io(&s->conn, PGREPL_CONN_READ);
-    pgrepl__feedback_on_recv(&s->fb, now_us());
+    pgrepl__feedback_on_recv(&s->fb, s->wake_us);
     return true;
 }
 
@@ -1514,7 +1516,8 @@ static void on_copydata(pgrepl_stream *s, const char *data, size_t len)
         fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: XLogData from %s to %s", a, b);
         return;
     }
-    pgrepl__feedback_on_recv(&s->fb, now_us());
+    /* the clock of the wakeup that read it: one clock_gettime per wakeup, not per message */
+    pgrepl__feedback_on_recv(&s->fb, s->wake_us);
     if (cd.kind == 'k') {
         pgrepl_lsn write, flush;
         if (s->idle_advance)
@@ -1741,8 +1744,10 @@ static void batch_settle(pgrepl_stream *s, bool sweep);
 
 static void run_io(pgrepl_stream *s, unsigned io, int status, bool sweep)
 {
-    if (s->busy++ == 0)
+    if (s->busy++ == 0) {
         s->got = 0;
+        s->wake_us = now_us();
+    }
     if (status < 0 && pgrepl__conn_connecting(&s->conn))
         /* A refused or failed connect shows as a socket error here;
          * PQconnectPoll reads SO_ERROR and says what really happened. */

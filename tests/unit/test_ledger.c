@@ -194,6 +194,11 @@ START_TEST(feedback_watchdog)
     pgrepl__feedback_on_recv(&f, 9000000);
     ck_assert_int_eq(pgrepl__feedback_decide(&f, 10000000, 0, 0), PGREPL_FEEDBACK_NONE);
     ck_assert_int_eq(pgrepl__feedback_decide(&f, 14000000, 0, 0), PGREPL_FEEDBACK_PING);
+    /* a message read by an earlier wakeup, handled later, does not move it back */
+    pgrepl__feedback_on_recv(&f, 13000000);
+    pgrepl__feedback_on_recv(&f, 12000000);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 17999999, 0, 0), PGREPL_FEEDBACK_NONE);
+    ck_assert_int_eq(pgrepl__feedback_decide(&f, 23000000, 0, 0), PGREPL_FEEDBACK_DEAD);
 }
 END_TEST
 
