@@ -145,6 +145,29 @@ static bool plain(uint8_t c)
     return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+/*
+ * How many of the first lim bytes at s need no escape: eight at a time
+ * while no byte of the word is below 0x20, a quote, a backslash or not
+ * ASCII (exact tests: a zero byte of x - 0x01.. & ~x, and the like), then
+ * one by one.
+ */
+static size_t plain_run(const uint8_t *s, size_t lim)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+    size_t j = 0;
+    for (; j + 8 <= lim; j += 8) {
+        uint64_t x;
+        memcpy(&x, s + j, 8);
+        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        uint64_t special = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x;
+        if ((special & high) != 0)
+            break;
+    }
+    while (j < lim && plain(s[j]))
+        j++;
+    return j;
+}
+
 /* Escape of one ASCII byte that needs one; returns its length (2 or 6). */
 static size_t escape_ascii(char *out, uint8_t c)
 {
@@ -213,9 +236,7 @@ static size_t escape_some(char *out, size_t room, const uint8_t *s, size_t n, si
     size_t i = 0, o = 0;
     while (i < n && room - o >= 6) {
         size_t lim = n - i < room - o ? n - i : room - o;
-        size_t j = 0;
-        while (j < lim && plain(s[i + j]))
-            j++;
+        size_t j = plain_run(s + i, lim);
         memcpy(out + o, s + i, j);
         o += j;
         i += j;

@@ -168,6 +168,24 @@ START_TEST(escape_matches_reference)
 }
 END_TEST
 
+/* Every byte value at every place of a plain run: the word-at-a-time scan must stop where the reference escapes. */
+START_TEST(escape_every_byte_in_plain_runs)
+{
+    char in[40], got[6 * sizeof in + 3], want[6 * sizeof in + 3];
+    for (int c = 0; c < 256; c++) {
+        for (size_t at = 0; at < 24; at++) {
+            for (size_t len = at + 1; len <= sizeof in; len += 7) {
+                memset(in, 'q', sizeof in);
+                in[at] = (char)c;
+                size_t glen = jl_escape(got, (const uint8_t *)in, len);
+                size_t wlen = ref_escape(want, (const unsigned char *)in, len);
+                ck_assert_msg(glen == wlen && memcmp(got, want, glen) == 0, "byte 0x%02x at %zu of %zu", c, at, len);
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(numbers)
 {
     static const char *const good[] = {"0", "-0", "7", "1.50", "1e+40", "1E-5", "-123.456e7", "1e-45",
@@ -884,6 +902,7 @@ static Suite *jsonl_suite(void)
     tcase_add_test(tc, escape_valid_utf8);
     tcase_add_test(tc, escape_invalid_utf8);
     tcase_add_test(tc, escape_matches_reference);
+    tcase_add_test(tc, escape_every_byte_in_plain_runs);
     tcase_add_test(tc, numbers);
     tcase_add_test(tc, lsn_format);
     suite_add_tcase(s, tc);
