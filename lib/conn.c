@@ -318,6 +318,11 @@ int pgrepl__conn_socket(const pgrepl_conn *c)
     return PQsocket(c->pg);
 }
 
+bool pgrepl__conn_copying(const pgrepl_conn *c)
+{
+    return c->phase == PGREPL_CONN_COPY && !c->lost;
+}
+
 bool pgrepl__conn_connecting(const pgrepl_conn *c)
 {
     return c->phase == PGREPL_CONN_CONNECTING;

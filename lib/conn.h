@@ -107,6 +107,8 @@ int pgrepl__conn_socket(const pgrepl_conn *c);
 
 /* True while PQconnectPoll is in progress (the socket may change on the next pgrepl__conn_io). */
 bool pgrepl__conn_connecting(const pgrepl_conn *c);
+/* In the copy: CopyData can still be sent (false once either side ended it, or the connection failed). */
+bool pgrepl__conn_copying(const pgrepl_conn *c);
 
 /* True while libpq considers the connection healthy. */
 bool pgrepl__conn_ok(const pgrepl_conn *c);

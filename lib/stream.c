@@ -993,7 +993,7 @@ static bool declare_dead(pgrepl_stream *s)
     return true;
 }
 
-/* While stopping no status update may be sent; only the watchdog runs. */
+/* While stopping, or once the copy has ended, no status update may be sent; only the watchdog runs. */
 static bool stopping_watchdog(pgrepl_stream *s, int64_t now)
 {
     if (s->fb.recv_timeout_us == 0) {
@@ -1023,7 +1023,8 @@ static bool feedback(pgrepl_stream *s)
     /* while paused the silence is ours, not the server's */
     if (s->paused)
         pgrepl__feedback_on_recv(&s->fb, now);
-    if (s->ph == PH_STOPPING)
+    /* stopping, or the server ended the copy (a shutdown's "COPY 0"): nothing can be sent, the end is awaited */
+    if (s->ph == PH_STOPPING || !pgrepl__conn_copying(&s->conn))
         return stopping_watchdog(s, now);
     pgrepl_lsn write, flush;
     pgrepl__ledger_positions(&s->ledger, &write, &flush);

@@ -315,6 +315,7 @@ typedef struct ctx {
     bool stop_on_error, close_on_error, start_on_error;
     int start_on_error_rc;
     unsigned stall_ms;  /* the first commit's callback blocks the loop this long */
+    unsigned wakes;     /* the 20 ms timer fired: the loop is running */
 } ctx;
 
 static uint64_t now_ms(ctx *t)
@@ -393,7 +394,8 @@ static const pgrepl_stream_callbacks scb = {.on_state = cb_state, .on_error = cb
 
 static void on_wake(uv_timer_t *h)
 {
-    (void)h;
+    ctx *t = h->data;
+    t->wakes++;
 }
 
 #define RUN_UNTIL(t, cond, ms)                                                                                        \
@@ -418,6 +420,7 @@ static void ctx_init(ctx *t, const fake *f, const char *extra)
     memset(t, 0, sizeof *t);
     ck_assert_int_eq(uv_loop_init(&t->loop), 0);
     ck_assert_int_eq(uv_timer_init(&t->loop, &t->wake), 0);
+    t->wake.data = t;
     ck_assert_int_eq(uv_timer_start(&t->wake, on_wake, 20, 20), 0);
     t->s = pgrepl_stream_new(&t->loop);
     ck_assert_ptr_nonnull(t->s);
@@ -744,6 +747,39 @@ START_TEST(read_batch_burst_then_silence)
 }
 END_TEST
 
+/*
+ * A keepalive asking for a reply and the shutdown's CommandComplete "COPY 0"
+ * in one read, then nothing (a walsender would exit; this one stays): the
+ * reply can no longer be sent. The stream must not spin trying (it did, at
+ * 100 % CPU, never returning to the loop); it waits for the end, and the
+ * receive timeout ends the wait.
+ */
+START_TEST(reply_due_after_the_copy_ended)
+{
+    script sc = {.n = 0};
+    first_transaction(&sc);
+    line(&sc, "raw 64000000166b000000000100013000030000000000000143" "0000000b434f5059203000");
+    line(&sc, "hang");
+    fake f;
+    fake_start(&f, sc.text);
+    ctx t;
+    ctx_init(&t, &f, NULL);
+    ck_assert_int_eq(pgrepl_stream_set_receive_timeout(t.s, 3000), 0);
+    ck_assert_int_eq(pgrepl_stream_start_replication(t.s), 0);
+    RUN_UNTIL(&t, t.n_commit == 1, 5000);
+    t.wakes = 0;
+    RUN_UNTIL(&t, t.n_error == 1, 8000);
+    /* the loop ran while the stream waited: about 135 ticks of 20 ms in 2.7 s; a spin allows a few */
+    ck_assert_msg(t.wakes > 60, "the 20 ms timer fired %u times while the stream waited", t.wakes);
+    ck_assert_msg(t.err_code == PGREPL_ETIMEDOUT, "%s (%s)", pgrepl_err_name(t.err_code), t.err_message);
+    ck_assert(t.err_retrying);
+    RUN_UNTIL(&t, t.n_streaming == 2, 5000);
+    ck_assert_uint_eq(pgrepl_stream_acked_lsn(t.s), TX1_END);
+    ctx_fini(&t);
+    free(fake_stop(&f));
+}
+END_TEST
+
 /* ---- connect timeout ------------------------------------------------------------------ */
 
 /* A server that accepts and never answers: the connect timeout fires, then the next attempt works. */
@@ -911,6 +947,7 @@ int main(int argc, char **argv)
     tcase_add_loop_test(tc, broken_stream, 0, (int)(sizeof faults / sizeof faults[0]));
     tcase_add_test(tc, slow_callback_is_not_silence);
     tcase_add_test(tc, read_batch_burst_then_silence);
+    tcase_add_test(tc, reply_due_after_the_copy_ended);
     tcase_add_test(tc, connect_timeout);
     tcase_add_test(tc, connect_timeout_from_conninfo);
     tcase_add_test(tc, stop_while_reconnecting);
