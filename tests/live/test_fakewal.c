@@ -280,6 +280,15 @@ static void w_commit(script *s, pgrepl_lsn commit_lsn, pgrepl_lsn end_lsn)
     emit(s, "d", &x);
 }
 
+/* A whole transaction: Begin at `at` announcing commit_lsn, one Insert of value, Commit ending at end_lsn. */
+static void w_transaction(script *s, pgrepl_lsn at, pgrepl_lsn commit_lsn, pgrepl_lsn end_lsn, uint32_t xid,
+                          const char *value)
+{
+    w_begin(s, at, commit_lsn, xid);
+    w_insert(s, at + 0x10, value);
+    w_commit(s, commit_lsn, end_lsn);
+}
+
 /* The valid first transaction of every script: Relation, B, I, C; it ends at TX1_END. */
 #define TX1_COMMIT UINT64_C(0x1000100)
 #define TX1_END UINT64_C(0x1000130)
@@ -287,9 +296,7 @@ static void w_commit(script *s, pgrepl_lsn commit_lsn, pgrepl_lsn end_lsn)
 static void first_transaction(script *s)
 {
     w_relation(s);
-    w_begin(s, 0x1000000, TX1_COMMIT, 700);
-    w_insert(s, 0x1000010, "1");
-    w_commit(s, TX1_COMMIT, TX1_END);
+    w_transaction(s, 0x1000000, TX1_COMMIT, TX1_END, 700, "1");
     /* status updates go out every 100 ms: one confirms the first transaction before the trouble */
     line(s, "sleep 300");
 }
@@ -509,9 +516,7 @@ static void f_commit_mismatch(script *s)
 /* a later transaction that ends before the first one */
 static void f_end_backwards(script *s)
 {
-    w_begin(s, 0x1000200, 0x1000080, 701);
-    w_insert(s, 0x1000210, "2");
-    w_commit(s, 0x1000080, 0x1000100);
+    w_transaction(s, 0x1000200, 0x1000080, 0x1000100, 701, "2");
 }
 
 /* a commit record that ends where it starts */
@@ -692,9 +697,7 @@ START_TEST(slow_callback_is_not_silence)
 {
     script sc = {.n = 0};
     first_transaction(&sc);
-    w_begin(&sc, 0x1000200, 0x1000300, 701);
-    w_insert(&sc, 0x1000210, "2");
-    w_commit(&sc, 0x1000300, 0x1000330);
+    w_transaction(&sc, 0x1000200, 0x1000300, 0x1000330, 701, "2");
     line(&sc, "idle");
     fake f;
     fake_start(&f, sc.text);
@@ -723,15 +726,10 @@ START_TEST(read_batch_burst_then_silence)
     script sc = {.n = 0};
     first_transaction(&sc);
     pgrepl_lsn at = 0x1000200;
-    for (int i = 0; i < 150; i++, at += 0x100) {
-        w_begin(&sc, at, at + 0x80, 701 + (uint32_t)i);
-        w_insert(&sc, at + 0x10, "2");
-        w_commit(&sc, at + 0x80, at + 0xb0);
-    }
+    for (int i = 0; i < 150; i++, at += 0x100)
+        w_transaction(&sc, at, at + 0x80, at + 0xb0, 701 + (uint32_t)i, "2");
     line(&sc, "sleep 400");
-    w_begin(&sc, at, at + 0x80, 900);
-    w_insert(&sc, at + 0x10, "3");
-    w_commit(&sc, at + 0x80, at + 0xb0);
+    w_transaction(&sc, at, at + 0x80, at + 0xb0, 900, "3");
     line(&sc, "hang");
     fake f;
     fake_start(&f, sc.text);
