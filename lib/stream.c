@@ -170,6 +170,7 @@ struct pgrepl_stream {
 
 static void run(pgrepl_stream *s, unsigned io, int status);
 static void batch_begin(pgrepl_stream *s);
+static void batch_settle(pgrepl_stream *s, bool sweep);
 static void fail(pgrepl_stream *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
@@ -994,7 +995,7 @@ static bool declare_dead(pgrepl_stream *s)
 }
 
 /* While stopping, or once the copy has ended, no status update may be sent; only the watchdog runs. */
-static bool stopping_watchdog(pgrepl_stream *s, int64_t now)
+static bool watchdog_only(pgrepl_stream *s, int64_t now)
 {
     if (s->fb.recv_timeout_us == 0) {
         uv_timer_stop(&s->timer);
@@ -1025,7 +1026,7 @@ static bool feedback(pgrepl_stream *s)
         pgrepl__feedback_on_recv(&s->fb, now);
     /* stopping, or the server ended the copy (a shutdown's "COPY 0"): nothing can be sent, the end is awaited */
     if (s->ph == PH_STOPPING || !pgrepl__conn_copying(&s->conn))
-        return stopping_watchdog(s, now);
+        return watchdog_only(s, now);
     pgrepl_lsn write, flush;
     pgrepl__ledger_positions(&s->ledger, &write, &flush);
     switch (pgrepl__feedback_decide(&s->fb, now, flush, s->ledger.reported)) {
@@ -1740,9 +1741,7 @@ static void advance(pgrepl_stream *s)
 
 static void do_close(pgrepl_stream *s);
 
-/* The one entry from the loop: I/O readiness (io, status), the timer, or a kick. */
-static void batch_settle(pgrepl_stream *s, bool sweep);
-
+/* The one entry from the loop: I/O readiness (io, status), a timer (sweep: the read-batching one), or a kick. */
 static void run_io(pgrepl_stream *s, unsigned io, int status, bool sweep)
 {
     if (s->busy++ == 0) {
