@@ -1,8 +1,12 @@
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "pgrepl/common.h"
+#include "alloc.h"
 #include "conn.h"
 
 void pgrepl__conn_init(pgrepl_conn *c)
@@ -44,20 +48,52 @@ static void fail(pgrepl_conn *c, int code)
 {
     if (c->phase == PGREPL_CONN_CONNECTING)
         take_connect_error(c);
-    else
+    else if (!c->raw)
         take_errmsg(c);
     c->phase = PGREPL_CONN_FAILED;
     c->fail_code = code;
     c->flushing = false;
 }
 
-/* A read or write failed: what libpq already buffered is still delivered, then FAILED. */
+/* A read or write failed: what is already buffered is still delivered, then FAILED. */
 static void lose(pgrepl_conn *c)
 {
     if (!c->lost)
         take_errmsg(c);
     c->lost = true;
     c->flushing = false;
+}
+
+/* As lose(), on the socket read here: the reason is ours, not libpq's. */
+static void lose_raw(pgrepl_conn *c, const char *why)
+{
+    if (!c->lost)
+        snprintf(c->errmsg, sizeof c->errmsg, "%s", why);
+    c->lost = true;
+    c->flushing = false;
+}
+
+void pgrepl__server_message(const PGresult *res, pgrepl_server_message *m)
+{
+    const char *v[5] = {
+        PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED), PQresultErrorField(res, PG_DIAG_SQLSTATE),
+        PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),       PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
+        PQresultErrorField(res, PG_DIAG_MESSAGE_HINT),
+    };
+    if (v[0] == NULL)
+        v[0] = PQresultErrorField(res, PG_DIAG_SEVERITY);
+    for (int i = 0; i < 5; i++)
+        v[i] = v[i] != NULL ? v[i] : "";
+    *m = (pgrepl_server_message){.severity = v[0], .sqlstate = v[1], .message = v[2], .detail = v[3], .hint = v[4]};
+}
+
+static void on_pq_notice(void *arg, const PGresult *res)
+{
+    pgrepl_conn *c = arg;
+    pgrepl_server_message m;
+    pgrepl__server_message(res, &m);
+    if (c->notice != NULL)
+        c->notice(c->notice_arg, &m);
 }
 
 /*
@@ -73,7 +109,7 @@ static const char *const conn_keys[] = {
     "dbname",     "replication",     "fallback_application_name", NULL,
 };
 
-int pgrepl__conn_start(pgrepl_conn *c, const char *conninfo, PQnoticeReceiver rx, void *arg)
+int pgrepl__conn_start(pgrepl_conn *c, const char *conninfo, pgrepl_conn_notice_fn notice, void *arg)
 {
     const char *const vals[] = {
         "1", "30", "10", "3", "30000", conninfo != NULL ? conninfo : "", "database", "pgrepl", NULL,
@@ -82,7 +118,10 @@ int pgrepl__conn_start(pgrepl_conn *c, const char *conninfo, PQnoticeReceiver rx
     c->pg = PQconnectStartParams(conn_keys, vals, 1);
     if (c->pg == NULL)
         return PGREPL_ENOMEM;
-    PQsetNoticeReceiver(c->pg, rx, arg);
+    c->notice = notice;
+    c->notice_arg = arg;
+    /* c is the receiver's argument: the owner keeps c where it is while connected */
+    PQsetNoticeReceiver(c->pg, on_pq_notice, c);
     /* until connected: errors during setup exist only as text, and only this verbosity puts the SQLSTATE in it */
     PQsetErrorVerbosity(c->pg, PQERRORS_VERBOSE);
     c->phase = PGREPL_CONN_CONNECTING;
@@ -123,6 +162,329 @@ static void flush(pgrepl_conn *c)
         c->flushing = r == 1;
 }
 
+/* ---- the copy read and written on the socket (plaintext connections) ------------- */
+
+static uint32_t be32(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | (uint32_t)u[3];
+}
+
+static void put_be32(char *p, uint32_t v)
+{
+    p[0] = (char)(v >> 24);
+    p[1] = (char)(v >> 16);
+    p[2] = (char)(v >> 8);
+    p[3] = (char)v;
+}
+
+/* Bytes that are not the protocol: a protocol error, after what was complete before them. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void garbled(pgrepl_conn *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+    c->phase = PGREPL_CONN_FAILED;
+    c->fail_code = PGREPL_EPROTOCOL;
+    c->flushing = false;
+}
+
+static void raw_flush(pgrepl_conn *c)
+{
+    while (c->out_start < c->out_end) {
+        ssize_t n = send(c->sock, c->out + c->out_start, c->out_end - c->out_start, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_start += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->flushing = true;
+            return;
+        }
+        char why[160];
+        snprintf(why, sizeof why, "could not send data to server: %s", n < 0 ? strerror(errno) : "no progress");
+        lose_raw(c, why);
+        return;
+    }
+    c->out_start = c->out_end = 0;
+    c->flushing = false;
+}
+
+/* Queue one message of type with len bytes of body; PGREPL_ENOMEM if the buffer cannot grow. */
+static int raw_queue(pgrepl_conn *c, char type, const void *body, size_t len)
+{
+    if (c->out_start == c->out_end)
+        c->out_start = c->out_end = 0;
+    size_t need = c->out_end + 5 + len;
+    if (len > INT32_MAX - 4)
+        return PGREPL_EINVAL;
+    if (need > c->out_cap) {
+        size_t cap = c->out_cap != 0 ? c->out_cap : 256;
+        while (cap < need)
+            cap *= 2;
+        char *p = pgrepl__realloc(c->out, cap);
+        if (p == NULL)
+            return PGREPL_ENOMEM;
+        c->out = p;
+        c->out_cap = cap;
+    }
+    char *p = c->out + c->out_end;
+    p[0] = type;
+    put_be32(p + 1, (uint32_t)(len + 4));
+    if (len != 0)
+        memcpy(p + 5, body, len);
+    c->out_end = need;
+    return 0;
+}
+
+/*
+ * Room to read into. Complete messages are handed out before more is read,
+ * so a full buffer holds one message longer than the buffer: only then does
+ * it grow, to at most twice what it holds (and no further than the
+ * message's end plus a read's worth). An empty buffer that grew for a long
+ * message goes back to the initial size.
+ */
+static size_t raw_room(pgrepl_conn *c)
+{
+    size_t held = c->in_end - c->in_start;
+    if (held == 0 && c->in_cap > PGREPL_CONN_INBUF) {
+        pgrepl__free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+    if (c->in == NULL) {
+        c->in = pgrepl__malloc(PGREPL_CONN_INBUF);
+        if (c->in == NULL) {
+            lose_raw(c, "out of memory for the input buffer");
+            return 0;
+        }
+        c->in_cap = PGREPL_CONN_INBUF;
+        c->in_start = c->in_end = 0;
+    }
+    if (c->in_cap - c->in_end >= c->in_cap / 4)
+        return c->in_cap - c->in_end;
+    memmove(c->in, c->in + c->in_start, held);
+    c->in_start = 0;
+    c->in_end = held;
+    size_t total = held >= 5 ? 1 + (size_t)be32(c->in + 1) : 0;
+    if (c->in_cap - held >= c->in_cap / 4 || total <= c->in_cap)
+        return c->in_cap - held; /* 0 when complete messages fill it: they are handed out first */
+    /* nearly full of one message longer than the buffer (its header was checked when it came in) */
+    size_t cap = 2 * held;
+    if (cap > total + PGREPL_CONN_INBUF)
+        cap = total + PGREPL_CONN_INBUF;
+    char *p = pgrepl__realloc(c->in, cap);
+    if (p == NULL) {
+        lose_raw(c, "out of memory for the input buffer");
+        return 0;
+    }
+    c->in = p;
+    c->in_cap = cap;
+    return cap - held;
+}
+
+static void raw_read(pgrepl_conn *c)
+{
+    size_t room = raw_room(c);
+    if (room == 0)
+        return;
+    for (;;) {
+        ssize_t n = recv(c->sock, c->in + c->in_end, room, 0);
+        if (n > 0) {
+            c->in_end += (size_t)n;
+            return;
+        }
+        if (n == 0) {
+            lose_raw(c, "server closed the connection unexpectedly");
+            return;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            char why[160];
+            snprintf(why, sizeof why, "could not receive data from server: %s", strerror(errno));
+            lose_raw(c, why);
+        }
+        return;
+    }
+}
+
+/* An ErrorResponse or NoticeResponse body: its fields as a server message in e (owning the copy). */
+static pgrepl_conn_error *raw_fields(const char *body, size_t len)
+{
+    pgrepl_conn_error *e = pgrepl__malloc(sizeof *e + len + 1);
+    if (e == NULL)
+        return NULL;
+    char *text = (char *)(e + 1);
+    memcpy(text, body, len);
+    text[len] = '\0';
+    const char *localized = "";
+    e->m = (pgrepl_server_message){.severity = "", .sqlstate = "", .message = "", .detail = "", .hint = ""};
+    /* fields: a type byte and a NUL-terminated string each, the list ended by a zero type */
+    for (char *p = text; p < text + len && *p != '\0';) {
+        char type = *p++;
+        const char *v = p;
+        p += strlen(p) + 1;
+        switch (type) {
+        case 'V':
+            e->m.severity = v;
+            break;
+        case 'S':
+            localized = v;
+            break;
+        case 'C':
+            e->m.sqlstate = v;
+            break;
+        case 'M':
+            e->m.message = v;
+            break;
+        case 'D':
+            e->m.detail = v;
+            break;
+        case 'H':
+            e->m.hint = v;
+            break;
+        default:
+            break;
+        }
+    }
+    if (*e->m.severity == '\0')
+        e->m.severity = localized;
+    return e;
+}
+
+void pgrepl__conn_error_free(pgrepl_conn_error *e)
+{
+    pgrepl__free(e);
+}
+
+/* One complete message: an event in ev, or none (then the next message is looked at). */
+static void raw_message(pgrepl_conn *c, pgrepl_conn_event *ev, char type, const char *body, size_t len)
+{
+    switch (type) {
+    case 'd':
+        if (c->phase == PGREPL_CONN_COPY) {
+            ev->kind = PGREPL_CONN_EV_DATA;
+            ev->data = body;
+            ev->len = len;
+        } else if (!c->copied) {
+            garbled(c, "protocol error: CopyData (%zu bytes) before the copy began", len);
+        }
+        /* CopyData after the copy ended (the server's last keepalive after its CopyDone) is dropped */
+        return;
+    case 'W':
+        if (c->phase != PGREPL_CONN_BUSY || c->copied) {
+            garbled(c, "protocol error: unexpected CopyBothResponse (%zu bytes)", len);
+            return;
+        }
+        c->copied = true;
+        c->phase = PGREPL_CONN_COPY;
+        ev->kind = PGREPL_CONN_EV_COPY_BOTH;
+        return;
+    case 'c':
+    case 'C':
+        /* CopyDone, or CommandComplete without it (a server shutting down): the copy is over */
+        if (c->phase == PGREPL_CONN_COPY || c->phase == PGREPL_CONN_DRAIN)
+            c->phase = PGREPL_CONN_BUSY;
+        return;
+    case 'E': {
+        pgrepl_conn_error *e = raw_fields(body, len);
+        if (e == NULL) {
+            lose_raw(c, "out of memory for the server's error");
+            return;
+        }
+        if (c->phase == PGREPL_CONN_COPY || c->phase == PGREPL_CONN_DRAIN)
+            c->phase = PGREPL_CONN_BUSY;
+        ev->kind = PGREPL_CONN_EV_ERROR;
+        ev->error = e;
+        return;
+    }
+    case 'N': {
+        pgrepl_conn_error *e = c->notice != NULL ? raw_fields(body, len) : NULL;
+        if (e != NULL)
+            c->notice(c->notice_arg, &e->m);
+        pgrepl__free(e);
+        return;
+    }
+    case 'S': /* ParameterStatus */
+    case 'A': /* NotificationResponse */
+        return;
+    case 'Z':
+        if (c->phase != PGREPL_CONN_BUSY) {
+            garbled(c, "protocol error: unexpected ReadyForQuery (%zu bytes)", len);
+            return;
+        }
+        c->phase = PGREPL_CONN_IDLE;
+        ev->kind = PGREPL_CONN_EV_DONE;
+        return;
+    default:
+        garbled(c, "protocol error: unexpected message type 0x%02x (%zu bytes) from the server", (unsigned)(unsigned char)type,
+                len);
+        return;
+    }
+}
+
+static void raw_next(pgrepl_conn *c, pgrepl_conn_event *ev)
+{
+    while (ev->kind == PGREPL_CONN_EV_NONE && c->phase != PGREPL_CONN_FAILED) {
+        size_t held = c->in_end - c->in_start;
+        if (held < 5)
+            break;
+        const char *p = c->in + c->in_start;
+        uint32_t len = be32(p + 1);
+        size_t max = p[0] == 'd' ? PGREPL_CONN_MAX_COPYDATA : PGREPL_CONN_MAX_OTHER;
+        /* checked as soon as the header is in: nothing waits for, or is sized by, a length that cannot be */
+        if (len < 4 || len - 4 > max) {
+            garbled(c, "lost synchronization with server: message type 0x%02x announces %lu bytes",
+                    (unsigned)(unsigned char)p[0], (unsigned long)len);
+            break;
+        }
+        if (held - 1 < len)
+            break;
+        c->in_start += 1 + (size_t)len;
+        raw_message(c, ev, p[0], p + 5, len - 4);
+    }
+    if (c->phase == PGREPL_CONN_FAILED && ev->kind == PGREPL_CONN_EV_NONE) {
+        c->fail_code = 0;
+        ev->kind = PGREPL_CONN_EV_FAILED;
+        ev->code = PGREPL_EPROTOCOL;
+        return;
+    }
+    if (ev->kind == PGREPL_CONN_EV_NONE && c->lost) {
+        c->phase = PGREPL_CONN_FAILED;
+        ev->kind = PGREPL_CONN_EV_FAILED;
+        ev->code = PGREPL_ECONNLOST;
+    }
+}
+
+int pgrepl__conn_start_copy(pgrepl_conn *c, const char *sql)
+{
+    if (c->phase != PGREPL_CONN_IDLE || c->connected || c->raw)
+        return PGREPL_ESTATE;
+    if (PQsslInUse(c->pg) || PQgssEncInUse(c->pg))
+        return pgrepl__conn_send(c, sql);
+    /* libpq is idle with nothing left to send: from here on the socket is read and written here */
+    c->raw = true;
+    c->sock = PQsocket(c->pg);
+    int rc = raw_queue(c, 'Q', sql, strlen(sql) + 1);
+    if (rc != 0)
+        return rc;
+    c->phase = PGREPL_CONN_BUSY;
+    raw_flush(c);
+    return 0;
+}
+
+bool pgrepl__conn_raw(const pgrepl_conn *c)
+{
+    return c->raw;
+}
+
 void pgrepl__conn_io(pgrepl_conn *c, unsigned events)
 {
     switch (c->phase) {
@@ -133,6 +495,13 @@ void pgrepl__conn_io(pgrepl_conn *c, unsigned events)
     case PGREPL_CONN_BUSY:
     case PGREPL_CONN_COPY:
     case PGREPL_CONN_DRAIN:
+        if (c->raw) {
+            if ((events & PGREPL_CONN_READ) && !c->lost)
+                raw_read(c);
+            if (c->flushing && !c->lost)
+                raw_flush(c);
+            return;
+        }
         if ((events & PGREPL_CONN_READ) && !c->lost && !PQconsumeInput(c->pg))
             lose(c);
         /* libpq: reading can unblock a pending flush, so flush after either event */
@@ -234,6 +603,11 @@ void pgrepl__conn_next(pgrepl_conn *c, pgrepl_conn_event *ev)
         c->fail_code = 0;
         return;
     }
+    if (c->raw) {
+        if (c->phase != PGREPL_CONN_FAILED)
+            raw_next(c, ev);
+        return;
+    }
     switch (c->phase) {
     case PGREPL_CONN_IDLE:
         next_idle(c, ev);
@@ -252,7 +626,7 @@ void pgrepl__conn_next(pgrepl_conn *c, pgrepl_conn_event *ev)
 
 int pgrepl__conn_send(pgrepl_conn *c, const char *sql)
 {
-    if (c->phase != PGREPL_CONN_IDLE || c->connected)
+    if (c->phase != PGREPL_CONN_IDLE || c->connected || c->raw)
         return PGREPL_ESTATE;
     if (c->lost || !PQsendQuery(c->pg, sql)) {
         fail(c, PGREPL_ECONNLOST);
@@ -263,10 +637,26 @@ int pgrepl__conn_send(pgrepl_conn *c, const char *sql)
     return 0;
 }
 
+/* Queue and send one message of the copy; as pgrepl__conn_put. */
+static int raw_put(pgrepl_conn *c, char type, const void *buf, size_t len)
+{
+    if (c->lost) {
+        fail(c, PGREPL_ECONNLOST);
+        return PGREPL_ECONNLOST;
+    }
+    int rc = raw_queue(c, type, buf, len);
+    if (rc != 0)
+        return rc;
+    raw_flush(c);
+    return 0;
+}
+
 int pgrepl__conn_put(pgrepl_conn *c, const void *buf, size_t len)
 {
     if (c->phase != PGREPL_CONN_COPY)
         return PGREPL_ESTATE;
+    if (c->raw)
+        return raw_put(c, 'd', buf, len);
     int r = c->lost ? -1 : PQputCopyData(c->pg, buf, (int)len);
     if (r == 0)
         return PGREPL_ENOMEM; /* non-blocking: the output buffer could not grow */
@@ -282,6 +672,12 @@ int pgrepl__conn_end_copy(pgrepl_conn *c)
 {
     if (c->phase != PGREPL_CONN_COPY)
         return PGREPL_ESTATE;
+    if (c->raw) {
+        int rc = raw_put(c, 'c', NULL, 0);
+        if (rc == 0)
+            c->phase = PGREPL_CONN_DRAIN;
+        return rc;
+    }
     int r = c->lost ? -1 : PQputCopyEnd(c->pg, NULL);
     if (r == 0)
         return PGREPL_ENOMEM;
@@ -363,6 +759,8 @@ void pgrepl__conn_finish(pgrepl_conn *c)
 {
     if (c->copybuf != NULL)
         PQfreemem(c->copybuf);
+    pgrepl__free(c->in);
+    pgrepl__free(c->out);
     if (c->pg != NULL)
         PQfinish(c->pg);
     pgrepl__conn_init(c);

@@ -11,6 +11,16 @@
  * Commands use the simple query protocol only (replication connections
  * refuse the extended one), one at a time.
  *
+ * The copy (pgrepl__conn_start_copy) on a plaintext connection is read and
+ * written here, on the socket, not by libpq: libpq reserves its input buffer
+ * for a message's declared length before the bytes arrive (a 5-byte header
+ * can claim 1 GB), while this buffer grows only with bytes received (to at
+ * most twice what arrived of a message, and at least the initial
+ * PGREPL_CONN_INBUF), and each CopyData is handed out in place, with no
+ * allocation or copy per message. With SSL or GSS encryption only libpq can
+ * read the socket, and it does. After a copy read here the connection takes
+ * no further command: the owner closes it.
+ *
  * During connection setup the socket can change on every PQconnectPoll
  * call, which pgrepl__conn_io makes while pgrepl__conn_connecting is true:
  * the owner must stop watching the old socket before that call and re-read
@@ -25,10 +35,17 @@
 
 #include <libpq-fe.h>
 
+#include "pgrepl/stream.h"
 #include "classify.h"
 
 #define PGREPL_CONN_READ 0x01
 #define PGREPL_CONN_WRITE 0x02
+
+/* The input buffer of a copy read on the socket starts at this size, and shrinks back to it once empty. */
+#define PGREPL_CONN_INBUF (64u * 1024u)
+/* Largest message accepted on the socket: CopyData (the server's own limit is 1 GB), any other message. */
+#define PGREPL_CONN_MAX_COPYDATA ((size_t)0x40000000 + 64u)
+#define PGREPL_CONN_MAX_OTHER ((size_t)1 << 20)
 
 typedef enum pgrepl_conn_phase {
     PGREPL_CONN_CLOSED = 0, /* no PGconn */
@@ -47,16 +64,28 @@ typedef enum pgrepl_conn_event_kind {
     PGREPL_CONN_EV_DONE,      /* the command in flight (or the drained copy) is complete: idle again */
     PGREPL_CONN_EV_COPY_BOTH, /* the command started CopyBoth (START_REPLICATION accepted) */
     PGREPL_CONN_EV_DATA,      /* data/len: one CopyData payload, valid until the next call */
-    PGREPL_CONN_EV_FAILED     /* code (PGREPL_ECONNECT or PGREPL_ECONNLOST), message in pgrepl__conn_errmsg */
+    PGREPL_CONN_EV_ERROR,     /* error: the server's ErrorResponse in a copy read on the socket; the receiver
+                                 pgrepl__conn_error_free()s it. The command's DONE (or FAILED) follows. */
+    PGREPL_CONN_EV_FAILED     /* code (PGREPL_ECONNECT, PGREPL_ECONNLOST, or PGREPL_EPROTOCOL for bytes that
+                                 are not the protocol), message in pgrepl__conn_errmsg */
 } pgrepl_conn_event_kind;
+
+/* A server error, owning its strings. */
+typedef struct pgrepl_conn_error {
+    pgrepl_server_message m; /* fields point into this allocation */
+} pgrepl_conn_error;
 
 typedef struct pgrepl_conn_event {
     pgrepl_conn_event_kind kind;
     PGresult *result;
+    pgrepl_conn_error *error;
     const char *data;
     size_t len;
     int code;
 } pgrepl_conn_event;
+
+/* A server notice (NoticeResponse), valid during the call. */
+typedef void (*pgrepl_conn_notice_fn)(void *arg, const pgrepl_server_message *m);
 
 typedef struct pgrepl_conn {
     PGconn *pg;
@@ -67,7 +96,17 @@ typedef struct pgrepl_conn {
     bool lost;                         /* reading failed: deliver what is buffered, then fail */
     bool drain_done;                   /* the drained copy ended: DONE closes it */
     int fail_code;                     /* FAILED not yet pulled when non-zero */
-    char *copybuf;                     /* last CopyData handed out */
+    char *copybuf;                     /* last CopyData handed out (libpq's copy) */
+    pgrepl_conn_notice_fn notice;
+    void *notice_arg;
+    /* A copy read on the socket (raw): the input and output buffers. */
+    bool raw;
+    bool copied;                       /* the copy began: CopyData after it ended is discarded, as libpq does */
+    int sock;
+    char *in;
+    size_t in_cap, in_start, in_end;   /* unread bytes are in[in_start, in_end) */
+    char *out;
+    size_t out_cap, out_start, out_end; /* unsent bytes are out[out_start, out_end) */
     char errmsg[512];
     pgrepl_connect_diag diag;          /* a failed connection setup, taken apart (sqlstate "" if no server error) */
 } pgrepl_conn;
@@ -77,12 +116,12 @@ void pgrepl__conn_init(pgrepl_conn *c);
 /*
  * Start connecting: conninfo is expanded by libpq (key=value or URI; libpq
  * environment variables and service files apply), replication=database is
- * forced. Notices go to rx(arg, result). Returns 0 (a failure to start is a
+ * forced. Notices go to notice(arg, message) (NULL: dropped). Returns 0 (a failure to start is a
  * FAILED event) or PGREPL_ENOMEM. TCP keepalives (idle 30 s, interval 10 s,
  * 3 probes) and tcp_user_timeout=30000 are defaults the conninfo may change.
  * A failure during setup is also taken apart in c->diag.
  */
-int pgrepl__conn_start(pgrepl_conn *c, const char *conninfo, PQnoticeReceiver rx, void *arg);
+int pgrepl__conn_start(pgrepl_conn *c, const char *conninfo, pgrepl_conn_notice_fn notice, void *arg);
 
 /* The socket is ready for the PGREPL_CONN_* bits in events: read, write or advance the connection setup. */
 void pgrepl__conn_io(pgrepl_conn *c, unsigned events);
@@ -92,6 +131,23 @@ void pgrepl__conn_next(pgrepl_conn *c, pgrepl_conn_event *ev);
 
 /* Send one command (simple protocol). Only when idle: PGREPL_ESTATE otherwise; a send failure is a FAILED event. */
 int pgrepl__conn_send(pgrepl_conn *c, const char *sql);
+
+/*
+ * Send a command that starts a copy (START_REPLICATION), only when idle. On
+ * a plaintext connection the command and everything after it go over the
+ * socket directly (see the top of this file); otherwise as pgrepl__conn_send.
+ * Returns as pgrepl__conn_send, or PGREPL_ENOMEM.
+ */
+int pgrepl__conn_start_copy(pgrepl_conn *c, const char *sql);
+
+/* True once pgrepl__conn_start_copy took the socket from libpq. */
+bool pgrepl__conn_raw(const pgrepl_conn *c);
+
+/* Free an ERROR event's error (NULL is fine). */
+void pgrepl__conn_error_free(pgrepl_conn_error *e);
+
+/* A libpq result's error or notice fields, pointing into res ("" when absent). */
+void pgrepl__server_message(const PGresult *res, pgrepl_server_message *m);
 
 /* Queue one CopyData message (only in COPY). Returns 0, or PGREPL_ECONNLOST (a FAILED event follows). */
 int pgrepl__conn_put(pgrepl_conn *c, const void *buf, size_t len);

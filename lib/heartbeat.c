@@ -442,16 +442,9 @@ static void emit(pgrepl_heartbeat *hb)
 
 static void server_message(const PGresult *res, pgrepl_server_message *m)
 {
-    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-    const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-    m->severity = sev != NULL ? sev : "ERROR";
-    m->sqlstate = state != NULL ? state : "";
-    m->message = msg != NULL ? msg : "";
-    m->detail = detail != NULL ? detail : "";
-    m->hint = hint != NULL ? hint : "";
+    pgrepl__server_message(res, m);
+    if (*m->severity == '\0')
+        m->severity = "ERROR";
 }
 
 static void query_failed(pgrepl_heartbeat *hb, const PGresult *res)

@@ -554,23 +554,6 @@ static const pgrepl_decoder_callbacks wrappers = {
 
 /* ---- errors ------------------------------------------------------------------ */
 
-static const char *field(const PGresult *res, int code)
-{
-    const char *v = PQresultErrorField(res, code);
-    return v != NULL ? v : "";
-}
-
-static void server_message(const PGresult *res, pgrepl_server_message *m)
-{
-    m->severity = field(res, PG_DIAG_SEVERITY_NONLOCALIZED);
-    if (*m->severity == '\0')
-        m->severity = field(res, PG_DIAG_SEVERITY);
-    m->sqlstate = field(res, PG_DIAG_SQLSTATE);
-    m->message = field(res, PG_DIAG_MESSAGE_PRIMARY);
-    m->detail = field(res, PG_DIAG_MESSAGE_DETAIL);
-    m->hint = field(res, PG_DIAG_MESSAGE_HINT);
-}
-
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 0)))
 #endif
@@ -854,11 +837,18 @@ static bool is_error(const PGresult *res)
     return st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR;
 }
 
+/* The command `what` failed with the server's error m. */
+static void fail_server(pgrepl_stream *s, const pgrepl_server_message *m, const char *what)
+{
+    fail_with(s, PGREPL_ESERVER, pgrepl__classify_server(m->sqlstate, m->message), m, "%s failed: %s %s: %s", what,
+              m->severity, m->sqlstate, m->message);
+}
+
 /* The command `what` failed with the error result res. */
 static void fail_result(pgrepl_stream *s, const PGresult *res, const char *what)
 {
     pgrepl_server_message m;
-    server_message(res, &m);
+    pgrepl__server_message(res, &m);
     if (*m.sqlstate == '\0') {
         /* libpq's own error (the connection went away): no server message */
         char text[256];
@@ -866,8 +856,14 @@ static void fail_result(pgrepl_stream *s, const PGresult *res, const char *what)
         fail(s, PGREPL_ECONNLOST, false, NULL, "%s failed: %s", what, *text ? text : "connection lost");
         return;
     }
-    fail_with(s, PGREPL_ESERVER, pgrepl__classify_server(m.sqlstate, m.message), &m, "%s failed: %s %s: %s", what,
-              m.severity, m.sqlstate, m.message);
+    fail_server(s, &m, what);
+}
+
+/* An ERROR event: the server's error ends the command `what`. */
+static void fail_error(pgrepl_stream *s, pgrepl_conn_error *e, const char *what)
+{
+    fail_server(s, &e->m, what);
+    pgrepl__conn_error_free(e);
 }
 
 /* The connection failed; a server error already received says more than libpq. */
@@ -878,6 +874,10 @@ static void fail_conn(pgrepl_stream *s, int code, const char *what)
         s->res = NULL;
         fail_result(s, res, what);
         PQclear(res);
+        return;
+    }
+    if (code == PGREPL_EPROTOCOL) {
+        fail(s, code, false, NULL, "%s: %s", what, pgrepl__conn_errmsg(&s->conn));
         return;
     }
     if (code != PGREPL_ECONNECT) {
@@ -895,12 +895,10 @@ static void fail_conn(pgrepl_stream *s, int code, const char *what)
     fail_with(s, code, pgrepl__classify_server(d.sqlstate, d.message), &m, "could not connect: %s", d.text);
 }
 
-static void on_pq_notice(void *arg, const PGresult *res)
+static void on_notice(void *arg, const pgrepl_server_message *m)
 {
     pgrepl_stream *s = arg;
-    pgrepl_server_message m;
-    server_message(res, &m);
-    notify(s, &(note){.kind = NOTE_NOTICE, .server = &m});
+    notify(s, &(note){.kind = NOTE_NOTICE, .server = m});
 }
 
 static void send_command(pgrepl_stream *s, const char *sql, phase next)
@@ -935,7 +933,7 @@ static void connect_now(pgrepl_stream *s)
     pgrepl__ledger_ack(&s->ledger, s->start_lsn);
     pgrepl_decoder_reset(s->dec);
     s->ph = PH_CONNECT;
-    if (pgrepl__conn_start(&s->conn, s->conninfo, on_pq_notice, s) != 0) {
+    if (pgrepl__conn_start(&s->conn, s->conninfo, on_notice, s) != 0) {
         fail(s, PGREPL_ENOMEM, false, NULL, "could not start connecting: out of memory");
         return;
     }
@@ -1110,7 +1108,7 @@ static void create_failed(pgrepl_stream *s, const PGresult *res)
 {
     slot_cmd *c = s->cur;
     pgrepl_server_message m;
-    server_message(res, &m);
+    pgrepl__server_message(res, &m);
     s->cur = NULL;
     s->ph = PH_IDLE;
     /* an aborted SNAPSHOT 'use' transaction must be rolled back before anything else runs */
@@ -1135,7 +1133,7 @@ static void drop_done(pgrepl_stream *s, const PGresult *res)
     int status = 0;
     if (is_error(res)) {
         pgrepl_server_message m;
-        server_message(res, &m);
+        pgrepl__server_message(res, &m);
         set_errmsg(s, &m, "DROP_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
         status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
     } else {
@@ -1196,7 +1194,7 @@ static void info_done(pgrepl_stream *s, const PGresult *res)
     int status = 0;
     if (is_error(res)) {
         pgrepl_server_message m;
-        server_message(res, &m);
+        pgrepl__server_message(res, &m);
         set_errmsg(s, &m, "slot query failed: %s %s: %s", m.severity, m.sqlstate, m.message);
         status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
     } else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
@@ -1319,8 +1317,10 @@ static void send_start(pgrepl_stream *s)
         fail(s, rc, true, NULL, "START_REPLICATION: %s (server version %d)", why, s->server_version);
     else if (rc != 0)
         fail(s, rc, false, NULL, "START_REPLICATION: %s", pgrepl_strerror(rc));
+    else if ((rc = pgrepl__conn_start_copy(&s->conn, sql.data)) != 0)
+        fail(s, rc, false, NULL, "START_REPLICATION: cannot send: %s", pgrepl_strerror(rc));
     else
-        send_command(s, sql.data, PH_START);
+        s->ph = PH_START; /* a failure to send arrives as a FAILED event */
     pgrepl__str_free(&sql);
     if (rc == 0)
         set_state(s, PGREPL_STREAM_CONNECTING);
@@ -1443,11 +1443,11 @@ static void query_done(pgrepl_stream *s)
 {
     PGresult *res = s->res;
     s->res = NULL;
-    if (res == NULL) {
+    if (res == NULL && s->ph != PH_START) {
         fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: no result", phase_command(s->ph));
         return;
     }
-    if (is_error(res) && s->ph != PH_SLOT && s->ph != PH_SLOT_BEGIN) {
+    if (res != NULL && is_error(res) && s->ph != PH_SLOT && s->ph != PH_SLOT_BEGIN) {
         fail_result(s, res, phase_command(s->ph));
         PQclear(res);
         return;
@@ -1559,6 +1559,9 @@ static void on_query_event(pgrepl_stream *s, pgrepl_conn_event *ev)
             fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: unexpected CopyBoth", phase_command(s->ph));
         }
         return;
+    case PGREPL_CONN_EV_ERROR:
+        fail_error(s, ev->error, phase_command(s->ph));
+        return;
     case PGREPL_CONN_EV_DONE:
         query_done(s);
         return;
@@ -1582,6 +1585,9 @@ static void on_streaming_event(pgrepl_stream *s, pgrepl_conn_event *ev)
             fail_result(s, ev->result, "replication stream");
         PQclear(ev->result);
         return;
+    case PGREPL_CONN_EV_ERROR:
+        fail_error(s, ev->error, "replication stream");
+        return;
     case PGREPL_CONN_EV_DONE:
         fail(s, PGREPL_ECONNLOST, false, NULL, "the server ended the replication stream");
         return;
@@ -1598,6 +1604,9 @@ static void on_stopping_event(pgrepl_stream *s, pgrepl_conn_event *ev)
     switch (ev->kind) {
     case PGREPL_CONN_EV_RESULT:
         PQclear(ev->result);
+        return;
+    case PGREPL_CONN_EV_ERROR:
+        pgrepl__conn_error_free(ev->error);
         return;
     case PGREPL_CONN_EV_DONE:
     case PGREPL_CONN_EV_FAILED:

@@ -8,7 +8,9 @@
 #       until the server accepts connections, then prints its conninfo:
 #       host=DIR port=5432 user=postgres dbname=postgres
 #       If PGREPL_OWNER_PID is set, a detached watcher destroys the server
-#       once that process is gone, however it ended.
+#       once that process is gone, however it ended. With ssl=on among the
+#       settings (and no ssl_cert_file), the server gets a self-signed
+#       certificate for CN=localhost made with openssl.
 #   pg-server.sh stop DIR       fast shutdown, then immediate, then SIGKILL
 #   pg-server.sh destroy DIR    stop, then remove DIR
 #
@@ -22,7 +24,7 @@ script=$(readlink -f "${BASH_SOURCE[0]}")
 readonly script
 
 usage() {
-    sed -n '3,13p' "$script" >&2
+    sed -n '3,15p' "$script" >&2
     exit 2
 }
 
@@ -75,6 +77,29 @@ write_settings() {
     } >>"$conf"
 }
 
+# ssl=on without a certificate of the caller's: a self-signed one, in the
+# data directory where the server looks by default.
+make_certificate() {
+    local setting ssl=0
+    for setting in "$@"; do
+        case $setting in
+            ssl=on) ssl=1 ;;
+            ssl_cert_file=*) return 0 ;;
+        esac
+    done
+    [[ $ssl == 1 ]] || return 0
+    command -v openssl >/dev/null || die "ssl=on needs openssl (apt-get install openssl)"
+    if ! openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 7 \
+        -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >"$dir/openssl.log" 2>&1; then
+        show_log "$dir/openssl.log"
+        die "openssl could not make a certificate"
+    fi
+    chmod 600 "$dir/data/server.key"
+    if is_root; then
+        chown postgres: "$dir/data/server.key" "$dir/data/server.crt"
+    fi
+}
+
 check_settings() {
     local setting
     for setting in "$@"; do
@@ -123,6 +148,7 @@ cmd_start() {
         die "initdb $major failed in $dir"
     fi
     write_settings "$@"
+    make_certificate "$@"
     if ! as_server "$libdir" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         start >"$dir/pg_ctl.log" 2>&1; then
         show_log "$dir/pg_ctl.log"

@@ -16,7 +16,7 @@ if [[ ${1:-} == --demo ]]; then
 else
     packages+=(
         clang llvm libclang-rt-dev # sanitizers and libFuzzer for clang
-        postgresql-15-wal2json valgrind python3
+        postgresql-15-wal2json valgrind python3 openssl # openssl: the SSL test server's certificate
     )
 fi
 

@@ -566,17 +566,15 @@ static void f_prefix_without_nul(script *s)
 }
 
 /*
- * A CopyData announcing 64 MB, 100 bytes of it, then the connection closes.
- * libpq reserves buffer space for the declared length before the bytes
- * arrive (stream.h, "Untrusted input"); with MALLOC_PERTURB_ (meson test
- * sets it) glibc also writes all of it. 64 MB shows the same path as 1 GB
- * without making the test machine move a gigabyte under the other suites.
+ * A CopyData announcing 1 GB (the most a server can send), 100 bytes of it,
+ * then the connection closes: nothing is reserved for the bytes that never
+ * come (declared_length_is_not_allocated measures it).
  */
 static void f_oversized_then_close(script *s)
 {
     bytes x = {.n = 0};
     b8(&x, 'd');
-    b32(&x, 0x4000000);
+    b32(&x, 0x40000004);
     for (int i = 0; i < 100; i++)
         b8(&x, 'w');
     emit(s, "raw", &x);
@@ -597,6 +595,13 @@ static void f_oversized_then_stall(script *s)
 static void f_negative_length(script *s)
 {
     line(s, "raw 64ffffffff");
+}
+
+/* larger than any message a server can send: refused at its header, nothing waited for */
+static void f_beyond_limit(script *s)
+{
+    line(s, "raw 6440100005");
+    line(s, "hang");
 }
 
 /* a protocol message that has no business inside CopyBoth */
@@ -634,8 +639,9 @@ static const fault faults[] = {
     {"message prefix without its end", f_prefix_without_nul, PROTOCOL, "protocol error"},
     {"oversized CopyData, then close", f_oversized_then_close, LOST, "connection"},
     {"oversized CopyData, then silence", f_oversized_then_stall, TIMEOUT, "nothing received"},
-    {"negative CopyData length", f_negative_length, LOST, "lost synchronization"},
-    {"foreign message inside the copy", f_foreign_message, LOST, "unexpected"},
+    {"negative CopyData length", f_negative_length, PROTOCOL, "lost synchronization"},
+    {"CopyData beyond 1 GB", f_beyond_limit, PROTOCOL, "announces 1074790405 bytes"},
+    {"foreign message inside the copy", f_foreign_message, PROTOCOL, "unexpected message type 0x21"},
     {"connection closed mid-transaction", f_cut_mid_transaction, LOST, "connection"},
     {"server shutdown: COPY 0, then close", f_shutdown_copy0, LOST, "connection"},
 };
@@ -685,6 +691,65 @@ START_TEST(broken_stream)
     ck_assert_msg(flush == TX1_END, "%s: highest flush %llx\n%s", fl->name, (unsigned long long)flush, log);
     ck_assert_int_gt(n, 1);
     free(log);
+}
+END_TEST
+
+/* ---- what a declared length costs ---------------------------------------------------- */
+
+static size_t largest_alloc;
+
+static void note_size(size_t n)
+{
+    if (n > largest_alloc)
+        largest_alloc = n;
+}
+
+static void *counting_malloc(size_t n)
+{
+    note_size(n);
+    return malloc(n);
+}
+
+static void *counting_realloc(void *p, size_t n)
+{
+    note_size(n);
+    return realloc(p, n);
+}
+
+#define RECEIVED_OF_HUGE (3u << 20)
+
+/*
+ * A CopyData announcing 1 GB of which 3 MB arrive before the connection
+ * closes. The library reads the copy itself and buffers what arrived:
+ * its largest allocation is at least the 3 MB (the bytes were read here,
+ * not by libpq, which would reserve the whole declared gigabyte first) and
+ * at most twice what arrived plus one initial buffer.
+ */
+START_TEST(declared_length_is_not_allocated)
+{
+    const pgrepl_allocator counting = {counting_malloc, counting_realloc, free};
+    pgrepl_set_allocator(&counting);
+    script sc = {.n = 0};
+    first_transaction(&sc);
+    line(&sc, "raw 6440000004");
+    line(&sc, "fill %u 77", RECEIVED_OF_HUGE);
+    line(&sc, "sleep 200");
+    line(&sc, "close");
+    fake f;
+    fake_start(&f, sc.text);
+    ctx t;
+    ctx_init(&t, &f, NULL);
+    largest_alloc = 0;
+    ck_assert_int_eq(pgrepl_stream_start_replication(t.s), 0);
+    RUN_UNTIL(&t, t.n_error == 1, 10000);
+    ck_assert_msg(t.err_code == PGREPL_ECONNLOST, "%s (%s)", pgrepl_err_name(t.err_code), t.err_message);
+    ck_assert_msg(largest_alloc >= RECEIVED_OF_HUGE && largest_alloc <= 2 * RECEIVED_OF_HUGE + (64u << 10),
+                  "largest allocation %zu bytes for %u received", largest_alloc, RECEIVED_OF_HUGE);
+    ck_assert_int_eq(pgrepl_stream_stop_replication(t.s), 0);
+    RUN_UNTIL(&t, pgrepl_stream_get_state(t.s) == PGREPL_STREAM_STOPPED, 5000);
+    ctx_fini(&t);
+    free(fake_stop(&f));
+    pgrepl_set_allocator(NULL);
 }
 END_TEST
 
@@ -943,6 +1008,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("fakewal");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, broken_stream, 0, (int)(sizeof faults / sizeof faults[0]));
+    tcase_add_test(tc, declared_length_is_not_allocated);
     tcase_add_test(tc, slow_callback_is_not_silence);
     tcase_add_test(tc, read_batch_burst_then_silence);
     tcase_add_test(tc, reply_due_after_the_copy_ended);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -19,22 +21,46 @@
 
 static int major;
 static pgt_server srv;
+static char hba_path[64];
+/* TCP with SSL (and only with SSL) on a loopback address of this run's own: 127.x.y.1 */
+static char ssl_addr[32];
 
 /*
  * The server prints values differently from the defaults in every setting
- * the stream pins, so the tests see whether pinning reaches pgoutput.
+ * the stream pins, so the tests see whether pinning reaches pgoutput. It
+ * also takes SSL connections over TCP, the one path where libpq reads the
+ * copy (streams_over_ssl); everything else connects over the Unix socket.
  */
 static void setup(void)
 {
-    static const char *const settings[] = {"timezone=America/New_York", "DateStyle=SQL, DMY",
-                                           "IntervalStyle=sql_standard", "extra_float_digits=0",
-                                           "bytea_output=escape", NULL};
+    unsigned pid = (unsigned)getpid();
+    snprintf(ssl_addr, sizeof ssl_addr, "127.%u.%u.1", (pid >> 8) & 0xff, pid & 0xff);
+    snprintf(hba_path, sizeof hba_path, "/tmp/pgrepl-stream-hba-XXXXXX");
+    int fd = mkstemp(hba_path);
+    ck_assert_int_ge(fd, 0);
+    static const char hba[] = "local all all trust\nhostssl all all 127.0.0.0/8 trust\n";
+    ck_assert_int_eq(write(fd, hba, sizeof hba - 1), (ssize_t)(sizeof hba - 1));
+    fchmod(fd, 0644);
+    close(fd);
+    char hba_setting[96], listen_setting[64];
+    snprintf(hba_setting, sizeof hba_setting, "hba_file=%s", hba_path);
+    snprintf(listen_setting, sizeof listen_setting, "listen_addresses=%s", ssl_addr);
+    const char *const settings[] = {"timezone=America/New_York",
+                                    "DateStyle=SQL, DMY",
+                                    "IntervalStyle=sql_standard",
+                                    "extra_float_digits=0",
+                                    "bytea_output=escape",
+                                    "ssl=on",
+                                    listen_setting,
+                                    hba_setting,
+                                    NULL};
     ck_assert_msg(pgt_server_start(&srv, major, settings) == 0, "PostgreSQL %d did not start: %s", major, srv.errmsg);
 }
 
 static void teardown(void)
 {
     pgt_server_stop(&srv);
+    unlink(hba_path);
 }
 
 /* ---- SQL through psql ---------------------------------------------------- */
@@ -181,7 +207,9 @@ static void log_tuple(ctx *t, char kind, const pgrepl_tuple *tu)
         const pgrepl_value *v = &tu->values[i];
         if (i > 0)
             logf_(t, "|");
-        if (v->kind == PGREPL_VALUE_TEXT)
+        if (v->kind == PGREPL_VALUE_TEXT && v->len > 256)
+            logf_(t, "%.16s...(%u bytes)", (const char *)v->data, (unsigned)v->len);
+        else if (v->kind == PGREPL_VALUE_TEXT)
             logf_(t, "%.*s", (int)v->len, (const char *)v->data);
         else
             logf_(t, "%c", v->kind);
@@ -1164,6 +1192,52 @@ START_TEST(terminated_backend_is_transient)
 }
 END_TEST
 
+/*
+ * Over SSL libpq reads the copy (on plaintext connections the library
+ * does): the same stream, acknowledgement, a row larger than libpq's
+ * initial buffer, a clean stop (CopyDone and the drain), and an error
+ * inside the copy.
+ */
+START_TEST(streams_over_ssl)
+{
+    exec(NULL, "CREATE TABLE ssl_t (id int PRIMARY KEY, v text);\n"
+               "CREATE PUBLICATION ssl_pub FOR TABLE ssl_t;");
+    create_slot_sql("ssl_slot");
+    char extra[96];
+    snprintf(extra, sizeof extra, "host=%s sslmode=require", ssl_addr);
+    ctx t;
+    ctx_init(&t, extra);
+    set_source(&t, "ssl_slot", "ssl_pub");
+    ck_assert_int_eq(pgrepl_stream_set_status_interval(t.s, 100), 0);
+    start_streaming(&t);
+    char *ssl = query(NULL, "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_replication_slots r ON r.active_pid = s.pid "
+                            "WHERE r.slot_name = 'ssl_slot'");
+    ck_assert_str_eq(ssl, "t");
+    free(ssl);
+    exec(NULL, "INSERT INTO ssl_t VALUES (1, 'one');\n"
+               "INSERT INTO ssl_t SELECT 2, string_agg(md5(g::text), '') FROM generate_series(1, 10000) g;\n"
+               "INSERT INTO ssl_t VALUES (3, 'three');");
+    RUN_UNTIL(&t, t.n_commit == 3, 10000);
+    ck_assert_int_eq(t.n_insert, 3);
+    ck_assert_msg(strstr(t.log, "(2|c4ca4238a0b92382...(320000 bytes))") != NULL, "%s", t.log);
+    pgrepl_lsn end = t.commits[2].end_lsn;
+    ck_assert_int_eq(pgrepl_stream_ack(t.s, end), 0);
+    RUN_UNTIL(&t, confirmed_of("ssl_slot") == end, 5000);
+    ck_assert_int_eq(pgrepl_stream_stop_replication(t.s), 0);
+    RUN_UNTIL(&t, STATE(&t) == PGREPL_STREAM_STOPPED, 5000);
+    ck_assert_int_eq(t.n_error, 0);
+    wait_inactive("ssl_slot");
+    /* again, and the walsender is terminated: the server's error arrives through libpq */
+    start_streaming(&t);
+    exec(NULL, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'ssl_slot'");
+    RUN_UNTIL(&t, t.n_error == 1, 10000);
+    ck_assert_msg(t.err_code == PGREPL_ESERVER || t.err_code == PGREPL_ECONNLOST, "%s", t.err_message);
+    ck_assert(!t.err_fatal);
+    ctx_fini(&t);
+    drop_slot_sql("ssl_slot");
+}
+END_TEST
+
 START_TEST(callback_failure_is_fatal)
 {
     exec(NULL, "CREATE TABLE f_t (id int PRIMARY KEY);\n"
@@ -1342,6 +1416,7 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, missing_slot_is_fatal);
     tcase_add_test(tc, connect_failure);
     tcase_add_test(tc, terminated_backend_is_transient);
+    tcase_add_test(tc, streams_over_ssl);
     tcase_add_test(tc, callback_failure_is_fatal);
     tcase_add_test(tc, missing_publication);
     tcase_add_test(tc, unsupported_options);

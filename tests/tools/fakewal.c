@@ -19,6 +19,7 @@
  *                 startup; read until the client goes away
  *   d HEX         send a CopyData message with payload HEX
  *   raw HEX       send the bytes HEX as they are (broken framing)
+ *   fill N HH     send N bytes of the value HH (hex) as they are
  *   sleep MS      read and log what the client sends for MS milliseconds
  *   close         close the connection
  *   hang          send nothing more; read until the client goes away
@@ -505,6 +506,16 @@ static void run_block(conn *c, int from, int to)
             end_msg(&out, at);
         } else if (strncmp(a, "raw ", 4) == 0) {
             put_hex(&out, a + 4);
+        } else if (strncmp(a, "fill ", 5) == 0) {
+            char *end;
+            unsigned long n = strtoul(a + 5, &end, 10);
+            int hi = hexval(end[0] == ' ' ? end[1] : '?'), lo = hi < 0 ? -1 : hexval(end[2]);
+            if (lo < 0) {
+                fprintf(stderr, "fakewal: bad fill: %s\n", a);
+                exit(2);
+            }
+            for (unsigned long k = 0; k < n; k++)
+                put8(&out, (unsigned)(hi << 4 | lo));
         } else if (strncmp(a, "sleep ", 6) == 0) {
             int64_t until = now_ms() + atoi(a + 6);
             for (int64_t left; !c->gone && (left = until - now_ms()) > 0;)
