@@ -65,10 +65,12 @@ static void lose(pgrepl_conn *c)
 }
 
 /* As lose(), on the socket read here: the reason is ours, not libpq's. */
-static void lose_raw(pgrepl_conn *c, const char *why)
+static void lose_raw(pgrepl_conn *c, int code, const char *why)
 {
-    if (!c->lost)
+    if (!c->lost) {
         snprintf(c->errmsg, sizeof c->errmsg, "%s", why);
+        c->lost_code = code;
+    }
     c->lost = true;
     c->flushing = false;
 }
@@ -209,7 +211,7 @@ static void raw_flush(pgrepl_conn *c)
         }
         char why[160];
         snprintf(why, sizeof why, "could not send data to server: %s", n < 0 ? strerror(errno) : "no progress");
-        lose_raw(c, why);
+        lose_raw(c, PGREPL_ECONNLOST, why);
         return;
     }
     c->out_start = c->out_end = 0;
@@ -261,7 +263,7 @@ static size_t raw_room(pgrepl_conn *c)
     if (c->in == NULL) {
         c->in = pgrepl__malloc(PGREPL_CONN_INBUF);
         if (c->in == NULL) {
-            lose_raw(c, "out of memory for the input buffer");
+            lose_raw(c, PGREPL_ENOMEM, "out of memory for the input buffer");
             return 0;
         }
         c->in_cap = PGREPL_CONN_INBUF;
@@ -281,7 +283,7 @@ static size_t raw_room(pgrepl_conn *c)
         cap = total + PGREPL_CONN_INBUF;
     char *p = pgrepl__realloc(c->in, cap);
     if (p == NULL) {
-        lose_raw(c, "out of memory for the input buffer");
+        lose_raw(c, PGREPL_ENOMEM, "out of memory for the input buffer");
         return 0;
     }
     c->in = p;
@@ -301,7 +303,7 @@ static void raw_read(pgrepl_conn *c)
             return;
         }
         if (n == 0) {
-            lose_raw(c, "server closed the connection unexpectedly");
+            lose_raw(c, PGREPL_ECONNLOST, "server closed the connection unexpectedly");
             return;
         }
         if (errno == EINTR)
@@ -309,7 +311,7 @@ static void raw_read(pgrepl_conn *c)
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             char why[160];
             snprintf(why, sizeof why, "could not receive data from server: %s", strerror(errno));
-            lose_raw(c, why);
+            lose_raw(c, PGREPL_ECONNLOST, why);
         }
         return;
     }
@@ -396,7 +398,7 @@ static void raw_message(pgrepl_conn *c, pgrepl_conn_event *ev, char type, const 
     case 'E': {
         pgrepl_conn_error *e = raw_fields(body, len);
         if (e == NULL) {
-            lose_raw(c, "out of memory for the server's error");
+            lose_raw(c, PGREPL_ENOMEM, "out of memory for the server's error");
             return;
         }
         if (c->phase == PGREPL_CONN_COPY || c->phase == PGREPL_CONN_DRAIN)
@@ -459,7 +461,7 @@ static void raw_next(pgrepl_conn *c, pgrepl_conn_event *ev)
     if (ev->kind == PGREPL_CONN_EV_NONE && c->lost) {
         c->phase = PGREPL_CONN_FAILED;
         ev->kind = PGREPL_CONN_EV_FAILED;
-        ev->code = PGREPL_ECONNLOST;
+        ev->code = c->lost_code;
     }
 }
 

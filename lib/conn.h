@@ -66,8 +66,9 @@ typedef enum pgrepl_conn_event_kind {
     PGREPL_CONN_EV_DATA,      /* data/len: one CopyData payload, valid until the next call */
     PGREPL_CONN_EV_ERROR,     /* error: the server's ErrorResponse in a copy read on the socket; the receiver
                                  pgrepl__conn_error_free()s it. The command's DONE (or FAILED) follows. */
-    PGREPL_CONN_EV_FAILED     /* code (PGREPL_ECONNECT, PGREPL_ECONNLOST, or PGREPL_EPROTOCOL for bytes that
-                                 are not the protocol), message in pgrepl__conn_errmsg */
+    PGREPL_CONN_EV_FAILED     /* code (PGREPL_ECONNECT, PGREPL_ECONNLOST, PGREPL_EPROTOCOL for bytes that are
+                                 not the protocol, PGREPL_ENOMEM when a copy read here could not grow its buffer),
+                                 message in pgrepl__conn_errmsg */
 } pgrepl_conn_event_kind;
 
 /* A server error, owning its strings. */
@@ -94,6 +95,7 @@ typedef struct pgrepl_conn {
     bool connected;                    /* CONNECTED not yet pulled */
     bool flushing;                     /* PQflush left data to send: watch for writable */
     bool lost;                         /* reading failed: deliver what is buffered, then fail */
+    int lost_code;                     /* the FAILED code then: PGREPL_ECONNLOST, or PGREPL_ENOMEM (raw buffers) */
     bool drain_done;                   /* the drained copy ended: DONE closes it */
     int fail_code;                     /* FAILED not yet pulled when non-zero */
     char *copybuf;                     /* last CopyData handed out (libpq's copy) */

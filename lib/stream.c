@@ -876,7 +876,7 @@ static void fail_conn(pgrepl_stream *s, int code, const char *what)
         PQclear(res);
         return;
     }
-    if (code == PGREPL_EPROTOCOL) {
+    if (code == PGREPL_EPROTOCOL || code == PGREPL_ENOMEM) {
         fail(s, code, false, NULL, "%s: %s", what, pgrepl__conn_errmsg(&s->conn));
         return;
     }

@@ -340,11 +340,17 @@ PGREPL_EXTERN int pgrepl_stream_resume(pgrepl_stream *s);
  * receive timeout (pgrepl_stream_set_receive_timeout) finds a connection
  * whose path is black-holed, which TCP alone notices late or never.
  *
- * Untrusted input: libpq reserves buffer space for a CopyData message's
- * declared length before its bytes arrive (up to 2 GB of address space; a
- * libpq limit outside this library). The library sizes nothing by a length
- * or count whose bytes it has not received, and hands out logical
- * messages' prefixes and contents as spans into the received message.
+ * Untrusted input: the library sizes nothing by a length or count whose
+ * bytes it has not received, and hands out logical messages' prefixes and
+ * contents as spans into the received message. On a plaintext connection
+ * the library reads the replication stream from the socket itself (libpq
+ * runs the commands before it): its buffer starts at 64 kB and grows only
+ * while a message's bytes arrive, to at most twice what arrived of it; a
+ * header announcing more than 1 GB (the server's own limit) is a protocol
+ * error as soon as it arrives; a buffer that cannot grow is PGREPL_ENOMEM
+ * (retryable). With SSL or GSS encryption libpq reads the stream, and
+ * libpq reserves buffer space for a message's declared length before its
+ * bytes arrive (up to 2 GB of address space).
  */
 
 /* Reconnections started since the stream was created. */

@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -697,23 +698,23 @@ END_TEST
 /* ---- what a declared length costs ---------------------------------------------------- */
 
 static size_t largest_alloc;
+static size_t refuse_above = SIZE_MAX;
 
-static void note_size(size_t n)
+static bool note_size(size_t n)
 {
     if (n > largest_alloc)
         largest_alloc = n;
+    return n <= refuse_above;
 }
 
 static void *counting_malloc(size_t n)
 {
-    note_size(n);
-    return malloc(n);
+    return note_size(n) ? malloc(n) : NULL;
 }
 
 static void *counting_realloc(void *p, size_t n)
 {
-    note_size(n);
-    return realloc(p, n);
+    return note_size(n) ? realloc(p, n) : NULL;
 }
 
 #define RECEIVED_OF_HUGE (3u << 20)
@@ -723,12 +724,14 @@ static void *counting_realloc(void *p, size_t n)
  * closes. The library reads the copy itself and buffers what arrived:
  * its largest allocation is at least the 3 MB (the bytes were read here,
  * not by libpq, which would reserve the whole declared gigabyte first) and
- * at most twice what arrived plus one initial buffer.
+ * at most twice what arrived plus one initial buffer. _i 1: allocations
+ * above 1 MB fail, which is reported as such (PGREPL_ENOMEM, retryable).
  */
 START_TEST(declared_length_is_not_allocated)
 {
     const pgrepl_allocator counting = {counting_malloc, counting_realloc, free};
     pgrepl_set_allocator(&counting);
+    refuse_above = _i == 1 ? (size_t)1 << 20 : SIZE_MAX;
     script sc = {.n = 0};
     first_transaction(&sc);
     line(&sc, "raw 6440000004");
@@ -742,8 +745,14 @@ START_TEST(declared_length_is_not_allocated)
     largest_alloc = 0;
     ck_assert_int_eq(pgrepl_stream_start_replication(t.s), 0);
     RUN_UNTIL(&t, t.n_error == 1, 10000);
-    ck_assert_msg(t.err_code == PGREPL_ECONNLOST, "%s (%s)", pgrepl_err_name(t.err_code), t.err_message);
-    ck_assert_msg(largest_alloc >= RECEIVED_OF_HUGE && largest_alloc <= 2 * RECEIVED_OF_HUGE + (64u << 10),
+    if (_i == 1) {
+        ck_assert_msg(t.err_code == PGREPL_ENOMEM && !t.err_fatal && t.err_retrying, "%s (%s)",
+                      pgrepl_err_name(t.err_code), t.err_message);
+        ck_assert_str_eq(t.err_message, "replication stream: out of memory for the input buffer");
+    } else {
+        ck_assert_msg(t.err_code == PGREPL_ECONNLOST, "%s (%s)", pgrepl_err_name(t.err_code), t.err_message);
+    }
+    ck_assert_msg(largest_alloc >= (_i == 1 ? (size_t)1 << 20 : RECEIVED_OF_HUGE) && largest_alloc <= 2 * RECEIVED_OF_HUGE + (64u << 10),
                   "largest allocation %zu bytes for %u received", largest_alloc, RECEIVED_OF_HUGE);
     ck_assert_int_eq(pgrepl_stream_stop_replication(t.s), 0);
     RUN_UNTIL(&t, pgrepl_stream_get_state(t.s) == PGREPL_STREAM_STOPPED, 5000);
@@ -1008,7 +1017,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("fakewal");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, broken_stream, 0, (int)(sizeof faults / sizeof faults[0]));
-    tcase_add_test(tc, declared_length_is_not_allocated);
+    tcase_add_loop_test(tc, declared_length_is_not_allocated, 0, 2);
     tcase_add_test(tc, slow_callback_is_not_silence);
     tcase_add_test(tc, read_batch_burst_then_silence);
     tcase_add_test(tc, reply_due_after_the_copy_ended);
