@@ -435,6 +435,48 @@ static bool put_binary_fast(obuf *b, uint32_t oid, const uint8_t *s, size_t n, i
     }
 }
 
+/*
+ * The library renders these binary forms as printable ASCII without '"' or
+ * '\\' (digits, signs, separators, "infinity", "BC", hex): quoted as they
+ * are, no escaping pass. (binary_mode_prints_like_text_mode in
+ * tests/live/test_stream_cli.c compares every one with the server's text.)
+ */
+static bool renders_plain(uint32_t oid)
+{
+    switch (oid) {
+    case PGREPL_DATEOID:
+    case PGREPL_TIMEOID:
+    case PGREPL_TIMETZOID:
+    case PGREPL_TIMESTAMPOID:
+    case PGREPL_TIMESTAMPTZOID:
+    case PGREPL_INTERVALOID:
+    case PGREPL_UUIDOID:
+    case PGREPL_INETOID:
+    case PGREPL_CIDROID:
+    case PGREPL_MACADDROID:
+    case PGREPL_MACADDR8OID:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Text rendered from a binary form: a number is canonical (a JSON number, or NaN / [-]Infinity). */
+static int put_rendered(obuf *b, vclass cls, uint32_t oid, const uint8_t *s, size_t n)
+{
+    bool number = cls == V_NUMBER && n > 0 && (digit(s[0]) || (s[0] == '-' && n > 1 && digit(s[1])));
+    if (!number && !renders_plain(oid))
+        return put_text_value(b, cls, s, n);
+    if (ob_reserve(b, n + 2) != 0)
+        return PGREPL_ENOMEM;
+    if (!number)
+        b->p[b->len++] = '"';
+    ob_put(b, s, n);
+    if (!number)
+        b->p[b->len++] = '"';
+    return 0;
+}
+
 static int put_value(jl_writer *w, const jcol *jc, const pgrepl_relation *rel, int i, const pgrepl_value *v)
 {
     const pgrepl_column *col = &rel->columns[i];
@@ -453,7 +495,7 @@ static int put_value(jl_writer *w, const jcol *jc, const pgrepl_relation *rel, i
                      rc == PGREPL_ENOMEM ? "out of memory" : pgrepl_render_errmsg());
             return rc;
         }
-        return put_text_value(&w->out, jc->cls, (const uint8_t *)w->scratch.data, w->scratch.len);
+        return put_rendered(&w->out, jc->cls, col->type_oid, (const uint8_t *)w->scratch.data, w->scratch.len);
     default:
         if (ob_reserve(&w->out, 4) != 0)
             return PGREPL_ENOMEM;

@@ -41,6 +41,22 @@ static void add_c(struct line *l, char c)
 
 static void add_num(struct line *l, uint64_t v, int min_digits)
 {
+    char *o = l->s + l->k;
+    /* the common fields (MM, DD, HH, MI, SS, a four-digit year) without a copy */
+    if (min_digits == 2 && v < 100) {
+        o[0] = (char)('0' + v / 10);
+        o[1] = (char)('0' + v % 10);
+        l->k += 2;
+        return;
+    }
+    if (min_digits == 4 && v < 10000) {
+        o[0] = (char)('0' + v / 1000);
+        o[1] = (char)('0' + v / 100 % 10);
+        o[2] = (char)('0' + v / 10 % 10);
+        o[3] = (char)('0' + v % 10);
+        l->k += 4;
+        return;
+    }
     char tmp[24];
     int n = pgrepl__fmt_u64(tmp + sizeof tmp, v, min_digits);
     add(l, tmp + sizeof tmp - n, (size_t)n);

@@ -48,6 +48,10 @@ PGREPL_EXTERN int pgrepl_format_type(char *buf, size_t size, uint32_t oid, int32
 #define PGREPL_TEXTOID 25
 #define PGREPL_OIDOID 26
 #define PGREPL_JSONOID 114
+#define PGREPL_CIDROID 650
+#define PGREPL_MACADDR8OID 774
+#define PGREPL_MACADDROID 829
+#define PGREPL_INETOID 869
 #define PGREPL_FLOAT4OID 700
 #define PGREPL_FLOAT8OID 701
 #define PGREPL_BPCHAROID 1042
