@@ -87,6 +87,8 @@ static bool read_u32(struct reader *r, uint32_t *v)
 static int read_item(struct reader *r, const char *what, const uint8_t **data, int32_t *len)
 {
     uint32_t raw;
+    *data = NULL;
+    *len = -1;
     if (!read_u32(r, &raw))
         return pgrepl__render_bad("%s: element length missing at offset %zu", what, r->pos);
     *len = (int32_t)raw;

@@ -125,6 +125,7 @@ static int priority(int oper)
 
 static int read_query_item(const uint8_t *p, size_t n, size_t pos, struct tsq_item *it)
 {
+    memset(it, 0, sizeof *it);
     if (n - pos < 2)
         return pgrepl__render_bad("tsquery item truncated at offset %zu", pos);
     it->type = p[pos];

@@ -69,6 +69,7 @@ static int mismatch(const pgrepl_column *col, uint32_t type, const char *as)
 /* Checks every entry point makes; then *type is the column's built-in type (or 0). */
 static int begin(const pgrepl_column *col, const pgrepl_value *v, const void *out, uint32_t *type)
 {
+    *type = 0;
     pgrepl__render_clear();
     if (col == NULL || v == NULL || out == NULL || (v->data == NULL && v->len > 0))
         return fail(PGREPL_EINVAL, "NULL argument");
