@@ -152,7 +152,8 @@ struct pgrepl_stream {
     bool batch_tcp;       /* read batching applies: a TCP connection, batching on */
     bool batching;        /* SO_RCVLOWAT is raised: the stream is busy */
     size_t got;           /* CopyData bytes taken in the current loop callback */
-    int64_t wake_us;      /* when the current loop callback began */
+    int64_t wake_us;      /* when the current loop callback began (valid while in_run > 0) */
+    int in_run;           /* run_io calls in progress */
 
     /* reconnection */
     unsigned attempts;     /* failures in a row */
@@ -1018,7 +1019,8 @@ static bool feedback(pgrepl_stream *s)
             uv_timer_stop(&s->timer);
         return false;
     }
-    int64_t now = now_us();
+    /* inside a loop callback: the clock reading of this wakeup (one per wakeup, not per decision) */
+    int64_t now = s->in_run > 0 ? s->wake_us : now_us();
     /* while paused the silence is ours, not the server's */
     if (s->paused)
         pgrepl__feedback_on_recv(&s->fb, now);
@@ -1041,7 +1043,7 @@ static bool feedback(pgrepl_stream *s)
     case PGREPL_FEEDBACK_NONE:
         break;
     }
-    arm_timer(s, pgrepl__feedback_next_due(&s->fb, now_us()));
+    arm_timer(s, pgrepl__feedback_next_due(&s->fb, now));
     return false;
 }
 
@@ -1753,10 +1755,10 @@ static void do_close(pgrepl_stream *s);
 /* The one entry from the loop: I/O readiness (io, status), a timer (sweep: the read-batching one), or a kick. */
 static void run_io(pgrepl_stream *s, unsigned io, int status, bool sweep)
 {
-    if (s->busy++ == 0) {
+    if (s->busy++ == 0)
         s->got = 0;
+    if (s->in_run++ == 0)
         s->wake_us = now_us();
-    }
     if (status < 0 && pgrepl__conn_connecting(&s->conn))
         /* A refused or failed connect shows as a socket error here;
          * PQconnectPoll reads SO_ERROR and says what really happened. */
@@ -1771,6 +1773,7 @@ static void run_io(pgrepl_stream *s, unsigned io, int status, bool sweep)
     if (s->busy == 1 && !s->close_req)
         batch_settle(s, sweep);
     pgrepl__heartbeat_hold(s->hb, s->paused);
+    s->in_run--;
     s->busy--;
     if (s->close_req && s->busy == 0)
         do_close(s);
