@@ -276,7 +276,11 @@ static int put_string(obuf *b, const uint8_t *s, size_t n)
     if (ob_reserve(b, n + 8) != 0)
         return PGREPL_ENOMEM;
     b->p[b->len++] = '"';
-    size_t i = 0;
+    /* most values need no escape at all: one scan and one copy */
+    size_t i = plain_run(s, n);
+    if (i > 0)
+        memcpy(b->p + b->len, s, i);
+    b->len += i;
     while (i < n) {
         if (b->cap - b->len < 8 && ob_reserve(b, n - i + 8) != 0)
             return PGREPL_ENOMEM;
