@@ -322,6 +322,9 @@ typedef struct ctx {
     char states[512];
     bool stop_on_error, close_on_error, start_on_error;
     int start_on_error_rc;
+    char err_sqlstate[8], err_server_message[128], err_server_detail[128];
+    int n_notice;
+    char notice[512]; /* severity|sqlstate|message|detail|hint of the last notice */
     unsigned stall_ms;  /* the first commit's callback blocks the loop this long */
     unsigned wakes;     /* the 20 ms timer fired: the loop is running */
 } ctx;
@@ -386,6 +389,9 @@ static void cb_error(pgrepl_stream *s, const pgrepl_error *err)
     t->err_retry_in_ms = err->retry_in_ms;
     t->err_at_ms = now_ms(t);
     snprintf(t->err_message, sizeof t->err_message, "%s", err->message);
+    snprintf(t->err_sqlstate, sizeof t->err_sqlstate, "%s", err->server != NULL ? err->server->sqlstate : "");
+    snprintf(t->err_server_message, sizeof t->err_server_message, "%s", err->server != NULL ? err->server->message : "");
+    snprintf(t->err_server_detail, sizeof t->err_server_detail, "%s", err->server != NULL ? err->server->detail : "");
     ck_assert_ptr_null(strchr(err->message, '\n'));
     ck_assert_int_eq(pgrepl_stream_get_state(s),
                      err->retrying ? PGREPL_STREAM_RECONNECTING : PGREPL_STREAM_STOPPED);
@@ -397,8 +403,15 @@ static void cb_error(pgrepl_stream *s, const pgrepl_error *err)
         t->start_on_error_rc = pgrepl_stream_start_replication(s);
 }
 
+static void cb_notice(pgrepl_stream *s, const pgrepl_server_message *m)
+{
+    ctx *t = pgrepl_stream_get_data(s);
+    t->n_notice++;
+    snprintf(t->notice, sizeof t->notice, "%s|%s|%s|%s|%s", m->severity, m->sqlstate, m->message, m->detail, m->hint);
+}
+
 static const pgrepl_decoder_callbacks dcb = {.on_begin = cb_begin, .on_insert = cb_insert, .on_commit = cb_commit};
-static const pgrepl_stream_callbacks scb = {.on_state = cb_state, .on_error = cb_error};
+static const pgrepl_stream_callbacks scb = {.on_state = cb_state, .on_error = cb_error, .on_notice = cb_notice};
 
 static void on_wake(uv_timer_t *h)
 {
@@ -691,6 +704,73 @@ START_TEST(broken_stream)
     pgrepl_lsn flush = max_flush(log, &n);
     ck_assert_msg(flush == TX1_END, "%s: highest flush %llx\n%s", fl->name, (unsigned long long)flush, log);
     ck_assert_int_gt(n, 1);
+    free(log);
+}
+END_TEST
+
+/* ---- the server's own messages inside the copy ----------------------------------------- */
+
+/* An ErrorResponse or NoticeResponse of fields "Xvalue", as a raw script line. */
+static void w_fields(script *s, char type, const char *const *fields)
+{
+    bytes x = {.n = 0};
+    b8(&x, (unsigned char)type);
+    b32(&x, 0);
+    for (const char *const *f = fields; *f != NULL; f++)
+        bstr(&x, *f);
+    b8(&x, 0);
+    uint32_t len = (uint32_t)x.n - 1;
+    x.b[1] = (unsigned char)(len >> 24);
+    x.b[2] = (unsigned char)(len >> 16);
+    x.b[3] = (unsigned char)(len >> 8);
+    x.b[4] = (unsigned char)len;
+    emit(s, "raw", &x);
+}
+
+/*
+ * As PostgreSQL 18 warns of a missing publication, and 14-17 fail on it:
+ * a WARNING (NoticeResponse) between CopyData messages, a transaction
+ * after it, then an ERROR ending the copy, and ReadyForQuery. The notice
+ * reaches on_notice with every field (the localized severity is ignored
+ * for the V field); the error is the server's, classified (fatal: the
+ * publication is missing) and nothing after the last commit is confirmed.
+ */
+START_TEST(notice_and_error_inside_the_copy)
+{
+    script sc = {.n = 0};
+    first_transaction(&sc);
+    const char *const warning[] = {"SWARNUNG", "VWARNING", "C55000", "Mskipped loading publication \"p\"",
+                                   "DThe publication does not exist at this point in the WAL.",
+                                   "HCreate the publication if it does not exist.", "Fpgoutput.c", NULL};
+    w_fields(&sc, 'N', warning);
+    w_transaction(&sc, 0x1000200, 0x1000300, 0x1000330, 701, "2");
+    line(&sc, "sleep 300");
+    const char *const error[] = {"SFEHLER", "VERROR", "C42704", "Mpublication \"p\" does not exist",
+                                 "Wslot \"s\", output plugin \"pgoutput\", in the change callback", NULL};
+    w_fields(&sc, 'E', error);
+    line(&sc, "raw 5a0000000549");
+    line(&sc, "hang");
+    fake f;
+    fake_start(&f, sc.text);
+    ctx t;
+    ctx_init(&t, &f, NULL);
+    ck_assert_int_eq(pgrepl_stream_start_replication(t.s), 0);
+    RUN_UNTIL(&t, t.n_error == 1, 10000);
+    ck_assert_int_eq(t.n_notice, 1);
+    ck_assert_str_eq(t.notice, "WARNING|55000|skipped loading publication \"p\"|The publication does not exist at "
+                               "this point in the WAL.|Create the publication if it does not exist.");
+    ck_assert_int_eq(t.n_commit, 2);
+    ck_assert_msg(t.err_code == PGREPL_ESERVER && t.err_fatal && !t.err_retrying, "%s (%s)",
+                  pgrepl_err_name(t.err_code), t.err_message);
+    ck_assert_str_eq(t.err_sqlstate, "42704");
+    ck_assert_str_eq(t.err_server_message, "publication \"p\" does not exist");
+    ck_assert_str_eq(t.err_server_detail, "");
+    ck_assert_msg(strstr(t.err_message, "ERROR 42704: publication \"p\" does not exist") != NULL, "%s",
+                  t.err_message);
+    ctx_fini(&t);
+    char *log = fake_stop(&f);
+    int n;
+    ck_assert_uint_eq(max_flush(log, &n), 0x1000330);
     free(log);
 }
 END_TEST
@@ -1018,6 +1098,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, broken_stream, 0, (int)(sizeof faults / sizeof faults[0]));
     tcase_add_loop_test(tc, declared_length_is_not_allocated, 0, 2);
+    tcase_add_test(tc, notice_and_error_inside_the_copy);
     tcase_add_test(tc, slow_callback_is_not_silence);
     tcase_add_test(tc, read_batch_burst_then_silence);
     tcase_add_test(tc, reply_due_after_the_copy_ended);
