@@ -1193,6 +1193,36 @@ START_TEST(terminated_backend_is_transient)
 END_TEST
 
 /*
+ * Rows larger than the stream's 64 kB read buffer, one of several MB,
+ * between small ones: over the Unix socket the library reads the copy
+ * itself, growing its buffer with the bytes and shrinking it after.
+ */
+START_TEST(large_rows_arrive_whole)
+{
+    exec(NULL, "CREATE TABLE big_t (id int PRIMARY KEY, v text);\n"
+               "CREATE PUBLICATION big_pub FOR TABLE big_t;");
+    create_slot_sql("big_slot");
+    ctx t;
+    ctx_init(&t, NULL);
+    set_source(&t, "big_slot", "big_pub");
+    start_streaming(&t);
+    exec(NULL, "INSERT INTO big_t VALUES (1, 'a');\n"
+               "INSERT INTO big_t VALUES (2, repeat('0123456789', 7000));\n"
+               "INSERT INTO big_t VALUES (3, repeat('abcdefghij', 300000));\n"
+               "INSERT INTO big_t VALUES (4, 'b');\n"
+               "INSERT INTO big_t VALUES (5, repeat('9876543210', 6600));");
+    RUN_UNTIL(&t, t.n_commit == 5, 20000);
+    ck_assert_msg(strstr(t.log, " N(1|a)") != NULL && strstr(t.log, " N(2|0123456789012345...(70000 bytes))") != NULL &&
+                      strstr(t.log, " N(3|abcdefghijabcdef...(3000000 bytes))") != NULL &&
+                      strstr(t.log, " N(4|b)") != NULL && strstr(t.log, " N(5|9876543210987654...(66000 bytes))") != NULL,
+                  "%s", t.log);
+    ck_assert_int_eq(t.n_error, 0);
+    ctx_fini(&t);
+    drop_slot_sql("big_slot");
+}
+END_TEST
+
+/*
  * Over SSL libpq reads the copy (on plaintext connections the library
  * does): the same stream, acknowledgement, a row larger than libpq's
  * initial buffer, a clean stop (CopyDone and the drain), and an error
@@ -1416,6 +1446,7 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, missing_slot_is_fatal);
     tcase_add_test(tc, connect_failure);
     tcase_add_test(tc, terminated_backend_is_transient);
+    tcase_add_test(tc, large_rows_arrive_whole);
     tcase_add_test(tc, streams_over_ssl);
     tcase_add_test(tc, callback_failure_is_fatal);
     tcase_add_test(tc, missing_publication);
