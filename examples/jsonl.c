@@ -85,16 +85,31 @@ static void ob_put(obuf *b, const void *s, size_t n)
 
 #define OB_LIT(b, s) ob_put((b), (s), sizeof(s) - 1)
 
+/* "00" to "99". */
+static const char digit_pairs[201] = "0001020304050607080910111213141516171819202122232425262728293031323334353637383940"
+                                     "4142434445464748495051525354555657585960616263646566676869707172737475767778798081"
+                                     "828384858687888990919293949596979899";
+
+/* The digits of v (at most 20) written in place from the end, two per division. */
 static void ob_u64(obuf *b, uint64_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        b->p[b->len++] = tmp[--n];
+    size_t n = 1;
+    for (uint64_t lim = 10; n < 20 && v >= lim; lim *= 10)
+        n++;
+    char *out = b->p + b->len, *p = out + n;
+    while (v >= 100) {
+        const char *d = digit_pairs + 2 * (v % 100);
+        *--p = d[1];
+        *--p = d[0];
+        v /= 100;
+    }
+    if (v >= 10) {
+        *--p = digit_pairs[2 * v + 1];
+        *--p = digit_pairs[2 * v];
+    } else {
+        *--p = (char)('0' + v);
+    }
+    b->len += n;
 }
 
 static void ob_i64(obuf *b, int64_t v)

@@ -532,6 +532,46 @@ START_TEST(binary_values)
 }
 END_TEST
 
+/* Every digit count and its edges, both signs, the extremes, and random values: as printf prints them. */
+START_TEST(binary_integers_in_decimal)
+{
+    static const pgrepl_column columns[] = {{"i8", PGREPL_INT8OID, -1, 0, NULL, NULL}};
+    static const pgrepl_relation rel = {16501, "s", "ints", 'd', 1, columns, 0};
+    int64_t cases[200];
+    size_t n = 0;
+    cases[n++] = 0;
+    cases[n++] = INT64_MIN;
+    cases[n++] = INT64_MAX;
+    for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10) {
+        const int64_t around[] = {p - 1, p, p + 1, 10 * p - 1, -p, -(10 * p - 1)};
+        for (size_t k = 0; k < 6; k++)
+            cases[n++] = around[k];
+    }
+    uint64_t x = 88172645463325252u;
+    while (n < sizeof cases / sizeof cases[0]) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        cases[n++] = (int64_t)(x >> (x % 60));
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t be[8];
+        for (int k = 0; k < 8; k++)
+            be[k] = (uint8_t)((uint64_t)cases[i] >> (56 - 8 * k));
+        const pgrepl_value values[] = {{PGREPL_VALUE_BINARY, 8, be}};
+        const pgrepl_tuple tuple = {1, values};
+        pgrepl_change ins = {{0x10, 0x10, 0}, 9, false, &rel, 0, NULL, &tuple};
+        ck_assert_int_eq(jl_change(w, 'I', &ins), 0);
+        char want[512];
+        snprintf(want, sizeof want,
+                 "{\"action\":\"I\",\"xid\":9,\"timestamp\":null,\"lsn\":\"0/10\",\"schema\":\"s\",\"table\":\"ints\","
+                 "\"columns\":[{\"name\":\"i8\",\"type\":\"bigint\",\"value\":%lld}],\"pk\":[]}\n",
+                 (long long)cases[i]);
+        expect(want);
+    }
+}
+END_TEST
+
 /* A binary value that cannot be rendered fails the change and leaves no partial line. */
 START_TEST(binary_failure_takes_the_line_back)
 {
@@ -918,6 +958,7 @@ static Suite *jsonl_suite(void)
     tcase_add_test(tc, stream_lines);
     tcase_add_test(tc, two_phase_lines);
     tcase_add_test(tc, binary_values);
+    tcase_add_test(tc, binary_integers_in_decimal);
     tcase_add_test(tc, binary_failure_takes_the_line_back);
     tcase_add_test(tc, relation_changes);
     tcase_add_test(tc, large_values);
