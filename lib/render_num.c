@@ -197,6 +197,13 @@ static unsigned numeric_digit(const uint8_t *digits, int ndigits, int i)
     return i >= 0 && i < ndigits ? pgrepl__rd16(digits + 2 * i) : 0;
 }
 
+/* A base-10000 digit (below 10000) as four decimal digits at w. */
+static void four_digits(char *w, unsigned dig)
+{
+    memcpy(w, two_digits + 2 * (dig / 100), 2);
+    memcpy(w + 2, two_digits + 2 * (dig % 100), 2);
+}
+
 static int numeric_special(pgrepl_buf *out, uint16_t sign, int ndigits)
 {
     if (ndigits != 0)
@@ -243,24 +250,21 @@ int pgrepl__render_numeric(pgrepl_buf *out, const uint8_t *p, size_t n)
         *w++ = '0';
         d = weight + 1;
     } else {
-        for (d = 0; d <= weight; d++) {
-            unsigned dig = numeric_digit(digits, ndigits, d);
-            char four[4];
-            pgrepl__fmt_u64(four + 4, dig, 4);
-            int skip = 0;
-            while (d == 0 && skip < 3 && four[skip] == '0')
-                skip++;
-            memcpy(w, four + skip, (size_t)(4 - skip));
-            w += 4 - skip;
-        }
+        /* the first digit without its leading zeros, the others whole */
+        unsigned first = numeric_digit(digits, ndigits, 0);
+        int len = first >= 1000 ? 4 : first >= 100 ? 3 : first >= 10 ? 2 : 1;
+        char four[4];
+        four_digits(four, first);
+        for (int k = 0; k < len; k++)
+            *w++ = four[4 - len + k];
+        for (d = 1; d <= weight; d++, w += 4)
+            four_digits(w, numeric_digit(digits, ndigits, d));
     }
     if (dscale > 0) {
         *w++ = '.';
         char *end = w + dscale;
-        for (int i = 0; i < dscale; i += 4, d++) {
-            pgrepl__fmt_u64(w + 4, numeric_digit(digits, ndigits, d), 4);
-            w += 4;
-        }
+        for (int i = 0; i < dscale; i += 4, d++, w += 4)
+            four_digits(w, numeric_digit(digits, ndigits, d));
         w = end;
     }
     pgrepl__buf_used(out, (size_t)(w - start));
