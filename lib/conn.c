@@ -467,7 +467,7 @@ static void raw_next(pgrepl_conn *c, pgrepl_conn_event *ev)
 
 int pgrepl__conn_start_copy(pgrepl_conn *c, const char *sql)
 {
-    if (c->phase != PGREPL_CONN_IDLE || c->connected || c->raw)
+    if (c->phase != PGREPL_CONN_IDLE || c->connected || c->raw || c->flushing)
         return PGREPL_ESTATE;
     if (PQsslInUse(c->pg) || PQgssEncInUse(c->pg))
         return pgrepl__conn_send(c, sql);
