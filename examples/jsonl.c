@@ -404,12 +404,15 @@ static int put_text_value(obuf *b, vclass cls, const uint8_t *s, size_t n)
     return put_string(b, s, n);
 }
 
+/* A big-endian integer of n = 2, 4 or 8 bytes. */
 static uint64_t be_uint(const uint8_t *p, size_t n)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
+    if (n == 2)
+        return (uint64_t)p[0] << 8 | p[1];
+    if (n == 4)
+        return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
+    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
+           (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 | (uint64_t)p[6] << 8 | p[7];
 }
 
 /* Binary forms printed without the general renderer, exactly as their text output. */
