@@ -166,18 +166,24 @@ static bool plain(uint8_t c)
  * ASCII (exact tests: a zero byte of x - 0x01.. & ~x, and the like), then
  * one by one.
  */
-static size_t plain_run(const uint8_t *s, size_t lim)
+static bool plain_word(const uint8_t *s)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+    uint64_t x;
+    memcpy(&x, s, 8);
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    uint64_t special = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x;
+    return (special & high) == 0;
+}
+
+static size_t plain_run(const uint8_t *s, size_t lim)
+{
     size_t j = 0;
-    for (; j + 8 <= lim; j += 8) {
-        uint64_t x;
-        memcpy(&x, s + j, 8);
-        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-        uint64_t special = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x;
-        if ((special & high) != 0)
-            break;
-    }
+    while (j + 8 <= lim && plain_word(s + j))
+        j += 8;
+    /* a tail shorter than a word: the last eight bytes, overlapping what passed */
+    if (j < lim && j + 8 > lim && lim >= 8 && plain_word(s + lim - 8))
+        return lim;
     while (j < lim && plain(s[j]))
         j++;
     return j;
