@@ -144,6 +144,19 @@ static int read_tuple(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_relation
                     rel->schema, rel->name, rel->ncolumns);
     for (int i = 0; i < n; i++) {
         pgrepl_value *v = &vals[i];
+        /* the common case in one step: a value whose header and bytes are all here */
+        const uint8_t *p = c->buf + c->pos;
+        size_t left = c->len - c->pos;
+        if (c->err == 0 && left >= 5 && (p[0] == PGREPL_VALUE_TEXT || p[0] == PGREPL_VALUE_BINARY)) {
+            uint32_t len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+            if (len <= INT32_MAX && len <= left - 5) {
+                v->kind = (char)p[0];
+                v->len = len;
+                v->data = p + 5;
+                c->pos += 5 + (size_t)len;
+                continue;
+            }
+        }
         size_t kind_at = c->pos;
         uint8_t kind = pgrepl__cur_u8(c);
         v->kind = (char)kind;
