@@ -142,21 +142,24 @@ static int read_tuple(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_relation
     if (n != rel->ncolumns)
         return fail(d, c, PGREPL_ECOLUMNS, at, "tuple column count %d differs from relation %s.%s (%d columns)", n,
                     rel->schema, rel->name, rel->ncolumns);
+    const uint8_t *buf = c->buf;
+    size_t pos = c->pos, end = c->len;
     for (int i = 0; i < n; i++) {
         pgrepl_value *v = &vals[i];
-        /* the common case in one step: a value whose header and bytes are all here */
-        const uint8_t *p = c->buf + c->pos;
-        size_t left = c->len - c->pos;
-        if (c->err == 0 && left >= 5 && (p[0] == PGREPL_VALUE_TEXT || p[0] == PGREPL_VALUE_BINARY)) {
+        /* the common case in one step, on local copies: a value whose header and bytes are all here */
+        if (end - pos >= 5 && (buf[pos] == PGREPL_VALUE_TEXT || buf[pos] == PGREPL_VALUE_BINARY)) {
+            const uint8_t *p = buf + pos;
             uint32_t len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-            if (len <= INT32_MAX && len <= left - 5) {
+            if (len <= INT32_MAX && len <= end - pos - 5) {
                 v->kind = (char)p[0];
                 v->len = len;
                 v->data = p + 5;
-                c->pos += 5 + (size_t)len;
+                pos += 5 + (size_t)len;
                 continue;
             }
         }
+        /* everything else through the checked cursor */
+        c->pos = pos;
         size_t kind_at = c->pos;
         uint8_t kind = pgrepl__cur_u8(c);
         v->kind = (char)kind;
@@ -174,8 +177,12 @@ static int read_tuple(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_relation
                 return c->err;
             return fail(d, c, PGREPL_ETUPLEKIND, kind_at, "bad kind 0x%02x of column %d", (unsigned)kind, i + 1);
         }
+        if (c->err != 0)
+            return c->err;
+        pos = c->pos;
     }
-    return c->err;
+    c->pos = pos;
+    return 0;
 }
 
 /* The relation a change refers to, or NULL with PGREPL_ERELATION recorded. */
