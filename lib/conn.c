@@ -426,8 +426,8 @@ static void raw_message(pgrepl_conn *c, pgrepl_conn_event *ev, char type, const 
         ev->kind = PGREPL_CONN_EV_DONE;
         return;
     default:
-        garbled(c, "protocol error: unexpected message type 0x%02x (%zu bytes) from the server", (unsigned)(unsigned char)type,
-                len);
+        garbled(c, "protocol error: unexpected message type 0x%02x (%zu bytes) from the server",
+                (unsigned)(unsigned char)type, len);
         return;
     }
 }
@@ -480,11 +480,6 @@ int pgrepl__conn_start_copy(pgrepl_conn *c, const char *sql)
     c->phase = PGREPL_CONN_BUSY;
     raw_flush(c);
     return 0;
-}
-
-bool pgrepl__conn_raw(const pgrepl_conn *c)
-{
-    return c->raw;
 }
 
 void pgrepl__conn_io(pgrepl_conn *c, unsigned events)

@@ -96,7 +96,6 @@ typedef struct pgrepl_conn {
     bool flushing;                     /* PQflush left data to send: watch for writable */
     bool lost;                         /* reading failed: deliver what is buffered, then fail */
     int lost_code;                     /* the FAILED code then: PGREPL_ECONNLOST, or PGREPL_ENOMEM (raw buffers) */
-    bool drain_done;                   /* the drained copy ended: DONE closes it */
     int fail_code;                     /* FAILED not yet pulled when non-zero */
     char *copybuf;                     /* last CopyData handed out (libpq's copy) */
     pgrepl_conn_notice_fn notice;
@@ -142,16 +141,13 @@ int pgrepl__conn_send(pgrepl_conn *c, const char *sql);
  */
 int pgrepl__conn_start_copy(pgrepl_conn *c, const char *sql);
 
-/* True once pgrepl__conn_start_copy took the socket from libpq. */
-bool pgrepl__conn_raw(const pgrepl_conn *c);
-
 /* Free an ERROR event's error (NULL is fine). */
 void pgrepl__conn_error_free(pgrepl_conn_error *e);
 
 /* A libpq result's error or notice fields, pointing into res ("" when absent). */
 void pgrepl__server_message(const PGresult *res, pgrepl_server_message *m);
 
-/* Queue one CopyData message (only in COPY). Returns 0, or PGREPL_ECONNLOST (a FAILED event follows). */
+/* Queue one CopyData message (only in COPY). Returns 0, PGREPL_ENOMEM, or PGREPL_ECONNLOST (a FAILED event follows). */
 int pgrepl__conn_put(pgrepl_conn *c, const void *buf, size_t len);
 
 /* Send CopyDone (only in COPY) and discard what the server still sends. Returns as pgrepl__conn_put. */

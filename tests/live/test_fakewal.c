@@ -390,7 +390,8 @@ static void cb_error(pgrepl_stream *s, const pgrepl_error *err)
     t->err_at_ms = now_ms(t);
     snprintf(t->err_message, sizeof t->err_message, "%s", err->message);
     snprintf(t->err_sqlstate, sizeof t->err_sqlstate, "%s", err->server != NULL ? err->server->sqlstate : "");
-    snprintf(t->err_server_message, sizeof t->err_server_message, "%s", err->server != NULL ? err->server->message : "");
+    snprintf(t->err_server_message, sizeof t->err_server_message, "%s",
+             err->server != NULL ? err->server->message : "");
     snprintf(t->err_server_detail, sizeof t->err_server_detail, "%s", err->server != NULL ? err->server->detail : "");
     ck_assert_ptr_null(strchr(err->message, '\n'));
     ck_assert_int_eq(pgrepl_stream_get_state(s),
@@ -832,7 +833,8 @@ START_TEST(declared_length_is_not_allocated)
     } else {
         ck_assert_msg(t.err_code == PGREPL_ECONNLOST, "%s (%s)", pgrepl_err_name(t.err_code), t.err_message);
     }
-    ck_assert_msg(largest_alloc >= (_i == 1 ? (size_t)1 << 20 : RECEIVED_OF_HUGE) && largest_alloc <= 2 * RECEIVED_OF_HUGE + (64u << 10),
+    ck_assert_msg(largest_alloc >= (_i == 1 ? (size_t)1 << 20 : RECEIVED_OF_HUGE) &&
+                      largest_alloc <= 2 * RECEIVED_OF_HUGE + (64u << 10),
                   "largest allocation %zu bytes for %u received", largest_alloc, RECEIVED_OF_HUGE);
     ck_assert_int_eq(pgrepl_stream_stop_replication(t.s), 0);
     RUN_UNTIL(&t, pgrepl_stream_get_state(t.s) == PGREPL_STREAM_STOPPED, 5000);

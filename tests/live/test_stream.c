@@ -1214,7 +1214,8 @@ START_TEST(large_rows_arrive_whole)
     RUN_UNTIL(&t, t.n_commit == 5, 20000);
     ck_assert_msg(strstr(t.log, " N(1|a)") != NULL && strstr(t.log, " N(2|0123456789012345...(70000 bytes))") != NULL &&
                       strstr(t.log, " N(3|abcdefghijabcdef...(3000000 bytes))") != NULL &&
-                      strstr(t.log, " N(4|b)") != NULL && strstr(t.log, " N(5|9876543210987654...(66000 bytes))") != NULL,
+                      strstr(t.log, " N(4|b)") != NULL &&
+                      strstr(t.log, " N(5|9876543210987654...(66000 bytes))") != NULL,
                   "%s", t.log);
     ck_assert_int_eq(t.n_error, 0);
     ctx_fini(&t);
