@@ -8,6 +8,7 @@
 #include "pgrepl/common.h"
 #include "alloc.h"
 #include "conn.h"
+#include "wire.h"
 
 void pgrepl__conn_init(pgrepl_conn *c)
 {
@@ -166,20 +167,6 @@ static void flush(pgrepl_conn *c)
 
 /* ---- the copy read and written on the socket (plaintext connections) ------------- */
 
-static uint32_t be32(const char *p)
-{
-    const unsigned char *u = (const unsigned char *)p;
-    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | (uint32_t)u[3];
-}
-
-static void put_be32(char *p, uint32_t v)
-{
-    p[0] = (char)(v >> 24);
-    p[1] = (char)(v >> 16);
-    p[2] = (char)(v >> 8);
-    p[3] = (char)v;
-}
-
 /* Bytes that are not the protocol: a protocol error, after what was complete before them. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
@@ -197,8 +184,8 @@ static void garbled(pgrepl_conn *c, const char *fmt, ...)
 
 static void raw_flush(pgrepl_conn *c)
 {
-    while (c->out_start < c->out_end) {
-        ssize_t n = send(c->sock, c->out + c->out_start, c->out_end - c->out_start, MSG_NOSIGNAL);
+    while (c->out_start < c->out.len) {
+        ssize_t n = send(c->sock, c->out.data + c->out_start, c->out.len - c->out_start, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_start += (size_t)n;
             continue;
@@ -214,34 +201,25 @@ static void raw_flush(pgrepl_conn *c)
         lose_raw(c, PGREPL_ECONNLOST, why);
         return;
     }
-    c->out_start = c->out_end = 0;
+    c->out_start = c->out.len = 0;
     c->flushing = false;
 }
 
 /* Queue one message of type with len bytes of body; PGREPL_ENOMEM if the buffer cannot grow. */
 static int raw_queue(pgrepl_conn *c, char type, const void *body, size_t len)
 {
-    if (c->out_start == c->out_end)
-        c->out_start = c->out_end = 0;
-    size_t need = c->out_end + 5 + len;
+    if (c->out_start == c->out.len)
+        c->out_start = c->out.len = 0;
     if (len > INT32_MAX - 4)
         return PGREPL_EINVAL;
-    if (need > c->out_cap) {
-        size_t cap = c->out_cap != 0 ? c->out_cap : 256;
-        while (cap < need)
-            cap *= 2;
-        char *p = pgrepl__realloc(c->out, cap);
-        if (p == NULL)
-            return PGREPL_ENOMEM;
-        c->out = p;
-        c->out_cap = cap;
-    }
-    char *p = c->out + c->out_end;
-    p[0] = type;
-    put_be32(p + 1, (uint32_t)(len + 4));
+    if (pgrepl_buf_reserve(&c->out, 5 + len) != 0)
+        return PGREPL_ENOMEM;
+    uint8_t *p = (uint8_t *)c->out.data + c->out.len;
+    p[0] = (uint8_t)type;
+    pgrepl__put_u32(p + 1, (uint32_t)(len + 4));
     if (len != 0)
         memcpy(p + 5, body, len);
-    c->out_end = need;
+    c->out.len += 5 + len;
     return 0;
 }
 
@@ -274,7 +252,7 @@ static size_t raw_room(pgrepl_conn *c)
     memmove(c->in, c->in + c->in_start, held);
     c->in_start = 0;
     c->in_end = held;
-    size_t total = held >= 5 ? 1 + (size_t)be32(c->in + 1) : 0;
+    size_t total = held >= 5 ? 1 + (size_t)pgrepl__rd32((const uint8_t *)c->in + 1) : 0;
     if (c->in_cap - held >= c->in_cap / 4 || total <= c->in_cap)
         return c->in_cap - held; /* 0 when complete messages fill it: they are handed out first */
     /* nearly full of one message longer than the buffer (its header was checked when it came in) */
@@ -439,7 +417,7 @@ static void raw_next(pgrepl_conn *c, pgrepl_conn_event *ev)
         if (held < 5)
             break;
         const char *p = c->in + c->in_start;
-        uint32_t len = be32(p + 1);
+        uint32_t len = pgrepl__rd32((const uint8_t *)p + 1);
         size_t max = p[0] == 'd' ? PGREPL_CONN_MAX_COPYDATA : PGREPL_CONN_MAX_OTHER;
         /* checked as soon as the header is in: nothing waits for, or is sized by, a length that cannot be */
         if (len < 4 || len - 4 > max) {
@@ -757,7 +735,7 @@ void pgrepl__conn_finish(pgrepl_conn *c)
     if (c->copybuf != NULL)
         PQfreemem(c->copybuf);
     pgrepl__free(c->in);
-    pgrepl__free(c->out);
+    pgrepl_buf_free(&c->out);
     if (c->pg != NULL)
         PQfinish(c->pg);
     pgrepl__conn_init(c);

@@ -36,6 +36,7 @@
 #include <libpq-fe.h>
 
 #include "pgrepl/stream.h"
+#include "pgrepl/values.h"
 #include "classify.h"
 
 #define PGREPL_CONN_READ 0x01
@@ -106,8 +107,8 @@ typedef struct pgrepl_conn {
     int sock;
     char *in;
     size_t in_cap, in_start, in_end;   /* unread bytes are in[in_start, in_end) */
-    char *out;
-    size_t out_cap, out_start, out_end; /* unsent bytes are out[out_start, out_end) */
+    pgrepl_buf out;
+    size_t out_start;                  /* unsent bytes are out.data[out_start, out.len) */
     char errmsg[512];
     pgrepl_connect_diag diag;          /* a failed connection setup, taken apart (sqlstate "" if no server error) */
 } pgrepl_conn;

@@ -149,7 +149,7 @@ static int read_tuple(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_relation
         /* the common case in one step, on local copies: a value whose header and bytes are all here */
         if (end - pos >= 5 && (buf[pos] == PGREPL_VALUE_TEXT || buf[pos] == PGREPL_VALUE_BINARY)) {
             const uint8_t *p = buf + pos;
-            uint32_t len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+            uint32_t len = pgrepl__rd32(p + 1);
             if (len <= INT32_MAX && len <= end - pos - 5) {
                 v->kind = (char)p[0];
                 v->len = len;

@@ -15,6 +15,7 @@
 
 #include "pgrepl/types.h"
 #include "pgrepl/values.h"
+#include "bytes.h"
 
 /* Nesting (arrays, records, ranges inside each other) deeper than this is refused. */
 #define PGREPL_RENDER_MAX_DEPTH 64
@@ -106,22 +107,7 @@ int pgrepl__float_shortest(double v, bool single, char d[17], int *exp10);
 int pgrepl__put_float8(pgrepl_buf *b, double v);
 int pgrepl__put_float4(pgrepl_buf *b, float v);
 
-/* ---- reading ------------------------------------------------------------ */
-
-static inline uint16_t pgrepl__rd16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t pgrepl__rd32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static inline uint64_t pgrepl__rd64(const uint8_t *p)
-{
-    return ((uint64_t)pgrepl__rd32(p) << 32) | pgrepl__rd32(p + 4);
-}
+/* ---- reading: pgrepl__rd16 / rd32 / rd64 (bytes.h) ---------------------- */
 
 static inline double pgrepl__rdf64(const uint8_t *p)
 {

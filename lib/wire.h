@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "pgrepl/common.h"
+#include "bytes.h"
 
 typedef struct pgrepl_cursor {
     const uint8_t *buf;
@@ -77,15 +78,13 @@ static inline uint8_t pgrepl__cur_u8(pgrepl_cursor *c)
 static inline uint16_t pgrepl__cur_u16(pgrepl_cursor *c)
 {
     const uint8_t *p = pgrepl__cur_take(c, 2, PGREPL_ETRUNCATED);
-    if (p == NULL)
-        return 0;
-    return (uint16_t)((p[0] << 8) | p[1]);
+    return p ? pgrepl__rd16(p) : 0;
 }
 
 static inline uint32_t pgrepl__cur_u32(pgrepl_cursor *c)
 {
     const uint8_t *p = pgrepl__cur_take(c, 4, PGREPL_ETRUNCATED);
-    return p ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3] : 0;
+    return p ? pgrepl__rd32(p) : 0;
 }
 
 static inline uint64_t pgrepl__cur_u64(pgrepl_cursor *c)
