@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -329,12 +330,14 @@ int pgt_conninfo(const pgt_server *s, const char *dbname, char *buf, size_t size
     return append_quoted(buf, size, &len, dbname != NULL ? dbname : "postgres");
 }
 
-static int write_file(const char *path_template, char *path, size_t size, const char *text)
+int pgt_write_temp(const char *path_template, char *path, size_t size, const char *text)
 {
     snprintf(path, size, "%s", path_template);
     int fd = mkstemp(path);
     if (fd < 0)
         return -1;
+    /* readable by a server that runs as another user (its hba_file, say) */
+    fchmod(fd, 0644);
     size_t len = strlen(text), done = 0;
     while (done < len) {
         ssize_t n = write(fd, text + done, len - done);
@@ -361,7 +364,7 @@ int pgt_psql(const pgt_server *s, const char *dbname, const char *sql, char **ou
     /* psql -f runs the statements one by one, as a script does; -c would run
      * them as one implicit transaction. */
     snprintf(tmpl, sizeof tmpl, "%s/sql-XXXXXX", s->dir);
-    if (write_file(tmpl, path, sizeof path, sql) != 0) {
+    if (pgt_write_temp(tmpl, path, sizeof path, sql) != 0) {
         fprintf(stderr, "harness: cannot write SQL into %s: %s\n", s->dir, strerror(errno));
         return -1;
     }

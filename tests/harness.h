@@ -84,6 +84,13 @@ int pgt_conninfo(const pgt_server *s, const char *dbname, char *buf, size_t size
 int pgt_psql(const pgt_server *s, const char *dbname, const char *sql, char **out);
 
 /*
+ * Write TEXT into a new file made from PATH_TEMPLATE (mkstemp: it ends in
+ * XXXXXX), readable by everyone (a server running as `postgres` reads it);
+ * its name goes to PATH (SIZE bytes). Returns 0, or -1 with nothing left.
+ */
+int pgt_write_temp(const char *path_template, char *path, size_t size, const char *text);
+
+/*
  * The major version a live suite runs against, from argv[1]. Exits with a
  * message if it is missing or not a number in 10..99.
  */

@@ -69,13 +69,8 @@ static void sleep_ms(uint64_t ms)
  */
 static void setup(void)
 {
-    snprintf(hba_path, sizeof hba_path, "/tmp/pgrepl-faults-hba-XXXXXX");
-    int fd = mkstemp(hba_path);
-    ck_assert_int_ge(fd, 0);
     static const char hba[] = "local all pwuser scram-sha-256\nlocal all all trust\nhost all all 127.0.0.1/32 trust\n";
-    ck_assert_int_eq(write(fd, hba, sizeof hba - 1), (ssize_t)(sizeof hba - 1));
-    fchmod(fd, 0644);
-    close(fd);
+    ck_assert_int_eq(pgt_write_temp("/tmp/pgrepl-faults-hba-XXXXXX", hba_path, sizeof hba_path, hba), 0);
     char hba_setting[96], timeout_setting[64];
     snprintf(hba_setting, sizeof hba_setting, "hba_file=%s", hba_path);
     snprintf(timeout_setting, sizeof timeout_setting, "wal_sender_timeout=%ds", SENDER_TIMEOUT_S);

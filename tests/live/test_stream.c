@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -35,13 +34,9 @@ static void setup(void)
 {
     unsigned pid = (unsigned)getpid();
     snprintf(ssl_addr, sizeof ssl_addr, "127.%u.%u.1", (pid >> 8) & 0xff, pid & 0xff);
-    snprintf(hba_path, sizeof hba_path, "/tmp/pgrepl-stream-hba-XXXXXX");
-    int fd = mkstemp(hba_path);
-    ck_assert_int_ge(fd, 0);
-    static const char hba[] = "local all all trust\nhostssl all all 127.0.0.0/8 trust\n";
-    ck_assert_int_eq(write(fd, hba, sizeof hba - 1), (ssize_t)(sizeof hba - 1));
-    fchmod(fd, 0644);
-    close(fd);
+    ck_assert_int_eq(pgt_write_temp("/tmp/pgrepl-stream-hba-XXXXXX", hba_path, sizeof hba_path,
+                                    "local all all trust\nhostssl all all 127.0.0.0/8 trust\n"),
+                     0);
     char hba_setting[96], listen_setting[64];
     snprintf(hba_setting, sizeof hba_setting, "hba_file=%s", hba_path);
     snprintf(listen_setting, sizeof listen_setting, "listen_addresses=%s", ssl_addr);
