@@ -767,20 +767,26 @@ START_TEST(server_restart_immediate)
 }
 END_TEST
 
+/* The last size - 1 bytes of a file, as a string (empty when it cannot be read). */
+static void read_tail(const char *path, char *tail, size_t size)
+{
+    tail[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    off_t at = file_size(path);
+    fseeko(f, at > (off_t)size - 1 ? at - (off_t)size + 1 : 0, SEEK_SET);
+    size_t n = fread(tail, 1, size - 1, f);
+    fclose(f);
+    tail[n] = '\0';
+}
+
 /* The last complete line of the current output file is inside a transaction. */
 static bool inside_transaction(const run *r)
 {
-    char out[128];
+    char out[128], tail[8192];
     path_of(r, "out", r->nfiles, out, sizeof out);
-    FILE *f = fopen(out, "r");
-    if (f == NULL)
-        return false;
-    char tail[8192];
-    off_t size = file_size(out);
-    fseeko(f, size > (off_t)sizeof tail - 1 ? size - (off_t)sizeof tail + 1 : 0, SEEK_SET);
-    size_t n = fread(tail, 1, sizeof tail - 1, f);
-    fclose(f);
-    tail[n] = '\0';
+    read_tail(out, tail, sizeof tail);
     char *end = strrchr(tail, '\n');
     if (end == NULL)
         return false;
@@ -788,6 +794,46 @@ static bool inside_transaction(const run *r)
     char *start = strrchr(tail, '\n');
     line_info li = parse_line(start != NULL ? start + 1 : tail);
     return li.action == 'B' || li.action == 'I';
+}
+
+/*
+ * Poll until the output ends inside a transaction (usually within 100 ms:
+ * half of the writer's transactions span several writes). pgrepl-stream
+ * must keep running meanwhile; when the moment does not come, say what
+ * every party was doing.
+ */
+static void wait_inside_transaction(run *r, int round)
+{
+    char out[128], err[128];
+    path_of(r, "out", r->nfiles, out, sizeof out);
+    path_of(r, "stderr", 0, err, sizeof err);
+    off_t size_before = file_size(out);
+    uint64_t start = now_ms();
+    while (!inside_transaction(r) && now_ms() - start < 30000) {
+        if (!running(r->cli)) {
+            size_t len;
+            char *text = read_file(err, 1 << 14, &len);
+            ck_assert_msg(false, "%s: pgrepl-stream exited while waiting for a transaction (round %d); it said:\n%s",
+                          r->name, round, text);
+        }
+        sleep_ms(1);
+    }
+    if (inside_transaction(r))
+        return;
+    char q[160], committed[64];
+    snprintf(q, sizeof q, "SELECT coalesce(max(n), 0) FROM %s_t", r->name);
+    if (!sql_try(q, committed, sizeof committed))
+        snprintf(committed, sizeof committed, "(query failed)");
+    size_t len;
+    char *text = read_file(err, 1 << 14, &len);
+    char last[600];
+    read_tail(out, last, sizeof last);
+    char *where = process_report(r->cli);
+    ck_assert_msg(false,
+                  "%s: round %d: the output did not end inside a transaction in 30 s; file %s went from %lld to "
+                  "%lld bytes, the table holds numbers up to %s; its tail:\n%s\npgrepl-stream said:\n%s\nits "
+                  "process:\n%s",
+                  r->name, round, out, (long long)size_before, (long long)file_size(out), committed, last, text, where);
 }
 
 START_TEST(stream_killed)
@@ -798,10 +844,7 @@ START_TEST(stream_killed)
     start_all(&r);
     for (int i = 0; i < 3; i++) {
         watch(&r, 700);
-        uint64_t until = now_ms() + 10000;
-        while (!inside_transaction(&r) && now_ms() < until)
-            sleep_ms(2);
-        ck_assert_msg(inside_transaction(&r), "no transaction in progress to kill in");
+        wait_inside_transaction(&r, i);
         kill(r.cli, SIGKILL);
         ck_assert_int_eq(wait_exit(r.cli, 5000), 128 + SIGKILL);
         /* the killed process wrote all it will ever write: the slot must not be past it */
