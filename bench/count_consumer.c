@@ -11,7 +11,7 @@
  *            transaction is open (pgrepl-stream's --endpos rule)
  *   -b       binary mode; -V pgoutput proto_version (default: the server's
  *            highest); -s streaming of large transactions in progress
- *   -R BYTES read batching on TCP (pgrepl_stream_set_read_batch, 1 ms);
+ *   -R BYTES read batching (pgrepl_stream_set_read_batch, 1 ms on TCP);
  *            0 turns it off (default: the library's default)
  *
  * Every commit is acknowledged. At the end it prints one line to stdout:

@@ -276,6 +276,7 @@ static void raw_read(pgrepl_conn *c)
         return;
     for (;;) {
         ssize_t n = recv(c->sock, c->in + c->in_end, room, 0);
+        c->filled = n > 0 && (size_t)n == room;
         if (n > 0) {
             c->in_end += (size_t)n;
             return;
@@ -687,6 +688,11 @@ int pgrepl__conn_socket(const pgrepl_conn *c)
     if (c->pg == NULL || c->lost || c->phase == PGREPL_CONN_CLOSED || c->phase == PGREPL_CONN_FAILED)
         return -1;
     return PQsocket(c->pg);
+}
+
+bool pgrepl__conn_read_filled(const pgrepl_conn *c)
+{
+    return c->raw && c->filled;
 }
 
 bool pgrepl__conn_copying(const pgrepl_conn *c)

@@ -104,6 +104,7 @@ typedef struct pgrepl_conn {
     /* A copy read on the socket (raw): the input and output buffers. */
     bool raw;
     bool copied;                       /* the copy began: CopyData after it ended is discarded, as libpq does */
+    bool filled;                       /* the last read filled the room it had: more may be waiting */
     int sock;
     char *in;
     size_t in_cap, in_start, in_end;   /* unread bytes are in[in_start, in_end) */
@@ -164,6 +165,9 @@ int pgrepl__conn_socket(const pgrepl_conn *c);
 bool pgrepl__conn_connecting(const pgrepl_conn *c);
 /* In the copy: CopyData can still be sent (false once either side ended it, or the connection failed). */
 bool pgrepl__conn_copying(const pgrepl_conn *c);
+
+/* The copy is read on the socket and its last read filled the buffer's room: more bytes may be queued. */
+bool pgrepl__conn_read_filled(const pgrepl_conn *c);
 
 /* True while libpq considers the connection healthy. */
 bool pgrepl__conn_ok(const pgrepl_conn *c);

@@ -21,6 +21,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/timerfd.h>
+#endif
 
 #include "pgrepl/stream.h"
 #include "alloc.h"
@@ -57,6 +61,12 @@ typedef enum phase {
     PH_STREAMING,  /* CopyBoth */
     PH_STOPPING    /* CopyDone sent: draining */
 } phase;
+
+typedef enum batch_kind {
+    BATCH_NONE,
+    BATCH_TCP,  /* the socket's low-water mark, and a sweep timer for what stays below it */
+    BATCH_UNIX  /* a pause of UNIX_HOLD_US between reads, on a timerfd */
+} batch_kind;
 
 typedef enum cmd_kind { CMD_CREATE, CMD_DROP, CMD_INFO } cmd_kind;
 
@@ -120,6 +130,8 @@ struct pgrepl_stream {
     uv_timer_t wait;   /* the connect deadline, or the delay before reconnecting */
     bool wait_due;     /* it expired */
     uv_timer_t sweep;  /* read batching: reads what is below the low-water mark after the delay */
+    uv_poll_t *hold;   /* read batching on a Unix socket: a timerfd that ends the pause (Linux) */
+    int hold_fd;
     uv_poll_t *poll;
     int poll_fd;
     int poll_events;   /* what poll watches now (libuv re-registers the fd on every uv_poll_start) */
@@ -149,8 +161,9 @@ struct pgrepl_stream {
     char cb_why[192];  /* with PGREPL_EPROTOCOL: what the server sent that contradicts itself */
     pgrepl_lsn begin_lsn; /* final_lsn of the open Begin, 0 when none */
     pgrepl_lsn unit_end;  /* end of the last unit on this connection: ends only grow */
-    bool batch_tcp;       /* read batching applies: a TCP connection, batching on */
-    bool batching;        /* SO_RCVLOWAT is raised: the stream is busy */
+    batch_kind batch;     /* how reads are batched on this connection */
+    bool batching;        /* the stream is busy: SO_RCVLOWAT raised (TCP), or pauses between reads (Unix) */
+    bool holding;         /* Unix: the socket is not watched until the hold timer fires */
     size_t got;           /* CopyData bytes taken in the current loop callback */
     int64_t wake_us;      /* when the current loop callback began (valid while in_run > 0) */
     int in_run;           /* run_io calls in progress */
@@ -172,6 +185,7 @@ struct pgrepl_stream {
 static void run(pgrepl_stream *s, unsigned io, int status);
 static void batch_begin(pgrepl_stream *s);
 static void batch_settle(pgrepl_stream *s, bool sweep);
+static void hold_stop(pgrepl_stream *s);
 static void fail(pgrepl_stream *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
@@ -683,7 +697,7 @@ static int sync_io(pgrepl_stream *s)
         return 0;
     int rc = s->poll == NULL ? open_poll(s, fd) : 0;
     unsigned want = pgrepl__conn_wants(&s->conn);
-    if (s->paused && s->ph == PH_STREAMING)
+    if ((s->paused && s->ph == PH_STREAMING) || s->holding)
         want &= ~(unsigned)PGREPL_CONN_READ;
     int events = ((want & PGREPL_CONN_READ) ? UV_READABLE : 0) | ((want & PGREPL_CONN_WRITE) ? UV_WRITABLE : 0);
     /* uv_poll_start and _stop cost two epoll_ctl calls each, even when nothing changes */
@@ -757,7 +771,8 @@ static void teardown(pgrepl_stream *s, int status)
         uv_timer_stop(&s->wait);
         uv_timer_stop(&s->sweep);
     }
-    s->batch_tcp = false;
+    hold_stop(s);
+    s->batch = BATCH_NONE;
     s->batching = false;
     s->wait_due = false;
     s->ph = PH_NONE;
@@ -1767,11 +1782,12 @@ static void run_io(pgrepl_stream *s, unsigned io, int status, bool sweep)
         fail(s, PGREPL_ECONNLOST, false, NULL, "connection socket error: %s", uv_strerror(status));
     else if (io != 0)
         pgrepl__conn_io(&s->conn, io);
-    do
+    /* the batching decision comes before sync_io: a pause stops watching the socket */
+    do {
         advance(s);
-    while (!s->close_req && sync_io(s) != 0);
-    if (s->busy == 1 && !s->close_req)
-        batch_settle(s, sweep);
+        if (s->busy == 1 && !s->close_req)
+            batch_settle(s, sweep);
+    } while (!s->close_req && sync_io(s) != 0);
     pgrepl__heartbeat_hold(s->hb, s->paused);
     s->in_run--;
     s->busy--;
@@ -1788,12 +1804,22 @@ static void run(pgrepl_stream *s, unsigned io, int status)
  *
  * The walsender sends each message with its own send(): a reader that
  * wakes for every one pays the kernel's per-wakeup and per-read cost each
- * time. While the stream is busy, the socket's low-water mark makes the
- * kernel wake the loop only once batch_bytes are queued (TCP honours it in
- * poll; Unix-domain sockets do not, so only TCP connections batch), and the
- * sweep timer reads what is below the mark after batch_delay_ms. A sweep
- * that finds little means the burst is over: back to waking for every byte.
+ * time. While the stream is busy, reads are batched:
+ *  - TCP: the socket's low-water mark makes the kernel wake the loop only
+ *    once batch_bytes are queued, and the sweep timer reads what is below
+ *    the mark after batch_delay_ms. A sweep that finds little means the
+ *    burst is over: back to waking for every byte.
+ *  - Unix-domain sockets (Linux): their poll ignores the mark, and their
+ *    buffer holds only a few hundred small messages (each send() is one
+ *    buffer, charged its whole allocation), which the walsender fills in
+ *    under a millisecond at full speed: too little for libuv's millisecond
+ *    timers. So after each read the socket is left unwatched for
+ *    UNIX_HOLD_US, on a timerfd, and read again then; a read after a pause
+ *    that finds less than batch_bytes / 16 ends the burst.
  */
+
+/* The pause between reads of a busy Unix socket: a fraction of the time the walsender needs to fill it. */
+#define UNIX_HOLD_US 200
 
 static void on_sweep(uv_timer_t *h)
 {
@@ -1801,12 +1827,112 @@ static void on_sweep(uv_timer_t *h)
     run_io(s, s->ph == PH_STREAMING && !s->paused ? PGREPL_CONN_READ : 0u, 0, true);
 }
 
+#if defined(__linux__)
+static void on_hold(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    pgrepl_stream *s = h->data;
+    uint64_t expirations;
+    /* clears the timerfd's readiness; nothing else to learn from it */
+    ssize_t n = read(s->hold_fd, &expirations, sizeof expirations);
+    (void)n;
+    uv_poll_stop(h);
+    s->holding = false;
+    run_io(s, s->ph == PH_STREAMING && !s->paused ? PGREPL_CONN_READ : 0u, 0, true);
+}
+
+/* The pause timer, made once per stream; false when the system refuses one (then no batching). */
+static bool hold_open(pgrepl_stream *s)
+{
+    if (s->hold != NULL)
+        return true;
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd < 0)
+        return false;
+    uv_poll_t *p = pgrepl__malloc(sizeof *p);
+    if (p == NULL || uv_poll_init(s->loop, p, fd) != 0) {
+        pgrepl__free(p);
+        close(fd);
+        return false;
+    }
+    p->data = s;
+    s->hold = p;
+    s->hold_fd = fd;
+    s->nhandles++;
+    return true;
+}
+
+/* Pause: the socket unwatched until the timer fires (watched only meanwhile: a stopped stream keeps no loop alive). */
+static void hold_start(pgrepl_stream *s)
+{
+    struct itimerspec t = {.it_value = {.tv_sec = 0, .tv_nsec = UNIX_HOLD_US * 1000L}};
+    if (s->holding || timerfd_settime(s->hold_fd, 0, &t, NULL) != 0)
+        return;
+    if (uv_poll_start(s->hold, UV_READABLE, on_hold) == 0) {
+        s->holding = true;
+        return;
+    }
+    t.it_value.tv_nsec = 0;
+    timerfd_settime(s->hold_fd, 0, &t, NULL);
+}
+
+static void hold_stop(pgrepl_stream *s)
+{
+    if (!s->holding)
+        return;
+    struct itimerspec off = {{0, 0}, {0, 0}};
+    timerfd_settime(s->hold_fd, 0, &off, NULL);
+    uv_poll_stop(s->hold);
+    s->holding = false;
+}
+
+static void hold_close(pgrepl_stream *s)
+{
+    if (s->hold == NULL)
+        return;
+    uv_close((uv_handle_t *)s->hold, on_closed);
+    /* uv_close took the descriptor out of the loop's epoll set: it can go now */
+    close(s->hold_fd);
+    s->hold = NULL;
+    s->hold_fd = -1;
+    s->holding = false;
+}
+#else
+static bool hold_open(pgrepl_stream *s)
+{
+    (void)s;
+    return false;
+}
+
+static void hold_start(pgrepl_stream *s)
+{
+    (void)s;
+}
+
+static void hold_stop(pgrepl_stream *s)
+{
+    (void)s;
+}
+
+static void hold_close(pgrepl_stream *s)
+{
+    (void)s;
+}
+#endif
+
 static void batch_set(pgrepl_stream *s, bool on)
 {
+    if (s->batch == BATCH_UNIX) {
+        s->batching = on;
+        if (!on)
+            hold_stop(s);
+        return;
+    }
     int fd = pgrepl__conn_socket(&s->conn);
     int lowat = on ? (int)s->batch_bytes : 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) != 0) {
-        s->batch_tcp = false;
+        s->batch = BATCH_NONE;
         on = false;
     }
     s->batching = on;
@@ -1814,34 +1940,47 @@ static void batch_set(pgrepl_stream *s, bool on)
         uv_timer_stop(&s->sweep);
 }
 
-/* Batching applies to a TCP connection when it is configured. */
+/* Which batching applies to the connection, when it is configured. */
 static void batch_begin(pgrepl_stream *s)
 {
     s->batching = false;
-    s->batch_tcp = false;
+    s->batch = BATCH_NONE;
     int fd = pgrepl__conn_socket(&s->conn);
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
-    if (s->batch_bytes > 0 && fd >= 0 && getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
-        s->batch_tcp = addr.ss_family == AF_INET || addr.ss_family == AF_INET6;
+    if (s->batch_bytes == 0 || fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+        return;
+    if (addr.ss_family == AF_INET || addr.ss_family == AF_INET6)
+        s->batch = BATCH_TCP;
+    else if (addr.ss_family == AF_UNIX && hold_open(s))
+        s->batch = BATCH_UNIX;
 }
 
-/* After a loop callback: enter or leave batching; while batching, a sweep is always due. */
+/*
+ * After a loop callback: enter or leave batching. While batching, a TCP
+ * sweep is always due, and a Unix socket pauses after every read.
+ */
 static void batch_settle(pgrepl_stream *s, bool sweep)
 {
-    if (!s->batch_tcp)
+    if (s->batch == BATCH_NONE)
         return;
     if (s->ph != PH_STREAMING || s->paused) {
         if (s->batching)
             batch_set(s, false);
         return;
     }
-    if (!s->batching && s->got >= s->batch_bytes / 4)
+    size_t enter = s->batch == BATCH_TCP ? s->batch_bytes / 4 : s->batch_bytes / 16;
+    size_t leave = s->batch == BATCH_TCP ? s->batch_bytes / 8 : s->batch_bytes / 16;
+    if (!s->batching && s->got >= enter)
         batch_set(s, true);
-    else if (s->batching && sweep && s->got < s->batch_bytes / 8)
+    else if (s->batching && sweep && s->got < leave)
         batch_set(s, false);
-    if (s->batching && s->got > 0)
+    if (!s->batching || s->got == 0)
+        return;
+    if (s->batch == BATCH_TCP)
         uv_timer_start(&s->sweep, on_sweep, s->batch_delay_ms, 0);
+    else if (!pgrepl__conn_read_filled(&s->conn))
+        hold_start(s); /* a read that filled its buffer may have left more: no pause then */
 }
 
 /* ---- close ------------------------------------------------------------------------- */
@@ -1866,6 +2005,7 @@ static void do_close(pgrepl_stream *s)
     uv_close((uv_handle_t *)&s->idle, on_closed);
     uv_close((uv_handle_t *)&s->wait, on_closed);
     uv_close((uv_handle_t *)&s->sweep, on_closed);
+    hold_close(s);
     s->nhandles++;
     pgrepl_heartbeat *hb = s->hb;
     s->hb = NULL;
@@ -1947,6 +2087,7 @@ pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop)
     s->interval_ms = DEFAULT_STATUS_INTERVAL_MS;
     s->queue_tail = &s->queue;
     s->poll_fd = -1;
+    s->hold_fd = -1;
     s->retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
     s->retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
     s->batch_bytes = DEFAULT_BATCH_BYTES;

@@ -175,6 +175,8 @@ typedef struct ctx {
     char notice_sqlstate[6];
     char notice_message[256];
 
+    bool no_log;       /* count only: too many changes for the log */
+
     /* actions taken from inside callbacks */
     int stop_at_insert;
     int close_at_insert;
@@ -187,6 +189,8 @@ __attribute__((format(printf, 2, 3)))
 #endif
 static void logf_(ctx *t, const char *fmt, ...)
 {
+    if (t->no_log)
+        return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(t->log + t->loglen, sizeof t->log - t->loglen, fmt, ap);
@@ -1408,6 +1412,60 @@ START_TEST(close_inside_state_callback)
 }
 END_TEST
 
+/*
+ * Read batching on the Unix socket (on by default): while a burst arrives
+ * the stream reads, pauses 200 us with the socket unwatched, reads again.
+ * Everything of a burst arrives, a single change right after it too (a
+ * pause never strands what is queued), the next burst batches again, and
+ * a stopped stream leaves nothing active in the loop: no pause timer
+ * keeps uv_run from returning.
+ */
+START_TEST(unix_read_batching)
+{
+    exec(NULL, "CREATE TABLE rb_t (id int PRIMARY KEY);\n"
+               "CREATE PUBLICATION rb_pub FOR TABLE rb_t;");
+    create_slot_sql("rb_slot");
+    ctx t;
+    ctx_init(&t, NULL);
+    set_source(&t, "rb_slot", "rb_pub");
+    t.no_log = true;
+    start_streaming(&t);
+    int next = 1, commits = 0;
+    for (int round = 0; round < 2; round++) {
+        char sqlbuf[4096];
+        size_t n = (size_t)snprintf(sqlbuf, sizeof sqlbuf, "INSERT INTO rb_t SELECT generate_series(%d, %d);\n", next,
+                                    next + 29999);
+        next += 30000;
+        for (int i = 0; i < 20; i++, next++)
+            n += (size_t)snprintf(sqlbuf + n, sizeof sqlbuf - n, "INSERT INTO rb_t VALUES (%d);\n", next);
+        exec(NULL, "%s", sqlbuf);
+        commits += 21;
+        RUN_UNTIL(&t, t.n_commit == commits, 30000);
+        ck_assert_int_eq(t.n_insert, next - 1);
+        /* one change alone, right after the burst */
+        uint64_t sent = now_ms(&t);
+        exec(NULL, "INSERT INTO rb_t VALUES (%d)", next++);
+        commits++;
+        RUN_UNTIL(&t, t.n_commit == commits, 5000);
+        uint64_t took = now_ms(&t) - sent;
+        ck_assert_msg(took < 2000, "round %d: a single change after the burst took %llu ms", round,
+                      (unsigned long long)took);
+        ck_assert_int_eq(t.n_insert, next - 1);
+    }
+    ck_assert_int_eq(t.n_error, 0);
+    ck_assert_int_eq(pgrepl_stream_stop_replication(t.s), 0);
+    RUN_UNTIL(&t, STATE(&t) == PGREPL_STREAM_STOPPED, 10000);
+    uv_timer_stop(&t.wake);
+    /* the heartbeat's side connection may still be closing: give the loop its turn */
+    for (int i = 0; i < 100 && uv_loop_alive(&t.loop); i++)
+        uv_run(&t.loop, UV_RUN_NOWAIT), uv_sleep(10);
+    ck_assert_msg(!uv_loop_alive(&t.loop), "a stopped stream keeps the loop alive");
+    ck_assert_int_eq(uv_timer_start(&t.wake, on_wake, 20, 20), 0);
+    ctx_fini(&t);
+    drop_slot_sql("rb_slot");
+}
+END_TEST
+
 START_TEST(close_without_start)
 {
     ctx t;
@@ -1443,6 +1501,7 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, connect_failure);
     tcase_add_test(tc, terminated_backend_is_transient);
     tcase_add_test(tc, large_rows_arrive_whole);
+    tcase_add_test(tc, unix_read_batching);
     tcase_add_test(tc, streams_over_ssl);
     tcase_add_test(tc, callback_failure_is_fatal);
     tcase_add_test(tc, missing_publication);
