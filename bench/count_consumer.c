@@ -11,7 +11,8 @@
  *            transaction is open (pgrepl-stream's --endpos rule)
  *   -b       binary mode; -V pgoutput proto_version (default: the server's
  *            highest); -s streaming of large transactions in progress
- *   -R BYTES read batching (pgrepl_stream_set_read_batch, 1 ms on TCP);
+ *   -R BYTES read batching: a wakeup with BYTES starts a burst, 200 us pauses
+ *            (pgrepl_stream_set_read_batch);
  *            0 turns it off (default: the library's default)
  *
  * Every commit is acknowledged. At the end it prints one line to stdout:
@@ -190,7 +191,7 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = pgrepl_stream_set_heartbeat_interval(c.s, 0);
     if (rc == 0 && batch >= 0)
-        rc = pgrepl_stream_set_read_batch(c.s, (size_t)batch, 1);
+        rc = pgrepl_stream_set_read_batch(c.s, (size_t)batch, 200);
     if (rc == 0)
         rc = pgrepl_stream_set_callbacks(c.s, &dcb, sizeof dcb, &scb, sizeof scb);
     if (rc != 0) {

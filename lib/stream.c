@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -41,9 +40,10 @@
 #define DEFAULT_RECONNECT_MAX_MS 60000
 /* Longest interval or timeout accepted: its microseconds must fit an int64_t. */
 #define MAX_MS (UINT64_C(1) << 40)
-#define DEFAULT_BATCH_BYTES 16384
-#define DEFAULT_BATCH_DELAY_MS 1
+#define DEFAULT_BATCH_BYTES 1024
+#define DEFAULT_BATCH_PAUSE_US 200
 #define MAX_BATCH_BYTES (1u << 20)
+#define MAX_BATCH_PAUSE_US 100000
 
 typedef enum phase {
     PH_NONE,       /* no connection */
@@ -61,12 +61,6 @@ typedef enum phase {
     PH_STREAMING,  /* CopyBoth */
     PH_STOPPING    /* CopyDone sent: draining */
 } phase;
-
-typedef enum batch_kind {
-    BATCH_NONE,
-    BATCH_TCP,  /* the socket's low-water mark, and a sweep timer for what stays below it */
-    BATCH_UNIX  /* a pause of UNIX_HOLD_US between reads, on a timerfd */
-} batch_kind;
 
 typedef enum cmd_kind { CMD_CREATE, CMD_DROP, CMD_INFO } cmd_kind;
 
@@ -105,7 +99,7 @@ struct pgrepl_stream {
     uint64_t retry_min_ms;       /* bounds of the delay before reconnecting; 0: do not reconnect */
     uint64_t retry_max_ms;
     size_t batch_bytes;          /* read batching (pgrepl_stream_set_read_batch); 0: off */
-    uint64_t batch_delay_ms;
+    uint64_t batch_pause_us;
     pgrepl_decoder_callbacks dcb;
     pgrepl_stream_callbacks scb;
 
@@ -129,8 +123,7 @@ struct pgrepl_stream {
     uv_idle_t idle;
     uv_timer_t wait;   /* the connect deadline, or the delay before reconnecting */
     bool wait_due;     /* it expired */
-    uv_timer_t sweep;  /* read batching: reads what is below the low-water mark after the delay */
-    uv_poll_t *hold;   /* read batching on a Unix socket: a timerfd that ends the pause (Linux) */
+    uv_poll_t *hold;   /* read batching: a timerfd that ends the pause (Linux) */
     int hold_fd;
     uv_poll_t *poll;
     int poll_fd;
@@ -161,9 +154,9 @@ struct pgrepl_stream {
     char cb_why[192];  /* with PGREPL_EPROTOCOL: what the server sent that contradicts itself */
     pgrepl_lsn begin_lsn; /* final_lsn of the open Begin, 0 when none */
     pgrepl_lsn unit_end;  /* end of the last unit on this connection: ends only grow */
-    batch_kind batch;     /* how reads are batched on this connection */
-    bool batching;        /* the stream is busy: SO_RCVLOWAT raised (TCP), or pauses between reads (Unix) */
-    bool holding;         /* Unix: the socket is not watched until the hold timer fires */
+    bool batch;           /* read batching applies to this connection */
+    bool batching;        /* the stream is busy: it pauses between reads */
+    bool holding;         /* paused: the socket is not watched until the hold timer fires */
     size_t got;           /* CopyData bytes taken in the current loop callback */
     int64_t wake_us;      /* when the current loop callback began (valid while in_run > 0) */
     int in_run;           /* run_io calls in progress */
@@ -184,7 +177,7 @@ struct pgrepl_stream {
 
 static void run(pgrepl_stream *s, unsigned io, int status);
 static void batch_begin(pgrepl_stream *s);
-static void batch_settle(pgrepl_stream *s, bool sweep);
+static void batch_settle(pgrepl_stream *s, bool paused_read);
 static void hold_stop(pgrepl_stream *s);
 static void fail(pgrepl_stream *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -640,13 +633,11 @@ static void init_handles(pgrepl_stream *s)
     uv_timer_init(s->loop, &s->timer);
     uv_idle_init(s->loop, &s->idle);
     uv_timer_init(s->loop, &s->wait);
-    uv_timer_init(s->loop, &s->sweep);
     s->timer.data = s;
     s->idle.data = s;
     s->wait.data = s;
-    s->sweep.data = s;
     s->handles = true;
-    s->nhandles += 4;
+    s->nhandles += 3;
 }
 
 /* Have run() called soon from the loop. */
@@ -769,10 +760,9 @@ static void teardown(pgrepl_stream *s, int status)
     if (s->handles) {
         uv_timer_stop(&s->timer);
         uv_timer_stop(&s->wait);
-        uv_timer_stop(&s->sweep);
     }
     hold_stop(s);
-    s->batch = BATCH_NONE;
+    s->batch = false;
     s->batching = false;
     s->wait_due = false;
     s->ph = PH_NONE;
@@ -989,9 +979,7 @@ static void arm_timer(pgrepl_stream *s, int64_t due_us)
 static bool input_waiting(pgrepl_stream *s)
 {
     struct pollfd p = {.fd = pgrepl__conn_socket(&s->conn), .events = POLLIN};
-    int queued = 0;
-    /* poll() does not report bytes below the low-water mark of read batching */
-    if (p.fd < 0 || (poll(&p, 1, 0) != 1 && (ioctl(p.fd, FIONREAD, &queued) != 0 || queued <= 0)))
+    if (p.fd < 0 || poll(&p, 1, 0) != 1)
         return false;
     s->wake_us = now_us();
     pgrepl__conn_io(&s->conn, PGREPL_CONN_READ);
@@ -1767,8 +1755,8 @@ static void advance(pgrepl_stream *s)
 
 static void do_close(pgrepl_stream *s);
 
-/* The one entry from the loop: I/O readiness (io, status), a timer (sweep: the read-batching one), or a kick. */
-static void run_io(pgrepl_stream *s, unsigned io, int status, bool sweep)
+/* The one entry from the loop: I/O readiness (io, status), the end of a read-batching pause (paused_read), or a kick. */
+static void run_io(pgrepl_stream *s, unsigned io, int status, bool paused_read)
 {
     if (s->busy++ == 0)
         s->got = 0;
@@ -1786,7 +1774,7 @@ static void run_io(pgrepl_stream *s, unsigned io, int status, bool sweep)
     do {
         advance(s);
         if (s->busy == 1 && !s->close_req)
-            batch_settle(s, sweep);
+            batch_settle(s, paused_read);
     } while (!s->close_req && sync_io(s) != 0);
     pgrepl__heartbeat_hold(s->hb, s->paused);
     s->in_run--;
@@ -1803,29 +1791,16 @@ static void run(pgrepl_stream *s, unsigned io, int status)
 /* ---- read batching ----------------------------------------------------------------- *
  *
  * The walsender sends each message with its own send(): a reader that
- * wakes for every one pays the kernel's per-wakeup and per-read cost each
- * time. While the stream is busy, reads are batched:
- *  - TCP: the socket's low-water mark makes the kernel wake the loop only
- *    once batch_bytes are queued, and the sweep timer reads what is below
- *    the mark after batch_delay_ms. A sweep that finds little means the
- *    burst is over: back to waking for every byte.
- *  - Unix-domain sockets (Linux): their poll ignores the mark, and their
- *    buffer holds only a few hundred small messages (each send() is one
- *    buffer, charged its whole allocation), which the walsender fills in
- *    under a millisecond at full speed: too little for libuv's millisecond
- *    timers. So after each read the socket is left unwatched for
- *    UNIX_HOLD_US, on a timerfd, and read again then; a read after a pause
- *    that finds less than batch_bytes / 16 ends the burst.
+ * wakes for every one pays the kernel's per-wakeup and per-read costs each
+ * time (and over TCP an acknowledgement per read). While a burst arrives,
+ * the stream leaves the socket unwatched for batch_pause_us after each
+ * read, on a timerfd (libuv's timers count milliseconds: a Unix socket's
+ * buffer holds only a few hundred small messages, which the walsender
+ * fills in under a millisecond at full speed), and reads what came
+ * meanwhile when it fires. A wakeup that brings at least batch_bytes
+ * starts a burst; a read after a pause that brings less ends it. Linux
+ * only: elsewhere there is no timerfd, and no batching.
  */
-
-/* The pause between reads of a busy Unix socket: a fraction of the time the walsender needs to fill it. */
-#define UNIX_HOLD_US 200
-
-static void on_sweep(uv_timer_t *h)
-{
-    pgrepl_stream *s = h->data;
-    run_io(s, s->ph == PH_STREAMING && !s->paused ? PGREPL_CONN_READ : 0u, 0, true);
-}
 
 #if defined(__linux__)
 static void on_hold(uv_poll_t *h, int status, int events)
@@ -1866,7 +1841,7 @@ static bool hold_open(pgrepl_stream *s)
 /* Pause: the socket unwatched until the timer fires (watched only meanwhile: a stopped stream keeps no loop alive). */
 static void hold_start(pgrepl_stream *s)
 {
-    struct itimerspec t = {.it_value = {.tv_sec = 0, .tv_nsec = UNIX_HOLD_US * 1000L}};
+    struct itimerspec t = {.it_value = {.tv_sec = 0, .tv_nsec = (long)s->batch_pause_us * 1000L}};
     if (s->holding || timerfd_settime(s->hold_fd, 0, &t, NULL) != 0)
         return;
     if (uv_poll_start(s->hold, UV_READABLE, on_hold) == 0) {
@@ -1921,66 +1896,37 @@ static void hold_close(pgrepl_stream *s)
 }
 #endif
 
-static void batch_set(pgrepl_stream *s, bool on)
-{
-    if (s->batch == BATCH_UNIX) {
-        s->batching = on;
-        if (!on)
-            hold_stop(s);
-        return;
-    }
-    int fd = pgrepl__conn_socket(&s->conn);
-    int lowat = on ? (int)s->batch_bytes : 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) != 0) {
-        s->batch = BATCH_NONE;
-        on = false;
-    }
-    s->batching = on;
-    if (!on)
-        uv_timer_stop(&s->sweep);
-}
-
-/* Which batching applies to the connection, when it is configured. */
+/* Batching applies to a TCP or Unix-domain connection when it is configured and the timer can be had. */
 static void batch_begin(pgrepl_stream *s)
 {
     s->batching = false;
-    s->batch = BATCH_NONE;
+    s->batch = false;
     int fd = pgrepl__conn_socket(&s->conn);
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
     if (s->batch_bytes == 0 || fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
         return;
-    if (addr.ss_family == AF_INET || addr.ss_family == AF_INET6)
-        s->batch = BATCH_TCP;
-    else if (addr.ss_family == AF_UNIX && hold_open(s))
-        s->batch = BATCH_UNIX;
+    if (addr.ss_family == AF_INET || addr.ss_family == AF_INET6 || addr.ss_family == AF_UNIX)
+        s->batch = hold_open(s);
 }
 
-/*
- * After a loop callback: enter or leave batching. While batching, a TCP
- * sweep is always due, and a Unix socket pauses after every read.
- */
-static void batch_settle(pgrepl_stream *s, bool sweep)
+/* After a loop callback: enter or leave a burst; in one, pause after every read. */
+static void batch_settle(pgrepl_stream *s, bool paused_read)
 {
-    if (s->batch == BATCH_NONE)
+    if (!s->batch)
         return;
     if (s->ph != PH_STREAMING || s->paused) {
-        if (s->batching)
-            batch_set(s, false);
+        s->batching = false;
+        hold_stop(s);
         return;
     }
-    size_t enter = s->batch == BATCH_TCP ? s->batch_bytes / 4 : s->batch_bytes / 16;
-    size_t leave = s->batch == BATCH_TCP ? s->batch_bytes / 8 : s->batch_bytes / 16;
-    if (!s->batching && s->got >= enter)
-        batch_set(s, true);
-    else if (s->batching && sweep && s->got < leave)
-        batch_set(s, false);
-    if (!s->batching || s->got == 0)
-        return;
-    if (s->batch == BATCH_TCP)
-        uv_timer_start(&s->sweep, on_sweep, s->batch_delay_ms, 0);
-    else if (!pgrepl__conn_read_filled(&s->conn))
-        hold_start(s); /* a read that filled its buffer may have left more: no pause then */
+    if (!s->batching && s->got >= s->batch_bytes)
+        s->batching = true;
+    else if (s->batching && paused_read && s->got < s->batch_bytes)
+        s->batching = false;
+    /* a read that filled the buffer may have left more: no pause then */
+    if (s->batching && s->got > 0 && !pgrepl__conn_read_filled(&s->conn))
+        hold_start(s);
 }
 
 /* ---- close ------------------------------------------------------------------------- */
@@ -2004,7 +1950,6 @@ static void do_close(pgrepl_stream *s)
     uv_close((uv_handle_t *)&s->timer, on_closed);
     uv_close((uv_handle_t *)&s->idle, on_closed);
     uv_close((uv_handle_t *)&s->wait, on_closed);
-    uv_close((uv_handle_t *)&s->sweep, on_closed);
     hold_close(s);
     s->nhandles++;
     pgrepl_heartbeat *hb = s->hb;
@@ -2091,7 +2036,7 @@ pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop)
     s->retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
     s->retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
     s->batch_bytes = DEFAULT_BATCH_BYTES;
-    s->batch_delay_ms = DEFAULT_BATCH_DELAY_MS;
+    s->batch_pause_us = DEFAULT_BATCH_PAUSE_US;
     /* jitter only has to differ between processes and streams; never 0 for xorshift */
     s->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)s) | 1;
     pgrepl__ledger_init(&s->ledger, 0);
@@ -2358,14 +2303,14 @@ int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms)
     return rc;
 }
 
-int pgrepl_stream_set_read_batch(pgrepl_stream *s, size_t bytes, uint64_t max_delay_ms)
+int pgrepl_stream_set_read_batch(pgrepl_stream *s, size_t min_bytes, uint64_t pause_us)
 {
     int rc = check_config(s);
-    if (rc == 0 && bytes != 0 && (bytes > MAX_BATCH_BYTES || max_delay_ms == 0 || max_delay_ms > 1000))
+    if (rc == 0 && min_bytes != 0 && (min_bytes > MAX_BATCH_BYTES || pause_us == 0 || pause_us > MAX_BATCH_PAUSE_US))
         rc = PGREPL_EINVAL;
     if (rc == 0) {
-        s->batch_bytes = bytes;
-        s->batch_delay_ms = max_delay_ms;
+        s->batch_bytes = min_bytes;
+        s->batch_pause_us = pause_us;
     }
     return rc;
 }

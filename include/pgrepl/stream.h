@@ -169,29 +169,27 @@ PGREPL_EXTERN int pgrepl_stream_set_status_interval(pgrepl_stream *s, uint64_t m
  */
 PGREPL_EXTERN int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms);
 /*
- * Read batching (default on: 16384 bytes, 1 ms). The walsender sends every
- * message with its own send(); a reader that wakes for each one spends most
- * of its CPU in the kernel. While the stream is busy, reads are batched:
- *  - TCP: once one wakeup brought at least bytes / 4 of data, the socket's
- *    low-water mark (SO_RCVLOWAT) is raised to bytes, so the loop wakes
- *    once per bytes received, and what stays below the mark is read after
- *    max_delay_ms at most. When such a delayed read finds less than
- *    bytes / 8, the burst is over and every message wakes the loop at once
- *    again. Added latency: at most max_delay_ms, only while busy.
- *  - Unix-domain sockets (Linux; they ignore the mark): once one wakeup
- *    brought at least bytes / 16, the stream leaves the socket unwatched
- *    for 200 microseconds after each read (a timerfd in the loop), then
- *    reads what came meanwhile; a read after such a pause that finds less
- *    than bytes / 16 ends the burst. The pause is fixed well below the
- *    time the walsender needs to fill the socket's buffer at full speed,
- *    so the server never waits for it; added latency: 200 microseconds,
- *    only while busy. No pause after a read that filled the stream's
- *    buffer (more may be queued). Elsewhere Unix sockets are not batched.
- * bench/README.md has what it saves. bytes 0 turns both off; else
- * bytes <= 1048576 and 1 <= max_delay_ms <= 1000, or PGREPL_EINVAL.
- * Applies from the next connection; PGREPL_ESTATE while connected.
+ * Read batching (default on: min_bytes 1024, pause_us 200). The walsender
+ * sends every message with its own send(); a reader that wakes for each
+ * one spends most of its CPU in the kernel (and over TCP makes the kernel
+ * send an acknowledgement per read, which the walsender pays for too).
+ * A loop wakeup that brings at least min_bytes of replication data starts
+ * a burst: from then on the stream leaves its socket unwatched for pause_us
+ * microseconds after each read (a timerfd in the loop), then reads what
+ * came meanwhile; a read after a pause that brings less than min_bytes ends
+ * the burst, and every message wakes the loop at once again. There is no
+ * pause after a read that filled the stream's buffer (more may be queued).
+ * Added latency: at most pause_us, only during a burst. Keep pause_us well
+ * below the time the server needs to fill the socket's buffer, or the
+ * walsender waits for the reader: a Unix socket holds a few hundred small
+ * messages, about a millisecond of a walsender at full speed.
+ * bench/README.md has what it saves. Linux only (timerfd); elsewhere reads
+ * are not batched. TCP and Unix-domain sockets alike. min_bytes 0 turns it
+ * off; else min_bytes <= 1048576 and 1 <= pause_us <= 100000, or
+ * PGREPL_EINVAL. Applies from the next connection; PGREPL_ESTATE while
+ * connected.
  */
-PGREPL_EXTERN int pgrepl_stream_set_read_batch(pgrepl_stream *s, size_t bytes, uint64_t max_delay_ms);
+PGREPL_EXTERN int pgrepl_stream_set_read_batch(pgrepl_stream *s, size_t min_bytes, uint64_t pause_us);
 /*
  * Reconnection after a retryable failure (default on, 1000 to 60000 ms;
  * see "failures and reconnection" below). min_ms and max_ms bound the

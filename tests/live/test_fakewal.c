@@ -873,9 +873,10 @@ START_TEST(slow_callback_is_not_silence)
 END_TEST
 
 /*
- * Read batching over TCP: a burst raises the socket's low-water mark; a
- * last transaction far below it, followed by silence (no keepalive either),
- * must still arrive: the sweep reads it after the delay.
+ * Read batching: a burst makes the stream pause after each read; a last
+ * transaction after a silence (no keepalive either), much less than a
+ * burst, must still arrive: the read after the pause takes it, or the
+ * burst has ended and it wakes the loop itself.
  */
 START_TEST(read_batch_burst_then_silence)
 {
@@ -891,7 +892,7 @@ START_TEST(read_batch_burst_then_silence)
     fake_start(&f, sc.text);
     ctx t;
     ctx_init(&t, &f, NULL);
-    ck_assert_int_eq(pgrepl_stream_set_read_batch(t.s, 1024, 5), 0);
+    ck_assert_int_eq(pgrepl_stream_set_read_batch(t.s, 1024, 5000), 0);
     ck_assert_int_eq(pgrepl_stream_start_replication(t.s), 0);
     RUN_UNTIL(&t, t.n_commit == 152, 5000);
     ck_assert_uint_eq(t.last_end, at + 0xb0);

@@ -176,6 +176,13 @@ START_TEST(setters_and_close_without_a_server)
     ck_assert_int_eq(pgrepl_stream_set_deliver_heartbeats(NULL, true), PGREPL_EINVAL);
     ck_assert_int_eq(pgrepl_stream_set_idle_advance(s, false), 0);
     ck_assert_int_eq(pgrepl_stream_set_idle_advance(NULL, false), PGREPL_EINVAL);
+    ck_assert_int_eq(pgrepl_stream_set_read_batch(s, 0, 0), 0);
+    ck_assert_int_eq(pgrepl_stream_set_read_batch(s, 1024, 200), 0);
+    ck_assert_int_eq(pgrepl_stream_set_read_batch(s, 1 << 20, 100000), 0);
+    ck_assert_int_eq(pgrepl_stream_set_read_batch(s, 1024, 0), PGREPL_EINVAL);
+    ck_assert_int_eq(pgrepl_stream_set_read_batch(s, 1024, 100001), PGREPL_EINVAL);
+    ck_assert_int_eq(pgrepl_stream_set_read_batch(s, (1 << 20) + 1, 200), PGREPL_EINVAL);
+    ck_assert_int_eq(pgrepl_stream_set_read_batch(NULL, 1024, 200), PGREPL_EINVAL);
     /* configuration only while STOPPED: a pending start is not */
     ck_assert_int_eq(pgrepl_stream_connect(s), 0);
     ck_assert_int_eq(pgrepl_stream_set_heartbeat_interval(s, 1000), PGREPL_ESTATE);
