@@ -37,6 +37,7 @@ typedef struct cli_options {
     const char *metrics_file;
     uint64_t heartbeat_ms;                   /* --heartbeat-interval; 0: no heartbeats */
     const char *heartbeat_prefix;            /* --heartbeat-prefix; NULL: the library's */
+    long read_pause_us;                      /* --read-pause; -1: the library's read batching, 0: off */
 } cli_options;
 
 /* "pgrepl-stream: LEVEL: message" on stderr ("pgrepl-stream: message" for level ""); trailing newlines dropped. */

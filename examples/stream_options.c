@@ -32,6 +32,7 @@ enum {
     OPT_RECEIVE_TIMEOUT,
     OPT_HEARTBEAT_INTERVAL,
     OPT_HEARTBEAT_PREFIX,
+    OPT_READ_PAUSE,
     OPT_HELP
 };
 
@@ -89,6 +90,9 @@ static void help(void)
            "                           so that a quiet slot moves on, and measure the round\n"
            "                           trip (default 10; 0 = off)\n"
            "      --heartbeat-prefix=PREFIX  prefix of those messages (default pgrepl.heartbeat)\n"
+           "      --read-pause=USECS   while changes arrive in a burst, read the socket every\n"
+           "                           USECS microseconds, not for each message (default 200;\n"
+           "                           0 = read at once; Linux)\n"
            "      --proto-version=N    pgoutput protocol 1-4 (default: the server's highest)\n"
            "      --binary             values cross the wire in binary (printed the same)\n"
            "      --messages           print logical decoding messages (M lines)\n"
@@ -232,6 +236,18 @@ static int parse_interval(const char *arg, uint64_t *ms, const char *what)
     return 0;
 }
 
+/* Microseconds between reads during a burst: 0 (off) to 100000, as the library takes them. */
+static int parse_read_pause(cli_options *o, const char *arg)
+{
+    char *end;
+    errno = 0;
+    unsigned long long us = strtoull(arg, &end, 10);
+    if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 || us > 100000)
+        return bad_usage("invalid read pause \"%s\" (microseconds, 0 to 100000)", arg);
+    o->read_pause_us = (long)us;
+    return 0;
+}
+
 /* MIN[,MAX] seconds; MAX defaults to MIN when MIN is above the default maximum. */
 static int parse_reconnect(cli_options *o, const char *arg)
 {
@@ -296,6 +312,7 @@ static int parse_one(cli_options *o, int c, const char *arg, const char *opt)
     case OPT_METRICS_FILE: o->metrics_file = arg; return 0;
     case OPT_HEARTBEAT_INTERVAL: return parse_interval(arg, &o->heartbeat_ms, "heartbeat interval");
     case OPT_HEARTBEAT_PREFIX: return parse_heartbeat_prefix(o, arg);
+    case OPT_READ_PAUSE: return parse_read_pause(o, arg);
     case OPT_RECONNECT_DELAY: return parse_reconnect(o, arg);
     case OPT_CONNECT_TIMEOUT: return parse_interval(arg, &o->connect_timeout_ms, "connect timeout");
     case OPT_RECEIVE_TIMEOUT: return parse_interval(arg, &o->receive_timeout_ms, "receive timeout");
@@ -362,6 +379,7 @@ static const struct option long_options[] = {
     {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
     {"heartbeat-interval", required_argument, NULL, OPT_HEARTBEAT_INTERVAL},
     {"heartbeat-prefix", required_argument, NULL, OPT_HEARTBEAT_PREFIX},
+    {"read-pause", required_argument, NULL, OPT_READ_PAUSE},
     {"reconnect-delay", required_argument, NULL, OPT_RECONNECT_DELAY},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"receive-timeout", required_argument, NULL, OPT_RECEIVE_TIMEOUT},
@@ -377,6 +395,7 @@ int cli_parse_options(cli_options *o, int argc, char **argv)
     o->retry_min_ms = DEFAULT_RETRY_MIN_MS;
     o->retry_max_ms = DEFAULT_RETRY_MAX_MS;
     o->receive_timeout_ms = DEFAULT_RECEIVE_TIMEOUT_MS;
+    o->read_pause_us = -1;
     opterr = 0;
     /* glibc: 0 starts getopt afresh, also for a second argv (the tests parse many) */
     optind = 0;

@@ -34,7 +34,7 @@ START_TEST(every_option)
         "--create-slot", "--if-not-exists", "-I", "1/0", "-E", "0/AB", "-f", "out.jsonl", "-F", "0.5", "-s", "2.25",
         "-n", "-v", "--proto-version=4", "--binary", "--messages", "--streaming=parallel", "--two-phase",
         "--origin=none", "--metrics-file", "m.prom", "--reconnect-delay=0.2,5", "--connect-timeout=3",
-        "--receive-timeout=0", NULL};
+        "--receive-timeout=0", "--read-pause=50", NULL};
     cli_options o;
     ck_assert_int_eq(parse(&o, args), 0);
     ck_assert_str_eq(o.dbname, "app");
@@ -63,6 +63,7 @@ START_TEST(every_option)
     ck_assert_uint_eq(o.retry_max_ms, 5000);
     ck_assert_uint_eq(o.connect_timeout_ms, 3000);
     ck_assert_uint_eq(o.receive_timeout_ms, 0);
+    ck_assert_int_eq(o.read_pause_us, 50);
     cli_free_options(&o);
 }
 END_TEST
@@ -85,6 +86,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(o.retry_max_ms, 60000);
     ck_assert_uint_eq(o.connect_timeout_ms, 0);
     ck_assert_uint_eq(o.receive_timeout_ms, 60000);
+    ck_assert_int_eq(o.read_pause_us, -1);
     cli_free_options(&o);
     /* a minimum delay alone keeps the default maximum, or becomes it when above */
     static const char *const delays[] = {"-S", "s", "-P", "p", "--reconnect-delay", "2", NULL};
@@ -130,6 +132,10 @@ START_TEST(bad_combinations)
         {"-S", "s", "-P", "p", "--reconnect-delay=,5", NULL},
         {"-S", "s", "-P", "p", "--connect-timeout=soon", NULL},
         {"-S", "s", "-P", "p", "--receive-timeout=-1", NULL},
+        {"-S", "s", "-P", "p", "--read-pause=100001", NULL},
+        {"-S", "s", "-P", "p", "--read-pause=-5", NULL},
+        {"-S", "s", "-P", "p", "--read-pause=0.5", NULL},
+        {"-S", "s", "-P", "p", "--read-pause=", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cli_options o;
