@@ -40,10 +40,6 @@
 #define DEFAULT_RECONNECT_MAX_MS 60000
 /* Longest interval or timeout accepted: its microseconds must fit an int64_t. */
 #define MAX_MS (UINT64_C(1) << 40)
-#define DEFAULT_BATCH_BYTES 1024
-#define DEFAULT_BATCH_PAUSE_US 200
-#define MAX_BATCH_BYTES (1u << 20)
-#define MAX_BATCH_PAUSE_US 100000
 
 typedef enum phase {
     PH_NONE,       /* no connection */
@@ -656,7 +652,8 @@ static void close_poll(pgrepl_stream *s)
     s->poll_fd = -1;
 }
 
-static int open_poll(pgrepl_stream *s, int fd)
+/* A poll handle of the stream on fd (freed by on_closed), in *out; a libuv error code otherwise. */
+static int new_poll(pgrepl_stream *s, int fd, uv_poll_t **out)
 {
     uv_poll_t *p = pgrepl__malloc(sizeof *p);
     if (p == NULL)
@@ -667,10 +664,18 @@ static int open_poll(pgrepl_stream *s, int fd)
         return rc;
     }
     p->data = s;
-    s->poll = p;
+    s->nhandles++;
+    *out = p;
+    return 0;
+}
+
+static int open_poll(pgrepl_stream *s, int fd)
+{
+    int rc = new_poll(s, fd, &s->poll);
+    if (rc != 0)
+        return rc;
     s->poll_fd = fd;
     s->poll_events = 0;
-    s->nhandles++;
     return 0;
 }
 
@@ -1825,16 +1830,11 @@ static bool hold_open(pgrepl_stream *s)
     int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (fd < 0)
         return false;
-    uv_poll_t *p = pgrepl__malloc(sizeof *p);
-    if (p == NULL || uv_poll_init(s->loop, p, fd) != 0) {
-        pgrepl__free(p);
+    if (new_poll(s, fd, &s->hold) != 0) {
         close(fd);
         return false;
     }
-    p->data = s;
-    s->hold = p;
     s->hold_fd = fd;
-    s->nhandles++;
     return true;
 }
 
@@ -2035,8 +2035,8 @@ pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop)
     s->hold_fd = -1;
     s->retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
     s->retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
-    s->batch_bytes = DEFAULT_BATCH_BYTES;
-    s->batch_pause_us = DEFAULT_BATCH_PAUSE_US;
+    s->batch_bytes = PGREPL_READ_BATCH_BYTES;
+    s->batch_pause_us = PGREPL_READ_BATCH_PAUSE_US;
     /* jitter only has to differ between processes and streams; never 0 for xorshift */
     s->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)s) | 1;
     pgrepl__ledger_init(&s->ledger, 0);
@@ -2306,7 +2306,8 @@ int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms)
 int pgrepl_stream_set_read_batch(pgrepl_stream *s, size_t min_bytes, uint64_t pause_us)
 {
     int rc = check_config(s);
-    if (rc == 0 && min_bytes != 0 && (min_bytes > MAX_BATCH_BYTES || pause_us == 0 || pause_us > MAX_BATCH_PAUSE_US))
+    if (rc == 0 && min_bytes != 0 &&
+        (min_bytes > PGREPL_READ_BATCH_MAX_BYTES || pause_us == 0 || pause_us > PGREPL_READ_BATCH_MAX_PAUSE_US))
         rc = PGREPL_EINVAL;
     if (rc == 0) {
         s->batch_bytes = min_bytes;
