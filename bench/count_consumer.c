@@ -191,7 +191,7 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = pgrepl_stream_set_heartbeat_interval(c.s, 0);
     if (rc == 0 && batch >= 0)
-        rc = pgrepl_stream_set_read_batch(c.s, (size_t)batch, 200);
+        rc = pgrepl_stream_set_read_batch(c.s, (size_t)batch, PGREPL_READ_BATCH_PAUSE_US);
     if (rc == 0)
         rc = pgrepl_stream_set_callbacks(c.s, &dcb, sizeof dcb, &scb, sizeof scb);
     if (rc != 0) {

@@ -889,9 +889,9 @@ static int configure(app *a)
         rc = pgrepl_stream_set_connect_timeout(a->s, o->connect_timeout_ms);
     if (rc == 0)
         rc = pgrepl_stream_set_receive_timeout(a->s, o->receive_timeout_ms);
-    /* a burst starts with a wakeup that brings 1 kB, the library's default */
     if (rc == 0 && o->read_pause_us >= 0)
-        rc = pgrepl_stream_set_read_batch(a->s, o->read_pause_us > 0 ? 1024 : 0, (uint64_t)o->read_pause_us);
+        rc = pgrepl_stream_set_read_batch(a->s, o->read_pause_us > 0 ? PGREPL_READ_BATCH_BYTES : 0,
+                                          (uint64_t)o->read_pause_us);
     if (rc == 0)
         rc = pgrepl_stream_set_callbacks(a->s, &decoder_callbacks, sizeof decoder_callbacks, &stream_callbacks,
                                          sizeof stream_callbacks);

@@ -236,14 +236,14 @@ static int parse_interval(const char *arg, uint64_t *ms, const char *what)
     return 0;
 }
 
-/* Microseconds between reads during a burst: 0 (off) to 100000, as the library takes them. */
+/* Microseconds between reads during a burst: 0 (off) up to the library's bound. */
 static int parse_read_pause(cli_options *o, const char *arg)
 {
     char *end;
     errno = 0;
     unsigned long long us = strtoull(arg, &end, 10);
-    if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 || us > 100000)
-        return bad_usage("invalid read pause \"%s\" (microseconds, 0 to 100000)", arg);
+    if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 || us > PGREPL_READ_BATCH_MAX_PAUSE_US)
+        return bad_usage("invalid read pause \"%s\" (microseconds, 0 to %d)", arg, PGREPL_READ_BATCH_MAX_PAUSE_US);
     o->read_pause_us = (long)us;
     return 0;
 }

@@ -168,8 +168,14 @@ PGREPL_EXTERN int pgrepl_stream_set_status_interval(pgrepl_stream *s, uint64_t m
  * the connection is declared dead (PGREPL_ETIMEDOUT).
  */
 PGREPL_EXTERN int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms);
+/* Read batching's defaults and bounds (pgrepl_stream_set_read_batch). */
+#define PGREPL_READ_BATCH_BYTES 1024
+#define PGREPL_READ_BATCH_PAUSE_US 200
+#define PGREPL_READ_BATCH_MAX_BYTES 1048576
+#define PGREPL_READ_BATCH_MAX_PAUSE_US 100000
 /*
- * Read batching (default on: min_bytes 1024, pause_us 200). The walsender
+ * Read batching (default on: min_bytes PGREPL_READ_BATCH_BYTES = 1024,
+ * pause_us PGREPL_READ_BATCH_PAUSE_US = 200). The walsender
  * sends every message with its own send(); a reader that wakes for each
  * one spends most of its CPU in the kernel (and over TCP makes the kernel
  * send an acknowledgement per read, which the walsender pays for too).
@@ -185,7 +191,8 @@ PGREPL_EXTERN int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t m
  * messages, about a millisecond of a walsender at full speed.
  * bench/README.md has what it saves. Linux only (timerfd); elsewhere reads
  * are not batched. TCP and Unix-domain sockets alike. min_bytes 0 turns it
- * off; else min_bytes <= 1048576 and 1 <= pause_us <= 100000, or
+ * off; else min_bytes <= PGREPL_READ_BATCH_MAX_BYTES (1048576) and
+ * 1 <= pause_us <= PGREPL_READ_BATCH_MAX_PAUSE_US (100000), or
  * PGREPL_EINVAL. Applies from the next connection; PGREPL_ESTATE while
  * connected.
  */
