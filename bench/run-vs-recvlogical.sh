@@ -24,6 +24,9 @@
 # and peak RSS come from /usr/bin/time; walsender CPU is the growth of the
 # postmaster's reaped-children CPU time (cutime + cstime) over the run, with
 # autovacuum off so that the walsender is the only child that exits.
+# After the drains, bench/socket_floor measures, for each table and mode, what
+# the kernel alone costs a reader of the same number of messages of the same
+# average size arriving at the same pace ("floor" in the summary).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,6 +42,7 @@ out=
 tcp=false
 readonly BATCH=10000
 readonly PROTO=2
+readonly FLOOR_PAUSE_US=200 # pgrepl's default (PGREPL_READ_BATCH_PAUSE_US)
 
 usage() {
     sed -n '2,22p' "${BASH_SOURCE[0]}" >&2
@@ -99,7 +103,7 @@ sql() {
 
 build_tools() {
     [[ -f $build/build.ninja ]] || meson setup "$build" "$root" --buildtype=release >/dev/null
-    ninja -C "$build" bench/count_consumer examples/pgrepl-stream >/dev/null
+    ninja -C "$build" bench/count_consumer bench/socket_floor examples/pgrepl-stream >/dev/null
 }
 
 start_server() {
@@ -269,6 +273,45 @@ drain_runs() {
     done
 }
 
+# The kernel's floor (bench/socket_floor.c): for each table and mode, the
+# messages the walsender sent and their average size (counted by decoding a
+# copy of the slot with pg_logical_slot_peek_binary_changes, plus the 30
+# bytes of CopyData and XLogData headers per message), then socket_floor's
+# writer sends as many messages of that size at pg_recvlogical's median
+# pace, over the same kind of socket, to a reader that reads with pgrepl's
+# default pause and does nothing else. Its CPU per change is what any
+# client pays the kernel at least; appended to the results as TABLE/MODE/floor.
+floor_runs() {
+    local table mode r endvar slot nmsg bytes size gap line binopt
+    local -a sock=()
+    $tcp && sock=(-t)
+    for table in ${tables//,/ }; do
+        endvar=endpos_$table
+        for mode in ${modes//,/ }; do
+            slot=floor_${table}_$mode
+            binopt=
+            [[ $mode == binary ]] && binopt=", 'binary', 'true'"
+            sql -c "SELECT 1 FROM pg_copy_logical_replication_slot('tpl_$table', '$slot')" >/dev/null
+            read -r nmsg bytes < <(sql -F ' ' -c "SELECT count(*), sum(octet_length(data))
+                FROM pg_logical_slot_peek_binary_changes('$slot', '${!endvar}', NULL,
+                    'proto_version', '$PROTO', 'publication_names', 'bench_$table'$binopt)")
+            sql -c "SELECT pg_drop_replication_slot('$slot')" >/dev/null
+            size=$(((bytes + nmsg / 2) / nmsg + 30))
+            gap=$(runs_col "$table/$mode/recvlogical" 3 | median | awk -v n="$nmsg" '{ printf "%.3f", $1 * 1e6 / n }')
+            echo "floor $table/$mode: $nmsg messages of $size bytes on average, one every $gap µs" \
+                | tee -a "$out/info.txt" >&2
+            for ((r = 1; r <= runs; r++)); do
+                line=$("$build/bench/socket_floor" -n "$nmsg" -s "$size" -g "$gap" \
+                    -p "$FLOOR_PAUSE_US" "${sock[@]}") || die "socket_floor failed"
+                awk -v l="$table/$mode/floor" -v c="$changes" -v line="$line" 'BEGIN {
+                    n = split(line, kv, /[ =]/); for (i = 1; i < n; i += 2) v[kv[i]] = kv[i + 1]
+                    printf "%s\t%s\t%s\t%s\t%s\t-\t-\t-\n", l, c, v["wall_s"], v["reader_user_s"], v["reader_sys_s"] }' \
+                    | tee -a "$results" >&2
+            done
+        done
+    done
+}
+
 median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
         else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -297,19 +340,24 @@ summary() {
     local table mode fmt base
     fmt='%-16s %-14s %9s %10s %9s %11s %9s\n'
     echo
-    echo "Medians of $runs runs each ($changes changes per run; CPU in microseconds per change, user + sys):"
+    echo "Medians of $runs runs each ($changes changes per run; CPU in microseconds per change, user + sys;"
+    echo "floor: bench/socket_floor, the kernel's cost alone to a reader of the same messages at the same pace):"
     # shellcheck disable=SC2059
     printf "$fmt" table/mode client "wall s" "wall ratio" "client µs" "walsender µs" "RSS MB"
     for table in ${tables//,/ }; do
         for mode in ${modes//,/ }; do
             base=$table/$mode
-            for client in recvlogical pgrepl-stream count; do
+            for client in recvlogical pgrepl-stream count floor; do
                 local ratio=-
-                [[ $client != recvlogical ]] && ratio=$(wall_ratios "$base/$client" "$base/recvlogical" | median)
+                local ws rss
+                [[ $client != recvlogical && $client != floor ]] &&
+                    ratio=$(wall_ratios "$base/$client" "$base/recvlogical" | median)
+                ws=$(ws_per_change "$base/$client" | median)
+                rss=$(runs_col "$base/$client" 6 | median | awk '{ printf "%.1f", $1 / 1024 }')
+                [[ $client == floor ]] && ws=- rss=-
                 # shellcheck disable=SC2059
                 printf "$fmt" "$base" "$client" "$(runs_col "$base/$client" 3 | median)" "$ratio" \
-                    "$(cpu_per_change "$base/$client" | median)" "$(ws_per_change "$base/$client" | median)" \
-                    "$(runs_col "$base/$client" 6 | median | awk '{ printf "%.1f", $1 / 1024 }')"
+                    "$(cpu_per_change "$base/$client" | median)" "$ws" "$rss"
             done
         done
     done
@@ -419,6 +467,7 @@ done
 sql -c CHECKPOINT
 printf 'label\tchanges\twall_s\tuser_s\tsys_s\tmaxrss_kb\twalsender_s\tcounted\n' >"$results"
 drain_runs
+floor_runs
 echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/info.txt" >&2
 summary | tee "$out/summary.txt"
 ((load_secs > 0)) && load_test
