@@ -1,7 +1,6 @@
 /* pgrepl-stream's command line; see stream_cli.h. */
 #include "stream_cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,13 +210,26 @@ static int parse_lsn(const char *arg, pgrepl_lsn *lsn, bool *given, const char *
     return 0;
 }
 
+/* A whole decimal number of digits only (no sign, no blanks) up to max, into *out; -1 otherwise. */
+static int parse_digits(const char *arg, unsigned long long max, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    if (*arg == '\0')
+        return -1;
+    for (; *arg != '\0'; arg++) {
+        if (*arg < '0' || *arg > '9' || v > (max - (unsigned long long)(*arg - '0')) / 10)
+            return -1;
+        v = v * 10 + (unsigned long long)(*arg - '0');
+    }
+    *out = v;
+    return 0;
+}
+
 static int parse_port(const char *arg)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno != 0 || *end != '\0' || end == arg || v < 1 || v > 65535)
-        return bad_usage("invalid port \"%s\"", arg);
+    unsigned long long port;
+    if (parse_digits(arg, 65535, &port) != 0 || port == 0)
+        return bad_usage("invalid port \"%s\" (1 to 65535)", arg);
     return 0;
 }
 
@@ -239,10 +251,8 @@ static int parse_interval(const char *arg, uint64_t *ms, const char *what)
 /* Microseconds between reads during a burst: 0 (off) up to the library's bound. */
 static int parse_read_pause(cli_options *o, const char *arg)
 {
-    char *end;
-    errno = 0;
-    unsigned long long us = strtoull(arg, &end, 10);
-    if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 || us > PGREPL_READ_BATCH_MAX_PAUSE_US)
+    unsigned long long us;
+    if (parse_digits(arg, PGREPL_READ_BATCH_MAX_PAUSE_US, &us) != 0)
         return bad_usage("invalid read pause \"%s\" (microseconds, 0 to %d)", arg, PGREPL_READ_BATCH_MAX_PAUSE_US);
     o->read_pause_us = (long)us;
     return 0;

@@ -108,6 +108,12 @@ START_TEST(defaults)
     ck_assert_int_eq(o.origin, PGREPL_ORIGIN_ANY);
     ck_assert(o.temporary);
     cli_free_options(&o);
+    /* the bounds themselves are accepted */
+    static const char *const bounds[] = {"-S", "s", "-P", "p", "-p", "65535", "--read-pause=100000", NULL};
+    ck_assert_int_eq(parse(&o, bounds), 0);
+    ck_assert_str_eq(o.port, "65535");
+    ck_assert_int_eq(o.read_pause_us, 100000);
+    cli_free_options(&o);
 }
 END_TEST
 
@@ -125,6 +131,12 @@ START_TEST(bad_combinations)
         {"-S", "s", "-P", ",p", NULL},
         {"-S", "s", "-P", "p", "-E", "0/", NULL},
         {"-S", "s", "-P", "p", "-p", "0", NULL},
+        {"-S", "s", "-P", "p", "-p", "65536", NULL},
+        {"-S", "s", "-P", "p", "-p", " 5432", NULL},                 /* blanks and signs are not digits */
+        {"-S", "s", "-P", "p", "-p", "+5432", NULL},
+        {"-S", "s", "-P", "p", "-p", "5432x", NULL},
+        {"-S", "s", "-P", "p", "-p", "", NULL},
+        {"-S", "s", "-P", "p", "-p", "99999999999999999999999", NULL},
         {"-S", "s", "-P", "p", "--proto-version=12", NULL},
         {"-S", "s", "-P", "p", "--reconnect-delay=0", NULL},        /* would be a tight loop */
         {"-S", "s", "-P", "p", "--reconnect-delay=5,1", NULL},      /* max below min */
@@ -136,6 +148,8 @@ START_TEST(bad_combinations)
         {"-S", "s", "-P", "p", "--read-pause=-5", NULL},
         {"-S", "s", "-P", "p", "--read-pause=0.5", NULL},
         {"-S", "s", "-P", "p", "--read-pause=", NULL},
+        {"-S", "s", "-P", "p", "--read-pause=+5", NULL},
+        {"-S", "s", "-P", "p", "--read-pause=99999999999999999999999", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cli_options o;
