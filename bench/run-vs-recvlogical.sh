@@ -26,7 +26,7 @@
 # autovacuum off so that the walsender is the only child that exits.
 # After the drains, bench/socket_floor measures, for each table and mode, what
 # the kernel alone costs a reader of the same number of messages of the same
-# average size arriving at the same pace ("floor" in the summary).
+# average size arriving at count_consumer's pace ("floor" in the summary).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -277,9 +277,10 @@ drain_runs() {
 # messages the walsender sent and their average size (counted by decoding a
 # copy of the slot with pg_logical_slot_peek_binary_changes, plus the 30
 # bytes of CopyData and XLogData headers per message), then socket_floor's
-# writer sends as many messages of that size at pg_recvlogical's median
-# pace, over the same kind of socket, to a reader that reads with pgrepl's
-# default pause and does nothing else. Its CPU per change is what any
+# writer sends as many messages of that size at the pace the walsender kept
+# with count_consumer (its median wall time per message), over the same kind
+# of socket, to a reader that reads with pgrepl's default pause and does
+# nothing else. Its CPU per change is what any
 # client pays the kernel at least; appended to the results as TABLE/MODE/floor.
 floor_runs() {
     local table mode r endvar slot nmsg bytes size gap line binopt
@@ -297,7 +298,7 @@ floor_runs() {
                     'proto_version', '$PROTO', 'publication_names', 'bench_$table'$binopt)")
             sql -c "SELECT pg_drop_replication_slot('$slot')" >/dev/null
             size=$(((bytes + nmsg / 2) / nmsg + 30))
-            gap=$(runs_col "$table/$mode/recvlogical" 3 | median | awk -v n="$nmsg" '{ printf "%.3f", $1 * 1e6 / n }')
+            gap=$(runs_col "$table/$mode/count" 3 | median | awk -v n="$nmsg" '{ printf "%.3f", $1 * 1e6 / n }')
             echo "floor $table/$mode: $nmsg messages of $size bytes on average, one every $gap µs" \
                 | tee -a "$out/info.txt" >&2
             for ((r = 1; r <= runs; r++)); do
