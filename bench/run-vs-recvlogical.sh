@@ -42,7 +42,6 @@ out=
 tcp=false
 readonly BATCH=10000
 readonly PROTO=2
-readonly FLOOR_PAUSE_US=200 # pgrepl's default (PGREPL_READ_BATCH_PAUSE_US)
 
 usage() {
     sed -n '2,22p' "${BASH_SOURCE[0]}" >&2
@@ -280,8 +279,8 @@ drain_runs() {
 # writer sends as many messages of that size at the pace the walsender kept
 # with count_consumer (its median wall time per message), over the same kind
 # of socket, to a reader that reads with pgrepl's default pause and does
-# nothing else. Its CPU per change is what any
-# client pays the kernel at least; appended to the results as TABLE/MODE/floor.
+# nothing else. Its CPU per change is what any client pays the kernel at
+# least; appended to the results as TABLE/MODE/floor.
 floor_runs() {
     local table mode r endvar slot nmsg bytes size gap line binopt
     local -a sock=()
@@ -302,8 +301,8 @@ floor_runs() {
             echo "floor $table/$mode: $nmsg messages of $size bytes on average, one every $gap µs" \
                 | tee -a "$out/info.txt" >&2
             for ((r = 1; r <= runs; r++)); do
-                line=$("$build/bench/socket_floor" -n "$nmsg" -s "$size" -g "$gap" \
-                    -p "$FLOOR_PAUSE_US" "${sock[@]}") || die "socket_floor failed"
+                line=$("$build/bench/socket_floor" -n "$nmsg" -s "$size" -g "$gap" "${sock[@]}") ||
+                    die "socket_floor failed"
                 awk -v l="$table/$mode/floor" -v c="$changes" -v line="$line" 'BEGIN {
                     n = split(line, kv, /[ =]/); for (i = 1; i < n; i += 2) v[kv[i]] = kv[i + 1]
                     printf "%s\t%s\t%s\t%s\t%s\t-\t-\t-\n", l, c, v["wall_s"], v["reader_user_s"], v["reader_sys_s"] }' \
@@ -349,13 +348,12 @@ summary() {
         for mode in ${modes//,/ }; do
             base=$table/$mode
             for client in recvlogical pgrepl-stream count floor; do
-                local ratio=-
-                local ws rss
-                [[ $client != recvlogical && $client != floor ]] &&
-                    ratio=$(wall_ratios "$base/$client" "$base/recvlogical" | median)
-                ws=$(ws_per_change "$base/$client" | median)
-                rss=$(runs_col "$base/$client" 6 | median | awk '{ printf "%.1f", $1 / 1024 }')
-                [[ $client == floor ]] && ws=- rss=-
+                local ratio=- ws=- rss=-
+                if [[ $client != floor ]]; then
+                    ws=$(ws_per_change "$base/$client" | median)
+                    rss=$(runs_col "$base/$client" 6 | median | awk '{ printf "%.1f", $1 / 1024 }')
+                    [[ $client != recvlogical ]] && ratio=$(wall_ratios "$base/$client" "$base/recvlogical" | median)
+                fi
                 # shellcheck disable=SC2059
                 printf "$fmt" "$base" "$client" "$(runs_col "$base/$client" 3 | median)" "$ratio" \
                     "$(cpu_per_change "$base/$client" | median)" "$ws" "$rss"

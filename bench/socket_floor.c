@@ -10,9 +10,11 @@
  * CopyData, one every USECS microseconds (-g, default 2.3, busy-waiting in
  * between as a walsender decoding at that pace; 0: as fast as it can). The
  * reader does nothing with the bytes: it reads whatever is there into a
- * 64 kB buffer and, after a read that brought at least 1 kB, pauses -p
- * microseconds (default 200, pgrepl's read batching; 0: it reads as soon as
- * anything arrives, blocking in recv()). Over a Unix socket pair, or with -t
+ * 64 kB buffer and, after a read that brought at least
+ * PGREPL_READ_BATCH_BYTES, pauses -p microseconds (default
+ * PGREPL_READ_BATCH_PAUSE_US: pgrepl's read batching, with the library's
+ * own defaults; 0: it reads as soon as anything arrives, blocking in
+ * recv()). Over a Unix socket pair, or with -t
  * over a TCP connection on loopback (TCP_NODELAY on the writer's side, as
  * the server sets it).
  *
@@ -35,8 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pgrepl/stream.h>
+
 #define READ_BUFFER (64 * 1024)
-#define BATCH_BYTES 1024
 
 static void usage(void)
 {
@@ -132,7 +135,7 @@ int main(int argc, char **argv)
     long messages = 1100000;
     size_t size = 100;
     double gap_us = 2.3;
-    long pause_us = 200;
+    long pause_us = PGREPL_READ_BATCH_PAUSE_US;
     bool tcp = false;
     int opt;
     while ((opt = getopt(argc, argv, "n:s:g:p:t")) != -1) {
@@ -140,7 +143,7 @@ int main(int argc, char **argv)
         case 'n': messages = (long)number(optarg, 1, 1e10); break;
         case 's': size = (size_t)number(optarg, 1, 1 << 20); break;
         case 'g': gap_us = number(optarg, 0, 1e6); break;
-        case 'p': pause_us = (long)number(optarg, 0, 999999); break;
+        case 'p': pause_us = (long)number(optarg, 0, PGREPL_READ_BATCH_MAX_PAUSE_US); break;
         case 't': tcp = true; break;
         default: usage();
         }
@@ -181,7 +184,7 @@ int main(int argc, char **argv)
         }
         total += n;
         reads++;
-        if (pause_us > 0 && n >= BATCH_BYTES && n < READ_BUFFER)
+        if (pause_us > 0 && n >= PGREPL_READ_BATCH_BYTES && n < READ_BUFFER)
             nanosleep(&pause, NULL);
     }
     double wall = now_s() - t0;
