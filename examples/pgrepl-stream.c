@@ -8,8 +8,10 @@
  * Lines are rendered into one buffer (jsonl.c) and written with write(2) in
  * batches: when the buffer passes FLUSH_AT, and whenever the loop is about to
  * wait for the network. A transaction is acknowledged to the server only
- * once its lines are out: written, and for a regular file also fsynced at the
- * fsync interval, so the slot never moves past what the output holds.
+ * once its lines are out: for a regular file written and fsynced at the
+ * fsync interval; for a pipe, FIFO or socket taken by its reader (what the
+ * kernel still holds for it is asked every READER_CHECK_MS); for a terminal
+ * written. So the slot never moves past what the output holds.
  *
  * Errors that may pass (a lost connection, a restarting server, the slot in
  * use for a moment) are logged, and the library reconnects with a growing,
@@ -25,10 +27,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/sockios.h> /* SIOCOUTQ */
+#endif
 
 #include <pgrepl/pgrepl.h>
 
@@ -37,6 +44,22 @@
 
 #define FLUSH_AT (1024 * 1024)
 #define STOP_DEADLINE_MS 30000
+#define READER_CHECK_MS 200
+
+/* What makes written lines safe to acknowledge. */
+typedef enum out_kind {
+    OUT_DEVICE, /* a terminal or another device: written */
+    OUT_FILE,   /* a regular file: written and fsynced (with -F 0, written) */
+    OUT_PIPE,   /* a pipe or FIFO: taken by the reader (FIONREAD: what it has not read) */
+    OUT_SOCKET  /* a socket: gone from the send queue (SIOCOUTQ: what is not sent or not acknowledged) */
+} out_kind;
+
+/* The end of a unit in the output: acknowledged once the reader took its last byte. */
+typedef struct unit_mark {
+    uint64_t end; /* output offset just after the unit's last line */
+    pgrepl_lsn lsn;
+    pgrepl_timestamp time;
+} unit_mark;
 
 typedef struct app {
     cli_options o;
@@ -50,11 +73,13 @@ typedef struct app {
     uv_timer_t tick;     /* status lines and metrics */
     uv_timer_t syncer;   /* fsync interval */
     uv_timer_t retry;    /* reconnect delay, stop deadline */
+    uv_timer_t reader;   /* a pipe or socket: how far its reader got */
     uv_prepare_t flusher;
     int nhandles;        /* ours, open */
 
     /* output */
     int fd;
+    out_kind kind;
     bool needs_fsync;    /* a regular file and -F > 0 */
     bool out_failed;
     size_t unsynced;     /* bytes written since the last fsync */
@@ -64,6 +89,8 @@ typedef struct app {
     pgrepl_lsn pending_end, written_end, synced_end, acked;
     pgrepl_timestamp pending_time, written_time, synced_time, acked_time;
     size_t unit_mark;    /* buffer length at the last unit end */
+    unit_mark *marks;    /* a pipe or socket: units not yet taken by the reader, oldest first: [head, n) */
+    size_t marks_head, marks_n, marks_cap;
     pgrepl_lsn server_end; /* highest walEnd the server reported */
 
     /* open streamed transactions, for --endpos */
@@ -109,15 +136,47 @@ static double pg_to_unix(pgrepl_timestamp ts)
 static void fail(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void finish(app *a, int code);
 
-static bool regular_file(int fd)
-{
-    struct stat st;
-    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static const char *out_name(const app *a)
 {
     return strcmp(a->o.file, "-") == 0 ? "standard output" : a->o.file;
+}
+
+static bool watches_reader(const app *a)
+{
+    return a->kind == OUT_PIPE || a->kind == OUT_SOCKET;
+}
+
+/* Bytes written that the reader has not taken (ioctl's result, errno set on failure). */
+static int unread_ioctl(const app *a, int *n)
+{
+    if (a->kind == OUT_PIPE)
+        return ioctl(a->fd, FIONREAD, n);
+#if defined(SIOCOUTQ)
+    return ioctl(a->fd, SIOCOUTQ, n);
+#else
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
+/* What the output is, and for a pipe or socket whether the kernel says how much of it is unread. */
+static int classify_output(app *a)
+{
+    struct stat st;
+    if (fstat(a->fd, &st) != 0) {
+        error("cannot inspect %s: %s", out_name(a), strerror(errno));
+        return -1;
+    }
+    a->kind = S_ISREG(st.st_mode) ? OUT_FILE : S_ISFIFO(st.st_mode) ? OUT_PIPE : S_ISSOCK(st.st_mode) ? OUT_SOCKET
+                                                                                                          : OUT_DEVICE;
+    a->needs_fsync = a->o.fsync_ms > 0 && a->kind == OUT_FILE;
+    int n;
+    if (watches_reader(a) && unread_ioctl(a, &n) != 0) {
+        error("cannot tell how much of %s its reader has taken (%s): %s", out_name(a),
+              a->kind == OUT_PIPE ? "FIONREAD" : "SIOCOUTQ", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static int open_output(app *a)
@@ -131,8 +190,7 @@ static int open_output(app *a)
             return -1;
         }
     }
-    a->needs_fsync = a->o.fsync_ms > 0 && regular_file(a->fd);
-    return 0;
+    return classify_output(a);
 }
 
 static void ack(app *a, pgrepl_lsn lsn, pgrepl_timestamp t)
@@ -168,6 +226,72 @@ static int sync_output(app *a)
     return 0;
 }
 
+/*
+ * Bytes written that the reader of a pipe or socket has not taken; false
+ * when that cannot be known. A Unix socket's peer that closes drops what it
+ * had not read, and the count falls as if it had been read; the peer goes
+ * (POLLHUP) before its data does, so a count is good only when the peer was
+ * still there after it.
+ */
+static bool unread_bytes(const app *a, uint64_t *unread)
+{
+    int n;
+    if (unread_ioctl(a, &n) != 0 || n < 0)
+        return false;
+    if (a->kind == OUT_SOCKET) {
+        struct pollfd p = {.fd = a->fd, .events = POLLOUT};
+        if (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR)) != 0)
+            return false;
+    }
+    *unread = (uint64_t)n;
+    return true;
+}
+
+/* Acknowledge the units whose every byte the reader has taken. */
+static void check_reader(app *a)
+{
+    uint64_t unread;
+    if (!unread_bytes(a, &unread)) {
+        uv_timer_stop(&a->reader);
+        return;
+    }
+    uint64_t taken = a->bytes_out > unread ? a->bytes_out - unread : 0;
+    const unit_mark *last = NULL;
+    while (a->marks_head < a->marks_n && a->marks[a->marks_head].end <= taken)
+        last = &a->marks[a->marks_head++];
+    if (last != NULL)
+        ack(a, last->lsn, last->time);
+    if (a->marks_head == a->marks_n) {
+        a->marks_head = a->marks_n = 0;
+        uv_timer_stop(&a->reader);
+    }
+}
+
+static void on_reader(uv_timer_t *h)
+{
+    check_reader(h->data);
+}
+
+/* A pipe or socket: remember where a unit ends, to acknowledge it once read. */
+static int add_mark(app *a, pgrepl_lsn lsn, pgrepl_timestamp t)
+{
+    if (a->marks_n == a->marks_cap && a->marks_head > 0) {
+        memmove(a->marks, a->marks + a->marks_head, (a->marks_n - a->marks_head) * sizeof *a->marks);
+        a->marks_n -= a->marks_head;
+        a->marks_head = 0;
+    }
+    if (a->marks_n == a->marks_cap) {
+        size_t cap = a->marks_cap ? a->marks_cap * 2 : 256;
+        unit_mark *m = realloc(a->marks, cap * sizeof *m);
+        if (m == NULL)
+            return -1;
+        a->marks = m;
+        a->marks_cap = cap;
+    }
+    a->marks[a->marks_n++] = (unit_mark){a->bytes_out + jl_len(a->w), lsn, t};
+    return 0;
+}
+
 /* Write out the buffered lines; then what they complete may be acknowledged. */
 static int write_output(app *a)
 {
@@ -193,8 +317,10 @@ static int write_output(app *a)
     a->unit_mark = 0;
     a->written_end = a->pending_end;
     a->written_time = a->pending_time;
-    /* a pipe or a terminal holds what was written; a file waits for its fsync */
-    if (!a->needs_fsync || a->unsynced == 0)
+    /* a terminal holds what was written; a file waits for its fsync, a pipe or socket for its reader */
+    if (watches_reader(a) && a->marks_head < a->marks_n && !uv_is_active((uv_handle_t *)&a->reader))
+        uv_timer_start(&a->reader, on_reader, READER_CHECK_MS, READER_CHECK_MS);
+    else if (!watches_reader(a) && (!a->needs_fsync || a->unsynced == 0))
         synced(a);
     return 0;
 }
@@ -221,6 +347,8 @@ static void unit_end(app *a, pgrepl_lsn end, pgrepl_timestamp t)
         a->pending_time = t;
     }
     a->unit_mark = jl_len(a->w);
+    if (watches_reader(a) && add_mark(a, end, t) != 0)
+        fail(a, "out of memory");
 }
 
 /* ---- metrics and status lines ---------------------------------------------- */
@@ -334,6 +462,7 @@ static void on_stream_closed(pgrepl_stream *s)
     close_handle((uv_handle_t *)&a->tick);
     close_handle((uv_handle_t *)&a->syncer);
     close_handle((uv_handle_t *)&a->retry);
+    close_handle((uv_handle_t *)&a->reader);
     close_handle((uv_handle_t *)&a->flusher);
 }
 
@@ -356,7 +485,8 @@ static void on_stop_deadline(uv_timer_t *h)
 
 /*
  * Stop with exit status code: write and fsync what is rendered, acknowledge
- * it, then a graceful stop sends the final status update before closing.
+ * what is safe (for a pipe or socket, what the reader took), then a graceful
+ * stop sends the final status update before closing.
  */
 static void finish(app *a, int code)
 {
@@ -369,6 +499,8 @@ static void finish(app *a, int code)
     a->exit_code = code;
     if (write_output(a) == 0 && a->needs_fsync)
         sync_output(a);
+    if (watches_reader(a))
+        check_reader(a);
     if (pgrepl_stream_get_state(a->s) == PGREPL_STREAM_STOPPED) {
         close_all(a);
         return;
@@ -395,11 +527,17 @@ static void on_signal(uv_signal_t *h, int signum)
     if (signum == SIGHUP) {
         if (strcmp(a->o.file, "-") == 0 || a->stopping)
             return;
+        if (a->kind != OUT_FILE) {
+            warning("SIGHUP ignored: \"%s\" is not a regular file", a->o.file);
+            return;
+        }
         /* log rotation: everything goes to the old file, then the path is opened again */
         if (write_output(a) != 0 || sync_output(a) != 0)
             return;
         close(a->fd);
-        if (open_output(a) != 0) {
+        if (open_output(a) != 0 || a->kind != OUT_FILE) {
+            if (a->kind != OUT_FILE)
+                error("\"%s\" is no longer a regular file; not writing to it", a->o.file);
             a->out_failed = true;
             finish(a, 1);
         }
@@ -997,6 +1135,7 @@ static int init_app(app *a)
     uv_timer_init(&a->loop, &a->tick);
     uv_timer_init(&a->loop, &a->syncer);
     uv_timer_init(&a->loop, &a->retry);
+    uv_timer_init(&a->loop, &a->reader);
     uv_prepare_init(&a->loop, &a->flusher);
     init_handle(a, (uv_handle_t *)&a->sigint);
     init_handle(a, (uv_handle_t *)&a->sigterm);
@@ -1004,6 +1143,7 @@ static int init_app(app *a)
     init_handle(a, (uv_handle_t *)&a->tick);
     init_handle(a, (uv_handle_t *)&a->syncer);
     init_handle(a, (uv_handle_t *)&a->retry);
+    init_handle(a, (uv_handle_t *)&a->reader);
     init_handle(a, (uv_handle_t *)&a->flusher);
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
@@ -1031,6 +1171,7 @@ static void free_app(app *a)
     free(a->conninfo);
     free(a->password);
     free(a->streams);
+    free(a->marks);
     cli_free_options(&a->o);
 }
 

@@ -16,9 +16,9 @@
  * against the replica identity.
  *
  * Then, on a second server: --endpos, acknowledgement (only what is written,
- * and for a file only what is fsynced), SIGTERM, SIGHUP, reconnecting,
- * --create-slot [--if-not-exists] [--temporary], --drop-slot, -v and
- * --metrics-file, and bad usage.
+ * for a file only what is fsynced, for a pipe only what its reader took),
+ * SIGTERM, SIGHUP, reconnecting, --create-slot [--if-not-exists]
+ * [--temporary], --drop-slot, -v and --metrics-file, and bad usage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,8 +59,8 @@ static const char *tool_path(void)
     return path;
 }
 
-/* Run pgrepl-stream with args (NULL-terminated) in the background, stdout and stderr to files. */
-static pid_t spawn(const char *const *args, const char *out, const char *err)
+/* Run pgrepl-stream with args (NULL-terminated) in the background, stdout to out_fd, stderr to a file. */
+static pid_t spawn_fd(const char *const *args, int out_fd, const char *err)
 {
     const char *argv[64] = {tool_path()};
     int argc = 1;
@@ -70,9 +70,8 @@ static pid_t spawn(const char *const *args, const char *out, const char *err)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0 || dup2(o, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0)
+        if (e < 0 || dup2(out_fd, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0)
             _exit(126);
         /* a Check test child may block signals; the tool must see them as a user would */
         sigset_t none;
@@ -84,6 +83,16 @@ static pid_t spawn(const char *const *args, const char *out, const char *err)
         execv(argv[0], (char *const *)(uintptr_t)argv);
         _exit(127);
     }
+    return pid;
+}
+
+/* Run pgrepl-stream with args (NULL-terminated) in the background, stdout and stderr to files. */
+static pid_t spawn(const char *const *args, const char *out, const char *err)
+{
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_msg(o >= 0, "cannot open %s: %s", out, strerror(errno));
+    pid_t pid = spawn_fd(args, o, err);
+    close(o);
     return pid;
 }
 
@@ -1327,20 +1336,40 @@ static pid_t start_follower(const char *slot, const char *file, const char *err,
     return spawn(args, "/dev/null", err);
 }
 
+/*
+ * The nextlsn of the last complete C line in the first len bytes of text (0
+ * when there is none); their number in *count when count is not NULL.
+ */
+static pgrepl_lsn commit_end_in(const char *text, size_t len, size_t *count)
+{
+    static const char c_line[] = "{\"action\":\"C\"", key[] = "\"nextlsn\":\"";
+    pgrepl_lsn end = 0;
+    size_t n = 0;
+    for (const char *line = text, *nl; (nl = memchr(line, '\n', len - (size_t)(line - text))) != NULL; line = nl + 1) {
+        if (strncmp(line, c_line, sizeof c_line - 1) != 0)
+            continue;
+        const char *next = strstr(line, key);
+        ck_assert_msg(next != NULL && next < nl, "a C line without nextlsn: %.200s", line);
+        char lsn[32];
+        next += sizeof key - 1;
+        size_t k = strcspn(next, "\"");
+        ck_assert_uint_lt(k, sizeof lsn);
+        memcpy(lsn, next, k);
+        lsn[k] = '\0';
+        end = lsn_of(lsn);
+        n++;
+    }
+    if (count != NULL)
+        *count = n;
+    return end;
+}
+
 /* The nextlsn of the last C line in path. */
 static pgrepl_lsn last_commit_end(const char *path)
 {
-    char *text = read_file(path, NULL);
-    char *c = NULL;
-    for (char *p = strstr(text, "{\"action\":\"C\""); p; p = strstr(p + 1, "{\"action\":\"C\""))
-        c = p;
-    pgrepl_lsn end = 0;
-    char *next = c ? strstr(c, "\"nextlsn\":\"") : NULL;
-    if (next != NULL) {
-        next += 11;
-        *strchr(next, '"') = '\0';
-        end = lsn_of(next);
-    }
+    size_t len;
+    char *text = read_file(path, &len);
+    pgrepl_lsn end = commit_end_in(text, len, NULL);
     free(text);
     return end;
 }
@@ -1385,6 +1414,90 @@ START_TEST(written_output_is_acknowledged)
     kill(pid, SIGINT);
     ck_assert_int_eq(wait_exit(pid, EXIT_TIMEOUT_S), 0);
     sql(&bsrv, "SELECT pg_drop_replication_slot('written'); DELETE FROM items");
+}
+END_TEST
+
+/* n one-row transactions with ids from first, each row long enough that a few hundred fill a pipe. */
+static void insert_transactions(int first, int n)
+{
+    sql(&bsrv,
+        "DO $$ BEGIN FOR i IN %d..%d LOOP INSERT INTO items VALUES (i, repeat('x', 300)); COMMIT; END LOOP; END $$",
+        first, first + n - 1);
+}
+
+/*
+ * Read fd in small pieces, as a slow reader does, until ncommits complete C
+ * lines arrived; returns what was read (NUL-terminated; free it) and its
+ * length. An end of file (a FIFO whose writer has not opened it yet) is
+ * waited out for up to 60 s.
+ */
+static char *read_commits(int fd, size_t ncommits, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0, have = 0;
+    char *buf = malloc(cap + 1);
+    ck_assert_ptr_nonnull(buf);
+    for (int idle = 0; have < ncommits;) {
+        if (n + 512 > cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            ck_assert_ptr_nonnull(buf);
+        }
+        ssize_t k = read(fd, buf + n, 512);
+        if (k < 0 && errno == EINTR)
+            continue;
+        ck_assert_msg(k >= 0, "read: %s", strerror(errno));
+        if (k == 0) {
+            ck_assert_msg(++idle < 1200, "no output for 60 s (%zu bytes so far)", n);
+            sleep_ms(50);
+            continue;
+        }
+        n += (size_t)k;
+        commit_end_in(buf, n, &have);
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static void assert_confirmed(const char *slot, pgrepl_lsn want, const char *why)
+{
+    pgrepl_lsn c = confirmed(&bsrv, slot);
+    ck_assert_msg(c <= want, "%s: the slot confirmed %X/%X, past %X/%X", why, (unsigned)(c >> 32), (unsigned)c,
+                  (unsigned)(want >> 32), (unsigned)want);
+    ck_assert_msg(c == want, "%s: the slot confirmed %X/%X, not %X/%X", why, (unsigned)(c >> 32), (unsigned)c,
+                  (unsigned)(want >> 32), (unsigned)want);
+}
+
+/*
+ * A pipe's reader that takes a few transactions and goes, as head(1) does:
+ * the slot is confirmed up to the last transaction it read whole, not up to
+ * what it left unread in the pipe. pgrepl-stream fails on the broken pipe.
+ */
+START_TEST(pipe_output_is_acknowledged_as_read)
+{
+    BPATH(err, "pipe.err");
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('piped', 'pgoutput')");
+    insert_transactions(1000, 1000);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    /* pgrepl-stream must not hold the read end itself */
+    ck_assert_int_eq(fcntl(p[0], F_SETFD, FD_CLOEXEC), 0);
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "piped", "-P", "items_pub", "-s", "0.2", NULL};
+    pid_t pid = spawn_fd(args, p[1], err);
+    close(p[1]);
+    size_t len;
+    char *got = read_commits(p[0], 3, &len);
+    pgrepl_lsn taken = commit_end_in(got, len, NULL);
+    free(got);
+    sleep_ms(1000); /* several status intervals */
+    close(p[0]);
+    int rc = wait_exit(pid, EXIT_TIMEOUT_S);
+    char *e = read_file(err, NULL);
+    ck_assert_msg(rc == 1, "exit %d after the reader went: %s", rc, e);
+    ck_assert_msg(strstr(e, "pgrepl-stream: error: cannot write to standard output: Broken pipe") != NULL, "%s", e);
+    free(e);
+    assert_confirmed("piped", taken, "after the reader went");
+    sql(&bsrv, "SELECT pg_drop_replication_slot('piped'); DELETE FROM items");
 }
 END_TEST
 
@@ -1599,6 +1712,7 @@ static Suite *stream_cli_suite(void)
     tcase_add_test(tc, drop_slot);
     tcase_add_test(tc, file_output_is_acknowledged_after_fsync);
     tcase_add_test(tc, written_output_is_acknowledged);
+    tcase_add_test(tc, pipe_output_is_acknowledged_as_read);
     tcase_add_test(tc, sighup_reopens_the_file);
     tcase_add_test(tc, reconnects_after_a_lost_connection);
     tcase_add_test(tc, status_lines_and_metrics);
