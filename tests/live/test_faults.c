@@ -1121,11 +1121,16 @@ START_TEST(bad_inputs)
         {"missing database", cs[0], {"-S", "bad_slot", "-P", "bad_pub"}, NULL, "database \"nope\" does not exist"},
         {"missing slot", NULL, {"-S", "nope", "-P", "bad_pub"}, NULL, "replication slot \"nope\" does not exist"},
         {"missing publication", NULL, {"-S", "bad_slot", "-P", "bad_pub,nope"}, NULL, "missing publication(s): nope"},
-        {"slot of another database", NULL, {"-S", "other_slot", "-P", "bad_pub"}, NULL,
-         "was not created in this database"},
+        {"slot of another database", NULL, {"-S", "other_slot", "-P", "bad_pub,nope"}, NULL,
+         "replication slot \"other_slot\" belongs to database \"other\", not to \"postgres\""},
         {"role without REPLICATION", cs[2], {"-S", "bad_slot", "-P", "bad_pub"}, NULL,
          major >= 16 ? "permission denied to start WAL sender" : "must be superuser or replication role"},
         {"bad --startpos", NULL, {"-S", "bad_slot", "-P", "bad_pub", "-I", "12"}, NULL, "invalid start position"},
+        {"--startpos beyond the server's WAL", NULL, {"-S", "bad_slot", "-P", "bad_pub", "-I", "FF/0"}, NULL,
+         "cannot start at FF/0, the durable position (pgrepl_stream_set_durable_lsn): the server's WAL ends at"},
+        {"slot name the server would truncate", NULL,
+         {"-S", "s234567890123456789012345678901234567890123456789012345678901234", "-P", "bad_pub"}, NULL,
+         "64 bytes"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_failure(&cases[i], cases[i].conninfo != NULL ? cases[i].conninfo : srv.conninfo);
