@@ -37,6 +37,11 @@ void pgrepl__ledger_restart(pgrepl_ledger *l, pgrepl_lsn from)
     l->keepalive_end = 0;
 }
 
+pgrepl_lsn pgrepl__ledger_start_at(const pgrepl_ledger *l, pgrepl_lsn start, pgrepl_lsn durable)
+{
+    return lsn_max(lsn_max(start, durable), l->acked);
+}
+
 void pgrepl__ledger_durable(pgrepl_ledger *l, pgrepl_lsn lsn)
 {
     l->received = lsn_max(l->received, lsn);

@@ -48,6 +48,12 @@ void pgrepl__ledger_free(pgrepl_ledger *l);
  */
 void pgrepl__ledger_restart(pgrepl_ledger *l, pgrepl_lsn from);
 /*
+ * Where START_REPLICATION starts: the latest of the application's start
+ * position, its durable position and what it acknowledged (which is never
+ * asked for again).
+ */
+pgrepl_lsn pgrepl__ledger_start_at(const pgrepl_ledger *l, pgrepl_lsn start, pgrepl_lsn durable);
+/*
  * The application holds everything below lsn durably from before this
  * stream (its own store), and the server's WAL is known to reach lsn: it
  * counts as received and acknowledged.

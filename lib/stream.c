@@ -965,11 +965,9 @@ static void disarm_deadline(pgrepl_stream *s)
     s->wait_due = false;
 }
 
-/* Where START_REPLICATION starts: what the application acknowledged is never asked for again. */
 static pgrepl_lsn requested_start(const pgrepl_stream *s)
 {
-    pgrepl_lsn lsn = s->start_lsn > s->durable_lsn ? s->start_lsn : s->durable_lsn;
-    return lsn > s->ledger.acked ? lsn : s->ledger.acked;
+    return pgrepl__ledger_start_at(&s->ledger, s->start_lsn, s->durable_lsn);
 }
 
 static void connect_now(pgrepl_stream *s)
