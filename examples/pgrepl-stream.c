@@ -844,6 +844,9 @@ static const char *hint_for(const pgrepl_error *err)
         return "Add --if-not-exists to use the existing slot.";
     if (strcmp(state, "55006") == 0)
         return "Another process is using this slot.";
+    if (err->code == PGREPL_EGAP)
+        return "A --temporary slot loses the changes of an outage; another consumer on the slot takes changes "
+               "from this one; a recreated slot starts later. Use --allow-gap to go on regardless.";
     if (strstr(msg, "wal_level") != NULL)
         return "Set wal_level = logical in postgresql.conf and restart the server.";
     if (err->code == PGREPL_ECONNECT && strstr(msg, "password") != NULL)
@@ -916,8 +919,7 @@ static void on_error(pgrepl_stream *s, const pgrepl_error *err)
     }
     /* the library reconnects: resume after what is written, and a temporary slot is needed again */
     prepare_reconnect(a);
-    pgrepl_lsn from = a->written_end > a->o.startpos ? a->written_end : a->o.startpos;
-    int rc = pgrepl_stream_set_start_lsn(s, from);
+    int rc = pgrepl_stream_set_start_lsn(s, a->written_end);
     if (rc == 0)
         rc = queue_create(a);
     if (rc != 0) {
@@ -929,11 +931,34 @@ static void on_error(pgrepl_stream *s, const pgrepl_error *err)
     a->reconnecting = true;
 }
 
+/* Before each START_REPLICATION: say where the slot is when it is ahead of what this program printed. */
+static void on_start(pgrepl_stream *s, const pgrepl_start_info *in)
+{
+    app *a = pgrepl_stream_get_data(s);
+    if (in->connection == 1 && strcmp(pgrepl_stream_server_encoding(s), "SQL_ASCII") == 0)
+        warning("database encoding is SQL_ASCII: the server does not check text, and bytes that are not valid "
+                "UTF-8 are printed as U+FFFD");
+    if (in->skipped_to == 0)
+        return;
+    char from[PGREPL_LSN_BUFSIZE], to[PGREPL_LSN_BUFSIZE];
+    pgrepl_lsn_format(in->skipped_from, from);
+    pgrepl_lsn_format(in->skipped_to, to);
+    if (in->skip_certain && a->o.allow_gap)
+        warning("slot \"%s\" was moved past what was printed: the changes from %s to %s are skipped (--allow-gap)",
+                a->o.slot, from, to);
+    else if (!in->skip_certain)
+        warning("slot \"%s\" has confirmed %s, beyond %s where this program was to start: either this program's own "
+                "earlier run confirmed it while the publication was quiet, or the changes in between were "
+                "consumed elsewhere",
+                a->o.slot, to, from);
+}
+
 static const pgrepl_stream_callbacks stream_callbacks = {
     .on_state = on_state,
     .on_notice = on_notice,
     .on_error = on_error,
     .on_keepalive = on_keepalive,
+    .on_start = on_start,
 };
 
 /* ---- slot commands ----------------------------------------------------------- */
@@ -1027,6 +1052,8 @@ static int configure(app *a)
         rc = pgrepl_stream_set_connect_timeout(a->s, o->connect_timeout_ms);
     if (rc == 0)
         rc = pgrepl_stream_set_receive_timeout(a->s, o->receive_timeout_ms);
+    if (rc == 0)
+        rc = pgrepl_stream_set_allow_gaps(a->s, o->allow_gap);
     if (rc == 0 && o->read_pause_us >= 0)
         rc = pgrepl_stream_set_read_batch(a->s, o->read_pause_us > 0 ? PGREPL_READ_BATCH_BYTES : 0,
                                           (uint64_t)o->read_pause_us);
@@ -1070,7 +1097,7 @@ static int queue_create(app *a)
     return rc;
 }
 
-/* (Re)connect and stream from the last unit that is out, or --startpos. */
+/* (Re)connect and stream after the last unit written, or from --startpos. */
 static void start_streaming(app *a)
 {
     if (a->stopping)
@@ -1079,8 +1106,10 @@ static void start_streaming(app *a)
         finish(a, 1);
         return;
     }
-    pgrepl_lsn from = a->written_end > a->o.startpos ? a->written_end : a->o.startpos;
-    int rc = pgrepl_stream_set_start_lsn(a->s, from);
+    /* start after what is written; only what is out (fsynced, read) is acknowledged */
+    int rc = pgrepl_stream_set_start_lsn(a->s, a->written_end);
+    if (rc == 0 && a->o.has_startpos)
+        rc = pgrepl_stream_set_durable_lsn(a->s, a->o.startpos);
     if (rc == 0)
         rc = queue_create(a);
     if (rc == 0)

@@ -22,6 +22,7 @@ typedef struct cli_options {
     char **pubs;                             /* -P, split at commas */
     int npubs;
     bool create_slot, if_not_exists, drop_slot, temporary;
+    bool allow_gap;
     bool has_startpos, has_endpos;
     pgrepl_lsn startpos, endpos;
     const char *file;                        /* "-": standard output */

@@ -32,6 +32,7 @@ enum {
     OPT_HEARTBEAT_INTERVAL,
     OPT_HEARTBEAT_PREFIX,
     OPT_READ_PAUSE,
+    OPT_ALLOW_GAP,
     OPT_HELP
 };
 
@@ -71,7 +72,13 @@ static void help(void)
            "  -S, --slot=SLOTNAME      replication slot (required)\n"
            "  -P, --publication=NAME[,NAME...]  publications to stream (required to stream)\n"
            "  -E, --endpos=LSN         print the transactions committed before LSN, then exit\n"
-           "  -I, --startpos=LSN       where to start if the slot has not confirmed further\n"
+           "  -I, --startpos=LSN       start at LSN if the slot has not confirmed further; the\n"
+           "                           changes before it count as handled (the slot may be\n"
+           "                           confirmed up to it); beyond the server's WAL: an error\n"
+           "      --allow-gap          go on, with a warning naming the range, when the slot\n"
+           "                           was moved past what this program printed (another\n"
+           "                           consumer, a recreated slot, a --temporary slot that\n"
+           "                           lost its connection); default: an error\n"
            "  -f, --file=FILE          write to FILE, - for standard output (default)\n"
            "  -F, --fsync-interval=SECS  fsync FILE this often; lines are acknowledged once\n"
            "                           fsynced; 0 = never fsync (default 10)\n"
@@ -106,18 +113,20 @@ static void help(void)
            "  -p, --port=PORT          server port\n"
            "  -U, --username=NAME      user name\n"
            "  -w, --no-password        never prompt for a password\n"
-           "  -W, --password           prompt for a password before connecting\n\n"
-           "SIGINT/SIGTERM stop cleanly; SIGHUP reopens FILE (a regular file).\n\n"
-           "Acknowledged to the server, so that the slot moves on: lines in a file once\n"
-           "fsynced (with -F 0 once written); lines in a pipe, FIFO or socket once its\n"
-           "reader took them from the kernel (what it did with them after that, or holds\n"
-           "in buffers of its own, cannot be seen; over TCP, once the other host's kernel\n"
-           "acknowledged them); lines to a terminal once written.\n\n"
-           "Errors that may pass (a lost connection, a restarting server, the slot busy) are\n"
-           "logged and retried; the others stop the program.\n"
-           "Exit status: 0 after --endpos or SIGINT/SIGTERM; 1 on an error that retrying\n"
-           "cannot fix, or on any error with --no-loop.\n",
+           "  -W, --password           prompt for a password before connecting\n\n",
            CLI_PROG, CLI_PROG);
+    /* apart: one string literal of both would pass the 4095 characters C99 promises to compilers */
+    fputs("SIGINT/SIGTERM stop cleanly; SIGHUP reopens FILE (a regular file).\n\n"
+          "Acknowledged to the server, so that the slot moves on: lines in a file once\n"
+          "fsynced (with -F 0 once written); lines in a pipe, FIFO or socket once its\n"
+          "reader took them from the kernel (what it did with them after that, or holds\n"
+          "in buffers of its own, cannot be seen; over TCP, once the other host's kernel\n"
+          "acknowledged them); lines to a terminal once written.\n\n"
+          "Errors that may pass (a lost connection, a restarting server, the slot busy) are\n"
+          "logged and retried; the others stop the program.\n"
+          "Exit status: 0 after --endpos or SIGINT/SIGTERM; 1 on an error that retrying\n"
+          "cannot fix, or on any error with --no-loop.\n",
+          stdout);
 }
 
 /* ---- option parsing ---------------------------------------------------------- */
@@ -318,6 +327,7 @@ static int parse_one(cli_options *o, int c, const char *arg, const char *opt)
     case OPT_IF_NOT_EXISTS: o->if_not_exists = true; return 0;
     case OPT_DROP_SLOT: o->drop_slot = true; return 0;
     case OPT_TEMPORARY: o->temporary = true; return 0;
+    case OPT_ALLOW_GAP: o->allow_gap = true; return 0;
     case OPT_PROTO_VERSION: return parse_proto(o, arg);
     case OPT_BINARY: o->binary = true; return 0;
     case OPT_MESSAGES: o->messages = true; return 0;
@@ -341,6 +351,8 @@ static int check_options(const cli_options *o)
 {
     if (o->slot == NULL || o->slot[0] == '\0')
         return bad_usage("no slot given (-S NAME)");
+    if (strlen(o->slot) >= 64)
+        return bad_usage("slot name \"%s\" is 64 bytes or more: the server would cut it to another name", o->slot);
     if (o->drop_slot && (o->create_slot || o->temporary))
         return bad_usage("--drop-slot cannot be combined with --create-slot or --temporary");
     if (o->if_not_exists && !o->create_slot)
@@ -385,6 +397,7 @@ static const struct option long_options[] = {
     {"if-not-exists", no_argument, NULL, OPT_IF_NOT_EXISTS},
     {"drop-slot", no_argument, NULL, OPT_DROP_SLOT},
     {"temporary", no_argument, NULL, OPT_TEMPORARY},
+    {"allow-gap", no_argument, NULL, OPT_ALLOW_GAP},
     {"proto-version", required_argument, NULL, OPT_PROTO_VERSION},
     {"binary", no_argument, NULL, OPT_BINARY},
     {"messages", no_argument, NULL, OPT_MESSAGES},

@@ -8,6 +8,14 @@
 const char pgrepl__hint_invalidated[] =
     "The slot was invalidated and can no longer be used: drop it, create a new one and resynchronize the data.";
 const char pgrepl__hint_publication[] = "Create the publication (CREATE PUBLICATION), or correct its name.";
+const char pgrepl__hint_other_database[] =
+    "Connect to the database the slot belongs to (pg_replication_slots.database), or use a slot of this one.";
+const char pgrepl__hint_beyond_wal[] =
+    "Check the start position: it must come from this cluster's WAL (an LSN of another cluster, or of a server "
+    "before it was restored from a backup, does not fit).";
+const char pgrepl__hint_gap[] =
+    "Another consumer on the slot, a dropped and recreated slot, a temporary slot whose connection was lost, or "
+    "pg_replication_slot_advance() moved it. Find out which; to accept the loss and go on, allow gaps.";
 #define HINT_OPTIONS "Check the stream options (protocol version, streaming, two-phase, origin) against the server version."
 
 /*
@@ -27,8 +35,7 @@ static const rule server_rules[] = {
     {"55000", "cannot read from logical replication slot", true, pgrepl__hint_invalidated},        /* 14-15 */
     {"55000", "can no longer get changes from replication slot", true, pgrepl__hint_invalidated}, /* 16-17 */
     {"55000", "can no longer access replication slot", true, pgrepl__hint_invalidated},           /* 18 */
-    {"55000", "was not created in this database", true,
-     "Connect to the database the slot belongs to (pg_replication_slots.database)."},
+    {"55000", "was not created in this database", true, pgrepl__hint_other_database},
     {"55000", "wal_level", true, "Set wal_level = logical in the server configuration and restart the server."},
     {"55000", "physical replication slot", true, "Use a logical slot created with the pgoutput plugin."},
     {"55000", "in recovery", true, "Connect to the primary (logical decoding on a standby needs PostgreSQL 16)."},
@@ -211,6 +218,7 @@ int pgrepl__check_sql(pgrepl_str *out, int server_version, const char *slot, con
                             "s.slot_name IS NOT NULL, s.wal_status, ");
     pgrepl__str_append(out, server_version >= 160000 ? "s.conflicting, " : "NULL, ");
     pgrepl__str_append(out, server_version >= 170000 ? "s.invalidation_reason" : "NULL");
+    pgrepl__str_append(out, ", s.slot_type, s.database, pg_catalog.current_database(), s.confirmed_flush_lsn");
     pgrepl__str_append(out, " FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = ");
     pgrepl__str_quote_literal(out, slot);
     return out->oom ? PGREPL_ENOMEM : 0;

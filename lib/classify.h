@@ -29,6 +29,9 @@ pgrepl_verdict pgrepl__classify_server(const char *sqlstate, const char *message
 /* Hints for what the check before streaming finds. */
 extern const char pgrepl__hint_publication[];
 extern const char pgrepl__hint_invalidated[];
+extern const char pgrepl__hint_other_database[];
+extern const char pgrepl__hint_beyond_wal[];
+extern const char pgrepl__hint_gap[];
 
 /*
  * A connection that failed without a server error, from libpq's text:
@@ -65,11 +68,16 @@ void pgrepl__parse_connect_error(const char *text, pgrepl_connect_diag *d);
  *   2  the slot's wal_status
  *   3  conflicting (16+, else NULL)
  *   4  invalidation_reason (17+, else NULL)
+ *   5  the slot's type ("logical", "physical")
+ *   6  the slot's database (NULL for a physical slot)
+ *   7  the connection's database
+ *   8  the slot's confirmed_flush_lsn
  * PostgreSQL 14-17 would fail on a missing publication only when the first
  * change is decoded, and 18 only warns and skips the changes.
  */
 enum { PGREPL_CHECK_MISSING_PUBS, PGREPL_CHECK_SLOT_EXISTS, PGREPL_CHECK_WAL_STATUS, PGREPL_CHECK_CONFLICTING,
-       PGREPL_CHECK_INVALIDATION, PGREPL_CHECK_COLUMNS };
+       PGREPL_CHECK_INVALIDATION, PGREPL_CHECK_SLOT_TYPE, PGREPL_CHECK_SLOT_DATABASE, PGREPL_CHECK_DATABASE,
+       PGREPL_CHECK_CONFIRMED, PGREPL_CHECK_COLUMNS };
 
 int pgrepl__check_sql(pgrepl_str *out, int server_version, const char *slot, const char *const *pubs, int npubs);
 

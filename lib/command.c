@@ -6,11 +6,14 @@
  * pgoutput prints text values with the walsender session's settings; pinning
  * them makes output independent of the server's and the role's defaults.
  * standard_conforming_strings makes our own SQL literals mean what
- * pgrepl__str_quote_literal assumes.
+ * pgrepl__str_quote_literal assumes. client_encoding UTF8: pgoutput converts
+ * names and text values to the session's client encoding, which libpq
+ * otherwise takes from the database (a LATIN1 database's bytes are not
+ * UTF-8). A SQL_ASCII database converts nothing (pgrepl_stream_server_encoding).
  */
 const char pgrepl__session_settings[] = "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; "
                                         "SET extra_float_digits = 3; SET bytea_output = hex; "
-                                        "SET standard_conforming_strings = on";
+                                        "SET standard_conforming_strings = on; SET client_encoding = 'UTF8'";
 
 const char pgrepl__snapshot_use_begin[] = "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ";
 

@@ -731,6 +731,12 @@ int pgrepl__conn_server_version(const pgrepl_conn *c)
     return c->pg != NULL ? PQserverVersion(c->pg) : 0;
 }
 
+const char *pgrepl__conn_parameter(const pgrepl_conn *c, const char *name)
+{
+    const char *v = c->pg != NULL ? PQparameterStatus(c->pg, name) : NULL;
+    return v != NULL ? v : "";
+}
+
 const char *pgrepl__conn_errmsg(const pgrepl_conn *c)
 {
     return c->errmsg;

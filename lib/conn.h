@@ -177,6 +177,8 @@ uint64_t pgrepl__conn_connect_timeout_ms(const pgrepl_conn *c);
 
 /* PQserverVersion, 0 before connecting. */
 int pgrepl__conn_server_version(const pgrepl_conn *c);
+/* A parameter the server reported (PQparameterStatus), or "". */
+const char *pgrepl__conn_parameter(const pgrepl_conn *c, const char *name);
 
 /* libpq's last error on one line (""). */
 const char *pgrepl__conn_errmsg(const pgrepl_conn *c);

@@ -26,14 +26,27 @@ void pgrepl__ledger_free(pgrepl_ledger *l)
     l->streams_cap = 0;
 }
 
-void pgrepl__ledger_reset_units(pgrepl_ledger *l)
+void pgrepl__ledger_restart(pgrepl_ledger *l, pgrepl_lsn from)
 {
     l->in_txn = false;
     l->nstreams = 0;
-    /* Whatever was delivered but not acknowledged will be sent again; it no
-     * longer blocks the idle rule, the re-sent copy will. */
-    l->delivered_end = l->acked;
+    /* What was delivered below from but not acknowledged is not sent again:
+     * it blocks the idle rule until acknowledged. Above from it will be sent
+     * again, and the re-sent copy blocks it. */
+    l->delivered_end = lsn_max(l->acked, from);
     l->keepalive_end = 0;
+}
+
+pgrepl_lsn pgrepl__ledger_start_at(const pgrepl_ledger *l, pgrepl_lsn start, pgrepl_lsn durable)
+{
+    return lsn_max(lsn_max(start, durable), l->acked);
+}
+
+void pgrepl__ledger_durable(pgrepl_ledger *l, pgrepl_lsn lsn)
+{
+    l->received = lsn_max(l->received, lsn);
+    l->acked = lsn_max(l->acked, lsn);
+    l->delivered_end = lsn_max(l->delivered_end, l->acked);
 }
 
 void pgrepl__ledger_received(pgrepl_ledger *l, pgrepl_lsn lsn)

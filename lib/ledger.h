@@ -39,8 +39,26 @@ typedef struct pgrepl_ledger {
 /* Start from a known confirmed position (0 when unknown). */
 void pgrepl__ledger_init(pgrepl_ledger *l, pgrepl_lsn start);
 void pgrepl__ledger_free(pgrepl_ledger *l);
-/* Forget open units (after a reconnect); positions stay. */
-void pgrepl__ledger_reset_units(pgrepl_ledger *l);
+/*
+ * A new START_REPLICATION asking for from: forget open units (what arrived
+ * of them comes again), keep the positions. Everything below from counts as
+ * delivered and not yet acknowledged (the application asked to start there
+ * because it holds those changes, maybe not durably): until it acknowledges
+ * from, the idle rule confirms nothing beyond acked.
+ */
+void pgrepl__ledger_restart(pgrepl_ledger *l, pgrepl_lsn from);
+/*
+ * Where START_REPLICATION starts: the latest of the application's start
+ * position, its durable position and what it acknowledged (which is never
+ * asked for again).
+ */
+pgrepl_lsn pgrepl__ledger_start_at(const pgrepl_ledger *l, pgrepl_lsn start, pgrepl_lsn durable);
+/*
+ * The application holds everything below lsn durably from before this
+ * stream (its own store), and the server's WAL is known to reach lsn: it
+ * counts as received and acknowledged.
+ */
+void pgrepl__ledger_durable(pgrepl_ledger *l, pgrepl_lsn lsn);
 
 /* Something arrived from the server that reaches up to lsn (XLogData dataStart or walEnd). */
 void pgrepl__ledger_received(pgrepl_ledger *l, pgrepl_lsn lsn);

@@ -38,6 +38,9 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_RECONNECT_MIN_MS 1000
 #define DEFAULT_RECONNECT_MAX_MS 60000
+#define DEFAULT_STOP_TIMEOUT_MS 5000
+/* The server truncates names to NAMEDATALEN - 1 = 63 bytes: a longer one would name another slot. */
+#define MAX_SLOT_NAME 63
 /* Longest interval or timeout accepted: its microseconds must fit an int64_t. */
 #define MAX_MS (UINT64_C(1) << 40)
 
@@ -88,7 +91,10 @@ struct pgrepl_stream {
     bool auto_ack;
     pgrepl_streaming_mode streaming;
     pgrepl_origin_filter origin;
-    pgrepl_lsn start_lsn;
+    pgrepl_lsn start_lsn;   /* where to ask the server to start; never confirmed by itself */
+    pgrepl_lsn durable_lsn; /* what the application holds durably from before this stream */
+    bool allow_gaps;
+    uint64_t stop_timeout_ms;
     uint64_t interval_ms;
     uint64_t recv_timeout_ms;
     uint64_t connect_timeout_ms; /* 0: the conninfo's connect_timeout, else DEFAULT_CONNECT_TIMEOUT_MS */
@@ -131,6 +137,7 @@ struct pgrepl_stream {
     PGresult *res;     /* the result kept for the command in flight */
     int server_version;
     char system_id[32];
+    char server_encoding[64];
     uint32_t timeline;
     pgrepl_lsn xlogpos;
     uint64_t sender_timeout_ms;
@@ -164,6 +171,12 @@ struct pgrepl_stream {
     uint64_t deadline_ms;  /* the connect deadline armed last */
     uint64_t rng;          /* jitter */
     int64_t streaming_since; /* when this connection began streaming; 0 if it has not */
+    bool progressed;         /* this connection confirmed more than it started from */
+    pgrepl_lsn started_flush; /* the flush position when this connection began streaming */
+
+    /* gaps: what this consumer is known to hold on the slot */
+    pgrepl_lsn held;       /* the latest of what it held at each start and the slot's position then */
+    unsigned starts;       /* START_REPLICATION sent on this slot */
     bool idle_advance; /* the idle rule: flush follows keepalive walEnd (ledger.h) */
     pgrepl_heartbeat *hb; /* NULL once closing */
 
@@ -217,7 +230,8 @@ typedef enum note_kind {
     NOTE_STATUS_SENT,
     NOTE_SLOT_CREATED,
     NOTE_SLOT_DONE,
-    NOTE_SLOT_INFO
+    NOTE_SLOT_INFO,
+    NOTE_START
 } note_kind;
 
 typedef struct note {
@@ -233,6 +247,7 @@ typedef struct note {
     int status;
     const pgrepl_slot_created *created;
     const pgrepl_slot_info *info;
+    const pgrepl_start_info *start;
 } note;
 
 /*
@@ -278,6 +293,10 @@ static void notify(pgrepl_stream *s, const note *n)
     case NOTE_SLOT_INFO:
         if (n->cmd->info_cb != NULL)
             n->cmd->info_cb(s, n->status, n->info);
+        break;
+    case NOTE_START:
+        if (s->scb.on_start != NULL)
+            s->scb.on_start(s, n->start);
         break;
     }
     s->busy--;
@@ -779,13 +798,17 @@ static void teardown(pgrepl_stream *s, int status)
 /*
  * After a failure: reconnect later when the application wants to stream,
  * reconnection is on and retrying can help. attempts counts failures in a
- * row; a connection that streamed for as long as the longest delay proved
- * the trouble gone, so the delays start small again after it. Returns
+ * row; a connection that streamed and confirmed progress, or streamed for
+ * as long as the longest delay, proved the trouble gone, so the delays
+ * start small again after it (an outage that follows begins with short
+ * delays: the sooner the stream is back, the less a server restart that
+ * forgets unpersisted confirmations sends again). Returns
  * whether a reconnection is scheduled.
  */
 static bool plan_retry(pgrepl_stream *s, bool fatal)
 {
-    if (s->streaming_since != 0 && now_us() - s->streaming_since >= (int64_t)s->retry_max_ms * 1000)
+    if (s->streaming_since != 0 &&
+        (s->progressed || now_us() - s->streaming_since >= (int64_t)s->retry_max_ms * 1000))
         s->attempts = 0;
     s->streaming_since = 0;
     s->attempts++;
@@ -930,7 +953,21 @@ static void arm_deadline(pgrepl_stream *s)
     if (s->deadline_ms == 0)
         s->deadline_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     s->wait_due = false;
+    /* the loop's clock may be as old as the start of a long application callback */
+    uv_update_time(s->loop);
     uv_timer_start(&s->wait, on_wait, s->deadline_ms, 0);
+}
+
+/* Slot commands and a held snapshot take the application's time, not the setup's. */
+static void disarm_deadline(pgrepl_stream *s)
+{
+    uv_timer_stop(&s->wait);
+    s->wait_due = false;
+}
+
+static pgrepl_lsn requested_start(const pgrepl_stream *s)
+{
+    return pgrepl__ledger_start_at(&s->ledger, s->start_lsn, s->durable_lsn);
 }
 
 static void connect_now(pgrepl_stream *s)
@@ -939,9 +976,8 @@ static void connect_now(pgrepl_stream *s)
     s->begin_lsn = 0;
     s->unit_end = 0;
     s->streaming_since = 0;
-    pgrepl__ledger_reset_units(&s->ledger);
-    pgrepl__ledger_received(&s->ledger, s->start_lsn);
-    pgrepl__ledger_ack(&s->ledger, s->start_lsn);
+    s->progressed = false;
+    pgrepl__ledger_restart(&s->ledger, s->ledger.acked);
     pgrepl_decoder_reset(s->dec);
     s->ph = PH_CONNECT;
     if (pgrepl__conn_start(&s->conn, s->conninfo, on_notice, s) != 0) {
@@ -966,6 +1002,8 @@ static int send_status(pgrepl_stream *s, bool ping)
     if (rc != 0)
         return rc;
     pgrepl__ledger_reported(&s->ledger, write, flush);
+    if (flush > s->started_flush)
+        s->progressed = true;
     pgrepl__feedback_on_sent(&s->fb, now_us(), ping, flush);
     notify(s, &(note){.kind = NOTE_STATUS_SENT, .lsn1 = write, .lsn2 = flush});
     return 0;
@@ -1057,6 +1095,32 @@ static bool feedback(pgrepl_stream *s)
 
 /* ---- the command plan --------------------------------------------------------- */
 
+/*
+ * A start beyond the server's WAL would make it skip every change up to
+ * there, for this consumer and every later one, once confirmed: refuse it.
+ * Whatever this stream received is below the server's flushed WAL, also
+ * after a crash, unless the server is another cluster or was restored.
+ */
+static bool beyond_wal(pgrepl_stream *s)
+{
+    pgrepl_lsn want = requested_start(s);
+    if (want <= s->xlogpos) {
+        pgrepl__ledger_durable(&s->ledger, s->durable_lsn);
+        return false;
+    }
+    char w[PGREPL_LSN_BUFSIZE], x[PGREPL_LSN_BUFSIZE];
+    pgrepl_lsn_format(want, w);
+    pgrepl_lsn_format(s->xlogpos, x);
+    const char *what = want == s->ledger.acked    ? "what this stream already received and acknowledged"
+                       : want == s->durable_lsn ? "the durable position (pgrepl_stream_set_durable_lsn)"
+                                                : "the start position (pgrepl_stream_set_start_lsn)";
+    fail_with(s, PGREPL_EINVAL, (pgrepl_verdict){true, pgrepl__hint_beyond_wal}, NULL,
+              "cannot start at %s, %s: the server's WAL ends at %s, and the server would skip every change "
+              "up to %s",
+              w, what, x, w);
+    return true;
+}
+
 static void identify_done(pgrepl_stream *s, const PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3) {
@@ -1070,7 +1134,10 @@ static void identify_done(pgrepl_stream *s, const PGresult *res)
         fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: bad xlogpos \"%s\"", PQgetvalue(res, 0, 2));
         return;
     }
+    if (beyond_wal(s))
+        return;
     s->server_version = pgrepl__conn_server_version(&s->conn);
+    snprintf(s->server_encoding, sizeof s->server_encoding, "%s", pgrepl__conn_parameter(&s->conn, "server_encoding"));
     send_command(s, "SHOW wal_sender_timeout", PH_SHOW);
 }
 
@@ -1262,6 +1329,7 @@ static int build_slot_cmd(pgrepl_stream *s, const slot_cmd *c, pgrepl_str *sql)
 
 static void run_slot_cmd(pgrepl_stream *s)
 {
+    disarm_deadline(s);
     slot_cmd *c = s->queue;
     s->queue = c->next;
     if (s->queue == NULL)
@@ -1308,8 +1376,7 @@ static void send_start(pgrepl_stream *s)
     pgrepl_start_cmd c = {
         .server_version = s->server_version,
         .slot = s->slot,
-        /* resume: what the application acknowledged is never asked for again */
-        .start_lsn = s->start_lsn > s->ledger.acked ? s->start_lsn : s->ledger.acked,
+        .start_lsn = requested_start(s),
         .proto_version = s->proto_req,
         .publications = (const char *const *)s->pubs,
         .npublications = s->npubs,
@@ -1333,6 +1400,8 @@ static void send_start(pgrepl_stream *s)
         s->ph = PH_START; /* a failure to send arrives as a FAILED event */
     pgrepl__str_free(&sql);
     if (rc == 0)
+        pgrepl__ledger_restart(&s->ledger, c.start_lsn);
+    if (rc == 0)
         set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
@@ -1349,6 +1418,54 @@ static void send_check(pgrepl_stream *s)
         set_state(s, PGREPL_STREAM_CONNECTING);
     }
     pgrepl__str_free(&sql);
+}
+
+static pgrepl_lsn lsn_max(pgrepl_lsn a, pgrepl_lsn b)
+{
+    return a > b ? a : b;
+}
+
+/*
+ * Before START_REPLICATION: where the slot is against what this consumer
+ * holds. A slot ahead of it means the server would skip changes this
+ * consumer never had; when this stream streamed from the slot before, that
+ * is certain (someone else moved it). Tells the application (on_start) and
+ * fails with PGREPL_EGAP on a certain gap unless gaps are allowed. Returns
+ * whether to go on.
+ */
+static bool report_start(pgrepl_stream *s, pgrepl_lsn confirmed)
+{
+    pgrepl_lsn held = lsn_max(lsn_max(s->held, s->ledger.reported), lsn_max(s->ledger.acked, s->durable_lsn));
+    held = lsn_max(held, s->start_lsn);
+    bool known = held != 0 || s->starts > 0;
+    pgrepl_start_info info = {.requested = requested_start(s),
+                              .slot_confirmed = confirmed,
+                              .held = held,
+                              .connection = s->starts + 1,
+                              .system_id = s->system_id,
+                              .timeline = s->timeline,
+                              .server_wal = s->xlogpos};
+    if (known && confirmed > held) {
+        info.skipped_from = held;
+        info.skipped_to = confirmed;
+        info.skip_certain = s->starts > 0;
+    }
+    s->held = lsn_max(held, confirmed);
+    s->starts++;
+    notify(s, &(note){.kind = NOTE_START, .start = &info});
+    if (s->stop_req || s->close_req || s->ph != PH_CHECK)
+        return false;
+    if (info.skip_certain && !s->allow_gaps) {
+        char from[PGREPL_LSN_BUFSIZE], to[PGREPL_LSN_BUFSIZE];
+        pgrepl_lsn_format(info.skipped_from, from);
+        pgrepl_lsn_format(info.skipped_to, to);
+        fail_with(s, PGREPL_EGAP, (pgrepl_verdict){true, pgrepl__hint_gap}, NULL,
+                  "replication slot \"%s\" was moved to %s while this consumer holds only up to %s: the changes "
+                  "from %s to %s would be skipped",
+                  s->slot, to, from, from, to);
+        return false;
+    }
+    return true;
 }
 
 /*
@@ -1368,6 +1485,20 @@ static void check_done(pgrepl_stream *s, const PGresult *res)
         send_start(s);
         return;
     }
+    const char *type = PQgetvalue(res, 0, PGREPL_CHECK_SLOT_TYPE);
+    if (strcmp(type, "logical") != 0) {
+        fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, NULL}, NULL,
+                  "replication slot \"%s\" is a %s slot, not a logical one", s->slot, type);
+        return;
+    }
+    const char *db = PQgetvalue(res, 0, PGREPL_CHECK_SLOT_DATABASE);
+    const char *here = PQgetvalue(res, 0, PGREPL_CHECK_DATABASE);
+    if (strcmp(db, here) != 0) {
+        fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_other_database}, NULL,
+                  "replication slot \"%s\" belongs to database \"%s\", not to \"%s\" (the connection's)", s->slot,
+                  db, here);
+        return;
+    }
     if (!PQgetisnull(res, 0, PGREPL_CHECK_MISSING_PUBS)) {
         fail_with(s, PGREPL_ENOTFOUND, (pgrepl_verdict){true, pgrepl__hint_publication}, NULL,
                   "missing publication(s): %s", PQgetvalue(res, 0, PGREPL_CHECK_MISSING_PUBS));
@@ -1381,7 +1512,8 @@ static void check_done(pgrepl_stream *s, const PGresult *res)
                   "replication slot \"%s\" has been invalidated (%s)", s->slot, why);
         return;
     }
-    send_start(s);
+    if (report_start(s, col_lsn(res, PGREPL_CHECK_CONFIRMED)))
+        send_start(s);
 }
 
 static void streaming_begin(pgrepl_stream *s)
@@ -1390,6 +1522,7 @@ static void streaming_begin(pgrepl_stream *s)
     s->want_start = false;
     uv_timer_stop(&s->wait);
     s->streaming_since = now_us();
+    s->started_flush = s->ledger.reported;
     batch_begin(s);
     pgrepl__feedback_init(&s->fb, (int64_t)s->interval_ms * 1000, (int64_t)s->sender_timeout_ms * 1000,
                           (int64_t)s->recv_timeout_ms * 1000, now_us());
@@ -1691,6 +1824,9 @@ static void stop_now(pgrepl_stream *s)
         /* a failed final update or CopyDone means the connection is gone: nothing to drain */
         if (send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->conn) == 0) {
             s->ph = PH_STOPPING;
+            /* a walsender inside a huge transaction reads CopyDone only after it: do not wait for that */
+            uv_update_time(s->loop);
+            uv_timer_start(&s->wait, on_wait, s->stop_timeout_ms, 0);
             pgrepl__heartbeat_stop(s->hb);
             set_state(s, PGREPL_STREAM_STOPPING);
             return;
@@ -1735,6 +1871,10 @@ static void wait_expired(pgrepl_stream *s)
         s->reconnects++;
         s->connect_req = true;
         s->want_start = true;
+    } else if (s->ph == PH_STOPPING) {
+        /* the final status update went out before CopyDone: the server has the confirmation */
+        teardown(s, PGREPL_ECANCELED);
+        set_state(s, PGREPL_STREAM_STOPPED);
     } else if (timed_phase(s->ph)) {
         fail(s, PGREPL_ETIMEDOUT, false, NULL, "%s: no answer within %llu ms (connect timeout)",
              s->ph == PH_CONNECT ? "could not connect" : phase_command(s->ph), (unsigned long long)s->deadline_ms);
@@ -2035,6 +2175,7 @@ pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop)
     s->hold_fd = -1;
     s->retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
     s->retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
+    s->stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
     s->batch_bytes = PGREPL_READ_BATCH_BYTES;
     s->batch_pause_us = PGREPL_READ_BATCH_PAUSE_US;
     /* jitter only has to differ between processes and streams; never 0 for xorshift */
@@ -2186,12 +2327,22 @@ int pgrepl_stream_set_conninfo(pgrepl_stream *s, const char *conninfo)
     return replace_string(&s->conninfo, conninfo);
 }
 
+static bool bad_slot_name(const char *name)
+{
+    return name == NULL || *name == '\0' || strlen(name) > MAX_SLOT_NAME;
+}
+
 int pgrepl_stream_set_slot(pgrepl_stream *s, const char *slot)
 {
-    if (s == NULL || slot == NULL || *slot == '\0')
+    if (s == NULL || bad_slot_name(slot))
         return PGREPL_EINVAL;
     if (!configurable(s))
         return PGREPL_ESTATE;
+    if (s->slot != NULL && strcmp(s->slot, slot) != 0) {
+        /* another slot: nothing is known of it yet */
+        s->held = 0;
+        s->starts = 0;
+    }
     return replace_string(&s->slot, slot);
 }
 
@@ -2274,12 +2425,43 @@ int pgrepl_stream_set_origin(pgrepl_stream *s, pgrepl_origin_filter origin)
     return rc;
 }
 
+/* Positions may also be set while a reconnection is pending: for the next connection. */
+static int check_position(const pgrepl_stream *s)
+{
+    return s != NULL && s->state == PGREPL_STREAM_RECONNECTING && !s->close_req ? 0 : check_config(s);
+}
+
 int pgrepl_stream_set_start_lsn(pgrepl_stream *s, pgrepl_lsn lsn)
 {
-    /* also while a reconnection is pending: for the next connection */
-    int rc = s != NULL && s->state == PGREPL_STREAM_RECONNECTING && !s->close_req ? 0 : check_config(s);
+    int rc = check_position(s);
     if (rc == 0)
         s->start_lsn = lsn;
+    return rc;
+}
+
+int pgrepl_stream_set_durable_lsn(pgrepl_stream *s, pgrepl_lsn lsn)
+{
+    int rc = check_position(s);
+    if (rc == 0)
+        s->durable_lsn = lsn;
+    return rc;
+}
+
+int pgrepl_stream_set_stop_timeout(pgrepl_stream *s, uint64_t ms)
+{
+    int rc = check_config(s);
+    if (rc == 0 && (ms == 0 || ms > MAX_MS))
+        rc = PGREPL_EINVAL;
+    if (rc == 0)
+        s->stop_timeout_ms = ms;
+    return rc;
+}
+
+int pgrepl_stream_set_allow_gaps(pgrepl_stream *s, bool on)
+{
+    int rc = check_config(s);
+    if (rc == 0)
+        s->allow_gaps = on;
     return rc;
 }
 
@@ -2415,6 +2597,11 @@ int pgrepl_stream_server_version(const pgrepl_stream *s)
     return s != NULL ? s->server_version : 0;
 }
 
+const char *pgrepl_stream_server_encoding(const pgrepl_stream *s)
+{
+    return s != NULL ? s->server_encoding : "";
+}
+
 const char *pgrepl_stream_system_id(const pgrepl_stream *s)
 {
     return s != NULL ? s->system_id : "";
@@ -2459,7 +2646,7 @@ uv_loop_t *pgrepl_stream_loop(const pgrepl_stream *s)
 
 static int queue_cmd(pgrepl_stream *s, slot_cmd *proto, const char *name)
 {
-    if (s == NULL || name == NULL || *name == '\0')
+    if (s == NULL || bad_slot_name(name))
         return PGREPL_EINVAL;
     bool open = s->state == PGREPL_STREAM_STOPPED || s->state == PGREPL_STREAM_CONNECTING ||
                 s->state == PGREPL_STREAM_READY || s->state == PGREPL_STREAM_RECONNECTING;

@@ -63,6 +63,8 @@ typedef int64_t pgrepl_timestamp;
  *   PGREPL_ECANCELED    the operation was canceled by close (fatal)
  *   PGREPL_ESTALLED     a heartbeat was not seen by a stream that claims to be
  *                       streaming (transient)
+ *   PGREPL_EGAP         the slot is ahead of what this consumer acknowledged:
+ *                       the server would skip changes it never delivered (fatal)
  */
 #define PGREPL_ERRNO_MAP(XX)                                                         \
     XX(ENOMEM, -1, "out of memory", 0)                                                \
@@ -86,7 +88,8 @@ typedef int64_t pgrepl_timestamp;
     XX(ETIMEDOUT, -19, "timed out", 0)                                                \
     XX(EUNSUPPORTED, -20, "not supported by the server version", 1)                   \
     XX(ECANCELED, -21, "operation canceled", 1)                                       \
-    XX(ESTALLED, -22, "stream stalled", 0)
+    XX(ESTALLED, -22, "stream stalled", 0)                                            \
+    XX(EGAP, -23, "changes would be skipped", 1)
 
 typedef enum pgrepl_errno {
 #define PGREPL_ERRNO_ENUM_(name, val, msg, fatal) PGREPL_##name = (val),

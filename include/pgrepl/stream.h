@@ -107,6 +107,25 @@ typedef struct pgrepl_error {
     unsigned attempt;                   /* failures in a row, this one included */
 } pgrepl_error;
 
+/* What START_REPLICATION is about to ask for, and where the slot is (on_start). */
+typedef struct pgrepl_start_info {
+    pgrepl_lsn requested;      /* the position asked for (pgrepl_stream_set_start_lsn / _durable_lsn / acked) */
+    pgrepl_lsn slot_confirmed; /* the slot's confirmed_flush_lsn: the server starts at the later of the two */
+    pgrepl_lsn held;           /* the latest position this consumer is known to hold: set durable, acknowledged,
+                                  confirmed by this stream, or the slot's position when this stream began on it */
+    pgrepl_lsn skipped_from;   /* when the slot is ahead of held: the changes in [skipped_from, skipped_to) will */
+    pgrepl_lsn skipped_to;     /* not be delivered (0 and 0 otherwise) */
+    bool skip_certain;         /* this stream streamed from the slot before and never confirmed skipped_to:
+                                  someone else moved it (another consumer, a recreated or a temporary slot,
+                                  an advance by hand). false with a range: the only position known was the
+                                  durable one, and the slot may have moved past it by this consumer's own
+                                  idle advance in an earlier run (nothing of the publication in between) */
+    unsigned connection;       /* 1 for the stream's first START_REPLICATION on this slot, then 2, 3, ... */
+    const char *system_id;     /* IDENTIFY_SYSTEM of this connection */
+    uint32_t timeline;
+    pgrepl_lsn server_wal;     /* its xlogpos */
+} pgrepl_start_info;
+
 typedef struct pgrepl_stream_callbacks {
     /* The state changed. Not called for CLOSING: after pgrepl_stream_close() only slot command
        callbacks (PGREPL_ECANCELED) and close_cb run. */
@@ -121,6 +140,9 @@ typedef struct pgrepl_stream_callbacks {
     void (*on_keepalive)(pgrepl_stream *s, pgrepl_lsn wal_end, pgrepl_timestamp send_time, bool reply_requested);
     /* A standby status update was sent. */
     void (*on_status_sent)(pgrepl_stream *s, pgrepl_lsn write, pgrepl_lsn flush);
+    /* START_REPLICATION is about to be sent (after the check before streaming, see "gaps" below). The
+       application may stop or close the stream from here. Valid during the callback. */
+    void (*on_start)(pgrepl_stream *s, const pgrepl_start_info *info);
 } pgrepl_stream_callbacks;
 
 /*
@@ -138,7 +160,12 @@ PGREPL_EXTERN pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop);
  * parse it (the message says why, see pgrepl_stream_errmsg).
  */
 PGREPL_EXTERN int pgrepl_stream_set_conninfo(pgrepl_stream *s, const char *conninfo);
-/* Slot to stream from (an identifier; case is kept, the library quotes it). */
+/*
+ * Slot to stream from (an identifier; case is kept, the library quotes it).
+ * PGREPL_EINVAL for an empty name or one of 64 bytes or more, which the
+ * server would truncate to another slot's name (also for the slot
+ * commands below).
+ */
 PGREPL_EXTERN int pgrepl_stream_set_slot(pgrepl_stream *s, const char *slot);
 /* Add a publication (case is kept, the library quotes it). At least one is needed to start. */
 PGREPL_EXTERN int pgrepl_stream_add_publication(pgrepl_stream *s, const char *name);
@@ -150,16 +177,50 @@ PGREPL_EXTERN int pgrepl_stream_set_streaming(pgrepl_stream *s, pgrepl_streaming
 PGREPL_EXTERN int pgrepl_stream_set_two_phase(pgrepl_stream *s, bool on);
 PGREPL_EXTERN int pgrepl_stream_set_origin(pgrepl_stream *s, pgrepl_origin_filter origin);
 /*
- * The application's own durable resume point (default 0/0). The server starts
- * at the later of it and the slot's confirmed_flush_lsn, so nothing the
- * application already holds is replayed after a server crash that lost the
- * slot's last confirmation. Every START_REPLICATION (also after a stop or a
- * reconnection) asks for the later of it and the acknowledged position.
- * Unlike other settings it may also be changed in RECONNECTING (e.g. from
- * on_error), for the next connection: what the application already holds
- * but has not acknowledged (written, not yet durable) need not come again.
+ * Two positions, never confused (default 0/0 for both):
+ *
+ * pgrepl_stream_set_start_lsn: where to ask the server to start. The
+ * application may hold changes it has not made durable yet (written, not
+ * fsynced) and not want them again: starting after them avoids the repeat.
+ * The start position is never confirmed by itself: until the application
+ * acknowledges it (pgrepl_stream_ack), nothing beyond what was acknowledged
+ * is confirmed, and the idle rule waits.
+ *
+ * pgrepl_stream_set_durable_lsn: the application holds everything below
+ * lsn durably from before this stream (its own store: the commit LSN it
+ * saved with its data, an output file's last complete transaction). It is
+ * confirmable as if acknowledged, and the server never starts before it,
+ * so nothing the application holds is replayed after a server crash that
+ * lost the slot's last confirmation.
+ *
+ * Every START_REPLICATION (also after a stop or a reconnection) asks for
+ * the latest of the start position, the durable position and what was
+ * acknowledged. When that is beyond the server's WAL (IDENTIFY_SYSTEM's
+ * xlogpos: a typo, an LSN of another cluster, a server restored from a
+ * backup) the stream fails with a fatal PGREPL_EINVAL before starting:
+ * the server would skip every change up to it. Both may also be set in
+ * RECONNECTING (e.g. from on_error), for the next connection; a lower value
+ * than before is kept as given (the acknowledged position still rules).
  */
+PGREPL_EXTERN int pgrepl_stream_set_durable_lsn(pgrepl_stream *s, pgrepl_lsn lsn);
 PGREPL_EXTERN int pgrepl_stream_set_start_lsn(pgrepl_stream *s, pgrepl_lsn lsn);
+/*
+ * Gaps (default off: a certain gap is fatal). When the check before
+ * streaming finds the slot ahead of what this consumer holds and the
+ * stream streamed from it before (pgrepl_start_info.skip_certain), the
+ * server would skip changes this consumer never had: the stream fails with
+ * a fatal PGREPL_EGAP naming the range, after on_start. On: on_start
+ * reports the range and the stream goes on. A range that is not certain
+ * (only a durable position from before this stream) never stops it: on_start
+ * reports it, and the application decides.
+ */
+PGREPL_EXTERN int pgrepl_stream_set_allow_gaps(pgrepl_stream *s, bool on);
+/*
+ * How long pgrepl_stream_stop_replication() waits for the server to end the
+ * copy before closing the connection itself (default 5000; > 0, at most
+ * 2^40).
+ */
+PGREPL_EXTERN int pgrepl_stream_set_stop_timeout(pgrepl_stream *s, uint64_t ms);
 /* Status update interval in milliseconds (default 10000; > 0). Capped at half of wal_sender_timeout. */
 PGREPL_EXTERN int pgrepl_stream_set_status_interval(pgrepl_stream *s, uint64_t ms);
 /*
@@ -207,8 +268,10 @@ PGREPL_EXTERN int pgrepl_stream_set_reconnect(pgrepl_stream *s, uint64_t min_ms,
 /*
  * Connect timeout in milliseconds: the whole setup of a connection (every
  * host libpq tries, authentication, IDENTIFY_SYSTEM, the session settings,
- * the check before streaming, START_REPLICATION; not slot commands) must
- * finish within it, else a retryable PGREPL_ETIMEDOUT. 0 (default): the
+ * the check before streaming, START_REPLICATION) must finish within it,
+ * else a retryable PGREPL_ETIMEDOUT. Slot commands, their callbacks and a
+ * held snapshot are the application's time: the deadline stops while they
+ * run and starts afresh for the check before streaming. 0 (default): the
  * conninfo's connect_timeout or PGCONNECT_TIMEOUT (seconds, at least 2),
  * else 10000. (libpq ignores connect_timeout on a non-blocking connection.)
  */
@@ -264,9 +327,13 @@ PGREPL_EXTERN int pgrepl_stream_connect(pgrepl_stream *s);
  * Graceful stop: no more data callbacks; a final status update with the
  * acknowledged position, CopyDone, drain what the server still sends (not
  * delivered), then close the connection and go to STOPPED. Data not yet
- * acknowledged is sent again by the next start. A server that does not
- * answer keeps the stream STOPPING until the receive timeout (when set) or
- * pgrepl_stream_close(). In CONNECTING or READY it closes the connection.
+ * acknowledged is sent again by the next start. The server ends the copy
+ * only once it has read CopyDone, which a walsender inside a large
+ * transaction does only after it: after the stop timeout
+ * (pgrepl_stream_set_stop_timeout, default 5000 ms) the stream closes the
+ * connection itself and goes to STOPPED all the same (the final status
+ * update went out before CopyDone). The receive timeout, when shorter, ends
+ * it sooner as a failure. In CONNECTING or READY it closes the connection.
  * No-op in STOPPED. Safe from callbacks.
  */
 PGREPL_EXTERN int pgrepl_stream_stop_replication(pgrepl_stream *s);
@@ -455,6 +522,13 @@ PGREPL_EXTERN pgrepl_stream_state pgrepl_stream_get_state(const pgrepl_stream *s
 /* Known once READY or STREAMING (0 / "" before). */
 PGREPL_EXTERN int pgrepl_stream_server_version(const pgrepl_stream *s); /* e.g. 180004 */
 PGREPL_EXTERN const char *pgrepl_stream_system_id(const pgrepl_stream *s);
+/*
+ * The database's encoding ("UTF8", "LATIN1", "SQL_ASCII", ...). The stream
+ * asks for UTF-8 (client_encoding), so every name and text value arrives
+ * as UTF-8, except from a SQL_ASCII database, whose bytes the server passes
+ * on unchecked: they may be anything.
+ */
+PGREPL_EXTERN const char *pgrepl_stream_server_encoding(const pgrepl_stream *s);
 PGREPL_EXTERN uint32_t pgrepl_stream_timeline(const pgrepl_stream *s);
 PGREPL_EXTERN pgrepl_lsn pgrepl_stream_server_xlogpos(const pgrepl_stream *s); /* IDENTIFY_SYSTEM's xlogpos */
 PGREPL_EXTERN uint64_t pgrepl_stream_wal_sender_timeout_ms(const pgrepl_stream *s); /* 0 = disabled */

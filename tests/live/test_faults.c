@@ -371,7 +371,7 @@ static pid_t writer_start(const char *table, bool big)
 
 typedef struct sample {
     pgrepl_lsn confirmed;
-    int file;  /* output files 1..file-1 whole, file `file` up to size */
+    int file;  /* output files 1..file-1 whole, file `file` up to size: what was fsynced then */
     off_t size;
     long hi;   /* the checker: every number up to hi was in the files then */
 } sample;
@@ -399,6 +399,45 @@ static void path_of(const run *r, const char *what, int k, char *buf, size_t siz
         snprintf(buf, size, "%s/%s", r->dir, what);
 }
 
+/*
+ * pgrepl-stream runs with tests/tools/fsync_spy.c preloaded: every fsync of
+ * its output logs the file's size then into the run's fsync.log.
+ */
+static void spy_env(const run *r, const char *env[4])
+{
+    static char preload[600], log[128], asan[512];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", build_path("tests/tools/libfsync_spy.so"));
+    path_of(r, "fsync.log", 0, log + 17, sizeof log - 17);
+    memcpy(log, "PGREPL_FSYNC_LOG=", 17);
+    /* a sanitizer build's runtime need not come first: the spy has no sanitizer symbols of its own */
+    const char *opts = getenv("ASAN_OPTIONS");
+    snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sverify_asan_link_order=0", opts ? opts : "", opts ? ":" : "");
+    env[0] = preload;
+    env[1] = log;
+    env[2] = asan;
+    env[3] = NULL;
+}
+
+/* How much of the output file path was on disk at its last fsync so far (0 if none). */
+static off_t fsynced_size(const run *r, const char *path)
+{
+    /* the run's directory is absolute and has no symbolic link: the path is the one /proc shows */
+    const char *resolved = path;
+    char log[128];
+    path_of(r, "fsync.log", 0, log, sizeof log);
+    FILE *f = fopen(log, "r");
+    off_t size = 0;
+    char line[4200];
+    while (f != NULL && resolved != NULL && fgets(line, sizeof line, f) != NULL) {
+        char *sp = strrchr(line, ' ');
+        if (sp != NULL && (size_t)(sp - line) == strlen(resolved) && strncmp(line, resolved, (size_t)(sp - line)) == 0)
+            size = (off_t)strtoll(sp + 1, NULL, 10);
+    }
+    if (f != NULL)
+        fclose(f);
+    return size;
+}
+
 /* Start pgrepl-stream writing into the next output file. */
 static void cli_start(run *r)
 {
@@ -409,16 +448,23 @@ static void cli_start(run *r)
     path_of(r, "stderr", 0, err, sizeof err);
     snprintf(slot, sizeof slot, "%s_slot", r->name);
     snprintf(pub, sizeof pub, "%s_pub", r->name);
+    /* before argv: build_path's buffer is reused */
+    const char *env[4];
+    spy_env(r, env);
     const char *argv[32] = {build_path("examples/pgrepl-stream"), "-d", r->conninfo, "-S", slot, "-P", pub, "-f", out,
                             "-F", "0.1", "-s", "0.2", "--reconnect-delay=0.1,1"};
     int n = 14;
     for (int i = 0; i < 8 && r->extra[i] != NULL; i++)
         argv[n++] = r->extra[i];
     argv[n] = NULL;
-    r->cli = spawn(argv, NULL, err, NULL);
+    r->cli = spawn(argv, NULL, err, env);
 }
 
-/* The slot's confirmed position, and how far the current output file is, in that order. */
+/*
+ * The slot's confirmed position, then how far the current output file was
+ * fsynced: an fsync logged after the confirmation cannot have made it, but
+ * every fsync that did is logged before pgrepl-stream acknowledged.
+ */
 static void take_sample(run *r)
 {
     char slot[48];
@@ -428,7 +474,7 @@ static void take_sample(run *r)
         return;
     char out[128];
     path_of(r, "out", r->nfiles, out, sizeof out);
-    r->samples[r->nsamples++] = (sample){c, r->nfiles, file_size(out), 0};
+    r->samples[r->nsamples++] = (sample){c, r->nfiles, fsynced_size(r, out), 0};
 }
 
 /* Wait ms, sampling all along; pgrepl-stream must stay up. */
@@ -579,6 +625,35 @@ static const txn *first_after(const scan *all, long hi)
 }
 
 /*
+ * The whole output (every number up to r->committed, in order), and each
+ * sample of the slot's confirmed position against the files as they were
+ * fsynced when it was taken. Returns how many samples found the output
+ * behind the server.
+ */
+static int check_samples(run *r)
+{
+    scan all = {.cap = 0};
+    scan_files(r, &all);
+    ck_assert_msg(all.hi == r->committed, "%s: %ld of %ld numbers arrived", r->name, all.hi, r->committed);
+    int behind = 0;
+    for (int i = 0; i < r->nsamples; i++) {
+        const sample *sm = &r->samples[i];
+        /* the first transaction not yet fsynced must end after what the slot confirmed */
+        const txn *t = first_after(&all, sm->hi);
+        behind += t != NULL;
+        ck_assert_msg(t == NULL || t->end > sm->confirmed,
+                      "%s: sample %d: confirmed %llX passes transaction %ld..%ld (ends %llX), "
+                      "not yet fsynced (file %d, %lld bytes fsynced)",
+                      r->name, i, (unsigned long long)sm->confirmed, t->first, t->last, (unsigned long long)t->end,
+                      sm->file, (long long)sm->size);
+    }
+    r->transactions = all.n;
+    r->replayed = all.replayed;
+    free(all.list);
+    return behind;
+}
+
+/*
  * Stop the writer, let pgrepl-stream catch up, stop it (exit 0), and check
  * the output and every sample of the slot's confirmed position.
  */
@@ -603,27 +678,9 @@ static void run_end(run *r)
     kill(r->cli, SIGTERM);
     ck_assert_int_eq(wait_exit(r->cli, 30000), 0);
     take_sample(r);
-    /* the whole output, and each sample against the files as they were when it was taken */
-    scan all = {.cap = 0};
-    scan_files(r, &all);
-    ck_assert_msg(all.hi == r->committed, "%s: %ld of %ld numbers arrived", r->name, all.hi, r->committed);
-    int behind = 0;
-    for (int i = 0; i < r->nsamples; i++) {
-        const sample *sm = &r->samples[i];
-        /* the first transaction not yet written must end after what the slot confirmed */
-        const txn *t = first_after(&all, sm->hi);
-        behind += t != NULL;
-        ck_assert_msg(t == NULL || t->end > sm->confirmed,
-                      "%s: sample %d: confirmed %llX passes transaction %ld..%ld (ends %llX), "
-                      "not yet written (file %d, %lld bytes)",
-                      r->name, i, (unsigned long long)sm->confirmed, t->first, t->last, (unsigned long long)t->end,
-                      sm->file, (long long)sm->size);
-    }
+    int behind = check_samples(r);
     /* the check bit: the output was behind the server at some samples */
     ck_assert_int_gt(behind, 0);
-    r->transactions = all.n;
-    r->replayed = all.replayed;
-    free(all.list);
     char err[128];
     path_of(r, "stderr", 0, err, sizeof err);
     fprintf(stderr,
@@ -646,6 +703,8 @@ static void run_cleanup(run *r)
     }
     char err[128];
     path_of(r, "stderr", 0, err, sizeof err);
+    unlink(err);
+    path_of(r, "fsync.log", 0, err, sizeof err);
     unlink(err);
     rmdir(r->dir);
 }
@@ -692,6 +751,62 @@ START_TEST(walsender_terminated)
     watch(&r, 500);
     ck_assert_int_ge(reconnections(&r), 5);
     run_end(&r);
+    run_cleanup(&r);
+}
+END_TEST
+
+/*
+ * Lines written but not fsynced are never confirmed, across a terminated
+ * walsender and a server restart: with -F 3600 nothing is fsynced until the
+ * stop, so the slot must not pass the first transaction until then. Each
+ * reconnection starts after what was written, so nothing comes twice.
+ */
+START_TEST(unsynced_never_confirmed)
+{
+    run r;
+    run_begin(&r, "unsync", NULL);
+    r.extra[0] = "-F";
+    r.extra[1] = "3600";
+    cli_start(&r);
+    for (uint64_t until = now_ms() + 15000; active_pid_of("unsync_slot") == 0 && now_ms() < until;)
+        sleep_ms(50);
+    for (int i = 0; i < 30; i++)
+        sql("INSERT INTO unsync_t SELECT g FROM generate_series(%d, %d) AS g", i * 100 + 1, i * 100 + 100);
+    r.committed = 3000;
+    char out[128];
+    path_of(&r, "out", 1, out, sizeof out);
+    for (uint64_t until = now_ms() + 30000; count_lines_with(out, "\"action\":\"C\"") < 30 && now_ms() < until;)
+        watch(&r, 100);
+    ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 30);
+    watch(&r, 1000);
+    int pid = active_pid_of("unsync_slot");
+    sql("SELECT pg_terminate_backend(%d)", pid);
+    for (uint64_t until = now_ms() + 20000; reconnections(&r) < 1 && now_ms() < until;)
+        watch(&r, 100);
+    ck_assert_int_ge(reconnections(&r), 1);
+    watch(&r, 1500);
+    restart_server("fast");
+    for (uint64_t until = now_ms() + 20000; reconnections(&r) < 2 && now_ms() < until;)
+        watch(&r, 100);
+    ck_assert_int_ge(reconnections(&r), 2);
+    watch(&r, 1500);
+    ck_assert_msg(fsynced_size(&r, out) == 0, "the output was fsynced before the stop");
+    /* the stop fsyncs, then confirms everything */
+    kill(r.cli, SIGTERM);
+    ck_assert_int_eq(wait_exit(r.cli, 30000), 0);
+    take_sample(&r);
+    int behind = check_samples(&r);
+    ck_assert_int_eq(behind, r.nsamples - 1);
+    ck_assert_int_eq(r.replayed, 0);
+    char v[64];
+    ck_assert(sql_try("SELECT pg_current_wal_lsn()", v, sizeof v));
+    pgrepl_lsn end = 0;
+    ck_assert_int_eq(pgrepl_lsn_parse(v, &end), 0);
+    ck_assert_msg(r.samples[r.nsamples - 1].confirmed >= end - 0x100000 &&
+                      r.samples[r.nsamples - 1].confirmed > 0,
+                  "the stop did not confirm what it fsynced");
+    wait_inactive("unsync_slot");
+    sql("SELECT pg_drop_replication_slot('unsync_slot')");
     run_cleanup(&r);
 }
 END_TEST
@@ -1121,11 +1236,16 @@ START_TEST(bad_inputs)
         {"missing database", cs[0], {"-S", "bad_slot", "-P", "bad_pub"}, NULL, "database \"nope\" does not exist"},
         {"missing slot", NULL, {"-S", "nope", "-P", "bad_pub"}, NULL, "replication slot \"nope\" does not exist"},
         {"missing publication", NULL, {"-S", "bad_slot", "-P", "bad_pub,nope"}, NULL, "missing publication(s): nope"},
-        {"slot of another database", NULL, {"-S", "other_slot", "-P", "bad_pub"}, NULL,
-         "was not created in this database"},
+        {"slot of another database", NULL, {"-S", "other_slot", "-P", "bad_pub,nope"}, NULL,
+         "replication slot \"other_slot\" belongs to database \"other\", not to \"postgres\""},
         {"role without REPLICATION", cs[2], {"-S", "bad_slot", "-P", "bad_pub"}, NULL,
          major >= 16 ? "permission denied to start WAL sender" : "must be superuser or replication role"},
         {"bad --startpos", NULL, {"-S", "bad_slot", "-P", "bad_pub", "-I", "12"}, NULL, "invalid start position"},
+        {"--startpos beyond the server's WAL", NULL, {"-S", "bad_slot", "-P", "bad_pub", "-I", "FF/0"}, NULL,
+         "cannot start at FF/0, the durable position (pgrepl_stream_set_durable_lsn): the server's WAL ends at"},
+        {"slot name the server would truncate", NULL,
+         {"-S", "s234567890123456789012345678901234567890123456789012345678901234", "-P", "bad_pub"}, NULL,
+         "64 bytes"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_failure(&cases[i], cases[i].conninfo != NULL ? cases[i].conninfo : srv.conninfo);
@@ -1203,6 +1323,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, walsender_terminated);
     tcase_add_test(tc, server_restart_fast);
     tcase_add_test(tc, server_restart_immediate);
+    tcase_add_test(tc, unsynced_never_confirmed);
     tcase_add_test(tc, stream_killed);
     tcase_add_test(tc, network_frozen_then_cut);
     tcase_add_test(tc, invalidated_slot);

@@ -320,7 +320,8 @@ static void answer_query(conn *c, const char *sql)
     if (strcmp(sql, "IDENTIFY_SYSTEM") == 0) {
         static const char *const names[] = {"systemid", "timeline", "xlogpos", "dbname"};
         const uint32_t types[] = {25, atoi(version) >= 16 ? 20 : 23, 25, 25};
-        static const char *const values[] = {"7000000000000000001", "1", "0/1000000", "postgres"};
+        /* the end of the WAL: beyond every LSN a script sends */
+        static const char *const values[] = {"7000000000000000001", "1", "1/0", "postgres"};
         rows(&out, 4, names, types, values);
         complete(&out, "IDENTIFY_SYSTEM");
     } else if (strncmp(sql, "SHOW ", 5) == 0) {
@@ -332,10 +333,11 @@ static void answer_query(conn *c, const char *sql)
     } else if (strncmp(sql, "SET ", 4) == 0) {
         complete(&out, "SET");
     } else if (strncmp(sql, "SELECT ", 7) == 0) {
-        static const char *const names[] = {"missing", "exists", "wal_status", "conflicting", "reason"};
-        static const uint32_t types[] = {25, 16, 25, 16, 25};
-        static const char *const values[] = {NULL, "t", "reserved", NULL, NULL};
-        rows(&out, 5, names, types, values);
+        static const char *const names[] = {"missing",  "exists",   "wal_status", "conflicting", "reason",
+                                            "slot_type", "database", "here",       "confirmed"};
+        static const uint32_t types[] = {25, 16, 25, 16, 25, 25, 19, 19, 3220};
+        static const char *const values[] = {NULL, "t", "reserved", NULL, NULL, "logical", "fake", "fake", NULL};
+        rows(&out, 9, names, types, values);
         complete(&out, "SELECT 1");
     } else if (strncmp(sql, "START_REPLICATION ", 18) == 0) {
         size_t at = begin_msg(&out, 'W');

@@ -243,16 +243,16 @@ START_TEST(check_sql_by_version)
                      "SELECT (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(u.n), ', ' ORDER BY u.o) "
                      "FROM pg_catalog.unnest(ARRAY['p', 'it''s \"Q\"']::pg_catalog.text[]) WITH ORDINALITY AS u(n, o) "
                      "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname = u.n)), "
-                     "s.slot_name IS NOT NULL, s.wal_status, NULL, NULL FROM (SELECT 1) AS one "
+                     "s.slot_name IS NOT NULL, s.wal_status, NULL, NULL, s.slot_type, s.database, pg_catalog.current_database(), s.confirmed_flush_lsn FROM (SELECT 1) AS one "
                      "LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = 'my''slot'");
     pgrepl__str_free(&sql);
     pgrepl__str_init(&sql);
     ck_assert_int_eq(pgrepl__check_sql(&sql, 160000, "s", pubs, 1), 0);
-    ck_assert_ptr_nonnull(strstr(sql.data, "s.wal_status, s.conflicting, NULL FROM"));
+    ck_assert_ptr_nonnull(strstr(sql.data, "s.wal_status, s.conflicting, NULL, s.slot_type, s.database, pg_catalog.current_database(), s.confirmed_flush_lsn FROM"));
     pgrepl__str_free(&sql);
     pgrepl__str_init(&sql);
     ck_assert_int_eq(pgrepl__check_sql(&sql, 180004, "s", pubs, 1), 0);
-    ck_assert_ptr_nonnull(strstr(sql.data, "s.wal_status, s.conflicting, s.invalidation_reason FROM"));
+    ck_assert_ptr_nonnull(strstr(sql.data, "s.wal_status, s.conflicting, s.invalidation_reason, s.slot_type, s.database, pg_catalog.current_database(), s.confirmed_flush_lsn FROM"));
     pgrepl__str_free(&sql);
 }
 END_TEST

@@ -341,7 +341,8 @@ START_TEST(session_settings_text)
 {
     ck_assert_str_eq(pgrepl__session_settings,
                      "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; "
-                     "SET extra_float_digits = 3; SET bytea_output = hex; SET standard_conforming_strings = on");
+                     "SET extra_float_digits = 3; SET bytea_output = hex; SET standard_conforming_strings = on; "
+                     "SET client_encoding = 'UTF8'");
 }
 END_TEST
 

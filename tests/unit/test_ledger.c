@@ -117,7 +117,7 @@ START_TEST(reported_never_goes_backwards)
     report(&l);
     ck_assert_uint_eq(l.reported, 0x100);
     /* after a reconnect the units are forgotten; the floor stays */
-    pgrepl__ledger_reset_units(&l);
+    pgrepl__ledger_restart(&l, 0x100);
     pgrepl__ledger_begin(&l);
     ck_assert_uint_eq(flush_of(&l), 0x100);
     ck_assert_uint_eq(write_of(&l), 0x100);
@@ -131,10 +131,49 @@ START_TEST(reset_units_after_reconnect)
     pgrepl__ledger_init(&l, 0);
     pgrepl__ledger_begin(&l);
     pgrepl__ledger_received(&l, 0x50);
-    pgrepl__ledger_reset_units(&l);
+    pgrepl__ledger_restart(&l, 0);
     ck_assert(pgrepl__ledger_idle(&l));
     /* the old keepalive must not be confirmed: the unacknowledged unit before it comes again */
     ck_assert_uint_eq(flush_of(&l), 0);
+    pgrepl__ledger_free(&l);
+}
+END_TEST
+
+/* Starting after what the application holds but has not made durable: the idle rule waits for its ack. */
+START_TEST(restart_ahead_of_acked_blocks_idle_rule)
+{
+    pgrepl_ledger l;
+    pgrepl__ledger_init(&l, 0);
+    pgrepl__ledger_begin(&l);
+    pgrepl__ledger_received(&l, 0x100);
+    pgrepl__ledger_unit_end(&l, 0x200);
+    pgrepl__ledger_received(&l, 0x200);
+    pgrepl__ledger_ack(&l, 0x80);
+    /* reconnect asking for 0x200 (written, not durable) */
+    pgrepl__ledger_restart(&l, 0x200);
+    pgrepl__ledger_keepalive(&l, 0x900);
+    ck_assert_uint_eq(flush_of(&l), 0x80);
+    /* durable now: the idle rule may follow the keepalive */
+    pgrepl__ledger_ack(&l, 0x200);
+    ck_assert_uint_eq(flush_of(&l), 0x900);
+    pgrepl__ledger_free(&l);
+}
+END_TEST
+
+START_TEST(durable_counts_as_received_and_acked)
+{
+    pgrepl_ledger l;
+    pgrepl__ledger_init(&l, 0);
+    pgrepl__ledger_durable(&l, 0x300);
+    ck_assert_uint_eq(l.received, 0x300);
+    ck_assert_uint_eq(l.acked, 0x300);
+    pgrepl__ledger_restart(&l, 0x300);
+    ck_assert_uint_eq(flush_of(&l), 0x300);
+    pgrepl__ledger_keepalive(&l, 0x400);
+    ck_assert_uint_eq(flush_of(&l), 0x400);
+    /* a lower durable position changes nothing */
+    pgrepl__ledger_durable(&l, 0x100);
+    ck_assert_uint_eq(l.acked, 0x300);
     pgrepl__ledger_free(&l);
 }
 END_TEST
@@ -212,6 +251,8 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, streams_block_idle_rule_until_closed);
     tcase_add_test(tc, reported_never_goes_backwards);
     tcase_add_test(tc, reset_units_after_reconnect);
+    tcase_add_test(tc, restart_ahead_of_acked_blocks_idle_rule);
+    tcase_add_test(tc, durable_counts_as_received_and_acked);
     suite_add_tcase(s, tc);
     TCase *fb = tcase_create("feedback");
     tcase_add_test(fb, feedback_period_and_reply);

@@ -47,7 +47,7 @@ START_TEST(every_option)
     ck_assert_str_eq(o.pubs[0], "a");
     ck_assert_str_eq(o.pubs[1], "b");
     ck_assert_str_eq(o.pubs[2], "c");
-    ck_assert(o.create_slot && o.if_not_exists && !o.drop_slot && !o.temporary);
+    ck_assert(o.create_slot && o.if_not_exists && !o.drop_slot && !o.temporary && !o.allow_gap);
     ck_assert(o.has_startpos && o.startpos == UINT64_C(0x100000000));
     ck_assert(o.has_endpos && o.endpos == 0xAB);
     ck_assert_str_eq(o.file, "out.jsonl");
@@ -102,11 +102,12 @@ START_TEST(defaults)
     ck_assert_int_eq(parse(&o, drop), 0);
     ck_assert(o.drop_slot);
     cli_free_options(&o);
-    static const char *const zero[] = {"-S", "s", "-P", "p", "-F", "0", "--origin", "any", "--temporary", NULL};
+    static const char *const zero[] = {"-S", "s", "-P", "p", "-F", "0", "--origin", "any", "--temporary", "--allow-gap",
+                                       NULL};
     ck_assert_int_eq(parse(&o, zero), 0);
     ck_assert_uint_eq(o.fsync_ms, 0);
     ck_assert_int_eq(o.origin, PGREPL_ORIGIN_ANY);
-    ck_assert(o.temporary);
+    ck_assert(o.temporary && o.allow_gap);
     cli_free_options(&o);
     /* the bounds themselves are accepted */
     static const char *const bounds[] = {"-S", "s", "-P", "p", "-p", "65535", "--read-pause=100000", NULL};
@@ -150,6 +151,8 @@ START_TEST(bad_combinations)
         {"-S", "s", "-P", "p", "--read-pause=", NULL},
         {"-S", "s", "-P", "p", "--read-pause=+5", NULL},
         {"-S", "s", "-P", "p", "--read-pause=99999999999999999999999", NULL},
+        /* 64 bytes: the server would truncate it to 63, another slot's name */
+        {"-S", "s234567890123456789012345678901234567890123456789012345678901234", "-P", "p", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cli_options o;
