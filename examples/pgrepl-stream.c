@@ -13,6 +13,11 @@
  * kernel still holds for it is asked every READER_CHECK_MS); for a terminal
  * written. So the slot never moves past what the output holds.
  *
+ * A pipe, FIFO or socket is written without blocking: when it is full the
+ * rest waits for it to take more (a poll handle), and the stream is paused
+ * meanwhile, so that memory stays bounded and a stalled reader does not
+ * keep signals and status updates waiting.
+ *
  * Errors that may pass (a lost connection, a restarting server, the slot in
  * use for a moment) are logged, and the library reconnects with a growing,
  * jittered delay and resumes after the last transaction written; the rest
@@ -74,6 +79,7 @@ typedef struct app {
     uv_timer_t syncer;   /* fsync interval */
     uv_timer_t retry;    /* reconnect delay, stop deadline */
     uv_timer_t reader;   /* a pipe or socket: how far its reader got */
+    uv_poll_t writable;  /* a pipe or socket: when it takes more */
     uv_prepare_t flusher;
     int nhandles;        /* ours, open */
 
@@ -81,6 +87,10 @@ typedef struct app {
     int fd;
     out_kind kind;
     bool needs_fsync;    /* a regular file and -F > 0 */
+    bool polled;         /* writable is initialised */
+    bool blocked;        /* the output is full: the stream is paused until it takes more */
+    int fd_flags;        /* the descriptor's flags before O_NONBLOCK, put back at exit; -1: untouched */
+    size_t out_off;      /* bytes of the buffer already written */
     bool out_failed;
     size_t unsynced;     /* bytes written since the last fsync */
     uint64_t bytes_out, fsyncs;
@@ -288,40 +298,108 @@ static int add_mark(app *a, pgrepl_lsn lsn, pgrepl_timestamp t)
         a->marks = m;
         a->marks_cap = cap;
     }
-    a->marks[a->marks_n++] = (unit_mark){a->bytes_out + jl_len(a->w), lsn, t};
+    a->marks[a->marks_n++] = (unit_mark){a->bytes_out + jl_len(a->w) - a->out_off, lsn, t};
     return 0;
 }
 
-/* Write out the buffered lines; then what they complete may be acknowledged. */
+static void on_writable(uv_poll_t *h, int status, int events);
+
+/* The pipe or socket is full: wait until it takes more, reading nothing from the server meanwhile. */
+static void output_blocked(app *a)
+{
+    a->blocked = true;
+    int rc = uv_poll_start(&a->writable, UV_WRITABLE, on_writable);
+    if (rc != 0) {
+        a->out_failed = true;
+        fail(a, "cannot wait for %s to take more: %s", out_name(a), uv_strerror(rc));
+        return;
+    }
+    if (a->s != NULL)
+        pgrepl_stream_pause(a->s);
+}
+
+/*
+ * Write out the buffered lines; then what they complete may be acknowledged.
+ * A full pipe or socket is no error: the rest waits for on_writable.
+ */
 static int write_output(app *a)
 {
     if (a->out_failed)
         return -1;
-    const char *p = jl_data(a->w);
-    size_t n = jl_len(a->w);
+    if (a->blocked)
+        return 0;
+    size_t n = jl_len(a->w) - a->out_off;
     while (n > 0) {
-        ssize_t k = write(a->fd, p, n);
+        ssize_t k = write(a->fd, jl_data(a->w) + a->out_off, n);
         if (k < 0 && errno == EINTR)
             continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && a->polled)
+            break;
         if (k < 0) {
             a->out_failed = true;
             fail(a, "cannot write to %s: %s", out_name(a), strerror(errno));
             return -1;
         }
-        p += k;
         n -= (size_t)k;
+        a->out_off += (size_t)k;
         a->unsynced += (size_t)k;
         a->bytes_out += (uint64_t)k;
     }
-    jl_clear(a->w);
-    a->unit_mark = 0;
-    a->written_end = a->pending_end;
-    a->written_time = a->pending_time;
     /* a terminal holds what was written; a file waits for its fsync, a pipe or socket for its reader */
     if (watches_reader(a) && a->marks_head < a->marks_n && !uv_is_active((uv_handle_t *)&a->reader))
         uv_timer_start(&a->reader, on_reader, READER_CHECK_MS, READER_CHECK_MS);
-    else if (!watches_reader(a) && (!a->needs_fsync || a->unsynced == 0))
+    if (n > 0) {
+        output_blocked(a);
+        return 0;
+    }
+    jl_clear(a->w);
+    a->out_off = 0;
+    a->unit_mark = 0;
+    a->written_end = a->pending_end;
+    a->written_time = a->pending_time;
+    if (!watches_reader(a) && (!a->needs_fsync || a->unsynced == 0))
         synced(a);
+    return 0;
+}
+
+static void on_writable(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    app *a = h->data;
+    uv_poll_stop(h);
+    a->blocked = false;
+    /* an error (the reader went) shows as the write's own errno */
+    if (write_output(a) != 0)
+        return;
+    if (status < 0) {
+        a->out_failed = true;
+        fail(a, "cannot write to %s: %s", out_name(a), uv_strerror(status));
+        return;
+    }
+    if (!a->blocked && a->s != NULL)
+        pgrepl_stream_resume(a->s);
+}
+
+/*
+ * A pipe or socket is written without blocking, watched for room by a poll
+ * handle. Its flags are put back at exit: a shell's pipe may be shared.
+ */
+static int watch_writable(app *a)
+{
+    int flags = fcntl(a->fd, F_GETFL);
+    if (flags < 0 || fcntl(a->fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        error("cannot make %s non-blocking: %s", out_name(a), strerror(errno));
+        return -1;
+    }
+    a->fd_flags = flags;
+    int rc = uv_poll_init(&a->loop, &a->writable, a->fd);
+    if (rc != 0) {
+        error("cannot watch %s: %s", out_name(a), uv_strerror(rc));
+        return -1;
+    }
+    a->writable.data = a;
+    a->nhandles++;
+    a->polled = true;
     return 0;
 }
 
@@ -464,6 +542,8 @@ static void on_stream_closed(pgrepl_stream *s)
     close_handle((uv_handle_t *)&a->retry);
     close_handle((uv_handle_t *)&a->reader);
     close_handle((uv_handle_t *)&a->flusher);
+    if (a->polled)
+        close_handle((uv_handle_t *)&a->writable);
 }
 
 static void close_all(app *a)
@@ -873,11 +953,18 @@ static int queue_create(app *a);
 
 /*
  * After losing the connection: write the whole units rendered, drop the
- * partial one (the server sends it again), forget relations and streams.
+ * partial one (the server sends it again) but for the rest of a line partly
+ * written already, forget relations and streams.
  */
 static void prepare_reconnect(app *a)
 {
-    jl_rewind(a->w, a->unit_mark);
+    size_t keep = a->unit_mark;
+    if (a->out_off > keep) {
+        const char *d = jl_data(a->w);
+        const char *nl = memchr(d + a->out_off - 1, '\n', jl_len(a->w) - a->out_off + 1);
+        keep = nl != NULL ? (size_t)(nl - d) + 1 : jl_len(a->w);
+    }
+    jl_rewind(a->w, keep);
     write_output(a);
     jl_reset(a->w);
     a->nstreams = 0;
@@ -917,9 +1004,10 @@ static void on_error(pgrepl_stream *s, const pgrepl_error *err)
         finish(a, 1);
         return;
     }
-    /* the library reconnects: resume after what is written, and a temporary slot is needed again */
+    /* the library reconnects: resume after the whole units kept (a full pipe takes them later), and a
+       temporary slot is needed again */
     prepare_reconnect(a);
-    int rc = pgrepl_stream_set_start_lsn(s, a->written_end);
+    int rc = pgrepl_stream_set_start_lsn(s, a->pending_end);
     if (rc == 0)
         rc = queue_create(a);
     if (rc != 0) {
@@ -1106,8 +1194,8 @@ static void start_streaming(app *a)
         finish(a, 1);
         return;
     }
-    /* start after what is written; only what is out (fsynced, read) is acknowledged */
-    int rc = pgrepl_stream_set_start_lsn(a->s, a->written_end);
+    /* start after what is written or waits for a full pipe; only what is out (fsynced, read) is acknowledged */
+    int rc = pgrepl_stream_set_start_lsn(a->s, a->pending_end);
     if (rc == 0 && a->o.has_startpos)
         rc = pgrepl_stream_set_durable_lsn(a->s, a->o.startpos);
     if (rc == 0)
@@ -1183,7 +1271,7 @@ static int init_app(app *a)
         return -1;
     if (a->o.drop_slot)
         return 0;
-    if (open_output(a) != 0)
+    if (open_output(a) != 0 || (watches_reader(a) && watch_writable(a) != 0))
         return -1;
     uv_prepare_start(&a->flusher, on_flusher);
     uv_timer_start(&a->tick, on_tick, a->o.status_ms, a->o.status_ms);
@@ -1195,6 +1283,8 @@ static int init_app(app *a)
 static void free_app(app *a)
 {
     jl_free(a->w);
+    if (a->fd_flags >= 0)
+        fcntl(a->fd, F_SETFL, a->fd_flags);
     if (a->fd > STDERR_FILENO)
         close(a->fd);
     free(a->conninfo);
@@ -1231,6 +1321,7 @@ int main(int argc, char **argv)
 {
     static app a;
     a.fd = -1;
+    a.fd_flags = -1;
     int rc = cli_parse_options(&a.o, argc, argv);
     if (rc != 0) {
         free_app(&a);

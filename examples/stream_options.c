@@ -116,7 +116,9 @@ static void help(void)
            "  -W, --password           prompt for a password before connecting\n\n",
            CLI_PROG, CLI_PROG);
     /* apart: one string literal of both would pass the 4095 characters C99 promises to compilers */
-    fputs("SIGINT/SIGTERM stop cleanly; SIGHUP reopens FILE (a regular file).\n\n"
+    fputs("SIGINT/SIGTERM stop cleanly, also while a pipe's reader stalls (a full pipe or\n"
+          "socket pauses the stream; what it did not take is not acknowledged, and the\n"
+          "last line its reader gets may be cut off); SIGHUP reopens FILE (a regular file).\n\n"
           "Acknowledged to the server, so that the slot moves on: lines in a file once\n"
           "fsynced (with -F 0 once written); lines in a pipe, FIFO or socket once its\n"
           "reader took them from the kernel (what it did with them after that, or holds\n"

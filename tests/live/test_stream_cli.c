@@ -16,9 +16,10 @@
  * against the replica identity.
  *
  * Then, on a second server: --endpos, acknowledgement (only what is written,
- * for a file only what is fsynced, for a pipe only what its reader took),
- * SIGTERM, SIGHUP, reconnecting, --create-slot [--if-not-exists]
- * [--temporary], --drop-slot, -v and --metrics-file, and bad usage.
+ * for a file only what is fsynced, for a pipe, FIFO or socket only what its
+ * reader took), SIGTERM (also while a reader stalls), SIGHUP, reconnecting,
+ * --create-slot [--if-not-exists] [--temporary], --drop-slot, -v and
+ * --metrics-file, and bad usage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1425,38 +1427,41 @@ static void insert_transactions(int first, int n)
         first, first + n - 1);
 }
 
+/* What a reader of pgrepl-stream's output took. */
+typedef struct taken {
+    char *text; /* NUL-terminated */
+    size_t len, cap;
+} taken;
+
 /*
- * Read fd in small pieces, as a slow reader does, until ncommits complete C
- * lines arrived; returns what was read (NUL-terminated; free it) and its
- * length. An end of file (a FIFO whose writer has not opened it yet) is
- * waited out for up to 60 s.
+ * Read fd in small pieces, as a slow reader does, until t holds ncommits
+ * complete C lines; returns the nextlsn of the last. An end of file (a FIFO
+ * whose writer has not opened it yet) is waited out for up to 60 s.
  */
-static char *read_commits(int fd, size_t ncommits, size_t *len)
+static pgrepl_lsn read_commits(int fd, taken *t, size_t ncommits)
 {
-    size_t cap = 1 << 16, n = 0, have = 0;
-    char *buf = malloc(cap + 1);
-    ck_assert_ptr_nonnull(buf);
+    size_t have = 0;
+    pgrepl_lsn end = commit_end_in(t->text != NULL ? t->text : "", t->len, &have);
     for (int idle = 0; have < ncommits;) {
-        if (n + 512 > cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            ck_assert_ptr_nonnull(buf);
+        if (t->len + 513 > t->cap) {
+            t->cap = t->cap ? t->cap * 2 : 1 << 16;
+            t->text = realloc(t->text, t->cap);
+            ck_assert_ptr_nonnull(t->text);
         }
-        ssize_t k = read(fd, buf + n, 512);
+        ssize_t k = read(fd, t->text + t->len, 512);
         if (k < 0 && errno == EINTR)
             continue;
         ck_assert_msg(k >= 0, "read: %s", strerror(errno));
         if (k == 0) {
-            ck_assert_msg(++idle < 1200, "no output for 60 s (%zu bytes so far)", n);
+            ck_assert_msg(++idle < 1200, "no output for 60 s (%zu bytes so far)", t->len);
             sleep_ms(50);
             continue;
         }
-        n += (size_t)k;
-        commit_end_in(buf, n, &have);
+        t->len += (size_t)k;
+        t->text[t->len] = '\0';
+        end = commit_end_in(t->text, t->len, &have);
     }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    return end;
 }
 
 static void assert_confirmed(const char *slot, pgrepl_lsn want, const char *why)
@@ -1485,10 +1490,9 @@ START_TEST(pipe_output_is_acknowledged_as_read)
     const char *args[] = {"-d", bsrv.conninfo, "-S", "piped", "-P", "items_pub", "-s", "0.2", NULL};
     pid_t pid = spawn_fd(args, p[1], err);
     close(p[1]);
-    size_t len;
-    char *got = read_commits(p[0], 3, &len);
-    pgrepl_lsn taken = commit_end_in(got, len, NULL);
-    free(got);
+    taken t = {0};
+    pgrepl_lsn took = read_commits(p[0], &t, 3);
+    free(t.text);
     sleep_ms(1000); /* several status intervals */
     close(p[0]);
     int rc = wait_exit(pid, EXIT_TIMEOUT_S);
@@ -1496,8 +1500,92 @@ START_TEST(pipe_output_is_acknowledged_as_read)
     ck_assert_msg(rc == 1, "exit %d after the reader went: %s", rc, e);
     ck_assert_msg(strstr(e, "pgrepl-stream: error: cannot write to standard output: Broken pipe") != NULL, "%s", e);
     free(e);
-    assert_confirmed("piped", taken, "after the reader went");
+    assert_confirmed("piped", took, "after the reader went");
     sql(&bsrv, "SELECT pg_drop_replication_slot('piped'); DELETE FROM items");
+}
+END_TEST
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* SIGTERM ends pid with status 0 within 5 s. */
+static void terminate_promptly(pid_t pid, const char *err)
+{
+    uint64_t t0 = now_ms();
+    kill(pid, SIGTERM);
+    int rc = wait_exit(pid, 30);
+    uint64_t took = now_ms() - t0;
+    char *e = read_file(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d after SIGTERM: %s", rc, e);
+    ck_assert_msg(took <= 5000, "SIGTERM took %llu ms: %s", (unsigned long long)took, e);
+    free(e);
+}
+
+/*
+ * A FIFO whose reader takes two transactions and stalls: pgrepl-stream
+ * waits for it (a full FIFO is not an error), confirms what it took and
+ * nothing more, and SIGTERM still ends it within seconds.
+ */
+START_TEST(stalled_fifo_reader)
+{
+    BPATH(fifo, "stall.fifo");
+    BPATH(err, "stall.err");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('stall', 'pgoutput')");
+    insert_transactions(3000, 1000);
+    /* opened first, so that pgrepl-stream's open does not wait for a reader; then reads block */
+    int r = open(fifo, O_RDONLY | O_NONBLOCK);
+    ck_assert_int_ge(r, 0);
+    ck_assert_int_eq(fcntl(r, F_SETFL, 0), 0);
+    ck_assert_int_eq(fcntl(r, F_SETFD, FD_CLOEXEC), 0);
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "stall", "-P", "items_pub", "-f", fifo, "-s", "0.2", NULL};
+    pid_t pid = spawn(args, "/dev/null", err);
+    taken t = {0};
+    pgrepl_lsn took = read_commits(r, &t, 2);
+    free(t.text);
+    ck_assert_msg(wait_confirmed(&bsrv, "stall", took, 30), "what the reader took was not acknowledged");
+    sleep_ms(1000);
+    assert_confirmed("stall", took, "while the reader stalls");
+    terminate_promptly(pid, err);
+    assert_confirmed("stall", took, "after SIGTERM");
+    close(r);
+    unlink(fifo);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('stall'); DELETE FROM items");
+}
+END_TEST
+
+/*
+ * A socket: a reader that takes two transactions and stalls has nothing
+ * more confirmed (a Unix socket counts whole kernel buffers, so the slot
+ * may trail it); once it has read everything, everything is confirmed.
+ */
+START_TEST(socket_output_is_acknowledged_as_read)
+{
+    BPATH(err, "sock.err");
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('sock', 'pgoutput')");
+    insert_transactions(5000, 1000);
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ck_assert_int_eq(fcntl(sv[0], F_SETFD, FD_CLOEXEC), 0);
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "sock", "-P", "items_pub", "-s", "0.2", NULL};
+    pid_t pid = spawn_fd(args, sv[1], err);
+    close(sv[1]);
+    taken t = {0};
+    pgrepl_lsn took = read_commits(sv[0], &t, 2);
+    sleep_ms(1500);
+    pgrepl_lsn c = confirmed(&bsrv, "sock");
+    ck_assert_msg(c <= took, "the slot confirmed %X/%X, past what the reader took (%X/%X)", (unsigned)(c >> 32),
+                  (unsigned)c, (unsigned)(took >> 32), (unsigned)took);
+    took = read_commits(sv[0], &t, 1000);
+    free(t.text);
+    ck_assert_msg(wait_confirmed(&bsrv, "sock", took, 30), "what the reader took was not acknowledged");
+    terminate_promptly(pid, err);
+    close(sv[0]);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('sock'); DELETE FROM items");
 }
 END_TEST
 
@@ -1713,6 +1801,8 @@ static Suite *stream_cli_suite(void)
     tcase_add_test(tc, file_output_is_acknowledged_after_fsync);
     tcase_add_test(tc, written_output_is_acknowledged);
     tcase_add_test(tc, pipe_output_is_acknowledged_as_read);
+    tcase_add_test(tc, stalled_fifo_reader);
+    tcase_add_test(tc, socket_output_is_acknowledged_as_read);
     tcase_add_test(tc, sighup_reopens_the_file);
     tcase_add_test(tc, reconnects_after_a_lost_connection);
     tcase_add_test(tc, status_lines_and_metrics);
