@@ -46,6 +46,7 @@
 
 #include "jsonl.h"
 #include "stream_cli.h"
+#include "stream_tail.h"
 
 #define FLUSH_AT (1024 * 1024)
 #define STOP_DEADLINE_MS 30000
@@ -201,6 +202,65 @@ static int open_output(app *a)
         }
     }
     return classify_output(a);
+}
+
+/* The file again, for reading: the same file, not one renamed into its place meanwhile. */
+static int open_for_reading(const app *a, const struct stat *st)
+{
+    struct stat rst;
+    int fd = open(a->o.file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &rst) != 0) {
+        error("cannot read \"%s\": %s", a->o.file, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (rst.st_dev != st->st_dev || rst.st_ino != st->st_ino) {
+        error("\"%s\" was replaced while it was being opened", a->o.file);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Before appending to an existing file: a last line without its newline (a
+ * run that stopped mid-write: a full disk, a crash) is cut off. It was never
+ * acknowledged, so it comes again.
+ */
+static int recover_file(app *a)
+{
+    struct stat st;
+    if (fstat(a->fd, &st) != 0) {
+        error("cannot inspect \"%s\": %s", a->o.file, strerror(errno));
+        return -1;
+    }
+    if (st.st_size == 0)
+        return 0;
+    int rfd = open_for_reading(a, &st);
+    if (rfd < 0)
+        return -1;
+    tail_info t;
+    int rc = tail_read(rfd, st.st_size, &t);
+    if (rc == TAIL_EIO)
+        error("cannot read \"%s\": %s", a->o.file, strerror(errno));
+    close(rfd);
+    if (rc == TAIL_FOREIGN) {
+        error("\"%s\" does not end with a newline, and its last line is not pgrepl-stream's; not appending to it",
+              a->o.file);
+        hint("Write to another file, or end this one with a newline.");
+    }
+    if (rc != 0)
+        return -1;
+    if (t.torn == 0)
+        return 0;
+    if (ftruncate(a->fd, t.keep) != 0) {
+        error("cannot cut off the torn last line of \"%s\": %s", a->o.file, strerror(errno));
+        return -1;
+    }
+    warning("\"%s\" ended inside a line: its last %lld bytes are cut off (never acknowledged, they come again)",
+            a->o.file, (long long)t.torn);
+    return 0;
 }
 
 static void ack(app *a, pgrepl_lsn lsn, pgrepl_timestamp t)
@@ -1272,6 +1332,8 @@ static int init_app(app *a)
     if (a->o.drop_slot)
         return 0;
     if (open_output(a) != 0 || (watches_reader(a) && watch_writable(a) != 0))
+        return -1;
+    if (a->kind == OUT_FILE && strcmp(a->o.file, "-") != 0 && recover_file(a) != 0)
         return -1;
     uv_prepare_start(&a->flusher, on_flusher);
     uv_timer_start(&a->tick, on_tick, a->o.status_ms, a->o.status_ms);

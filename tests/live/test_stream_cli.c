@@ -1589,6 +1589,45 @@ START_TEST(socket_output_is_acknowledged_as_read)
 }
 END_TEST
 
+/*
+ * A run that stopped mid-write (a full disk, a crash) left a torn last line:
+ * the next run on the file cuts it off, says so once, and appends whole lines.
+ */
+START_TEST(torn_last_line_is_cut_off)
+{
+    BPATH(file, "torn.jsonl");
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('torn', 'pgoutput')");
+    sql(&bsrv, "INSERT INTO items VALUES (60, 'before')");
+    char *l1 = current_lsn(&bsrv);
+    char *out, *err;
+    const char *a1[] = {"-d", bsrv.conninfo, "-S", "torn", "-P", "items_pub", "-f", file, "-E", l1, NULL};
+    ck_assert_msg(run_tool(a1, &out, &err) == 0, "%s", err);
+    free(out);
+    free(err);
+    static const char torn[] = "{\"action\":\"I\",\"xid\":1234,\"timestamp\":\"2026-";
+    int fd = open(file, O_WRONLY | O_APPEND);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, torn, sizeof torn - 1), (ssize_t)(sizeof torn - 1));
+    close(fd);
+    sql(&bsrv, "INSERT INTO items VALUES (61, 'after')");
+    char *l2 = current_lsn(&bsrv);
+    const char *a2[] = {"-d", bsrv.conninfo, "-S", "torn", "-P", "items_pub", "-f", file, "-E", l2, NULL};
+    ck_assert_msg(run_tool(a2, &out, &err) == 0, "%s", err);
+    doc d = load_output(file); /* every line is JSON */
+    ck_assert_msg(count_of(err, "pgrepl-stream: warning: ") == 1 && strstr(err, "ended inside a line") != NULL, "%s",
+                  err);
+    free(out);
+    free(err);
+    ck_assert_uint_eq(count_of(d.text, "\"value\":\"before\""), 1);
+    ck_assert_uint_eq(count_of(d.text, "\"value\":\"after\""), 1);
+    ck_assert_ptr_null(strstr(d.text, "1234"));
+    free_doc(&d);
+    free(l1);
+    free(l2);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('torn'); DELETE FROM items");
+}
+END_TEST
+
 /* SIGHUP reopens the file: after a rename, new lines go to a new file at the old path. */
 START_TEST(sighup_reopens_the_file)
 {
@@ -1803,6 +1842,7 @@ static Suite *stream_cli_suite(void)
     tcase_add_test(tc, pipe_output_is_acknowledged_as_read);
     tcase_add_test(tc, stalled_fifo_reader);
     tcase_add_test(tc, socket_output_is_acknowledged_as_read);
+    tcase_add_test(tc, torn_last_line_is_cut_off);
     tcase_add_test(tc, sighup_reopens_the_file);
     tcase_add_test(tc, reconnects_after_a_lost_connection);
     tcase_add_test(tc, status_lines_and_metrics);
