@@ -272,13 +272,30 @@ static void ack(app *a, pgrepl_lsn lsn, pgrepl_timestamp t)
     pgrepl_stream_ack(a->s, lsn);
 }
 
-/* Everything written so far is on disk: acknowledge it. */
-static void synced(app *a)
+/*
+ * Everything written so far is out (fsynced; written for a terminal or with
+ * -F 0): acknowledge it, unless the file was deleted meanwhile and the lines
+ * went with it.
+ */
+static int synced(app *a)
 {
+    struct stat st;
+    if (a->kind == OUT_FILE && fstat(a->fd, &st) != 0) {
+        a->out_failed = true;
+        fail(a, "cannot inspect %s: %s", out_name(a), strerror(errno));
+        return -1;
+    }
+    if (a->kind == OUT_FILE && st.st_nlink == 0) {
+        a->out_failed = true;
+        fail(a, "%s was deleted while being written: what went into it since is not acknowledged", out_name(a));
+        hint("Run again: the slot resumes after what was acknowledged.");
+        return -1;
+    }
     a->unsynced = 0;
     a->synced_end = a->written_end;
     a->synced_time = a->written_time;
     ack(a, a->synced_end, a->synced_time);
+    return 0;
 }
 
 static int sync_output(app *a)
@@ -292,8 +309,7 @@ static int sync_output(app *a)
     }
     if (a->unsynced > 0)
         a->fsyncs++;
-    synced(a);
-    return 0;
+    return synced(a);
 }
 
 /*
@@ -418,7 +434,7 @@ static int write_output(app *a)
     a->written_end = a->pending_end;
     a->written_time = a->pending_time;
     if (!watches_reader(a) && (!a->needs_fsync || a->unsynced == 0))
-        synced(a);
+        return synced(a);
     return 0;
 }
 

@@ -1464,11 +1464,19 @@ static pgrepl_lsn read_commits(int fd, taken *t, size_t ncommits)
     return end;
 }
 
-static void assert_confirmed(const char *slot, pgrepl_lsn want, const char *why)
+/* The slot confirmed nothing past limit. */
+static pgrepl_lsn assert_confirmed_at_most(const char *slot, pgrepl_lsn limit, const char *why)
 {
     pgrepl_lsn c = confirmed(&bsrv, slot);
-    ck_assert_msg(c <= want, "%s: the slot confirmed %X/%X, past %X/%X", why, (unsigned)(c >> 32), (unsigned)c,
-                  (unsigned)(want >> 32), (unsigned)want);
+    ck_assert_msg(c <= limit, "%s: the slot confirmed %X/%X, past %X/%X", why, (unsigned)(c >> 32), (unsigned)c,
+                  (unsigned)(limit >> 32), (unsigned)limit);
+    return c;
+}
+
+/* The slot confirmed exactly want. */
+static void assert_confirmed(const char *slot, pgrepl_lsn want, const char *why)
+{
+    pgrepl_lsn c = assert_confirmed_at_most(slot, want, why);
     ck_assert_msg(c == want, "%s: the slot confirmed %X/%X, not %X/%X", why, (unsigned)(c >> 32), (unsigned)c,
                   (unsigned)(want >> 32), (unsigned)want);
 }
@@ -1577,9 +1585,7 @@ START_TEST(socket_output_is_acknowledged_as_read)
     taken t = {0};
     pgrepl_lsn took = read_commits(sv[0], &t, 2);
     sleep_ms(1500);
-    pgrepl_lsn c = confirmed(&bsrv, "sock");
-    ck_assert_msg(c <= took, "the slot confirmed %X/%X, past what the reader took (%X/%X)", (unsigned)(c >> 32),
-                  (unsigned)c, (unsigned)(took >> 32), (unsigned)took);
+    assert_confirmed_at_most("sock", took, "while the reader stalls");
     took = read_commits(sv[0], &t, 1000);
     free(t.text);
     ck_assert_msg(wait_confirmed(&bsrv, "sock", took, 30), "what the reader took was not acknowledged");
@@ -1625,6 +1631,33 @@ START_TEST(torn_last_line_is_cut_off)
     free(l1);
     free(l2);
     sql(&bsrv, "SELECT pg_drop_replication_slot('torn'); DELETE FROM items");
+}
+END_TEST
+
+/*
+ * The output file is deleted while pgrepl-stream writes it: what goes into
+ * the deleted file afterwards is never confirmed, and the program stops
+ * with an error at its next fsync.
+ */
+START_TEST(deleted_file_is_not_acknowledged)
+{
+    BPATH(file, "del.jsonl");
+    BPATH(err, "del.err");
+    pid_t pid = start_follower("del", file, err, "0.3", NULL);
+    sql(&bsrv, "INSERT INTO items VALUES (70, 'kept')");
+    ck_assert_msg(wait_for_text(file, "\"action\":\"C\"", 30), "nothing written");
+    ck_assert_msg(wait_confirmed(&bsrv, "del", last_commit_end(file), 30), "never acknowledged");
+    ck_assert_int_eq(unlink(file), 0);
+    char *gone = current_lsn(&bsrv);
+    sql(&bsrv, "INSERT INTO items VALUES (71, 'lost')");
+    int rc = wait_exit(pid, 10);
+    assert_confirmed_at_most("del", lsn_of(gone), "after the file was deleted");
+    char *e = read_file(err, NULL);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, e);
+    ck_assert_msg(strstr(e, "pgrepl-stream: error: ") != NULL && strstr(e, "was deleted") != NULL, "%s", e);
+    free(e);
+    free(gone);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('del'); DELETE FROM items");
 }
 END_TEST
 
@@ -1843,6 +1876,7 @@ static Suite *stream_cli_suite(void)
     tcase_add_test(tc, stalled_fifo_reader);
     tcase_add_test(tc, socket_output_is_acknowledged_as_read);
     tcase_add_test(tc, torn_last_line_is_cut_off);
+    tcase_add_test(tc, deleted_file_is_not_acknowledged);
     tcase_add_test(tc, sighup_reopens_the_file);
     tcase_add_test(tc, reconnects_after_a_lost_connection);
     tcase_add_test(tc, status_lines_and_metrics);
