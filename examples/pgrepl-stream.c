@@ -18,6 +18,10 @@
  * meanwhile, so that memory stays bounded and a stalled reader does not
  * keep signals and status updates waiting.
  *
+ * An existing -f FILE is resumed: what a stopped run left after its last
+ * whole unit is cut off (stream_tail.c finds it), and the stream starts
+ * after that unit, declared durable once the file is fsynced.
+ *
  * Errors that may pass (a lost connection, a restarting server, the slot in
  * use for a moment) are logged, and the library reconnects with a growing,
  * jittered delay and resumes after the last transaction written; the rest
@@ -103,6 +107,7 @@ typedef struct app {
     unit_mark *marks;    /* a pipe or socket: units not yet taken by the reader, oldest first: [head, n) */
     size_t marks_head, marks_n, marks_cap;
     pgrepl_lsn server_end; /* highest walEnd the server reported */
+    pgrepl_lsn durable;  /* held from before this run: -I, or the end of the file's last unit */
 
     /* open streamed transactions, for --endpos */
     uint32_t *streams;
@@ -223,10 +228,26 @@ static int open_for_reading(const app *a, const struct stat *st)
     return fd;
 }
 
+/* What recover_file cut off, in one warning. */
+static void report_cut(const app *a, const tail_info *t, off_t size)
+{
+    if (t->cut_lines == 0)
+        warning("\"%s\" ended inside a line: its last %lld bytes are cut off (never acknowledged, they come again)",
+                a->o.file, (long long)t->torn);
+    else
+        warning("\"%s\" ended inside a transaction: its last %llu lines%s (%lld bytes) are cut off (never "
+                "acknowledged, they come again)",
+                a->o.file, (unsigned long long)t->cut_lines, t->torn > 0 ? " and a torn one" : "",
+                (long long)(size - t->keep));
+}
+
 /*
- * Before appending to an existing file: a last line without its newline (a
- * run that stopped mid-write: a full disk, a crash) is cut off. It was never
- * acknowledged, so it comes again.
+ * Before appending to an existing file: what a run that stopped mid-write (a
+ * crash, SIGKILL, a full disk) left after the file's last whole unit - a
+ * transaction cut off, a torn line - is cut off: it was never acknowledged,
+ * so it comes again. The file is fsynced (unless -F 0), and the stream
+ * starts after that unit, which counts as durable: nothing in the file
+ * comes twice, even when the slot was never confirmed that far.
  */
 static int recover_file(app *a)
 {
@@ -246,20 +267,33 @@ static int recover_file(app *a)
         error("cannot read \"%s\": %s", a->o.file, strerror(errno));
     close(rfd);
     if (rc == TAIL_FOREIGN) {
-        error("\"%s\" does not end with a newline, and its last line is not pgrepl-stream's; not appending to it",
+        error("\"%s\" does not end like pgrepl-stream's output (a line that is not one of its own, or a last "
+              "transaction without its \"nextlsn\"); not appending to it",
               a->o.file);
-        hint("Write to another file, or end this one with a newline.");
+        hint("Write to another file.");
     }
     if (rc != 0)
         return -1;
-    if (t.torn == 0)
-        return 0;
-    if (ftruncate(a->fd, t.keep) != 0) {
-        error("cannot cut off the torn last line of \"%s\": %s", a->o.file, strerror(errno));
+    if (t.keep < st.st_size && ftruncate(a->fd, t.keep) != 0) {
+        error("cannot cut off the end of \"%s\": %s", a->o.file, strerror(errno));
         return -1;
     }
-    warning("\"%s\" ended inside a line: its last %lld bytes are cut off (never acknowledged, they come again)",
-            a->o.file, (long long)t.torn);
+    if (t.keep < st.st_size)
+        report_cut(a, &t, st.st_size);
+    if (a->needs_fsync && fsync(a->fd) != 0) {
+        error("cannot fsync \"%s\": %s", a->o.file, strerror(errno));
+        return -1;
+    }
+    if (t.resume == 0)
+        return 0;
+    a->pending_end = a->written_end = a->synced_end = a->acked = t.resume;
+    if (t.resume > a->durable)
+        a->durable = t.resume;
+    if (a->o.verbose) {
+        char lsn[PGREPL_LSN_BUFSIZE];
+        pgrepl_lsn_format(t.resume, lsn);
+        info("resuming after %s, the end of the last transaction in \"%s\"", lsn, a->o.file);
+    }
     return 0;
 }
 
@@ -1261,7 +1295,7 @@ static int queue_create(app *a)
     return rc;
 }
 
-/* (Re)connect and stream after the last unit written, or from --startpos. */
+/* (Re)connect and stream after the last unit written (or found in the file), or from --startpos. */
 static void start_streaming(app *a)
 {
     if (a->stopping)
@@ -1272,8 +1306,8 @@ static void start_streaming(app *a)
     }
     /* start after what is written or waits for a full pipe; only what is out (fsynced, read) is acknowledged */
     int rc = pgrepl_stream_set_start_lsn(a->s, a->pending_end);
-    if (rc == 0 && a->o.has_startpos)
-        rc = pgrepl_stream_set_durable_lsn(a->s, a->o.startpos);
+    if (rc == 0 && a->durable > 0)
+        rc = pgrepl_stream_set_durable_lsn(a->s, a->durable);
     if (rc == 0)
         rc = queue_create(a);
     if (rc == 0)
@@ -1349,6 +1383,8 @@ static int init_app(app *a)
         return 0;
     if (open_output(a) != 0 || (watches_reader(a) && watch_writable(a) != 0))
         return -1;
+    if (a->o.has_startpos)
+        a->durable = a->o.startpos;
     if (a->kind == OUT_FILE && strcmp(a->o.file, "-") != 0 && recover_file(a) != 0)
         return -1;
     uv_prepare_start(&a->flusher, on_flusher);

@@ -18,8 +18,9 @@
  * Then, on a second server: --endpos, acknowledgement (only what is written,
  * for a file only what is fsynced, for a pipe, FIFO or socket only what its
  * reader took), SIGTERM (also while a reader stalls), SIGHUP, reconnecting,
- * --create-slot [--if-not-exists] [--temporary], --drop-slot, -v and
- * --metrics-file, and bad usage.
+ * a file resumed (a torn line, a transaction cut off by SIGKILL), a file
+ * deleted while written, --create-slot [--if-not-exists] [--temporary],
+ * --drop-slot, -v and --metrics-file, and bad usage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1620,8 +1621,8 @@ START_TEST(torn_last_line_is_cut_off)
     const char *a2[] = {"-d", bsrv.conninfo, "-S", "torn", "-P", "items_pub", "-f", file, "-E", l2, NULL};
     ck_assert_msg(run_tool(a2, &out, &err) == 0, "%s", err);
     doc d = load_output(file); /* every line is JSON */
-    ck_assert_msg(count_of(err, "pgrepl-stream: warning: ") == 1 && strstr(err, "ended inside a line") != NULL, "%s",
-                  err);
+    ck_assert_msg(count_of(err, "pgrepl-stream: warning: \"") == 1 && strstr(err, "ended inside a line") != NULL,
+                  "%s", err);
     free(out);
     free(err);
     ck_assert_uint_eq(count_of(d.text, "\"value\":\"before\""), 1);
@@ -1658,6 +1659,92 @@ START_TEST(deleted_file_is_not_acknowledged)
     free(e);
     free(gone);
     sql(&bsrv, "SELECT pg_drop_replication_slot('del'); DELETE FROM items");
+}
+END_TEST
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* How many values v holds (n of them), failing when one comes twice. */
+static size_t distinct(uint64_t *v, size_t n, const char *what)
+{
+    qsort(v, n, sizeof *v, cmp_u64);
+    for (size_t i = 1; i < n; i++)
+        ck_assert_msg(v[i] != v[i - 1], "%s %llu is in the file twice", what, (unsigned long long)v[i]);
+    return n;
+}
+
+/* Every row inserted (its id, the first column) and every transaction (its C line's xid) appear once in d. */
+static void assert_each_once(const doc *d, size_t rows, size_t transactions)
+{
+    uint64_t *ids = malloc(d->raw.n * sizeof *ids), *xids = malloc(d->raw.n * sizeof *xids);
+    ck_assert(ids != NULL && xids != NULL);
+    size_t nids = 0, nxids = 0;
+    for (size_t i = 0; i < d->raw.n; i++) {
+        char action = action_of(d->obj[i]);
+        if (action == 'I') {
+            const mj_value *cols = mj_get(d->obj[i], "columns");
+            ck_assert(cols != NULL && cols->type == MJ_ARRAY && cols->n > 0);
+            ids[nids++] = strtoull(mj_get(&cols->items[0], "value")->str, NULL, 10);
+        } else if (action == 'C') {
+            xids[nxids++] = u32_of(d->obj[i], "xid");
+        }
+    }
+    ck_assert_uint_eq(distinct(ids, nids, "row"), rows);
+    ck_assert_uint_eq(distinct(xids, nxids, "transaction"), transactions);
+    free(ids);
+    free(xids);
+}
+
+/*
+ * A run is killed (SIGKILL) inside a large transaction, after it wrote two
+ * hundred transactions that it never fsynced (-F 3600), so the slot
+ * confirmed none of them. The next run on the same file cuts off the lines
+ * of the transaction that was cut off, fsyncs the file and starts after
+ * the last whole transaction in it: in the end every transaction is in the
+ * file exactly once.
+ */
+START_TEST(resumes_after_the_last_transaction_in_the_file)
+{
+    BPATH(file, "resume.jsonl");
+    BPATH(err, "resume.err");
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('resume', 'pgoutput')");
+    insert_transactions(10000, 200);
+    sql(&bsrv, "INSERT INTO items SELECT g, 'big' FROM generate_series(100000, 199999) g");
+    insert_transactions(10200, 50);
+    char *end = current_lsn(&bsrv);
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "resume", "-P", "items_pub", "-f", file, "-F", "3600",
+                          "-E", end, NULL};
+    pid_t pid = spawn(args, "/dev/null", err);
+    /* the 200 take about 150 kB: at 2 MB the large transaction is being written */
+    struct stat st;
+    for (int i = 0; i < 6000 && (stat(file, &st) != 0 || st.st_size < 2 * 1024 * 1024); i++)
+        sleep_ms(10);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(wait_exit(pid, 10), -2);
+    size_t len, commits;
+    char *text = read_file(file, &len);
+    commit_end_in(text, len, &commits);
+    ck_assert_msg(commits == 200 && strstr(text, "\"value\":\"big\"") != NULL,
+                  "not killed inside the large transaction: %zu transactions written", commits);
+    char *first = strstr(text, "{\"action\":\"C\"");
+    pgrepl_lsn first_end = commit_end_in(text, (size_t)(strchr(first, '\n') + 1 - text), NULL);
+    ck_assert_msg(confirmed(&bsrv, "resume") < first_end, "the slot confirmed what was not fsynced");
+    free(text);
+    char *out, *e;
+    ck_assert_msg(run_tool(args, &out, &e) == 0, "%s", e);
+    doc d = load_output(file);
+    assert_each_once(&d, 200 + 100000 + 50, 200 + 1 + 50);
+    free_doc(&d);
+    ck_assert_msg(strstr(e, "pgrepl-stream: warning: ") != NULL && strstr(e, "ended inside a transaction") != NULL,
+                  "%s", e);
+    free(out);
+    free(e);
+    free(end);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('resume'); DELETE FROM items");
 }
 END_TEST
 
@@ -1877,6 +1964,7 @@ static Suite *stream_cli_suite(void)
     tcase_add_test(tc, socket_output_is_acknowledged_as_read);
     tcase_add_test(tc, torn_last_line_is_cut_off);
     tcase_add_test(tc, deleted_file_is_not_acknowledged);
+    tcase_add_test(tc, resumes_after_the_last_transaction_in_the_file);
     tcase_add_test(tc, sighup_reopens_the_file);
     tcase_add_test(tc, reconnects_after_a_lost_connection);
     tcase_add_test(tc, status_lines_and_metrics);
