@@ -811,6 +811,66 @@ START_TEST(unsynced_never_confirmed)
 }
 END_TEST
 
+/*
+ * SIGTERM while the walsender sends a huge transaction: the walsender reads
+ * CopyDone only after it, so pgrepl-stream confirms what it fsynced, closes
+ * the connection after the library's stop timeout (5 s) and exits 0, within
+ * seconds; the half-printed transaction is not confirmed. Sending the whole
+ * transaction takes the walsender well over the bound here (6,000,000 rows;
+ * the stop does not depend on the server version, so the other versions run
+ * it with fewer rows, which only checks the exit).
+ */
+START_TEST(sigterm_inside_huge_transaction)
+{
+    run r;
+    /* the server's usual wal_sender_timeout: this server's 3 s would end the connection for the walsender */
+    char conninfo[PGT_PATH_MAX + 192];
+    snprintf(conninfo, sizeof conninfo, "%s options='-c wal_sender_timeout=60s'", srv.conninfo);
+    run_begin(&r, "huge", conninfo);
+    cli_start(&r);
+    for (uint64_t until = now_ms() + 15000; active_pid_of("huge_slot") == 0 && now_ms() < until;)
+        sleep_ms(50);
+    sql("INSERT INTO huge_t VALUES (0)");
+    char out[128];
+    path_of(&r, "out", 1, out, sizeof out);
+    for (uint64_t until = now_ms() + 15000; count_lines_with(out, "\"action\":\"C\"") < 1 && now_ms() < until;)
+        sleep_ms(50);
+    ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 1);
+    long rows = major == 15 ? 6000000 : 1000000;
+    sql("INSERT INTO huge_t SELECT g FROM generate_series(1, %ld) AS g", rows);
+    char v[64];
+    ck_assert(sql_try("SELECT pg_current_wal_lsn()", v, sizeof v));
+    pgrepl_lsn big_end = 0;
+    ck_assert_int_eq(pgrepl_lsn_parse(v, &big_end), 0);
+    /* well inside the transaction's changes */
+    for (uint64_t until = now_ms() + 60000; count_lines_with(out, "\"action\":\"B\"") < 2 && now_ms() < until;)
+        sleep_ms(50);
+    for (uint64_t until = now_ms() + 60000; file_size(out) < 4 * 1024 * 1024 && now_ms() < until;)
+        sleep_ms(50);
+    ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 1);
+    uint64_t t0 = now_ms();
+    kill(r.cli, SIGTERM);
+    int rc = wait_exit(r.cli, 12000);
+    uint64_t took = now_ms() - t0;
+    char err[128];
+    path_of(&r, "stderr", 0, err, sizeof err);
+    size_t len;
+    char *said = read_file(err, 1 << 14, &len);
+    ck_assert_msg(rc == 0, "pgrepl-stream exited %d after %llu ms; it said:\n%s", rc, (unsigned long long)took, said);
+    ck_assert_msg(strstr(said, "error:") == NULL, "pgrepl-stream said:\n%s", said);
+    free(said);
+    fprintf(stderr, "faults-pg%d huge: SIGTERM inside a %ld-row transaction: exit 0 after %llu ms\n", major, rows,
+            (unsigned long long)took);
+    pgrepl_lsn confirmed;
+    ck_assert(confirmed_of("huge_slot", &confirmed));
+    ck_assert_msg(confirmed < big_end && confirmed > 0, "confirmed %llX, the huge transaction ends at %llX",
+                  (unsigned long long)confirmed, (unsigned long long)big_end);
+    wait_inactive("huge_slot");
+    sql("SELECT pg_drop_replication_slot('huge_slot'); DROP TABLE huge_t;");
+    run_cleanup(&r);
+}
+END_TEST
+
 /* What a process that should have moved on is doing: /proc, twice a second apart, and gdb's backtrace if there is gdb. */
 static char *process_report(pid_t pid)
 {
@@ -1324,6 +1384,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, server_restart_fast);
     tcase_add_test(tc, server_restart_immediate);
     tcase_add_test(tc, unsynced_never_confirmed);
+    tcase_add_test(tc, sigterm_inside_huge_transaction);
     tcase_add_test(tc, stream_killed);
     tcase_add_test(tc, network_frozen_then_cut);
     tcase_add_test(tc, invalidated_slot);
