@@ -871,6 +871,178 @@ START_TEST(sigterm_inside_huge_transaction)
 }
 END_TEST
 
+/* ---- gaps and messages ------------------------------------------------------------------- */
+
+/* pgrepl-stream with args (NULL-terminated) after -d conninfo, stderr into err_path; its pid. */
+static pid_t cli_spawn(const char *const *args, const char *err_path)
+{
+    const char *argv[24] = {build_path("examples/pgrepl-stream"), "-d", srv.conninfo};
+    int n = 3;
+    for (; *args != NULL && n < 23; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    return spawn(argv, NULL, err_path, NULL);
+}
+
+static void wait_active(const char *slot)
+{
+    for (uint64_t until = now_ms() + 15000; active_pid_of(slot) == 0 && now_ms() < until;)
+        sleep_ms(50);
+    ck_assert_msg(active_pid_of(slot) != 0, "no consumer on slot %s", slot);
+}
+
+static char *said(const char *err)
+{
+    size_t len;
+    return read_file(err, 1 << 16, &len);
+}
+
+/*
+ * A --temporary slot whose connection was lost is gone with the changes of
+ * the outage: pgrepl-stream stops with an error naming the range, or with
+ * --allow-gap warns with it and goes on.
+ */
+START_TEST(temporary_slot_lost)
+{
+    sql("CREATE TABLE tt_t (n int); CREATE PUBLICATION tt_pub FOR TABLE tt_t;");
+    for (int allow = 0; allow < 2; allow++) {
+        char err[64], out[64];
+        snprintf(err, sizeof err, "/tmp/pgrepl-faults-tt-%d.err", (int)getpid());
+        snprintf(out, sizeof out, "/tmp/pgrepl-faults-tt-%d.out", (int)getpid());
+        const char *args[] = {"-S", "tt_slot", "-P", "tt_pub", "--create-slot", "--temporary", "-f", out,
+                              "--reconnect-delay=0.5,1", allow ? "--allow-gap" : NULL, NULL};
+        pid_t cli = cli_spawn(args, err);
+        wait_active("tt_slot");
+        sql("INSERT INTO tt_t VALUES (1)");
+        for (uint64_t until = now_ms() + 10000; count_lines_with(out, "\"action\":\"C\"") < 1 && now_ms() < until;)
+            sleep_ms(50);
+        ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 1);
+        sql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'tt_slot'");
+        /* committed while no slot exists: these rows can never arrive */
+        sql("INSERT INTO tt_t VALUES (2)");
+        char *text;
+        if (!allow) {
+            int rc = wait_exit(cli, 20000);
+            text = said(err);
+            ck_assert_msg(rc == 1, "exit %d; pgrepl-stream said:\n%s", rc, text);
+            ck_assert_msg(strstr(text, "pgrepl-stream: error: replication slot \"tt_slot\" was moved to ") != NULL &&
+                              strstr(text, "would be skipped") != NULL && strstr(text, "--temporary") != NULL,
+                          "%s", text);
+        } else {
+            for (uint64_t until = now_ms() + 20000; count_lines_with(err, "are skipped (--allow-gap)") < 1 &&
+                                                    now_ms() < until;)
+                sleep_ms(50);
+            sql("INSERT INTO tt_t VALUES (3)");
+            for (uint64_t until = now_ms() + 10000; count_lines_with(out, "\"action\":\"C\"") < 2 && now_ms() < until;)
+                sleep_ms(50);
+            kill(cli, SIGTERM);
+            int rc = wait_exit(cli, 20000);
+            text = said(err);
+            ck_assert_msg(rc == 0 && strstr(text, "are skipped (--allow-gap)") != NULL, "exit %d:\n%s", rc, text);
+            ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 2);
+        }
+        fprintf(stderr, "faults-pg%d temporary slot lost (%s):\n%s", major, allow ? "--allow-gap" : "default", text);
+        free(text);
+        unlink(err);
+        unlink(out);
+    }
+    sql("DROP PUBLICATION tt_pub; DROP TABLE tt_t;");
+}
+END_TEST
+
+/*
+ * Two pgrepl-stream processes on one slot: each time the walsender is
+ * terminated either may take the slot, and each one's output misses what
+ * the other confirmed. The one that comes back to a slot moved past what it
+ * confirmed stops with an error naming the range.
+ */
+START_TEST(two_consumers_on_one_slot)
+{
+    sql("CREATE TABLE two_t (n bigint PRIMARY KEY); CREATE PUBLICATION two_pub FOR TABLE two_t;\n"
+        "SELECT 1 FROM pg_create_logical_replication_slot('two_slot', 'pgoutput');");
+    pid_t writer = writer_start("two_t", false);
+    char err[2][64], out[2][64];
+    pid_t cli[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(err[i], sizeof err[i], "/tmp/pgrepl-faults-two%d-%d.err", i, (int)getpid());
+        snprintf(out[i], sizeof out[i], "/tmp/pgrepl-faults-two%d-%d.out", i, (int)getpid());
+        const char *args[] = {"-S", "two_slot", "-P", "two_pub", "-f", out[i], "-F", "0.1", "-s", "0.2",
+                              "--reconnect-delay=0.1,0.3", NULL};
+        cli[i] = cli_spawn(args, err[i]);
+        wait_active("two_slot");
+    }
+    int gone = -1, rc = -1;
+    for (uint64_t until = now_ms() + 30000; gone < 0 && now_ms() < until;) {
+        sleep_ms(700);
+        sql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'two_slot'");
+        for (int i = 0; i < 2 && gone < 0; i++) {
+            int status;
+            if (waitpid(cli[i], &status, WNOHANG) == cli[i]) {
+                gone = i;
+                rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+        }
+    }
+    kill(writer, SIGTERM);
+    ck_assert_int_eq(wait_exit(writer, 30000), 0);
+    ck_assert_msg(gone >= 0, "both consumers are still running after 30 s of terminations");
+    char *text = said(err[gone]);
+    ck_assert_msg(rc == 1 && strstr(text, "would be skipped") != NULL, "consumer %d exited %d:\n%s", gone, rc, text);
+    fprintf(stderr, "faults-pg%d two consumers: consumer %d stopped:\n%s", major, gone, text);
+    free(text);
+    kill(cli[1 - gone], SIGTERM);
+    ck_assert_int_eq(wait_exit(cli[1 - gone], 30000), 0);
+    for (int i = 0; i < 2; i++) {
+        unlink(err[i]);
+        unlink(out[i]);
+    }
+    wait_inactive("two_slot");
+    sql("SELECT pg_drop_replication_slot('two_slot'); DROP PUBLICATION two_pub; DROP TABLE two_t;");
+}
+END_TEST
+
+/*
+ * A publication dropped and created again after the slot's position: 14-17
+ * cannot decode past the drop, and pgrepl-stream says so (not "create the
+ * publication"); 18 warns that it skipped loading it.
+ */
+START_TEST(publication_recreated)
+{
+    sql("CREATE TABLE pr_t (n int); CREATE PUBLICATION pr_pub FOR TABLE pr_t;\n"
+        "SELECT 1 FROM pg_create_logical_replication_slot('pr_slot', 'pgoutput');");
+    sql("DROP PUBLICATION pr_pub; INSERT INTO pr_t VALUES (1);\n"
+        "CREATE PUBLICATION pr_pub FOR TABLE pr_t; INSERT INTO pr_t VALUES (2);");
+    char err[64];
+    snprintf(err, sizeof err, "/tmp/pgrepl-faults-pr-%d.err", (int)getpid());
+    const char *args[] = {"-S", "pr_slot", "-P", "pr_pub", "-f", "/dev/null", NULL};
+    pid_t cli = cli_spawn(args, err);
+    char *text;
+    if (major < 18) {
+        int rc = wait_exit(cli, 20000);
+        text = said(err);
+        ck_assert_msg(rc == 1, "exit %d:\n%s", rc, text);
+        ck_assert_msg(count_lines_with(err, "pgrepl-stream: error: ") == 1 &&
+                          strstr(text, "the publication was dropped (and created again) after the slot's position") !=
+                              NULL &&
+                          strstr(text, "hint: Advance the slot past") != NULL,
+                      "%s", text);
+    } else {
+        for (uint64_t until = now_ms() + 15000; count_lines_with(err, "skipped loading publication") < 1 &&
+                                                now_ms() < until;)
+            sleep_ms(50);
+        kill(cli, SIGTERM);
+        ck_assert_int_eq(wait_exit(cli, 20000), 0);
+        text = said(err);
+        ck_assert_msg(strstr(text, "pgrepl-stream: warning: skipped loading publication") != NULL, "%s", text);
+    }
+    fprintf(stderr, "faults-pg%d publication recreated:\n%s", major, text);
+    free(text);
+    unlink(err);
+    wait_inactive("pr_slot");
+    sql("SELECT pg_drop_replication_slot('pr_slot'); DROP PUBLICATION pr_pub; DROP TABLE pr_t;");
+}
+END_TEST
+
 /* What a process that should have moved on is doing: /proc, twice a second apart, and gdb's backtrace if there is gdb. */
 static char *process_report(pid_t pid)
 {
@@ -1385,6 +1557,9 @@ int main(int argc, char **argv)
     tcase_add_test(tc, server_restart_immediate);
     tcase_add_test(tc, unsynced_never_confirmed);
     tcase_add_test(tc, sigterm_inside_huge_transaction);
+    tcase_add_test(tc, temporary_slot_lost);
+    tcase_add_test(tc, two_consumers_on_one_slot);
+    tcase_add_test(tc, publication_recreated);
     tcase_add_test(tc, stream_killed);
     tcase_add_test(tc, network_frozen_then_cut);
     tcase_add_test(tc, invalidated_slot);
