@@ -40,10 +40,13 @@
  * OUTPUT
  *     --json        one JSON object per report, on one line:
  *                   {"server_version", "capacity", "slots", "verdict"}
- *     --prometheus  Prometheus text format: pgrepl_slot_retained_wal_bytes,
+ *     --prometheus  Prometheus text format: pgrepl_slots_up 1, then
+ *                   pgrepl_slot_retained_wal_bytes,
  *                   pgrepl_slot_safe_wal_size_bytes, pgrepl_slot_active,
  *                   pgrepl_slot_wal_status{status="..."}, pgrepl_slots_used,
- *                   pgrepl_slots_max, pgrepl_walsenders_used, ... (see --help)
+ *                   pgrepl_slots_max, pgrepl_walsenders_used, ... (see --help);
+ *                   when the server cannot be reached or read, only
+ *                   pgrepl_slots_up 0 (and exit status 1)
  *     --watch=SECS  report again every SECS until interrupted; a failed
  *                   report is printed and the next one is tried. On SIGINT or
  *                   SIGTERM the exit status is that of the last report.
@@ -221,9 +224,10 @@ static void help(void)
            "  -W, --password             ask for a password before connecting\n\n");
     printf("Output (default: a table, the capacity line and the verdict):\n"
            "      --json                 one JSON object per report, on one line\n"
-           "      --prometheus           Prometheus text format (pgrepl_slot_retained_wal_bytes,\n"
+           "      --prometheus           Prometheus text format (pgrepl_slots_up, pgrepl_slot_retained_wal_bytes,\n"
            "                             pgrepl_slot_safe_wal_size_bytes, pgrepl_slot_active,\n"
-           "                             pgrepl_slot_wal_status{status=...}, pgrepl_slots_used, ...)\n"
+           "                             pgrepl_slot_wal_status{status=...}, pgrepl_slots_used, ...);\n"
+           "                             only pgrepl_slots_up 0 when the server cannot be reached or read\n"
            "      --watch=SECS           report again every SECS until interrupted\n\n");
     printf("Health rules (SIZE like 512MB or 1GB, DURATION like 30s, 15min, 1h, 1d; \"off\" disables):\n"
            "      --inactive-warn=DURATION   warning: a slot inactive longer than this (default 1h)\n"
@@ -539,13 +543,27 @@ static PGconn *connect_db(const program *p, char **password)
     }
 }
 
-/* One report on stdout; returns its exit code. */
+/*
+ * What a report is when the server cannot be reached or read (the reason is
+ * already on stderr): nothing, except for --prometheus, where the outage is a
+ * metric. Exit code 1.
+ */
+static int report_down(const program *p)
+{
+    if (p->format == FORMAT_PROMETHEUS) {
+        slots_print_prometheus_down(stdout);
+        fflush(stdout);
+    }
+    return 1;
+}
+
+/* One report on stdout; returns its exit code. CONN is NULL when there is no connection. */
 static int report(PGconn *conn, const program *p)
 {
     snapshot snap;
     verdict v;
-    if (slots_snapshot_take(conn, NULL, &snap) != 0)
-        return 1;
+    if (conn == NULL || slots_snapshot_take(conn, NULL, &snap) != 0)
+        return report_down(p);
     if (slots_judge(&snap, &p->th, &v) != 0) {
         slots_error("out of memory");
         slots_verdict_free(&v);
@@ -605,9 +623,10 @@ static int watch(const program *p, char **password)
             PQreset(conn);
         if (conn == NULL)
             conn = connect_db(p, password);
-        if (conn != NULL && PQstatus(conn) != CONNECTION_OK)
+        bool up = conn != NULL && PQstatus(conn) == CONNECTION_OK;
+        if (conn != NULL && !up)
             report_connection_failure(conn);
-        code = conn != NULL && PQstatus(conn) == CONNECTION_OK ? report(conn, p) : 1;
+        code = report(up ? conn : NULL, p);
     }
     PQfinish(conn);
     return code;
@@ -623,10 +642,10 @@ int main(int argc, char **argv)
         code = watch(&p, &password);
     } else {
         PGconn *conn = connect_db(&p, &password);
-        if (conn == NULL)
-            code = 1;
+        if (!p.drop)
+            code = report(conn, &p);
         else
-            code = p.drop ? slots_drop_inactive(conn, &p.drop_opts, stdout) : report(conn, &p);
+            code = conn != NULL ? slots_drop_inactive(conn, &p.drop_opts, stdout) : 1;
         PQfinish(conn);
     }
     free(password);

@@ -170,6 +170,8 @@ void slots_print_table(FILE *out, const snapshot *snap, const verdict *v);
 /* One line of JSON (RFC 8259), so that --watch gives JSON Lines. */
 void slots_print_json(FILE *out, const snapshot *snap, const verdict *v);
 void slots_print_prometheus(FILE *out, const snapshot *snap, const verdict *v);
+/* What --prometheus prints when the server cannot be reached or read: pgrepl_slots_up 0. */
+void slots_print_prometheus_down(FILE *out);
 
 /* ---- --drop-inactive ---- */
 

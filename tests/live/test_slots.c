@@ -710,6 +710,7 @@ START_TEST(prometheus_reports_each_state)
     expect_has(r.out, "\npgrepl_walsenders_max 20\n");
     expect_has(r.out, "\npgrepl_max_slot_wal_keep_size_bytes -1\n");
     expect_has(r.out, "\npgrepl_slots_health_status 0\n");
+    expect_has(r.out, "\npgrepl_slots_up 1\n");
     ck_assert_int_eq(strstr(r.out, "\npgrepl_idle_replication_slot_timeout_seconds 0\n") != NULL, major >= 18);
     ck_assert_int_eq(strstr(r.out, "\npgrepl_slot_inactive_seconds{slot=\"s_inactive\"") != NULL, major >= 17);
     expect_lacks(r.out, "pgrepl_slot_inactive_seconds{slot=\"s_active\"");
@@ -1252,6 +1253,22 @@ START_TEST(connection_failure_exits_1)
 }
 END_TEST
 
+/* An outage is a metric too: pgrepl_slots_up 0 and nothing else, and exit 1. */
+START_TEST(prometheus_when_unreachable)
+{
+    const char *args[] = {"-h", "/nonexistent", "-w", "--prometheus", NULL};
+    result r = run_env(args, NULL, 0);
+    expect_status(&r, 1);
+    expect_prometheus(r.out);
+    ck_assert_str_eq(r.out, "# HELP pgrepl_slots_up 1 if the server was reached and read, 0 if not (then no other"
+                            " metric is written).\n"
+                            "# TYPE pgrepl_slots_up gauge\n"
+                            "pgrepl_slots_up 0\n");
+    expect_has(r.err, "pgrepl-slots: error: connection to server on socket \"/nonexistent/.s.PGSQL.");
+    result_free(&r);
+}
+END_TEST
+
 START_TEST(help_and_version)
 {
     const char *help_long[] = {"--help", NULL}, *help_short[] = {"-?", NULL}, *version[] = {"-V", NULL};
@@ -1331,6 +1348,7 @@ static Suite *slots_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, bad_usage_exits_1);
     tcase_add_test(tc, connection_failure_exits_1);
+    tcase_add_test(tc, prometheus_when_unreachable);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, parse_units);
     suite_add_tcase(s, tc);
