@@ -2,7 +2,7 @@
  * pgrepl-slots - replication slot health, capacity and housekeeping
  *
  * SYNOPSIS
- *     pgrepl-slots [CONNECTION] [--json | --prometheus] [--watch SECS] [RULES]
+ *     pgrepl-slots [CONNECTION] [--json | --prometheus] [--watch SECS] [--output FILE] [RULES]
  *     pgrepl-slots [CONNECTION] --drop-inactive --older-than DURATION
  *                  [--name-pattern GLOB] [--include-physical] [--force-unknown-age] [--dry-run]
  *
@@ -50,6 +50,17 @@
  *     --watch=SECS  report again every SECS until interrupted; a failed
  *                   report is printed and the next one is tried. On SIGINT or
  *                   SIGTERM the exit status is that of the last report.
+ *     -o, --output=FILE
+ *                   write each report to FILE instead of standard output,
+ *                   replacing it whole: the report goes to a temporary file in
+ *                   FILE's directory, which is fsynced and renamed over FILE,
+ *                   so that a reader (a Prometheus textfile collector) sees
+ *                   the previous report or the new one, never part of one.
+ *                   With --watch, FILE holds the latest report. A report that
+ *                   fails leaves FILE as it was, except with --prometheus,
+ *                   where pgrepl_slots_up 0 replaces it. FILE gets the
+ *                   permissions of a new file (0666 less the umask). Failing
+ *                   to write FILE is an error (exit status 1).
  *
  * HEALTH RULES (SIZE: 512MB, 1GB, ...; DURATION: 30s, 15min, 1h, 1d, 1w;
  *               "off" disables a threshold)
@@ -98,13 +109,14 @@
  *
  * EXIT STATUS
  *     0 healthy (for --drop-inactive: done, even if slots were skipped),
- *     1 error (bad option, connection or query failure, a drop that failed),
+ *     1 error (bad option, connection or query failure, --output FILE that
+ *     cannot be written, a drop that failed),
  *     2 warning, 3 critical.
  *
  * EXAMPLES
  *     pgrepl-slots -d "host=db1 dbname=app"
  *     pgrepl-slots --json --retained-warn 5GB --inactive-crit 6h
- *     pgrepl-slots --prometheus > /var/lib/node_exporter/pgrepl.prom
+ *     pgrepl-slots --prometheus --output /var/lib/node_exporter/pgrepl.prom
  *     pgrepl-slots --drop-inactive --older-than 7d --name-pattern 'tmp_*' --dry-run
  */
 #include <errno.h>
@@ -129,7 +141,8 @@ typedef struct program {
     const char *dbname, *host, *port, *user;
     bool no_password, ask_password;
     format format;
-    double watch; /* seconds; 0 is once */
+    const char *output; /* --output FILE; NULL is standard output */
+    double watch;       /* seconds; 0 is once */
     thresholds th;
     bool drop;
     bool older_than_given;
@@ -168,6 +181,7 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"prometheus", no_argument, NULL, OPT_PROMETHEUS},
     {"watch", required_argument, NULL, OPT_WATCH},
+    {"output", required_argument, NULL, 'o'},
     {"inactive-warn", required_argument, NULL, OPT_INACTIVE_WARN},
     {"inactive-crit", required_argument, NULL, OPT_INACTIVE_CRIT},
     {"retained-warn", required_argument, NULL, OPT_RETAINED_WARN},
@@ -228,7 +242,10 @@ static void help(void)
            "                             pgrepl_slot_safe_wal_size_bytes, pgrepl_slot_active,\n"
            "                             pgrepl_slot_wal_status{status=...}, pgrepl_slots_used, ...);\n"
            "                             only pgrepl_slots_up 0 when the server cannot be reached or read\n"
-           "      --watch=SECS           report again every SECS until interrupted\n\n");
+           "      --watch=SECS           report again every SECS until interrupted\n"
+           "  -o, --output=FILE          write each report to FILE, replacing it atomically (a temporary\n"
+           "                             file beside it, fsynced and renamed over it); with --watch FILE\n"
+           "                             holds the latest report\n\n");
     printf("Health rules (SIZE like 512MB or 1GB, DURATION like 30s, 15min, 1h, 1d; \"off\" disables):\n"
            "      --inactive-warn=DURATION   warning: a slot inactive longer than this (default 1h)\n"
            "      --inactive-crit=DURATION   critical: a slot inactive longer than this (default 1d)\n"
@@ -410,6 +427,11 @@ static void parse_option(program *p, int c, char **argv)
     case OPT_PROMETHEUS:
         set_format(p, FORMAT_PROMETHEUS);
         break;
+    case 'o':
+        if (optarg[0] == '\0')
+            bad_value("--output", optarg, "a file name");
+        p->output = optarg;
+        break;
     case OPT_WATCH:
         p->watch = duration_arg("--watch", optarg, false);
         if (p->watch <= 0)
@@ -439,8 +461,8 @@ static void check_combinations(const program *p, int argc, char **argv)
         problem = "-w and -W cannot be used together";
     else if (p->drop && !p->older_than_given)
         problem = "--drop-inactive needs --older-than";
-    else if (p->drop && (p->format != FORMAT_TABLE || p->watch > 0))
-        problem = "--drop-inactive cannot be combined with --json, --prometheus or --watch";
+    else if (p->drop && (p->format != FORMAT_TABLE || p->watch > 0 || p->output != NULL))
+        problem = "--drop-inactive cannot be combined with --json, --prometheus, --watch or --output";
     else if (!p->drop && (p->older_than_given || d->name_pattern != NULL || d->include_physical ||
                           d->force_unknown_age || d->dry_run))
         problem = "--older-than, --name-pattern, --include-physical, --force-unknown-age and --dry-run"
@@ -464,7 +486,7 @@ static void parse_args(program *p, int argc, char **argv)
     };
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":d:h:p:U:wWV", long_options, NULL)) != -1)
+    while ((c = getopt_long(argc, argv, ":d:h:p:U:wWVo:", long_options, NULL)) != -1)
         parse_option(p, c, argv);
     check_combinations(p, argc, argv);
 }
@@ -544,40 +566,49 @@ static PGconn *connect_db(const program *p, char **password)
 }
 
 /*
- * What a report is when the server cannot be reached or read (the reason is
- * already on stderr): nothing, except for --prometheus, where the outage is a
- * metric. Exit code 1.
+ * Render one report on standard output or into --output; SNAP NULL is the
+ * report of a server that could not be reached or read. Returns 0, or -1
+ * with the reason printed.
  */
-static int report_down(const program *p)
+static int deliver(const program *p, const snapshot *snap, const verdict *v)
 {
-    if (p->format == FORMAT_PROMETHEUS) {
-        slots_print_prometheus_down(stdout);
-        fflush(stdout);
-    }
-    return 1;
+    slots_output o;
+    FILE *out = slots_output_begin(&o, p->output);
+    if (out == NULL)
+        return -1;
+    if (snap == NULL)
+        slots_print_prometheus_down(out);
+    else if (p->format == FORMAT_JSON)
+        slots_print_json(out, snap, v);
+    else if (p->format == FORMAT_PROMETHEUS)
+        slots_print_prometheus(out, snap, v);
+    else
+        slots_print_table(out, snap, v);
+    return slots_output_commit(&o);
 }
 
-/* One report on stdout; returns its exit code. CONN is NULL when there is no connection. */
+/*
+ * One report; returns its exit code. CONN is NULL when there is no
+ * connection. When the server cannot be reached or read (the reason is
+ * already on stderr) there is nothing to report, except for --prometheus,
+ * where the outage is a metric; --output FILE is otherwise left as it was.
+ */
 static int report(PGconn *conn, const program *p)
 {
     snapshot snap;
     verdict v;
-    if (conn == NULL || slots_snapshot_take(conn, NULL, &snap) != 0)
-        return report_down(p);
+    if (conn == NULL || slots_snapshot_take(conn, NULL, &snap) != 0) {
+        if (p->format == FORMAT_PROMETHEUS)
+            deliver(p, NULL, NULL);
+        return 1;
+    }
     if (slots_judge(&snap, &p->th, &v) != 0) {
         slots_error("out of memory");
         slots_verdict_free(&v);
         slots_snapshot_free(&snap);
         return 1;
     }
-    if (p->format == FORMAT_JSON)
-        slots_print_json(stdout, &snap, &v);
-    else if (p->format == FORMAT_PROMETHEUS)
-        slots_print_prometheus(stdout, &snap, &v);
-    else
-        slots_print_table(stdout, &snap, &v);
-    fflush(stdout);
-    int code = slots_level_exit_code(v.status);
+    int code = deliver(p, &snap, &v) == 0 ? slots_level_exit_code(v.status) : 1;
     slots_verdict_free(&v);
     slots_snapshot_free(&snap);
     return code;
@@ -616,7 +647,7 @@ static int watch(const program *p, char **password)
             pause_for(p->watch);
             if (interrupted)
                 break;
-            if (p->format != FORMAT_JSON)
+            if (p->format != FORMAT_JSON && p->output == NULL)
                 putchar('\n');
         }
         if (conn != NULL && PQstatus(conn) != CONNECTION_OK)

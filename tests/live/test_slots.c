@@ -9,6 +9,7 @@
  * WAL retained after writes, in a database with a hostile name, and on a
  * second server extended, unreserved and lost (and idle_timeout on 18).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,12 +106,16 @@ static void exec_tool(const char *const *args, const char *const *env, int out, 
     _exit(127);
 }
 
+/* Called about every 50 ms while the program runs, with what it has printed on stdout so far. */
+typedef void (*tick_fn)(const char *out, void *arg);
+
 /*
  * Run the program with ARGS (NULL-terminated) and the NAME=VALUE settings of
  * ENV added to the environment. STOP_AFTER > 0 sends SIGTERM after that many
- * seconds (for --watch). Everything it prints is captured.
+ * seconds (for --watch). TICK, when not NULL, is called with ARG while it
+ * runs. Everything it prints is captured.
  */
-static result run_env(const char *const *args, const char *const *env, double stop_after)
+static result run_ticking(const char *const *args, const char *const *env, double stop_after, tick_fn tick, void *arg)
 {
     int out[2], err[2];
     ck_assert_int_eq(pipe(out), 0);
@@ -141,6 +147,8 @@ static result run_env(const char *const *args, const char *const *env, double st
                 fds[i].fd = -1;
             }
         }
+        if (tick != NULL)
+            tick(bo.data != NULL ? bo.data : "", arg);
     }
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -150,6 +158,11 @@ static result run_env(const char *const *args, const char *const *env, double st
     if (r.err == NULL)
         r.err = strdup("");
     return r;
+}
+
+static result run_env(const char *const *args, const char *const *env, double stop_after)
+{
+    return run_ticking(args, env, stop_after, NULL, NULL);
 }
 
 /* The program with -d CONNINFO of S and ARGS. */
@@ -191,6 +204,37 @@ __attribute__((format(printf, 2, 3))) static void expect_hasf(const char *text, 
     vsnprintf(want, sizeof want, fmt, ap);
     va_end(ap);
     expect_has(text, want);
+}
+
+/* The contents of PATH, or NULL when there is no such file. */
+static char *file_text(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        ck_assert_msg(errno == ENOENT, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    buffer b = {0};
+    while (drain(fd, &b))
+        ;
+    close(fd);
+    return b.data != NULL ? b.data : strdup("");
+}
+
+/* Directory DIR holds NAME and nothing else. */
+static void expect_only_file(const char *dir, const char *name)
+{
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot open %s: %s", dir, strerror(errno));
+    int found = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        ck_assert_msg(strcmp(e->d_name, name) == 0, "%s holds %s besides %s", dir, e->d_name, name);
+        found++;
+    }
+    closedir(d);
+    ck_assert_msg(found == 1, "%s has no %s", dir, name);
 }
 
 /* ---- the server side ---- */
@@ -862,6 +906,121 @@ START_TEST(watch_repeats)
 }
 END_TEST
 
+/* What a reader of the --output file saw while --watch replaced it. */
+typedef struct reader {
+    const char *path;
+    int reads, missing, complete;
+    ino_t inodes[64];
+    int ninodes;
+    char *partial; /* the first read that was not a whole report */
+} reader;
+
+/* A scraper: read the whole file, as often as the test loop ticks. */
+static void read_output(const char *out, void *arg)
+{
+    (void)out;
+    reader *r = arg;
+    struct stat st;
+    char *text = file_text(r->path);
+    r->reads++;
+    if (text == NULL) {
+        r->missing++;
+        return;
+    }
+    size_t len = strlen(text);
+    if (strncmp(text, "# HELP pgrepl_slots_up ", 23) == 0 && strstr(text, "\npgrepl_slots_health_status ") != NULL &&
+        len > 0 && text[len - 1] == '\n')
+        r->complete++;
+    else if (r->partial == NULL)
+        r->partial = strdup(text);
+    free(text);
+    if (stat(r->path, &st) == 0 && (r->ninodes == 0 || r->inodes[r->ninodes - 1] != st.st_ino) && r->ninodes < 64)
+        r->inodes[r->ninodes++] = st.st_ino;
+}
+
+/*
+ * --output FILE: each report replaces FILE through a temporary file in the
+ * same directory, renamed over it; nothing on stdout, no temporary file left
+ * behind, and a reader never sees half a report.
+ */
+START_TEST(output_replaces_the_file)
+{
+    char dir[] = "/tmp/pgrepl-slots-out.XXXXXX", path[256], conninfo[1024];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/slots.prom", dir);
+    ck_assert_int_eq(pgt_conninfo(&srv, NULL, conninfo, sizeof conninfo), 0);
+
+    result r = RUN(&srv, "--prometheus", "--output", path);
+    expect_status(&r, 0);
+    ck_assert_str_eq(r.out, "");
+    result_free(&r);
+    char *text = file_text(path);
+    ck_assert_ptr_nonnull(text);
+    expect_prometheus(text);
+    expect_has(text, "\npgrepl_slots_up 1\n");
+    free(text);
+    mode_t mask = umask(0);
+    umask(mask);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_msg((st.st_mode & 0777) == (0666 & ~mask), "mode %o, umask %o", st.st_mode & 0777, mask);
+
+    /* Replaced while a scraper reads it, every 50 ms, ten reports a second. */
+    reader rd = {.path = path};
+    const char *watching[] = {"-d", conninfo, "--prometheus", "--watch", "0.1", "--output", path, NULL};
+    r = run_ticking(watching, NULL, 3, read_output, &rd);
+    expect_status(&r, 0);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_msg(rd.partial == NULL, "a reader saw part of a report:\n%.3000s", rd.partial);
+    ck_assert_msg(rd.missing == 0 && rd.complete == rd.reads && rd.reads >= 20, "%d reads, %d missing, %d complete",
+                  rd.reads, rd.missing, rd.complete);
+    ck_assert_msg(rd.ninodes >= 5, "the file was replaced %d times in 3 s, want a new file for each report",
+                  rd.ninodes - 1);
+    result_free(&r);
+    free(rd.partial);
+
+    /* Every format; a JSON report replaces the last one instead of adding a line. */
+    const char *json_watch[] = {"-d", conninfo, "--json", "--watch", "0.2", "--output", path, NULL};
+    r = run_env(json_watch, NULL, 1);
+    expect_status(&r, 0);
+    ck_assert_str_eq(r.out, "");
+    result_free(&r);
+    text = file_text(path);
+    expect_json(text);
+    free(text);
+    r = RUN(&srv, "--output", path);
+    expect_status(&r, 0);
+    text = file_text(path);
+    expect_has(text, "verdict: OK (exit 0)");
+    free(text);
+    result_free(&r);
+    expect_only_file(dir, "slots.prom");
+
+    /* Unreachable: the file says so. */
+    const char *down[] = {"-h", "/nonexistent", "-w", "--prometheus", "--output", path, NULL};
+    r = run_env(down, NULL, 0);
+    expect_status(&r, 1);
+    text = file_text(path);
+    expect_prometheus(text);
+    expect_has(text, "\npgrepl_slots_up 0\n");
+    expect_lacks(text, "pgrepl_slots_used");
+    free(text);
+    result_free(&r);
+
+    /* A directory that is not there: exit 1, the file named. */
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/no/such/dir/slots.prom", dir);
+    r = RUN(&srv, "--prometheus", "--output", missing);
+    expect_status(&r, 1);
+    expect_hasf(r.err, "pgrepl-slots: error: cannot write \"%s\": cannot create a temporary file in its directory: "
+                       "No such file or directory\n", missing);
+    result_free(&r);
+
+    unlink(path);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 /* The sizes printed are pg_size_pretty's, to the byte, on every major. */
 START_TEST(sizes_match_pg_size_pretty)
 {
@@ -1226,6 +1385,8 @@ START_TEST(bad_usage_exits_1)
         {{"--json", "--prometheus"}, "error: --json and --prometheus cannot be used together\n"},
         {{"--drop-inactive", "--older-than", "1h", "--json"}, "error: --drop-inactive cannot be combined with"},
         {{"--drop-inactive", "--older-than", "1h", "--watch", "5"}, "error: --drop-inactive cannot be combined with"},
+        {{"--drop-inactive", "--older-than", "1h", "--output", "f"}, "error: --drop-inactive cannot be combined with"},
+        {{"--output", ""}, "error: invalid value \"\" for --output: expected a file name\n"},
         {{"--dry-run"}, "go with --drop-inactive\n"},
         {{"--older-than", "1h"}, "go with --drop-inactive\n"},
         {{"-w", "-W"}, "error: -w and -W cannot be used together\n"},
@@ -1365,6 +1526,7 @@ static Suite *slots_suite(void)
     tcase_add_test(tc, rule_capacity);
     tcase_add_test(tc, connection_options);
     tcase_add_test(tc, watch_repeats);
+    tcase_add_test(tc, output_replaces_the_file);
     tcase_add_test(tc, sizes_match_pg_size_pretty);
     suite_add_tcase(s, tc);
 
