@@ -49,7 +49,11 @@
  *                   pgrepl_slots_up 0 (and exit status 1)
  *     --watch=SECS  report again every SECS until interrupted; a failed
  *                   report is printed and the next one is tried. On SIGINT or
- *                   SIGTERM the exit status is that of the last report.
+ *                   SIGTERM the exit status is that of the last report. With
+ *                   --prometheus it needs --output: a Prometheus file holds
+ *                   one report (each family's HELP and TYPE once, then its
+ *                   samples), which reports one after another on standard
+ *                   output would not be.
  *     -o, --output=FILE
  *                   write each report to FILE instead of standard output,
  *                   replacing it whole: the report goes to a temporary file in
@@ -242,7 +246,8 @@ static void help(void)
            "                             pgrepl_slot_safe_wal_size_bytes, pgrepl_slot_active,\n"
            "                             pgrepl_slot_wal_status{status=...}, pgrepl_slots_used, ...);\n"
            "                             only pgrepl_slots_up 0 when the server cannot be reached or read\n"
-           "      --watch=SECS           report again every SECS until interrupted\n"
+           "      --watch=SECS           report again every SECS until interrupted (with --prometheus,\n"
+           "                             only into --output FILE)\n"
            "  -o, --output=FILE          write each report to FILE, replacing it atomically (a temporary\n"
            "                             file beside it, fsynced and renamed over it); with --watch FILE\n"
            "                             holds the latest report\n\n");
@@ -461,6 +466,9 @@ static void check_combinations(const program *p, int argc, char **argv)
         problem = "-w and -W cannot be used together";
     else if (p->drop && !p->older_than_given)
         problem = "--drop-inactive needs --older-than";
+    else if (p->watch > 0 && p->format == FORMAT_PROMETHEUS && p->output == NULL)
+        problem = "--watch with --prometheus needs --output FILE (each report then replaces FILE; on standard"
+                  " output the reports would follow one another, repeating every HELP and TYPE line)";
     else if (p->drop && (p->format != FORMAT_TABLE || p->watch > 0 || p->output != NULL))
         problem = "--drop-inactive cannot be combined with --json, --prometheus, --watch or --output";
     else if (!p->drop && (p->older_than_given || d->name_pattern != NULL || d->include_physical ||
@@ -647,7 +655,7 @@ static int watch(const program *p, char **password)
             pause_for(p->watch);
             if (interrupted)
                 break;
-            if (p->format != FORMAT_JSON && p->output == NULL)
+            if (p->format == FORMAT_TABLE && p->output == NULL)
                 putchar('\n');
         }
         if (conn != NULL && PQstatus(conn) != CONNECTION_OK)

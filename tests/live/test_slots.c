@@ -477,31 +477,52 @@ static const char *prom_labels(const char *p)
     }
 }
 
-/* Prometheus text format: HELP and TYPE before the samples of a metric; every sample well formed. */
+/* True if the metric name at P, ending at END, is FAMILY. */
+static bool is_family(const char *p, const char *end, const char *family)
+{
+    return (size_t)(end - p) == strlen(family) && strncmp(p, family, (size_t)(end - p)) == 0;
+}
+
+/*
+ * Prometheus text format as a scraper reads one file: each metric family
+ * once, as its HELP line, its TYPE line, then all its samples; every sample
+ * well formed. Empty lines are allowed, as the format allows them.
+ */
 static void expect_prometheus(const char *text)
 {
-    char typed[8192] = ",";
+    char seen[8192] = ",", family[128] = "", key[160];
+    bool typed = false;
     for (const char *line = text; *line != '\0';) {
         const char *eol = strchr(line, '\n');
         ck_assert_msg(eol != NULL, "unterminated last line in:\n%.3000s", text);
+        int len = (int)(eol - line);
         const char *p;
-        if (strncmp(line, "# TYPE ", 7) == 0) {
+        if (strncmp(line, "# HELP ", 7) == 0) {
             p = metric_name(line + 7);
-            ck_assert_msg(p != NULL && strncmp(p, " gauge\n", 7) == 0, "bad TYPE line %.*s", (int)(eol - line), line);
-            strncat(typed, line + 7, (size_t)(p - line - 7));
-            strcat(typed, ",");
-        } else if (strncmp(line, "# HELP ", 7) != 0) {
+            ck_assert_msg(p != NULL && *p == ' ', "bad HELP line %.*s", len, line);
+            snprintf(family, sizeof family, "%.*s", (int)(p - line - 7), line + 7);
+            snprintf(key, sizeof key, "%s,", family);
+            ck_assert_msg(strstr(seen, key) == NULL || strstr(seen, key)[-1] != ',',
+                          "a second HELP line for %s in:\n%.3000s", family, text);
+            strncat(seen, key, sizeof seen - strlen(seen) - 1);
+            typed = false;
+        } else if (strncmp(line, "# TYPE ", 7) == 0) {
+            p = metric_name(line + 7);
+            ck_assert_msg(p != NULL && strncmp(p, " gauge\n", 7) == 0, "bad TYPE line %.*s", len, line);
+            ck_assert_msg(!typed && is_family(line + 7, p, family), "TYPE line not right after its HELP: %.*s", len,
+                          line);
+            typed = true;
+        } else if (len > 0) {
             p = metric_name(line);
-            ck_assert_msg(p != NULL, "bad sample %.*s", (int)(eol - line), line);
-            char name[128];
-            snprintf(name, sizeof name, ",%.*s,", (int)(p - line), line);
-            ck_assert_msg(strstr(typed, name) != NULL, "sample before its TYPE: %.*s", (int)(eol - line), line);
+            ck_assert_msg(p != NULL, "bad sample %.*s", len, line);
+            ck_assert_msg(typed && is_family(line, p, family),
+                          "sample outside its family's HELP, TYPE, samples block: %.*s", len, line);
             if (*p == '{')
                 p = prom_labels(p + 1);
             char *end = NULL;
-            ck_assert_msg(p != NULL && *p == ' ', "bad labels in %.*s", (int)(eol - line), line);
+            ck_assert_msg(p != NULL && *p == ' ', "bad labels in %.*s", len, line);
             strtod(p + 1, &end);
-            ck_assert_msg(end == eol && end != p + 1, "bad value in %.*s", (int)(eol - line), line);
+            ck_assert_msg(end == eol && end != p + 1, "bad value in %.*s", len, line);
         }
         line = eol + 1;
     }
@@ -1021,6 +1042,60 @@ START_TEST(output_replaces_the_file)
 }
 END_TEST
 
+/* A scraper that checks each read of the --output file as one exposition. */
+static void scrape_output(const char *out, void *arg)
+{
+    (void)out;
+    reader *r = arg;
+    char *text = file_text(r->path);
+    r->reads++;
+    if (text == NULL) {
+        r->missing++;
+        return;
+    }
+    expect_prometheus(text);
+    r->complete++;
+    free(text);
+}
+
+/*
+ * A Prometheus file holds one exposition: each family's HELP and TYPE once,
+ * then its samples. --watch --prometheus therefore needs --output, whose file
+ * each report replaces; on standard output the reports would follow one
+ * another and repeat every HELP and TYPE line.
+ */
+START_TEST(watch_prometheus_once_per_file)
+{
+    char dir[] = "/tmp/pgrepl-slots-prom.XXXXXX", path[256], conninfo[1024];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/slots.prom", dir);
+    ck_assert_int_eq(pgt_conninfo(&srv, NULL, conninfo, sizeof conninfo), 0);
+
+    const char *to_stdout[] = {"-d", conninfo, "--prometheus", "--watch", "0.3", NULL};
+    result r = run_env(to_stdout, NULL, 1.5);
+    expect_status(&r, 1);
+    ck_assert_str_eq(r.out, "");
+    expect_has(r.err, "pgrepl-slots: error: --watch with --prometheus needs --output FILE (each report then replaces"
+                      " FILE; on standard output the reports would follow one another, repeating every HELP and"
+                      " TYPE line)\n");
+    result_free(&r);
+
+    reader rd = {.path = path};
+    const char *to_file[] = {"-d", conninfo, "--prometheus", "--watch", "0.2", "--output", path, NULL};
+    r = run_ticking(to_file, NULL, 1.5, scrape_output, &rd);
+    expect_status(&r, 0);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_msg(rd.complete >= 10, "%d reads, %d of them before the first report", rd.reads, rd.missing);
+    result_free(&r);
+    char *text = file_text(path);
+    expect_prometheus(text);
+    expect_has(text, "\npgrepl_slots_up 1\n");
+    free(text);
+    unlink(path);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 /* The sizes printed are pg_size_pretty's, to the byte, on every major. */
 START_TEST(sizes_match_pg_size_pretty)
 {
@@ -1527,6 +1602,7 @@ static Suite *slots_suite(void)
     tcase_add_test(tc, connection_options);
     tcase_add_test(tc, watch_repeats);
     tcase_add_test(tc, output_replaces_the_file);
+    tcase_add_test(tc, watch_prometheus_once_per_file);
     tcase_add_test(tc, sizes_match_pg_size_pretty);
     suite_add_tcase(s, tc);
 
