@@ -4,7 +4,8 @@
  * SYNOPSIS
  *     pgrepl-slots [CONNECTION] [--json | --prometheus] [--watch SECS] [--output FILE] [RULES]
  *     pgrepl-slots [CONNECTION] --drop-inactive --older-than DURATION
- *                  [--name-pattern GLOB] [--include-physical] [--force-unknown-age] [--dry-run]
+ *                  [--name-pattern GLOB] [--include-physical]
+ *                  [--force-unknown-age [--observe DURATION]] [--dry-run]
  *
  * DESCRIPTION
  *     The most common logical replication incident is a slot that nobody
@@ -93,8 +94,17 @@
  *     14-16 the inactive rule cannot apply: each inactive slot gets a note
  *     saying so, and the retained_wal rule still catches an abandoned slot
  *     as it grows. --drop-inactive keeps such slots and says why, unless
- *     --force-unknown-age is given, which treats every inactive slot of
- *     unknown age as older than --older-than.
+ *     --force-unknown-age is given. Even then an inactive slot is not taken
+ *     for an abandoned one on sight: its consumer may be between two
+ *     connections (pg_recvlogical and the built-in subscription worker wait
+ *     5 s before connecting again). The slots of unknown age that are
+ *     otherwise eligible are watched for --observe (default 10s), looked at
+ *     every 250 ms, and only those never seen active, whose restart_lsn and
+ *     confirmed_flush_lsn did not move, are dropped (as older than
+ *     --older-than); the others are kept, saying what was seen (--dry-run
+ *     watches too). What cannot be seen is a consumer that stays away for
+ *     all of --observe, or comes and goes between two looks confirming
+ *     nothing: make --observe longer than the consumers' reconnect delay.
  *
  * HOUSEKEEPING
  *     --drop-inactive        drop every slot that is inactive, not temporary,
@@ -109,6 +119,8 @@
  *     --name-pattern=GLOB    only slots whose name matches (fnmatch(3))
  *     --include-physical     physical slots too
  *     --force-unknown-age    see above
+ *     --observe=DURATION     how long --force-unknown-age watches slots of
+ *                            unknown age (default 10s; more than 0)
  *     --dry-run              print what would be dropped, change nothing
  *
  * EXIT STATUS
@@ -139,6 +151,13 @@
 
 #include "slots.h"
 
+/*
+ * How long --force-unknown-age watches a slot of unknown age by default:
+ * longer than the 5 s pg_recvlogical and the built-in subscription worker
+ * (wal_retrieve_retry_interval) wait before connecting again.
+ */
+#define DEFAULT_OBSERVE 10.0
+
 typedef enum format { FORMAT_TABLE, FORMAT_JSON, FORMAT_PROMETHEUS } format;
 
 typedef struct program {
@@ -149,7 +168,7 @@ typedef struct program {
     double watch;       /* seconds; 0 is once */
     thresholds th;
     bool drop;
-    bool older_than_given;
+    bool older_than_given, observe_given;
     drop_options drop_opts;
 } program;
 
@@ -169,6 +188,7 @@ enum {
     OPT_NAME_PATTERN,
     OPT_INCLUDE_PHYSICAL,
     OPT_FORCE_UNKNOWN_AGE,
+    OPT_OBSERVE,
     OPT_DRY_RUN,
     OPT_HELP,
 };
@@ -198,6 +218,7 @@ static const struct option long_options[] = {
     {"name-pattern", required_argument, NULL, OPT_NAME_PATTERN},
     {"include-physical", no_argument, NULL, OPT_INCLUDE_PHYSICAL},
     {"force-unknown-age", no_argument, NULL, OPT_FORCE_UNKNOWN_AGE},
+    {"observe", required_argument, NULL, OPT_OBSERVE},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {NULL, 0, NULL, 0},
 };
@@ -268,8 +289,11 @@ static void help(void)
            "      --older-than=DURATION  required with --drop-inactive\n"
            "      --name-pattern=GLOB    only slots whose name matches the shell pattern GLOB\n"
            "      --include-physical     physical slots too\n"
-           "      --force-unknown-age    on PostgreSQL 14-16 (no inactive_since), treat inactive slots as\n"
-           "                             older than --older-than; without it they are kept\n"
+           "      --force-unknown-age    on PostgreSQL 14-16 (no inactive_since), drop inactive slots of unknown\n"
+           "                             age too, if they stay inactive and unmoved (restart_lsn and\n"
+           "                             confirmed_flush_lsn) while watched for --observe; without it they are kept\n"
+           "      --observe=DURATION     how long to watch them (default 10s; make it longer than the\n"
+           "                             consumers' reconnect delay)\n"
            "      --dry-run              print what would be dropped, change nothing\n\n");
     printf("Other:\n"
            "  -V, --version              print the version and exit\n"
@@ -359,6 +383,12 @@ static bool parse_drop_option(program *p, int c, const char *arg)
         return true;
     case OPT_FORCE_UNKNOWN_AGE:
         p->drop_opts.force_unknown_age = true;
+        return true;
+    case OPT_OBSERVE:
+        p->drop_opts.observe = duration_arg("--observe", arg, false);
+        if (p->drop_opts.observe <= 0)
+            bad_value("--observe", arg, "more than 0 seconds");
+        p->observe_given = true;
         return true;
     case OPT_DRY_RUN:
         p->drop_opts.dry_run = true;
@@ -472,9 +502,11 @@ static void check_combinations(const program *p, int argc, char **argv)
     else if (p->drop && (p->format != FORMAT_TABLE || p->watch > 0 || p->output != NULL))
         problem = "--drop-inactive cannot be combined with --json, --prometheus, --watch or --output";
     else if (!p->drop && (p->older_than_given || d->name_pattern != NULL || d->include_physical ||
-                          d->force_unknown_age || d->dry_run))
-        problem = "--older-than, --name-pattern, --include-physical, --force-unknown-age and --dry-run"
+                          d->force_unknown_age || p->observe_given || d->dry_run))
+        problem = "--older-than, --name-pattern, --include-physical, --force-unknown-age, --observe and --dry-run"
                   " go with --drop-inactive";
+    else if (p->observe_given && !d->force_unknown_age)
+        problem = "--observe goes with --force-unknown-age";
     if (problem != NULL) {
         slots_error("%s", problem);
         usage_error();
@@ -492,6 +524,7 @@ static void parse_args(program *p, int argc, char **argv)
         .min_free_slots = 2,
         .min_free_walsenders = 2,
     };
+    p->drop_opts.observe = DEFAULT_OBSERVE;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":d:h:p:U:wWVo:", long_options, NULL)) != -1)
@@ -628,7 +661,7 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static void pause_for(double seconds)
+void slots_pause(double seconds)
 {
     struct timespec left = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
     while (!interrupted && nanosleep(&left, &left) != 0 && errno == EINTR)
@@ -652,7 +685,7 @@ static int watch(const program *p, char **password)
     int code = 1;
     for (bool first = true; !interrupted; first = false) {
         if (!first) {
-            pause_for(p->watch);
+            slots_pause(p->watch);
             if (interrupted)
                 break;
             if (p->format == FORMAT_TABLE && p->output == NULL)

@@ -133,6 +133,9 @@ void slots_snapshot_free(snapshot *snap);
 /* Print an error the program's way: "pgrepl-slots: error: ...". */
 __attribute__((format(printf, 1, 2))) void slots_error(const char *fmt, ...);
 
+/* Sleep SECONDS, or until SIGINT or SIGTERM stops --watch. */
+void slots_pause(double seconds);
+
 /* ---- health ---- */
 
 typedef enum level { LEVEL_OK = 0, LEVEL_WARNING = 1, LEVEL_CRITICAL = 2 } level;
@@ -204,6 +207,7 @@ typedef struct drop_options {
     const char *name_pattern; /* fnmatch(3) glob, or NULL */
     bool include_physical;
     bool force_unknown_age;
+    double observe; /* seconds to watch a slot of unknown age before dropping it */
     bool dry_run;
 } drop_options;
 

@@ -1316,15 +1316,21 @@ static void setup_candidates(void)
     exec_sql(&drop_srv, "other", "SELECT pg_create_logical_replication_slot('d_otherdb', 'test_decoding')");
 }
 
-/* The program on the drop server with ARGS; on 14-16 with --force-unknown-age added when FORCE. */
+/*
+ * The program on the drop server with ARGS; on 14-16 with --force-unknown-age
+ * added when FORCE, and a short --observe (nothing moves the slots here).
+ */
 static result run_drop(bool force, const char *const *args)
 {
     const char *all[24];
     size_t n = 0;
     for (; *args != NULL; args++)
         all[n++] = *args;
-    if (force && major < 17)
+    if (force && major < 17) {
         all[n++] = "--force-unknown-age";
+        all[n++] = "--observe";
+        all[n++] = "300ms";
+    }
     all[n] = NULL;
     return run_on(&drop_srv, all);
 }
@@ -1426,7 +1432,9 @@ START_TEST(drop_older_than)
         result_free(&r);
         r = DROP(true, "--older-than", "1d");
         expect_status(&r, 0);
-        expect_has(r.out, "dropped slot \"d_new\" (logical, inactive for an unknown time, --force-unknown-age)\n");
+        expect_has(r.out, "watching 5 inactive slots of unknown age for 300ms (--observe)");
+        expect_has(r.out, "dropped slot \"d_new\" (logical, inactive for an unknown time, and neither active nor"
+                          " moved while watched for 300ms, --force-unknown-age)\n");
         expect_has(r.out, "dropped 5, skipped 0, kept 3, failed 0\n");
         expect_slots("d_phys,keep_active,keep_temp");
     }
@@ -1440,12 +1448,74 @@ START_TEST(drop_older_than)
 }
 END_TEST
 
+/* What the test does while --drop-inactive watches slots of unknown age. */
+typedef struct comeback {
+    bool acted;
+    pid_t consumer;   /* r_back's consumer, back from its reconnect delay */
+    long walsender;   /* the pid serving it */
+} comeback;
+
+static void come_back(const char *out, void *arg)
+{
+    comeback *c = arg;
+    if (c->acted || strstr(out, "watching ") == NULL)
+        return;
+    c->acted = true;
+    exec_sql(&drop_srv, NULL, "SELECT count(*) FROM pg_logical_slot_get_changes('r_moved', NULL, NULL)");
+    c->consumer = start_consumer(&drop_srv, "r_back");
+    c->walsender = query_long(&drop_srv, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'r_back'");
+}
+
+/*
+ * 14-16 cannot say how long a slot has been inactive, so --force-unknown-age
+ * watches the candidates for --observe and drops only those seen inactive
+ * and unmoved throughout. r_back's consumer is in its reconnect delay when
+ * the run starts and connects again while it watches; r_moved is consumed
+ * (and released) in between two looks; r_gone is abandoned.
+ */
+START_TEST(drop_unknown_age_watches)
+{
+    exec_sql(&drop_srv, NULL,
+             "CREATE TABLE IF NOT EXISTS t (x int);\n"
+             "SELECT pg_create_logical_replication_slot('r_back', 'test_decoding');\n"
+             "SELECT pg_create_logical_replication_slot('r_moved', 'test_decoding');\n"
+             "SELECT pg_create_logical_replication_slot('r_gone', 'test_decoding');\n"
+             "INSERT INTO t VALUES (1);");
+    pid_t earlier = start_consumer(&drop_srv, "r_back");
+    stop_consumer(&earlier);
+    wait_for(&drop_srv, "SELECT active FROM pg_replication_slots WHERE slot_name = 'r_back'", "f");
+
+    char conninfo[1024];
+    ck_assert_int_eq(pgt_conninfo(&drop_srv, NULL, conninfo, sizeof conninfo), 0);
+    const char *args[] = {"-d", conninfo, "--drop-inactive", "--older-than", "1d", "--force-unknown-age",
+                          "--observe", "4s", "--name-pattern", "r_*", NULL};
+    comeback cb = {0};
+    result r = run_ticking(args, NULL, 0, come_back, &cb);
+    char *names = slot_names(&drop_srv);
+    stop_consumer(&cb.consumer);
+    ck_assert_msg(strcmp(names, "d_old1,d_old2,d_otherdb,d_phys,keep_active,keep_temp,r_back,r_moved,x_other") == 0,
+                  "slots left: %s\nits output:\n%.3000s", names, r.out);
+    free(names);
+    expect_status(&r, 0);
+    ck_assert_msg(cb.acted, "it never said it was watching:\n%.3000s", r.out);
+    expect_has(r.out, "watching 3 inactive slots of unknown age for 4s (--observe): one that becomes active or moves"
+                      " is kept\n");
+    expect_hasf(r.out, "keep slot \"r_back\": active while watched (pid %ld)\n", cb.walsender);
+    expect_has(r.out, "keep slot \"r_moved\": confirmed_flush_lsn moved from ");
+    expect_has(r.out, "dropped slot \"r_gone\" (logical, inactive for an unknown time, and neither active nor moved"
+                      " while watched for 4s, --force-unknown-age)\n");
+    expect_has(r.out, "dropped 1, skipped 0, kept 9, failed 0\n");
+    result_free(&r);
+    expect_consumer_alive();
+}
+END_TEST
+
 /* ---- without a server ---- */
 
 START_TEST(bad_usage_exits_1)
 {
     static const struct {
-        const char *args[6];
+        const char *args[8];
         const char *message;
     } cases[] = {
         {{"--drop-inactive"}, "error: --drop-inactive needs --older-than\n"},
@@ -1463,6 +1533,11 @@ START_TEST(bad_usage_exits_1)
         {{"--drop-inactive", "--older-than", "1h", "--output", "f"}, "error: --drop-inactive cannot be combined with"},
         {{"--output", ""}, "error: invalid value \"\" for --output: expected a file name\n"},
         {{"--dry-run"}, "go with --drop-inactive\n"},
+        {{"--observe", "5s"}, "go with --drop-inactive\n"},
+        {{"--drop-inactive", "--older-than", "1h", "--observe", "5s"},
+         "error: --observe goes with --force-unknown-age\n"},
+        {{"--drop-inactive", "--older-than", "1h", "--force-unknown-age", "--observe", "0"},
+         "error: invalid value \"0\" for --observe: expected more than 0 seconds\n"},
         {{"--older-than", "1h"}, "go with --drop-inactive\n"},
         {{"-w", "-W"}, "error: -w and -W cannot be used together\n"},
         {{"extra"}, "error: unexpected argument \"extra\""},
@@ -1514,6 +1589,7 @@ START_TEST(help_and_version)
     ck_assert_str_eq(a.out, b.out);
     expect_has(a.out, "--drop-inactive");
     expect_has(a.out, "--force-unknown-age");
+    expect_has(a.out, "--observe=DURATION");
     expect_has(a.out, "inactive_since is 17+");
     expect_has(a.out, "Exit status: 0 healthy, 1 error, 2 warning, 3 critical");
     expect_status(&v, 0);
@@ -1622,6 +1698,8 @@ static Suite *slots_suite(void)
     tcase_add_test(tc, drops_exactly_the_eligible);
     tcase_add_test(tc, drop_name_pattern_and_physical);
     tcase_add_test(tc, drop_older_than);
+    if (major < 17)
+        tcase_add_test(tc, drop_unknown_age_watches);
     suite_add_tcase(s, tc);
     return s;
 }
