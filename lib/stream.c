@@ -1148,7 +1148,8 @@ static void show_done(pgrepl_stream *s, const PGresult *res)
         fail(s, PGREPL_EPROTOCOL, true, NULL, "SHOW wal_sender_timeout: unexpected value \"%s\"", v ? v : "");
         return;
     }
-    send_command(s, pgrepl__session_settings, PH_SETTINGS);
+    bool raw = strcmp(s->server_encoding, "SQL_ASCII") == 0;
+    send_command(s, raw ? pgrepl__session_settings_sql_ascii : pgrepl__session_settings, PH_SETTINGS);
 }
 
 static char *value_or_null(const PGresult *res, int col)

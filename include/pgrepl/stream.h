@@ -526,7 +526,8 @@ PGREPL_EXTERN const char *pgrepl_stream_system_id(const pgrepl_stream *s);
  * The database's encoding ("UTF8", "LATIN1", "SQL_ASCII", ...). The stream
  * asks for UTF-8 (client_encoding), so every name and text value arrives
  * as UTF-8, except from a SQL_ASCII database, whose bytes the server passes
- * on unchecked: they may be anything.
+ * on unchecked (asking for UTF-8 there would make the server stop the
+ * stream at the first byte that is not): they may be anything.
  */
 PGREPL_EXTERN const char *pgrepl_stream_server_encoding(const pgrepl_stream *s);
 PGREPL_EXTERN uint32_t pgrepl_stream_timeline(const pgrepl_stream *s);

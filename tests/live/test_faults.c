@@ -1043,6 +1043,64 @@ START_TEST(publication_recreated)
 }
 END_TEST
 
+/*
+ * Text arrives as UTF-8 whatever the database's encoding: a LATIN1
+ * database's "café" prints as such. A SQL_ASCII database converts nothing:
+ * bytes that are not UTF-8 print as U+FFFD, with one warning.
+ */
+START_TEST(encodings)
+{
+    const struct {
+        const char *db, *encoding, *value, *expect;
+        bool warns;
+    } cases[] = {
+        /* chr(233) is é in the database's own encoding, whatever psql's client encoding */
+        {"enc_latin1", "LATIN1", "'caf' || chr(233)", "\"value\":\"café\"", false},
+        {"enc_ascii", "SQL_ASCII", "convert_from('\\x636166e9'::bytea, 'SQL_ASCII')", "\"value\":\"caf\xEF\xBF\xBD\"",
+         true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sql("CREATE DATABASE %s ENCODING '%s' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0", cases[i].db,
+            cases[i].encoding);
+        char text[512];
+        snprintf(text, sizeof text,
+                 "CREATE TABLE e (v text); CREATE PUBLICATION e_pub FOR TABLE e;\n"
+                 "SELECT 1 FROM pg_create_logical_replication_slot('e_slot', 'pgoutput');\n"
+                 "INSERT INTO e VALUES (%s);",
+                 cases[i].value);
+        char *o = NULL;
+        ck_assert_int_eq(pgt_psql(&srv, cases[i].db, text, &o), 0);
+        free(o);
+        o = NULL;
+        ck_assert_int_eq(pgt_psql(&srv, cases[i].db, "SELECT pg_current_wal_lsn()", &o), 0);
+        char endpos[32];
+        snprintf(endpos, sizeof endpos, "%.31s", o);
+        endpos[strcspn(endpos, "\n")] = '\0';
+        free(o);
+        char conninfo[PGT_PATH_MAX + 160], dbname[64], err[64], out[64];
+        snprintf(dbname, sizeof dbname, "dbname=%s", cases[i].db);
+        snprintf(conninfo, sizeof conninfo, "%s %s", srv.conninfo, dbname);
+        snprintf(err, sizeof err, "/tmp/pgrepl-faults-enc-%d.err", (int)getpid());
+        snprintf(out, sizeof out, "/tmp/pgrepl-faults-enc-%d.out", (int)getpid());
+        const char *argv[] = {build_path("examples/pgrepl-stream"), "-d", conninfo, "-S", "e_slot", "-P", "e_pub",
+                              "-E", endpos, "-f", out, NULL};
+        int rc = wait_exit(spawn(argv, NULL, err, NULL), 20000);
+        char *lines = said(out), *errs = said(err);
+        ck_assert_msg(rc == 0, "%s: exit %d:\n%s", cases[i].db, rc, errs);
+        ck_assert_msg(strstr(lines, cases[i].expect) != NULL, "%s: output lacks %s:\n%s", cases[i].db,
+                      cases[i].expect, lines);
+        ck_assert_int_eq(count_lines_with(err, "database encoding is SQL_ASCII"), cases[i].warns ? 1 : 0);
+        free(lines);
+        free(errs);
+        unlink(err);
+        unlink(out);
+        ck_assert_int_eq(pgt_psql(&srv, cases[i].db, "SELECT pg_drop_replication_slot('e_slot')", &o), 0);
+        free(o);
+        sql("DROP DATABASE %s", cases[i].db);
+    }
+}
+END_TEST
+
 /* What a process that should have moved on is doing: /proc, twice a second apart, and gdb's backtrace if there is gdb. */
 static char *process_report(pid_t pid)
 {
@@ -1560,6 +1618,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, temporary_slot_lost);
     tcase_add_test(tc, two_consumers_on_one_slot);
     tcase_add_test(tc, publication_recreated);
+    tcase_add_test(tc, encodings);
     tcase_add_test(tc, stream_killed);
     tcase_add_test(tc, network_frozen_then_cut);
     tcase_add_test(tc, invalidated_slot);
