@@ -166,6 +166,7 @@ typedef struct ctx {
     char states[256];
     int n_error;
     int err_code;
+    unsigned err_attempt;
     bool err_fatal;
     bool err_server;
     char err_message[512];
@@ -349,6 +350,7 @@ static void cb_error(pgrepl_stream *s, const pgrepl_error *err)
     ck_assert_int_eq(pgrepl_stream_get_state(s), err->retrying ? PGREPL_STREAM_RECONNECTING : PGREPL_STREAM_STOPPED);
     t->n_error++;
     t->err_code = err->code;
+    t->err_attempt = err->attempt;
     t->err_fatal = err->fatal;
     t->err_server = err->server != NULL;
     snprintf(t->err_message, sizeof t->err_message, "%s", err->message);
@@ -1685,6 +1687,44 @@ START_TEST(connect_deadline_spares_slot_callbacks)
 }
 END_TEST
 
+/*
+ * Backoff: failures in a row make the delays grow, but a connection that
+ * streamed and confirmed progress starts the next outage at attempt 1 again
+ * (short delays, fewer changes sent again after a restart that forgets).
+ */
+START_TEST(progress_resets_backoff)
+{
+    exec(NULL, "CREATE TABLE bo_t (id int PRIMARY KEY);\n"
+               "CREATE PUBLICATION bo_pub FOR TABLE bo_t;");
+    create_slot_sql("bo_slot");
+    ctx t;
+    ctx_init(&t, NULL);
+    set_source(&t, "bo_slot", "bo_pub");
+    ck_assert_int_eq(pgrepl_stream_set_reconnect(t.s, 200, 60000), 0);
+    ck_assert_int_eq(pgrepl_stream_set_heartbeat_interval(t.s, 0), 0);
+    ck_assert_int_eq(pgrepl_stream_set_idle_advance(t.s, false), 0);
+    ck_assert_int_eq(pgrepl_stream_set_auto_ack(t.s, true), 0);
+    ck_assert_int_eq(pgrepl_stream_set_status_interval(t.s, 100), 0);
+    start_streaming(&t);
+    /* three outages in a row with nothing confirmed between them */
+    for (unsigned i = 1; i <= 3; i++) {
+        exec(NULL, "SELECT pg_terminate_backend(%d)", active_pid_of("bo_slot"));
+        RUN_UNTIL(&t, t.n_error == (int)i, 5000);
+        ck_assert_uint_eq(t.err_attempt, i);
+        RUN_UNTIL(&t, STATE(&t) == PGREPL_STREAM_STREAMING, 15000);
+    }
+    /* this connection confirms a transaction */
+    exec(NULL, "INSERT INTO bo_t VALUES (1)");
+    RUN_UNTIL(&t, t.n_commit == 1, 10000);
+    RUN_UNTIL(&t, confirmed_of("bo_slot") == t.commits[0].end_lsn, 5000);
+    exec(NULL, "SELECT pg_terminate_backend(%d)", active_pid_of("bo_slot"));
+    RUN_UNTIL(&t, t.n_error == 4, 5000);
+    ck_assert_uint_eq(t.err_attempt, 1);
+    ctx_fini(&t);
+    drop_slot_sql("bo_slot");
+}
+END_TEST
+
 START_TEST(close_without_start)
 {
     ctx t;
@@ -1734,6 +1774,7 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, durable_position);
     tcase_add_test(tc, recreated_slot_is_a_gap);
     tcase_add_test(tc, connect_deadline_spares_slot_callbacks);
+    tcase_add_test(tc, progress_resets_backoff);
     /* last: it changes the server's wal_sender_timeout for a while */
     tcase_add_test(tc, reply_requested_keepalives);
     suite_add_tcase(s, tc);
