@@ -2,9 +2,10 @@
  * pgrepl-slots - replication slot health, capacity and housekeeping
  *
  * SYNOPSIS
- *     pgrepl-slots [CONNECTION] [--json | --prometheus] [--watch SECS] [RULES]
+ *     pgrepl-slots [CONNECTION] [--json | --prometheus] [--watch SECS] [--output FILE] [RULES]
  *     pgrepl-slots [CONNECTION] --drop-inactive --older-than DURATION
- *                  [--name-pattern GLOB] [--include-physical] [--force-unknown-age] [--dry-run]
+ *                  [--name-pattern GLOB] [--include-physical]
+ *                  [--force-unknown-age [--observe DURATION]] [--dry-run]
  *
  * DESCRIPTION
  *     The most common logical replication incident is a slot that nobody
@@ -40,13 +41,31 @@
  * OUTPUT
  *     --json        one JSON object per report, on one line:
  *                   {"server_version", "capacity", "slots", "verdict"}
- *     --prometheus  Prometheus text format: pgrepl_slot_retained_wal_bytes,
+ *     --prometheus  Prometheus text format: pgrepl_slots_up 1, then
+ *                   pgrepl_slot_retained_wal_bytes,
  *                   pgrepl_slot_safe_wal_size_bytes, pgrepl_slot_active,
  *                   pgrepl_slot_wal_status{status="..."}, pgrepl_slots_used,
- *                   pgrepl_slots_max, pgrepl_walsenders_used, ... (see --help)
+ *                   pgrepl_slots_max, pgrepl_walsenders_used, ... (see --help);
+ *                   when the server cannot be reached or read, only
+ *                   pgrepl_slots_up 0 (and exit status 1)
  *     --watch=SECS  report again every SECS until interrupted; a failed
  *                   report is printed and the next one is tried. On SIGINT or
- *                   SIGTERM the exit status is that of the last report.
+ *                   SIGTERM the exit status is that of the last report. With
+ *                   --prometheus it needs --output: a Prometheus file holds
+ *                   one report (each family's HELP and TYPE once, then its
+ *                   samples), which reports one after another on standard
+ *                   output would not be.
+ *     -o, --output=FILE
+ *                   write each report to FILE instead of standard output,
+ *                   replacing it whole: the report goes to a temporary file in
+ *                   FILE's directory, which is fsynced and renamed over FILE,
+ *                   so that a reader (a Prometheus textfile collector) sees
+ *                   the previous report or the new one, never part of one.
+ *                   With --watch, FILE holds the latest report. A report that
+ *                   fails leaves FILE as it was, except with --prometheus,
+ *                   where pgrepl_slots_up 0 replaces it. FILE gets the
+ *                   permissions of a new file (0666 less the umask). Failing
+ *                   to write FILE is an error (exit status 1).
  *
  * HEALTH RULES (SIZE: 512MB, 1GB, ...; DURATION: 30s, 15min, 1h, 1d, 1w;
  *               "off" disables a threshold)
@@ -75,8 +94,17 @@
  *     14-16 the inactive rule cannot apply: each inactive slot gets a note
  *     saying so, and the retained_wal rule still catches an abandoned slot
  *     as it grows. --drop-inactive keeps such slots and says why, unless
- *     --force-unknown-age is given, which treats every inactive slot of
- *     unknown age as older than --older-than.
+ *     --force-unknown-age is given. Even then an inactive slot is not taken
+ *     for an abandoned one on sight: its consumer may be between two
+ *     connections (pg_recvlogical and the built-in subscription worker wait
+ *     5 s before connecting again). The slots of unknown age that are
+ *     otherwise eligible are watched for --observe (default 10s), looked at
+ *     every 250 ms, and only those never seen active, whose restart_lsn and
+ *     confirmed_flush_lsn did not move, are dropped (as older than
+ *     --older-than); the others are kept, saying what was seen (--dry-run
+ *     watches too). What cannot be seen is a consumer that stays away for
+ *     all of --observe, or comes and goes between two looks confirming
+ *     nothing: make --observe longer than the consumers' reconnect delay.
  *
  * HOUSEKEEPING
  *     --drop-inactive        drop every slot that is inactive, not temporary,
@@ -91,17 +119,20 @@
  *     --name-pattern=GLOB    only slots whose name matches (fnmatch(3))
  *     --include-physical     physical slots too
  *     --force-unknown-age    see above
+ *     --observe=DURATION     how long --force-unknown-age watches slots of
+ *                            unknown age (default 10s; more than 0)
  *     --dry-run              print what would be dropped, change nothing
  *
  * EXIT STATUS
  *     0 healthy (for --drop-inactive: done, even if slots were skipped),
- *     1 error (bad option, connection or query failure, a drop that failed),
+ *     1 error (bad option, connection or query failure, --output FILE that
+ *     cannot be written, a drop that failed),
  *     2 warning, 3 critical.
  *
  * EXAMPLES
  *     pgrepl-slots -d "host=db1 dbname=app"
  *     pgrepl-slots --json --retained-warn 5GB --inactive-crit 6h
- *     pgrepl-slots --prometheus > /var/lib/node_exporter/pgrepl.prom
+ *     pgrepl-slots --prometheus --output /var/lib/node_exporter/pgrepl.prom
  *     pgrepl-slots --drop-inactive --older-than 7d --name-pattern 'tmp_*' --dry-run
  */
 #include <errno.h>
@@ -120,16 +151,24 @@
 
 #include "slots.h"
 
+/*
+ * How long --force-unknown-age watches a slot of unknown age by default:
+ * longer than the 5 s pg_recvlogical and the built-in subscription worker
+ * (wal_retrieve_retry_interval) wait before connecting again.
+ */
+#define DEFAULT_OBSERVE 10.0
+
 typedef enum format { FORMAT_TABLE, FORMAT_JSON, FORMAT_PROMETHEUS } format;
 
 typedef struct program {
     const char *dbname, *host, *port, *user;
     bool no_password, ask_password;
     format format;
-    double watch; /* seconds; 0 is once */
+    const char *output; /* --output FILE; NULL is standard output */
+    double watch;       /* seconds; 0 is once */
     thresholds th;
     bool drop;
-    bool older_than_given;
+    bool older_than_given, observe_given;
     drop_options drop_opts;
 } program;
 
@@ -149,6 +188,7 @@ enum {
     OPT_NAME_PATTERN,
     OPT_INCLUDE_PHYSICAL,
     OPT_FORCE_UNKNOWN_AGE,
+    OPT_OBSERVE,
     OPT_DRY_RUN,
     OPT_HELP,
 };
@@ -165,6 +205,7 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"prometheus", no_argument, NULL, OPT_PROMETHEUS},
     {"watch", required_argument, NULL, OPT_WATCH},
+    {"output", required_argument, NULL, 'o'},
     {"inactive-warn", required_argument, NULL, OPT_INACTIVE_WARN},
     {"inactive-crit", required_argument, NULL, OPT_INACTIVE_CRIT},
     {"retained-warn", required_argument, NULL, OPT_RETAINED_WARN},
@@ -177,6 +218,7 @@ static const struct option long_options[] = {
     {"name-pattern", required_argument, NULL, OPT_NAME_PATTERN},
     {"include-physical", no_argument, NULL, OPT_INCLUDE_PHYSICAL},
     {"force-unknown-age", no_argument, NULL, OPT_FORCE_UNKNOWN_AGE},
+    {"observe", required_argument, NULL, OPT_OBSERVE},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {NULL, 0, NULL, 0},
 };
@@ -221,10 +263,15 @@ static void help(void)
            "  -W, --password             ask for a password before connecting\n\n");
     printf("Output (default: a table, the capacity line and the verdict):\n"
            "      --json                 one JSON object per report, on one line\n"
-           "      --prometheus           Prometheus text format (pgrepl_slot_retained_wal_bytes,\n"
+           "      --prometheus           Prometheus text format (pgrepl_slots_up, pgrepl_slot_retained_wal_bytes,\n"
            "                             pgrepl_slot_safe_wal_size_bytes, pgrepl_slot_active,\n"
-           "                             pgrepl_slot_wal_status{status=...}, pgrepl_slots_used, ...)\n"
-           "      --watch=SECS           report again every SECS until interrupted\n\n");
+           "                             pgrepl_slot_wal_status{status=...}, pgrepl_slots_used, ...);\n"
+           "                             only pgrepl_slots_up 0 when the server cannot be reached or read\n"
+           "      --watch=SECS           report again every SECS until interrupted (with --prometheus,\n"
+           "                             only into --output FILE)\n"
+           "  -o, --output=FILE          write each report to FILE, replacing it atomically (a temporary\n"
+           "                             file beside it, fsynced and renamed over it); with --watch FILE\n"
+           "                             holds the latest report\n\n");
     printf("Health rules (SIZE like 512MB or 1GB, DURATION like 30s, 15min, 1h, 1d; \"off\" disables):\n"
            "      --inactive-warn=DURATION   warning: a slot inactive longer than this (default 1h)\n"
            "      --inactive-crit=DURATION   critical: a slot inactive longer than this (default 1d)\n"
@@ -242,8 +289,11 @@ static void help(void)
            "      --older-than=DURATION  required with --drop-inactive\n"
            "      --name-pattern=GLOB    only slots whose name matches the shell pattern GLOB\n"
            "      --include-physical     physical slots too\n"
-           "      --force-unknown-age    on PostgreSQL 14-16 (no inactive_since), treat inactive slots as\n"
-           "                             older than --older-than; without it they are kept\n"
+           "      --force-unknown-age    on PostgreSQL 14-16 (no inactive_since), drop inactive slots of unknown\n"
+           "                             age too, if they stay inactive and unmoved (restart_lsn and\n"
+           "                             confirmed_flush_lsn) while watched for --observe; without it they are kept\n"
+           "      --observe=DURATION     how long to watch them (default 10s; make it longer than the\n"
+           "                             consumers' reconnect delay)\n"
            "      --dry-run              print what would be dropped, change nothing\n\n");
     printf("Other:\n"
            "  -V, --version              print the version and exit\n"
@@ -334,6 +384,12 @@ static bool parse_drop_option(program *p, int c, const char *arg)
     case OPT_FORCE_UNKNOWN_AGE:
         p->drop_opts.force_unknown_age = true;
         return true;
+    case OPT_OBSERVE:
+        p->drop_opts.observe = duration_arg("--observe", arg, false);
+        if (p->drop_opts.observe <= 0)
+            bad_value("--observe", arg, "more than 0 seconds");
+        p->observe_given = true;
+        return true;
     case OPT_DRY_RUN:
         p->drop_opts.dry_run = true;
         return true;
@@ -406,6 +462,11 @@ static void parse_option(program *p, int c, char **argv)
     case OPT_PROMETHEUS:
         set_format(p, FORMAT_PROMETHEUS);
         break;
+    case 'o':
+        if (optarg[0] == '\0')
+            bad_value("--output", optarg, "a file name");
+        p->output = optarg;
+        break;
     case OPT_WATCH:
         p->watch = duration_arg("--watch", optarg, false);
         if (p->watch <= 0)
@@ -435,12 +496,17 @@ static void check_combinations(const program *p, int argc, char **argv)
         problem = "-w and -W cannot be used together";
     else if (p->drop && !p->older_than_given)
         problem = "--drop-inactive needs --older-than";
-    else if (p->drop && (p->format != FORMAT_TABLE || p->watch > 0))
-        problem = "--drop-inactive cannot be combined with --json, --prometheus or --watch";
+    else if (p->watch > 0 && p->format == FORMAT_PROMETHEUS && p->output == NULL)
+        problem = "--watch with --prometheus needs --output FILE (each report then replaces FILE; on standard"
+                  " output the reports would follow one another, repeating every HELP and TYPE line)";
+    else if (p->drop && (p->format != FORMAT_TABLE || p->watch > 0 || p->output != NULL))
+        problem = "--drop-inactive cannot be combined with --json, --prometheus, --watch or --output";
     else if (!p->drop && (p->older_than_given || d->name_pattern != NULL || d->include_physical ||
-                          d->force_unknown_age || d->dry_run))
-        problem = "--older-than, --name-pattern, --include-physical, --force-unknown-age and --dry-run"
+                          d->force_unknown_age || p->observe_given || d->dry_run))
+        problem = "--older-than, --name-pattern, --include-physical, --force-unknown-age, --observe and --dry-run"
                   " go with --drop-inactive";
+    else if (p->observe_given && !d->force_unknown_age)
+        problem = "--observe goes with --force-unknown-age";
     if (problem != NULL) {
         slots_error("%s", problem);
         usage_error();
@@ -458,9 +524,10 @@ static void parse_args(program *p, int argc, char **argv)
         .min_free_slots = 2,
         .min_free_walsenders = 2,
     };
+    p->drop_opts.observe = DEFAULT_OBSERVE;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":d:h:p:U:wWV", long_options, NULL)) != -1)
+    while ((c = getopt_long(argc, argv, ":d:h:p:U:wWVo:", long_options, NULL)) != -1)
         parse_option(p, c, argv);
     check_combinations(p, argc, argv);
 }
@@ -539,27 +606,50 @@ static PGconn *connect_db(const program *p, char **password)
     }
 }
 
-/* One report on stdout; returns its exit code. */
+/*
+ * Render one report on standard output or into --output; SNAP NULL is the
+ * report of a server that could not be reached or read. Returns 0, or -1
+ * with the reason printed.
+ */
+static int deliver(const program *p, const snapshot *snap, const verdict *v)
+{
+    slots_output o;
+    FILE *out = slots_output_begin(&o, p->output);
+    if (out == NULL)
+        return -1;
+    if (snap == NULL)
+        slots_print_prometheus_down(out);
+    else if (p->format == FORMAT_JSON)
+        slots_print_json(out, snap, v);
+    else if (p->format == FORMAT_PROMETHEUS)
+        slots_print_prometheus(out, snap, v);
+    else
+        slots_print_table(out, snap, v);
+    return slots_output_commit(&o);
+}
+
+/*
+ * One report; returns its exit code. CONN is NULL when there is no
+ * connection. When the server cannot be reached or read (the reason is
+ * already on stderr) there is nothing to report, except for --prometheus,
+ * where the outage is a metric; --output FILE is otherwise left as it was.
+ */
 static int report(PGconn *conn, const program *p)
 {
     snapshot snap;
     verdict v;
-    if (slots_snapshot_take(conn, NULL, &snap) != 0)
+    if (conn == NULL || slots_snapshot_take(conn, NULL, &snap) != 0) {
+        if (p->format == FORMAT_PROMETHEUS)
+            deliver(p, NULL, NULL);
         return 1;
+    }
     if (slots_judge(&snap, &p->th, &v) != 0) {
         slots_error("out of memory");
         slots_verdict_free(&v);
         slots_snapshot_free(&snap);
         return 1;
     }
-    if (p->format == FORMAT_JSON)
-        slots_print_json(stdout, &snap, &v);
-    else if (p->format == FORMAT_PROMETHEUS)
-        slots_print_prometheus(stdout, &snap, &v);
-    else
-        slots_print_table(stdout, &snap, &v);
-    fflush(stdout);
-    int code = slots_level_exit_code(v.status);
+    int code = deliver(p, &snap, &v) == 0 ? slots_level_exit_code(v.status) : 1;
     slots_verdict_free(&v);
     slots_snapshot_free(&snap);
     return code;
@@ -571,7 +661,7 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static void pause_for(double seconds)
+void slots_pause(double seconds)
 {
     struct timespec left = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
     while (!interrupted && nanosleep(&left, &left) != 0 && errno == EINTR)
@@ -595,19 +685,20 @@ static int watch(const program *p, char **password)
     int code = 1;
     for (bool first = true; !interrupted; first = false) {
         if (!first) {
-            pause_for(p->watch);
+            slots_pause(p->watch);
             if (interrupted)
                 break;
-            if (p->format != FORMAT_JSON)
+            if (p->format == FORMAT_TABLE && p->output == NULL)
                 putchar('\n');
         }
         if (conn != NULL && PQstatus(conn) != CONNECTION_OK)
             PQreset(conn);
         if (conn == NULL)
             conn = connect_db(p, password);
-        if (conn != NULL && PQstatus(conn) != CONNECTION_OK)
+        bool up = conn != NULL && PQstatus(conn) == CONNECTION_OK;
+        if (conn != NULL && !up)
             report_connection_failure(conn);
-        code = conn != NULL && PQstatus(conn) == CONNECTION_OK ? report(conn, p) : 1;
+        code = report(up ? conn : NULL, p);
     }
     PQfinish(conn);
     return code;
@@ -623,10 +714,10 @@ int main(int argc, char **argv)
         code = watch(&p, &password);
     } else {
         PGconn *conn = connect_db(&p, &password);
-        if (conn == NULL)
-            code = 1;
+        if (!p.drop)
+            code = report(conn, &p);
         else
-            code = p.drop ? slots_drop_inactive(conn, &p.drop_opts, stdout) : report(conn, &p);
+            code = conn != NULL ? slots_drop_inactive(conn, &p.drop_opts, stdout) : 1;
         PQfinish(conn);
     }
     free(password);

@@ -1026,9 +1026,10 @@ static const char *hint_for(const pgrepl_error *err)
 {
     const char *state = err->server ? err->server->sqlstate : "";
     const char *msg = err->message ? err->message : "";
-    if (strcmp(state, "42704") == 0 && strstr(msg, "publication") != NULL)
+    /* a publication dropped under the slot: the library's hint says what can be done */
+    if (strcmp(state, "42704") == 0 && strstr(msg, "publication") != NULL && strstr(msg, "was dropped") == NULL)
         return "Create it with CREATE PUBLICATION name FOR ALL TABLES (or FOR TABLE ...).";
-    if (strcmp(state, "42704") == 0)
+    if (strcmp(state, "42704") == 0 && strstr(msg, "replication slot \"") != NULL)
         return "Create the slot with --create-slot, or list slots: SELECT slot_name FROM pg_replication_slots.";
     if (strcmp(state, "42710") == 0)
         return "Add --if-not-exists to use the existing slot.";
@@ -1046,9 +1047,13 @@ static const char *hint_for(const pgrepl_error *err)
     return NULL;
 }
 
+/* A failure the library retries (a server restart, a lost connection) is a warning: the program goes on. */
 static void report(const pgrepl_error *err)
 {
-    error("%s", err->message);
+    if (err->retrying)
+        warning("%s", err->message);
+    else
+        error("%s", err->message);
     if (err->server != NULL && err->server->detail[0] != '\0')
         cli_say("detail", "%s", err->server->detail);
     const char *h = err->server != NULL && err->server->hint[0] != '\0' ? err->server->hint : hint_for(err);

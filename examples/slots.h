@@ -9,6 +9,7 @@
  *   slots_table.c    the human rendering
  *   slots_json.c     --json
  *   slots_prometheus.c --prometheus
+ *   slots_output.c   standard output, or --output FILE replaced atomically
  *   slots_drop.c     --drop-inactive
  */
 #ifndef PGREPL_EXAMPLES_SLOTS_H
@@ -132,6 +133,9 @@ void slots_snapshot_free(snapshot *snap);
 /* Print an error the program's way: "pgrepl-slots: error: ...". */
 __attribute__((format(printf, 1, 2))) void slots_error(const char *fmt, ...);
 
+/* Sleep SECONDS, or until SIGINT or SIGTERM stops --watch. */
+void slots_pause(double seconds);
+
 /* ---- health ---- */
 
 typedef enum level { LEVEL_OK = 0, LEVEL_WARNING = 1, LEVEL_CRITICAL = 2 } level;
@@ -170,6 +174,31 @@ void slots_print_table(FILE *out, const snapshot *snap, const verdict *v);
 /* One line of JSON (RFC 8259), so that --watch gives JSON Lines. */
 void slots_print_json(FILE *out, const snapshot *snap, const verdict *v);
 void slots_print_prometheus(FILE *out, const snapshot *snap, const verdict *v);
+/* What --prometheus prints when the server cannot be reached or read: pgrepl_slots_up 0. */
+void slots_print_prometheus_down(FILE *out);
+
+/* ---- where a report goes ---- */
+
+typedef struct slots_output {
+    const char *path; /* NULL: standard output */
+    char *tmp;        /* the temporary file beside path while a report is written */
+    FILE *f;
+} slots_output;
+
+/*
+ * Start a report for PATH (NULL: standard output). Returns the stream to
+ * render it on, or NULL with the reason printed. Every stream returned must
+ * be given to slots_output_commit.
+ */
+FILE *slots_output_begin(slots_output *o, const char *path);
+
+/*
+ * Finish the report: flush standard output, or fsync the temporary file,
+ * rename it over PATH and fsync PATH's directory. Returns 0, or -1 with the
+ * reason printed ("cannot write \"PATH\": ..."); PATH is then as it was
+ * (unless only the directory's fsync failed) and no temporary file is left.
+ */
+int slots_output_commit(slots_output *o);
 
 /* ---- --drop-inactive ---- */
 
@@ -178,6 +207,7 @@ typedef struct drop_options {
     const char *name_pattern; /* fnmatch(3) glob, or NULL */
     bool include_physical;
     bool force_unknown_age;
+    double observe; /* seconds to watch a slot of unknown age before dropping it */
     bool dry_run;
 } drop_options;
 

@@ -4,7 +4,9 @@
  * pgrepl_slot_wal_status adds status and is 1 for the slot's current status,
  * 0 for the others, so that an alert can match status="lost". A metric with
  * no value for a slot (safe_wal_size when unlimited, the inactive time of an
- * active slot) has no sample for it.
+ * active slot) has no sample for it. pgrepl_slots_up comes first: 1 with the
+ * rest, or 0 alone when the server could not be reached or read, so that an
+ * alert sees the outage instead of metrics that merely stop.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -140,9 +142,12 @@ static void slot_families(FILE *out, const snapshot *snap)
     }
 }
 
+#define UP_HELP "1 if the server was reached and read, 0 if not (then no other metric is written)."
+
 void slots_print_prometheus(FILE *out, const snapshot *snap, const verdict *v)
 {
     const capacity *cap = &snap->cap;
+    gauge(out, "pgrepl_slots_up", UP_HELP, 1);
     slot_families(out, snap);
     gauge(out, "pgrepl_slots_used", "Replication slots in use.", cap->slots_used);
     gauge(out, "pgrepl_slots_max", "max_replication_slots.", cap->slots_max);
@@ -155,4 +160,9 @@ void slots_print_prometheus(FILE *out, const snapshot *snap, const verdict *v)
               "idle_replication_slot_timeout in seconds; 0 is off (PostgreSQL 18+).", cap->idle_timeout_seconds);
     gauge(out, "pgrepl_slots_health_status", "Verdict of the health rules: 0 ok, 1 warning, 2 critical.",
           (int64_t)v->status);
+}
+
+void slots_print_prometheus_down(FILE *out)
+{
+    gauge(out, "pgrepl_slots_up", UP_HELP, 0);
 }

@@ -8,6 +8,9 @@
 const char pgrepl__hint_invalidated[] =
     "The slot was invalidated and can no longer be used: drop it, create a new one and resynchronize the data.";
 const char pgrepl__hint_publication[] = "Create the publication (CREATE PUBLICATION), or correct its name.";
+const char pgrepl__hint_publication_recreated[] =
+    "Advance the slot past the point where the publication exists again (pg_replication_slot_advance), accepting "
+    "the loss of the changes in between, or drop the slot, create a new one and resynchronize.";
 const char pgrepl__hint_other_database[] =
     "Connect to the database the slot belongs to (pg_replication_slots.database), or use a slot of this one.";
 const char pgrepl__hint_beyond_wal[] =

@@ -30,6 +30,7 @@ pgrepl_verdict pgrepl__classify_server(const char *sqlstate, const char *message
 extern const char pgrepl__hint_publication[];
 extern const char pgrepl__hint_invalidated[];
 extern const char pgrepl__hint_other_database[];
+extern const char pgrepl__hint_publication_recreated[];
 extern const char pgrepl__hint_beyond_wal[];
 extern const char pgrepl__hint_gap[];
 

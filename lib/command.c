@@ -9,11 +9,15 @@
  * pgrepl__str_quote_literal assumes. client_encoding UTF8: pgoutput converts
  * names and text values to the session's client encoding, which libpq
  * otherwise takes from the database (a LATIN1 database's bytes are not
- * UTF-8). A SQL_ASCII database converts nothing (pgrepl_stream_server_encoding).
+ * UTF-8). Not for a SQL_ASCII database: the server would refuse to send
+ * its bytes that are not UTF-8, and stop the stream; they pass as they are
+ * (pgrepl_stream_server_encoding).
  */
-const char pgrepl__session_settings[] = "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; "
-                                        "SET extra_float_digits = 3; SET bytea_output = hex; "
-                                        "SET standard_conforming_strings = on; SET client_encoding = 'UTF8'";
+#define SETTINGS                                                                                                      \
+    "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; SET extra_float_digits = 3; "           \
+    "SET bytea_output = hex; SET standard_conforming_strings = on"
+const char pgrepl__session_settings[] = SETTINGS "; SET client_encoding = 'UTF8'";
+const char pgrepl__session_settings_sql_ascii[] = SETTINGS;
 
 const char pgrepl__snapshot_use_begin[] = "BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ";
 

@@ -19,8 +19,10 @@
 /* Highest pgoutput proto_version of a server (14: 2, 15: 3, 16+: 4). */
 int pgrepl__max_proto_version(int server_version);
 
-/* Session settings that fix how pgoutput prints values in text form. */
+/* Session settings that fix how pgoutput prints values in text form, and UTF-8 as the client encoding. */
 extern const char pgrepl__session_settings[];
+/* The same without the client encoding, for a SQL_ASCII database (its bytes pass as they are). */
+extern const char pgrepl__session_settings_sql_ascii[];
 
 /* BEGIN of the transaction that CREATE_REPLICATION_SLOT ... SNAPSHOT 'use' must start. */
 extern const char pgrepl__snapshot_use_begin[];

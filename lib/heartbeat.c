@@ -43,6 +43,7 @@ void pgrepl__hb_track_emitted(pgrepl_hb_track *t, int64_t now)
     t->lsn = 0;
     t->sent = now;
     t->clock = now;
+    t->reached_at_clock = t->reached;
     t->stall_reported = false;
 }
 
@@ -81,9 +82,16 @@ void pgrepl__hb_track_seen(pgrepl_hb_track *t, int64_t now)
 void pgrepl__hb_track_hold(pgrepl_hb_track *t, bool held, int64_t now)
 {
     /* a paused stream cannot see anything: the deadline counts from the resume */
-    if (t->held && !held && now > t->clock)
+    if (t->held && !held && now > t->clock) {
         t->clock = now;
+        t->reached_at_clock = t->reached;
+    }
     t->held = held;
+}
+
+bool pgrepl__hb_track_moving(const pgrepl_hb_track *t)
+{
+    return t->reached > t->reached_at_clock;
 }
 
 int64_t pgrepl__hb_track_stall_due(const pgrepl_hb_track *t, int64_t now, int64_t deadline)
@@ -563,10 +571,22 @@ static void stalled(pgrepl_heartbeat *hb, int64_t now)
     char lsn[PGREPL_LSN_BUFSIZE], reached[PGREPL_LSN_BUFSIZE];
     pgrepl_lsn_format(hb->track.lsn, lsn);
     pgrepl_lsn_format(hb->track.reached, reached);
+    long long ms = (long long)((now - hb->track.sent) / 1000);
+    if (pgrepl__hb_track_moving(&hb->track)) {
+        /* data flows: a backlog (a huge transaction, a slow consumer), not a dead stream */
+        char from[PGREPL_LSN_BUFSIZE];
+        pgrepl_lsn_format(hb->track.reached_at_clock, from);
+        snprintf(hb->msg, sizeof hb->msg,
+                 "heartbeat: stream behind: the heartbeat at %s emitted %lld ms ago is not reached yet (the stream "
+                 "moved from %s to %s meanwhile, %llu bytes short of it); the stream continues",
+                 lsn, ms, from, reached, (unsigned long long)(hb->track.lsn - hb->track.reached));
+        report(hb, PGREPL_EBEHIND, NULL);
+        return;
+    }
     snprintf(hb->msg, sizeof hb->msg,
              "heartbeat: stream stalled: the heartbeat at %s emitted %lld ms ago was not seen (the stream reached "
-             "%s); the stream continues",
-             lsn, (long long)((now - hb->track.sent) / 1000), reached);
+             "%s and has not moved since); the stream continues",
+             lsn, ms, reached);
     report(hb, PGREPL_ESTALLED, NULL);
 }
 

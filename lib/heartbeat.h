@@ -39,6 +39,7 @@ typedef struct pgrepl_hb_track {
     bool held;             /* the stream is not reading by its own choice (paused) */
     bool stall_reported;
     pgrepl_lsn reached;    /* highest LSN the stream reached since the start */
+    pgrepl_lsn reached_at_clock; /* reached when the deadline began: a stream that moved since is behind, not stalled */
     int64_t lag;           /* emit to seen of the last heartbeat seen, -1 before the first */
 } pgrepl_hb_track;
 
@@ -59,9 +60,13 @@ void pgrepl__hb_track_seen(pgrepl_hb_track *t, int64_t now);
 void pgrepl__hb_track_hold(pgrepl_hb_track *t, bool held, int64_t now);
 /*
  * True, once per heartbeat, when the pending heartbeat's LSN is known, the
- * stream is not held and deadline (> 0) passed without the stream reaching it.
+ * stream is not held and deadline (> 0) passed without the stream reaching
+ * it. The stream stalled if it did not move since the deadline began
+ * (reached == reached_at_clock), else it is only behind.
  */
 bool pgrepl__hb_track_stalled(pgrepl_hb_track *t, int64_t now, int64_t deadline);
+/* The stream moved since the pending heartbeat's deadline began: behind, not stalled. */
+bool pgrepl__hb_track_moving(const pgrepl_hb_track *t);
 /* Microseconds until stalled() could become true without new input; -1 when it cannot. */
 int64_t pgrepl__hb_track_stall_due(const pgrepl_hb_track *t, int64_t now, int64_t deadline);
 

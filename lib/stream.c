@@ -1148,7 +1148,8 @@ static void show_done(pgrepl_stream *s, const PGresult *res)
         fail(s, PGREPL_EPROTOCOL, true, NULL, "SHOW wal_sender_timeout: unexpected value \"%s\"", v ? v : "");
         return;
     }
-    send_command(s, pgrepl__session_settings, PH_SETTINGS);
+    bool raw = strcmp(s->server_encoding, "SQL_ASCII") == 0;
+    send_command(s, raw ? pgrepl__session_settings_sql_ascii : pgrepl__session_settings, PH_SETTINGS);
 }
 
 static char *value_or_null(const PGresult *res, int col)
@@ -1716,6 +1717,23 @@ static void on_query_event(pgrepl_stream *s, pgrepl_conn_event *ev)
     }
 }
 
+/*
+ * "publication does not exist" while streaming, after the check found every
+ * publication: pgoutput looks publications up as of each change's LSN, so
+ * one dropped (and created again) after the slot's position cannot be
+ * decoded past. Says so, fatally. Returns whether m was that.
+ */
+static bool publication_gone(pgrepl_stream *s, const pgrepl_server_message *m)
+{
+    if (strcmp(m->sqlstate, "42704") != 0 || strstr(m->message, "publication") == NULL)
+        return false;
+    fail_with(s, PGREPL_ESERVER, (pgrepl_verdict){true, pgrepl__hint_publication_recreated}, m,
+              "replication stream failed: %s %s: %s: the publication was dropped (and created again) after the "
+              "slot's position, and the slot cannot decode the changes since the drop",
+              m->severity, m->sqlstate, m->message);
+    return true;
+}
+
 static void on_streaming_event(pgrepl_stream *s, pgrepl_conn_event *ev)
 {
     switch (ev->kind) {
@@ -1729,6 +1747,10 @@ static void on_streaming_event(pgrepl_stream *s, pgrepl_conn_event *ev)
         PQclear(ev->result);
         return;
     case PGREPL_CONN_EV_ERROR:
+        if (publication_gone(s, &ev->error->m)) {
+            pgrepl__conn_error_free(ev->error);
+            return;
+        }
         fail_error(s, ev->error, "replication stream");
         return;
     case PGREPL_CONN_EV_DONE:

@@ -65,6 +65,8 @@ typedef int64_t pgrepl_timestamp;
  *                       streaming (transient)
  *   PGREPL_EGAP         the slot is ahead of what this consumer acknowledged:
  *                       the server would skip changes it never delivered (fatal)
+ *   PGREPL_EBEHIND      a heartbeat was not seen within its deadline by a stream
+ *                       that is moving, only behind it (transient)
  */
 #define PGREPL_ERRNO_MAP(XX)                                                         \
     XX(ENOMEM, -1, "out of memory", 0)                                                \
@@ -89,7 +91,8 @@ typedef int64_t pgrepl_timestamp;
     XX(EUNSUPPORTED, -20, "not supported by the server version", 1)                   \
     XX(ECANCELED, -21, "operation canceled", 1)                                       \
     XX(ESTALLED, -22, "stream stalled", 0)                                            \
-    XX(EGAP, -23, "changes would be skipped", 1)
+    XX(EGAP, -23, "changes would be skipped", 1)                                      \
+    XX(EBEHIND, -24, "stream behind", 0)
 
 typedef enum pgrepl_errno {
 #define PGREPL_ERRNO_ENUM_(name, val, msg, fatal) PGREPL_##name = (val),

@@ -99,7 +99,7 @@ typedef struct pgrepl_error {
     bool fatal;                         /* retrying the same configuration cannot help */
     const char *message;                /* one line saying what failed, with the server's text */
     const pgrepl_server_message *server; /* the server's error, or NULL */
-    bool stream_continues;              /* a heartbeat problem (its side connection, or PGREPL_ESTALLED): the
+    bool stream_continues;              /* a heartbeat problem (its side connection, PGREPL_ESTALLED or _EBEHIND): the
                                            stream was not stopped and keeps its state */
     const char *hint;                   /* what an operator can do about it (static text), or NULL */
     bool retrying;                      /* a reconnection is scheduled: the stream is RECONNECTING */
@@ -477,10 +477,13 @@ PGREPL_EXTERN pgrepl_lsn pgrepl_stream_reported_lsn(const pgrepl_stream *s);
  *     LSN the function returned (its Message, or a later walEnd).
  *     pgrepl_stream_heartbeat_lag_us() is the time from emitting to seeing.
  *     When one is not seen within the deadline while the stream is
- *     STREAMING and not paused, on_error reports PGREPL_ESTALLED (once per
- *     heartbeat); the stream itself is left alone, since a walsender busy
- *     with a huge transaction is slow, not dead: stop and restart it if
- *     that is the policy.
+ *     STREAMING and not paused, on_error reports (once per heartbeat)
+ *     PGREPL_EBEHIND when the stream moved meanwhile (a backlog: a huge
+ *     transaction, a slow consumer; the message says how far it is from
+ *     the heartbeat), or PGREPL_ESTALLED when it did not move at all. The
+ *     stream itself is left alone, since a walsender busy decoding a huge
+ *     transaction is slow, not dead: stop and restart it if that is the
+ *     policy.
  *
  * Problems of the side connection (it cannot connect, the role lacks
  * EXECUTE on pg_logical_emit_message, the server is a standby, the query
@@ -526,7 +529,8 @@ PGREPL_EXTERN const char *pgrepl_stream_system_id(const pgrepl_stream *s);
  * The database's encoding ("UTF8", "LATIN1", "SQL_ASCII", ...). The stream
  * asks for UTF-8 (client_encoding), so every name and text value arrives
  * as UTF-8, except from a SQL_ASCII database, whose bytes the server passes
- * on unchecked: they may be anything.
+ * on unchecked (asking for UTF-8 there would make the server stop the
+ * stream at the first byte that is not): they may be anything.
  */
 PGREPL_EXTERN const char *pgrepl_stream_server_encoding(const pgrepl_stream *s);
 PGREPL_EXTERN uint32_t pgrepl_stream_timeline(const pgrepl_stream *s);

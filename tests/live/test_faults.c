@@ -811,6 +811,296 @@ START_TEST(unsynced_never_confirmed)
 }
 END_TEST
 
+/*
+ * SIGTERM while the walsender sends a huge transaction: the walsender reads
+ * CopyDone only after it, so pgrepl-stream confirms what it fsynced, closes
+ * the connection after the library's stop timeout (5 s) and exits 0, within
+ * seconds; the half-printed transaction is not confirmed. Sending the whole
+ * transaction takes the walsender well over the bound here (6,000,000 rows;
+ * the stop does not depend on the server version, so the other versions run
+ * it with fewer rows, which only checks the exit).
+ */
+START_TEST(sigterm_inside_huge_transaction)
+{
+    run r;
+    /* the server's usual wal_sender_timeout: this server's 3 s would end the connection for the walsender */
+    char conninfo[PGT_PATH_MAX + 192];
+    snprintf(conninfo, sizeof conninfo, "%s options='-c wal_sender_timeout=60s'", srv.conninfo);
+    run_begin(&r, "huge", conninfo);
+    cli_start(&r);
+    for (uint64_t until = now_ms() + 15000; active_pid_of("huge_slot") == 0 && now_ms() < until;)
+        sleep_ms(50);
+    sql("INSERT INTO huge_t VALUES (0)");
+    char out[128];
+    path_of(&r, "out", 1, out, sizeof out);
+    for (uint64_t until = now_ms() + 15000; count_lines_with(out, "\"action\":\"C\"") < 1 && now_ms() < until;)
+        sleep_ms(50);
+    ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 1);
+    long rows = major == 15 ? 6000000 : 1000000;
+    sql("INSERT INTO huge_t SELECT g FROM generate_series(1, %ld) AS g", rows);
+    char v[64];
+    ck_assert(sql_try("SELECT pg_current_wal_lsn()", v, sizeof v));
+    pgrepl_lsn big_end = 0;
+    ck_assert_int_eq(pgrepl_lsn_parse(v, &big_end), 0);
+    /* well inside the transaction's changes */
+    for (uint64_t until = now_ms() + 60000; count_lines_with(out, "\"action\":\"B\"") < 2 && now_ms() < until;)
+        sleep_ms(50);
+    for (uint64_t until = now_ms() + 60000; file_size(out) < 4 * 1024 * 1024 && now_ms() < until;)
+        sleep_ms(50);
+    ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 1);
+    uint64_t t0 = now_ms();
+    kill(r.cli, SIGTERM);
+    int rc = wait_exit(r.cli, 12000);
+    uint64_t took = now_ms() - t0;
+    char err[128];
+    path_of(&r, "stderr", 0, err, sizeof err);
+    size_t len;
+    char *said = read_file(err, 1 << 14, &len);
+    ck_assert_msg(rc == 0, "pgrepl-stream exited %d after %llu ms; it said:\n%s", rc, (unsigned long long)took, said);
+    ck_assert_msg(strstr(said, "error:") == NULL, "pgrepl-stream said:\n%s", said);
+    free(said);
+    fprintf(stderr, "faults-pg%d huge: SIGTERM inside a %ld-row transaction: exit 0 after %llu ms\n", major, rows,
+            (unsigned long long)took);
+    pgrepl_lsn confirmed;
+    ck_assert(confirmed_of("huge_slot", &confirmed));
+    ck_assert_msg(confirmed < big_end && confirmed > 0, "confirmed %llX, the huge transaction ends at %llX",
+                  (unsigned long long)confirmed, (unsigned long long)big_end);
+    wait_inactive("huge_slot");
+    sql("SELECT pg_drop_replication_slot('huge_slot'); DROP TABLE huge_t;");
+    run_cleanup(&r);
+}
+END_TEST
+
+/* ---- gaps and messages ------------------------------------------------------------------- */
+
+/* pgrepl-stream with args (NULL-terminated) after -d conninfo, stderr into err_path; its pid. */
+static pid_t cli_spawn(const char *const *args, const char *err_path)
+{
+    const char *argv[24] = {build_path("examples/pgrepl-stream"), "-d", srv.conninfo};
+    int n = 3;
+    for (; *args != NULL && n < 23; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    return spawn(argv, NULL, err_path, NULL);
+}
+
+static void wait_active(const char *slot)
+{
+    for (uint64_t until = now_ms() + 15000; active_pid_of(slot) == 0 && now_ms() < until;)
+        sleep_ms(50);
+    ck_assert_msg(active_pid_of(slot) != 0, "no consumer on slot %s", slot);
+}
+
+static char *said(const char *err)
+{
+    size_t len;
+    return read_file(err, 1 << 16, &len);
+}
+
+/*
+ * A --temporary slot whose connection was lost is gone with the changes of
+ * the outage: pgrepl-stream stops with an error naming the range, or with
+ * --allow-gap warns with it and goes on.
+ */
+START_TEST(temporary_slot_lost)
+{
+    sql("CREATE TABLE tt_t (n int); CREATE PUBLICATION tt_pub FOR TABLE tt_t;");
+    for (int allow = 0; allow < 2; allow++) {
+        char err[64], out[64];
+        snprintf(err, sizeof err, "/tmp/pgrepl-faults-tt-%d.err", (int)getpid());
+        snprintf(out, sizeof out, "/tmp/pgrepl-faults-tt-%d.out", (int)getpid());
+        const char *args[] = {"-S", "tt_slot", "-P", "tt_pub", "--create-slot", "--temporary", "-f", out,
+                              "--reconnect-delay=0.5,1", allow ? "--allow-gap" : NULL, NULL};
+        pid_t cli = cli_spawn(args, err);
+        wait_active("tt_slot");
+        sql("INSERT INTO tt_t VALUES (1)");
+        for (uint64_t until = now_ms() + 10000; count_lines_with(out, "\"action\":\"C\"") < 1 && now_ms() < until;)
+            sleep_ms(50);
+        ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 1);
+        sql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'tt_slot'");
+        /* committed while no slot exists: these rows can never arrive */
+        sql("INSERT INTO tt_t VALUES (2)");
+        char *text;
+        if (!allow) {
+            int rc = wait_exit(cli, 20000);
+            text = said(err);
+            ck_assert_msg(rc == 1, "exit %d; pgrepl-stream said:\n%s", rc, text);
+            ck_assert_msg(strstr(text, "pgrepl-stream: error: replication slot \"tt_slot\" was moved to ") != NULL &&
+                              strstr(text, "would be skipped") != NULL && strstr(text, "--temporary") != NULL,
+                          "%s", text);
+        } else {
+            for (uint64_t until = now_ms() + 20000; count_lines_with(err, "are skipped (--allow-gap)") < 1 &&
+                                                    now_ms() < until;)
+                sleep_ms(50);
+            sql("INSERT INTO tt_t VALUES (3)");
+            for (uint64_t until = now_ms() + 10000; count_lines_with(out, "\"action\":\"C\"") < 2 && now_ms() < until;)
+                sleep_ms(50);
+            kill(cli, SIGTERM);
+            int rc = wait_exit(cli, 20000);
+            text = said(err);
+            ck_assert_msg(rc == 0 && strstr(text, "are skipped (--allow-gap)") != NULL, "exit %d:\n%s", rc, text);
+            ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 2);
+        }
+        fprintf(stderr, "faults-pg%d temporary slot lost (%s):\n%s", major, allow ? "--allow-gap" : "default", text);
+        free(text);
+        unlink(err);
+        unlink(out);
+    }
+    sql("DROP PUBLICATION tt_pub; DROP TABLE tt_t;");
+}
+END_TEST
+
+/*
+ * Two pgrepl-stream processes on one slot: each time the walsender is
+ * terminated either may take the slot, and each one's output misses what
+ * the other confirmed. The one that comes back to a slot moved past what it
+ * confirmed stops with an error naming the range.
+ */
+START_TEST(two_consumers_on_one_slot)
+{
+    sql("CREATE TABLE two_t (n bigint PRIMARY KEY); CREATE PUBLICATION two_pub FOR TABLE two_t;\n"
+        "SELECT 1 FROM pg_create_logical_replication_slot('two_slot', 'pgoutput');");
+    pid_t writer = writer_start("two_t", false);
+    char err[2][64], out[2][64];
+    pid_t cli[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(err[i], sizeof err[i], "/tmp/pgrepl-faults-two%d-%d.err", i, (int)getpid());
+        snprintf(out[i], sizeof out[i], "/tmp/pgrepl-faults-two%d-%d.out", i, (int)getpid());
+        const char *args[] = {"-S", "two_slot", "-P", "two_pub", "-f", out[i], "-F", "0.1", "-s", "0.2",
+                              "--reconnect-delay=0.1,0.3", NULL};
+        cli[i] = cli_spawn(args, err[i]);
+        wait_active("two_slot");
+    }
+    int gone = -1, rc = -1;
+    for (uint64_t until = now_ms() + 30000; gone < 0 && now_ms() < until;) {
+        sleep_ms(700);
+        sql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'two_slot'");
+        for (int i = 0; i < 2 && gone < 0; i++) {
+            int status;
+            if (waitpid(cli[i], &status, WNOHANG) == cli[i]) {
+                gone = i;
+                rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+        }
+    }
+    kill(writer, SIGTERM);
+    ck_assert_int_eq(wait_exit(writer, 30000), 0);
+    ck_assert_msg(gone >= 0, "both consumers are still running after 30 s of terminations");
+    char *text = said(err[gone]);
+    ck_assert_msg(rc == 1 && strstr(text, "would be skipped") != NULL, "consumer %d exited %d:\n%s", gone, rc, text);
+    fprintf(stderr, "faults-pg%d two consumers: consumer %d stopped:\n%s", major, gone, text);
+    free(text);
+    kill(cli[1 - gone], SIGTERM);
+    ck_assert_int_eq(wait_exit(cli[1 - gone], 30000), 0);
+    for (int i = 0; i < 2; i++) {
+        unlink(err[i]);
+        unlink(out[i]);
+    }
+    wait_inactive("two_slot");
+    sql("SELECT pg_drop_replication_slot('two_slot'); DROP PUBLICATION two_pub; DROP TABLE two_t;");
+}
+END_TEST
+
+/*
+ * A publication dropped and created again after the slot's position: 14-17
+ * cannot decode past the drop, and pgrepl-stream says so (not "create the
+ * publication"); 18 warns that it skipped loading it.
+ */
+START_TEST(publication_recreated)
+{
+    sql("CREATE TABLE pr_t (n int); CREATE PUBLICATION pr_pub FOR TABLE pr_t;\n"
+        "SELECT 1 FROM pg_create_logical_replication_slot('pr_slot', 'pgoutput');");
+    sql("DROP PUBLICATION pr_pub; INSERT INTO pr_t VALUES (1);\n"
+        "CREATE PUBLICATION pr_pub FOR TABLE pr_t; INSERT INTO pr_t VALUES (2);");
+    char err[64];
+    snprintf(err, sizeof err, "/tmp/pgrepl-faults-pr-%d.err", (int)getpid());
+    const char *args[] = {"-S", "pr_slot", "-P", "pr_pub", "-f", "/dev/null", NULL};
+    pid_t cli = cli_spawn(args, err);
+    char *text;
+    if (major < 18) {
+        int rc = wait_exit(cli, 20000);
+        text = said(err);
+        ck_assert_msg(rc == 1, "exit %d:\n%s", rc, text);
+        ck_assert_msg(count_lines_with(err, "pgrepl-stream: error: ") == 1 &&
+                          strstr(text, "the publication was dropped (and created again) after the slot's position") !=
+                              NULL &&
+                          strstr(text, "hint: Advance the slot past") != NULL,
+                      "%s", text);
+    } else {
+        for (uint64_t until = now_ms() + 15000; count_lines_with(err, "skipped loading publication") < 1 &&
+                                                now_ms() < until;)
+            sleep_ms(50);
+        kill(cli, SIGTERM);
+        ck_assert_int_eq(wait_exit(cli, 20000), 0);
+        text = said(err);
+        ck_assert_msg(strstr(text, "pgrepl-stream: warning: skipped loading publication") != NULL, "%s", text);
+    }
+    fprintf(stderr, "faults-pg%d publication recreated:\n%s", major, text);
+    free(text);
+    unlink(err);
+    wait_inactive("pr_slot");
+    sql("SELECT pg_drop_replication_slot('pr_slot'); DROP PUBLICATION pr_pub; DROP TABLE pr_t;");
+}
+END_TEST
+
+/*
+ * Text arrives as UTF-8 whatever the database's encoding: a LATIN1
+ * database's "café" prints as such. A SQL_ASCII database converts nothing:
+ * bytes that are not UTF-8 print as U+FFFD, with one warning.
+ */
+START_TEST(encodings)
+{
+    const struct {
+        const char *db, *encoding, *value, *expect;
+        bool warns;
+    } cases[] = {
+        /* chr(233) is é in the database's own encoding, whatever psql's client encoding */
+        {"enc_latin1", "LATIN1", "'caf' || chr(233)", "\"value\":\"café\"", false},
+        {"enc_ascii", "SQL_ASCII", "convert_from('\\x636166e9'::bytea, 'SQL_ASCII')", "\"value\":\"caf\xEF\xBF\xBD\"",
+         true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sql("CREATE DATABASE %s ENCODING '%s' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0", cases[i].db,
+            cases[i].encoding);
+        char text[512];
+        snprintf(text, sizeof text,
+                 "CREATE TABLE e (v text); CREATE PUBLICATION e_pub FOR TABLE e;\n"
+                 "SELECT 1 FROM pg_create_logical_replication_slot('e_slot', 'pgoutput');\n"
+                 "INSERT INTO e VALUES (%s);",
+                 cases[i].value);
+        char *o = NULL;
+        ck_assert_int_eq(pgt_psql(&srv, cases[i].db, text, &o), 0);
+        free(o);
+        o = NULL;
+        ck_assert_int_eq(pgt_psql(&srv, cases[i].db, "SELECT pg_current_wal_lsn()", &o), 0);
+        char endpos[32];
+        snprintf(endpos, sizeof endpos, "%.31s", o);
+        endpos[strcspn(endpos, "\n")] = '\0';
+        free(o);
+        char conninfo[PGT_PATH_MAX + 160], dbname[64], err[64], out[64];
+        snprintf(dbname, sizeof dbname, "dbname=%s", cases[i].db);
+        snprintf(conninfo, sizeof conninfo, "%s %s", srv.conninfo, dbname);
+        snprintf(err, sizeof err, "/tmp/pgrepl-faults-enc-%d.err", (int)getpid());
+        snprintf(out, sizeof out, "/tmp/pgrepl-faults-enc-%d.out", (int)getpid());
+        const char *argv[] = {build_path("examples/pgrepl-stream"), "-d", conninfo, "-S", "e_slot", "-P", "e_pub",
+                              "-E", endpos, "-f", out, NULL};
+        int rc = wait_exit(spawn(argv, NULL, err, NULL), 20000);
+        char *lines = said(out), *errs = said(err);
+        ck_assert_msg(rc == 0, "%s: exit %d:\n%s", cases[i].db, rc, errs);
+        ck_assert_msg(strstr(lines, cases[i].expect) != NULL, "%s: output lacks %s:\n%s", cases[i].db,
+                      cases[i].expect, lines);
+        ck_assert_int_eq(count_lines_with(err, "database encoding is SQL_ASCII"), cases[i].warns ? 1 : 0);
+        free(lines);
+        free(errs);
+        unlink(err);
+        unlink(out);
+        ck_assert_int_eq(pgt_psql(&srv, cases[i].db, "SELECT pg_drop_replication_slot('e_slot')", &o), 0);
+        free(o);
+        sql("DROP DATABASE %s", cases[i].db);
+    }
+}
+END_TEST
+
 /* What a process that should have moved on is doing: /proc, twice a second apart, and gdb's backtrace if there is gdb. */
 static char *process_report(pid_t pid)
 {
@@ -1324,6 +1614,11 @@ int main(int argc, char **argv)
     tcase_add_test(tc, server_restart_fast);
     tcase_add_test(tc, server_restart_immediate);
     tcase_add_test(tc, unsynced_never_confirmed);
+    tcase_add_test(tc, sigterm_inside_huge_transaction);
+    tcase_add_test(tc, temporary_slot_lost);
+    tcase_add_test(tc, two_consumers_on_one_slot);
+    tcase_add_test(tc, publication_recreated);
+    tcase_add_test(tc, encodings);
     tcase_add_test(tc, stream_killed);
     tcase_add_test(tc, network_frozen_then_cut);
     tcase_add_test(tc, invalidated_slot);

@@ -138,6 +138,8 @@ typedef struct ctx {
     int n_stream_error; /* errors that stopped the stream */
     int n_hb_error;     /* heartbeat problems (stream_continues) */
     int n_stall;
+    int n_behind;
+    int commit_sleep_ms; /* a slow consumer */
     uint64_t stall_at;
     int hb_code;
     char hb_sqlstate[6];
@@ -155,6 +157,8 @@ static int cb_commit(void *ud, const pgrepl_commit *m)
     ctx *t = ud;
     t->n_commit++;
     t->last_commit_end = m->end_lsn;
+    if (t->commit_sleep_ms > 0)
+        uv_sleep((unsigned)t->commit_sleep_ms);
     return 0;
 }
 
@@ -197,6 +201,8 @@ static void cb_error(pgrepl_stream *s, const pgrepl_error *err)
         t->n_stall++;
         t->stall_at = now_ms(t);
     }
+    if (err->code == PGREPL_EBEHIND)
+        t->n_behind++;
 }
 
 static const pgrepl_decoder_callbacks dcb = {
@@ -549,6 +555,32 @@ END_TEST
 
 /* ---- the round trip ------------------------------------------------------------- */
 
+/*
+ * A slow consumer behind a backlog: the heartbeat is not reached within its
+ * deadline, but the stream moves all along: "behind", not "stalled".
+ */
+START_TEST(backlog_is_behind_not_stalled)
+{
+    create_slot("hb_behind");
+    for (int i = 0; i < 4; i++)
+        exec("quiet", "DO $$ BEGIN FOR i IN 1..30 LOOP INSERT INTO pubt VALUES (%d * 100 + i); COMMIT; END LOOP; END $$",
+             1000 + i);
+    ctx t;
+    ctx_init(&t, "hb_behind", 200, NULL);
+    ck_assert_int_eq(pgrepl_stream_set_heartbeat_deadline(t.s, 1000), 0);
+    t.commit_sleep_ms = 40;
+    start_streaming(&t);
+    RUN_UNTIL(&t, t.n_commit == 120, 30000);
+    t.commit_sleep_ms = 0;
+    ck_assert_int_ge(t.n_behind, 1);
+    ck_assert_int_eq(t.n_stall, 0);
+    ck_assert_msg(strstr(t.err_message, "stream behind") != NULL && strstr(t.err_message, "bytes short of it") != NULL,
+                  "%s", t.err_message);
+    ctx_fini(&t);
+    drop_slot("hb_behind");
+}
+END_TEST
+
 /* A walsender frozen with SIGSTOP: the socket stays open and silent; the heartbeat cannot be seen. */
 START_TEST(stall_is_reported_within_the_deadline)
 {
@@ -803,6 +835,7 @@ static Suite *heartbeat_suite(void)
     tcase_add_test(rt, heartbeats_delivered_on_request);
     tcase_add_test(rt, heartbeats_respect_unacknowledged_data);
     tcase_add_test(rt, stall_is_reported_within_the_deadline);
+    tcase_add_test(rt, backlog_is_behind_not_stalled);
     tcase_add_test(rt, pause_is_not_a_stall);
     tcase_add_test(rt, side_connection_errors_leave_the_stream_running);
     tcase_add_test(rt, cli_heartbeat_options_and_lag);

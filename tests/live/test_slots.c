@@ -9,6 +9,7 @@
  * WAL retained after writes, in a database with a hostile name, and on a
  * second server extended, unreserved and lost (and idle_timeout on 18).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,12 +106,16 @@ static void exec_tool(const char *const *args, const char *const *env, int out, 
     _exit(127);
 }
 
+/* Called about every 50 ms while the program runs, with what it has printed on stdout so far. */
+typedef void (*tick_fn)(const char *out, void *arg);
+
 /*
  * Run the program with ARGS (NULL-terminated) and the NAME=VALUE settings of
  * ENV added to the environment. STOP_AFTER > 0 sends SIGTERM after that many
- * seconds (for --watch). Everything it prints is captured.
+ * seconds (for --watch). TICK, when not NULL, is called with ARG while it
+ * runs. Everything it prints is captured.
  */
-static result run_env(const char *const *args, const char *const *env, double stop_after)
+static result run_ticking(const char *const *args, const char *const *env, double stop_after, tick_fn tick, void *arg)
 {
     int out[2], err[2];
     ck_assert_int_eq(pipe(out), 0);
@@ -141,6 +147,8 @@ static result run_env(const char *const *args, const char *const *env, double st
                 fds[i].fd = -1;
             }
         }
+        if (tick != NULL)
+            tick(bo.data != NULL ? bo.data : "", arg);
     }
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -150,6 +158,11 @@ static result run_env(const char *const *args, const char *const *env, double st
     if (r.err == NULL)
         r.err = strdup("");
     return r;
+}
+
+static result run_env(const char *const *args, const char *const *env, double stop_after)
+{
+    return run_ticking(args, env, stop_after, NULL, NULL);
 }
 
 /* The program with -d CONNINFO of S and ARGS. */
@@ -191,6 +204,37 @@ __attribute__((format(printf, 2, 3))) static void expect_hasf(const char *text, 
     vsnprintf(want, sizeof want, fmt, ap);
     va_end(ap);
     expect_has(text, want);
+}
+
+/* The contents of PATH, or NULL when there is no such file. */
+static char *file_text(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        ck_assert_msg(errno == ENOENT, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    buffer b = {0};
+    while (drain(fd, &b))
+        ;
+    close(fd);
+    return b.data != NULL ? b.data : strdup("");
+}
+
+/* Directory DIR holds NAME and nothing else. */
+static void expect_only_file(const char *dir, const char *name)
+{
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot open %s: %s", dir, strerror(errno));
+    int found = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        ck_assert_msg(strcmp(e->d_name, name) == 0, "%s holds %s besides %s", dir, e->d_name, name);
+        found++;
+    }
+    closedir(d);
+    ck_assert_msg(found == 1, "%s has no %s", dir, name);
 }
 
 /* ---- the server side ---- */
@@ -433,31 +477,52 @@ static const char *prom_labels(const char *p)
     }
 }
 
-/* Prometheus text format: HELP and TYPE before the samples of a metric; every sample well formed. */
+/* True if the metric name at P, ending at END, is FAMILY. */
+static bool is_family(const char *p, const char *end, const char *family)
+{
+    return (size_t)(end - p) == strlen(family) && strncmp(p, family, (size_t)(end - p)) == 0;
+}
+
+/*
+ * Prometheus text format as a scraper reads one file: each metric family
+ * once, as its HELP line, its TYPE line, then all its samples; every sample
+ * well formed. Empty lines are allowed, as the format allows them.
+ */
 static void expect_prometheus(const char *text)
 {
-    char typed[8192] = ",";
+    char seen[8192] = ",", family[128] = "", key[160];
+    bool typed = false;
     for (const char *line = text; *line != '\0';) {
         const char *eol = strchr(line, '\n');
         ck_assert_msg(eol != NULL, "unterminated last line in:\n%.3000s", text);
+        int len = (int)(eol - line);
         const char *p;
-        if (strncmp(line, "# TYPE ", 7) == 0) {
+        if (strncmp(line, "# HELP ", 7) == 0) {
             p = metric_name(line + 7);
-            ck_assert_msg(p != NULL && strncmp(p, " gauge\n", 7) == 0, "bad TYPE line %.*s", (int)(eol - line), line);
-            strncat(typed, line + 7, (size_t)(p - line - 7));
-            strcat(typed, ",");
-        } else if (strncmp(line, "# HELP ", 7) != 0) {
+            ck_assert_msg(p != NULL && *p == ' ', "bad HELP line %.*s", len, line);
+            snprintf(family, sizeof family, "%.*s", (int)(p - line - 7), line + 7);
+            snprintf(key, sizeof key, "%s,", family);
+            ck_assert_msg(strstr(seen, key) == NULL || strstr(seen, key)[-1] != ',',
+                          "a second HELP line for %s in:\n%.3000s", family, text);
+            strncat(seen, key, sizeof seen - strlen(seen) - 1);
+            typed = false;
+        } else if (strncmp(line, "# TYPE ", 7) == 0) {
+            p = metric_name(line + 7);
+            ck_assert_msg(p != NULL && strncmp(p, " gauge\n", 7) == 0, "bad TYPE line %.*s", len, line);
+            ck_assert_msg(!typed && is_family(line + 7, p, family), "TYPE line not right after its HELP: %.*s", len,
+                          line);
+            typed = true;
+        } else if (len > 0) {
             p = metric_name(line);
-            ck_assert_msg(p != NULL, "bad sample %.*s", (int)(eol - line), line);
-            char name[128];
-            snprintf(name, sizeof name, ",%.*s,", (int)(p - line), line);
-            ck_assert_msg(strstr(typed, name) != NULL, "sample before its TYPE: %.*s", (int)(eol - line), line);
+            ck_assert_msg(p != NULL, "bad sample %.*s", len, line);
+            ck_assert_msg(typed && is_family(line, p, family),
+                          "sample outside its family's HELP, TYPE, samples block: %.*s", len, line);
             if (*p == '{')
                 p = prom_labels(p + 1);
             char *end = NULL;
-            ck_assert_msg(p != NULL && *p == ' ', "bad labels in %.*s", (int)(eol - line), line);
+            ck_assert_msg(p != NULL && *p == ' ', "bad labels in %.*s", len, line);
             strtod(p + 1, &end);
-            ck_assert_msg(end == eol && end != p + 1, "bad value in %.*s", (int)(eol - line), line);
+            ck_assert_msg(end == eol && end != p + 1, "bad value in %.*s", len, line);
         }
         line = eol + 1;
     }
@@ -710,6 +775,7 @@ START_TEST(prometheus_reports_each_state)
     expect_has(r.out, "\npgrepl_walsenders_max 20\n");
     expect_has(r.out, "\npgrepl_max_slot_wal_keep_size_bytes -1\n");
     expect_has(r.out, "\npgrepl_slots_health_status 0\n");
+    expect_has(r.out, "\npgrepl_slots_up 1\n");
     ck_assert_int_eq(strstr(r.out, "\npgrepl_idle_replication_slot_timeout_seconds 0\n") != NULL, major >= 18);
     ck_assert_int_eq(strstr(r.out, "\npgrepl_slot_inactive_seconds{slot=\"s_inactive\"") != NULL, major >= 17);
     expect_lacks(r.out, "pgrepl_slot_inactive_seconds{slot=\"s_active\"");
@@ -858,6 +924,175 @@ START_TEST(watch_repeats)
     }
     ck_assert_msg(lines >= 2 && lines <= 4, "%d reports in 2.5 s:\n%.3000s", lines, r.out);
     result_free(&r);
+}
+END_TEST
+
+/* What a reader of the --output file saw while --watch replaced it. */
+typedef struct reader {
+    const char *path;
+    int reads, missing, complete;
+    ino_t inodes[64];
+    int ninodes;
+    char *partial; /* the first read that was not a whole report */
+} reader;
+
+/* A scraper: read the whole file, as often as the test loop ticks. */
+static void read_output(const char *out, void *arg)
+{
+    (void)out;
+    reader *r = arg;
+    struct stat st;
+    char *text = file_text(r->path);
+    r->reads++;
+    if (text == NULL) {
+        r->missing++;
+        return;
+    }
+    size_t len = strlen(text);
+    if (strncmp(text, "# HELP pgrepl_slots_up ", 23) == 0 && strstr(text, "\npgrepl_slots_health_status ") != NULL &&
+        len > 0 && text[len - 1] == '\n')
+        r->complete++;
+    else if (r->partial == NULL)
+        r->partial = strdup(text);
+    free(text);
+    if (stat(r->path, &st) == 0 && (r->ninodes == 0 || r->inodes[r->ninodes - 1] != st.st_ino) && r->ninodes < 64)
+        r->inodes[r->ninodes++] = st.st_ino;
+}
+
+/*
+ * --output FILE: each report replaces FILE through a temporary file in the
+ * same directory, renamed over it; nothing on stdout, no temporary file left
+ * behind, and a reader never sees half a report.
+ */
+START_TEST(output_replaces_the_file)
+{
+    char dir[] = "/tmp/pgrepl-slots-out.XXXXXX", path[256], conninfo[1024];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/slots.prom", dir);
+    ck_assert_int_eq(pgt_conninfo(&srv, NULL, conninfo, sizeof conninfo), 0);
+
+    result r = RUN(&srv, "--prometheus", "--output", path);
+    expect_status(&r, 0);
+    ck_assert_str_eq(r.out, "");
+    result_free(&r);
+    char *text = file_text(path);
+    ck_assert_ptr_nonnull(text);
+    expect_prometheus(text);
+    expect_has(text, "\npgrepl_slots_up 1\n");
+    free(text);
+    mode_t mask = umask(0);
+    umask(mask);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_msg((st.st_mode & 0777) == (0666 & ~mask), "mode %o, umask %o", st.st_mode & 0777, mask);
+
+    /* Replaced while a scraper reads it, every 50 ms, ten reports a second. */
+    reader rd = {.path = path};
+    const char *watching[] = {"-d", conninfo, "--prometheus", "--watch", "0.1", "--output", path, NULL};
+    r = run_ticking(watching, NULL, 3, read_output, &rd);
+    expect_status(&r, 0);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_msg(rd.partial == NULL, "a reader saw part of a report:\n%.3000s", rd.partial);
+    ck_assert_msg(rd.missing == 0 && rd.complete == rd.reads && rd.reads >= 20, "%d reads, %d missing, %d complete",
+                  rd.reads, rd.missing, rd.complete);
+    ck_assert_msg(rd.ninodes >= 5, "the file was replaced %d times in 3 s, want a new file for each report",
+                  rd.ninodes - 1);
+    result_free(&r);
+    free(rd.partial);
+
+    /* Every format; a JSON report replaces the last one instead of adding a line. */
+    const char *json_watch[] = {"-d", conninfo, "--json", "--watch", "0.2", "--output", path, NULL};
+    r = run_env(json_watch, NULL, 1);
+    expect_status(&r, 0);
+    ck_assert_str_eq(r.out, "");
+    result_free(&r);
+    text = file_text(path);
+    expect_json(text);
+    free(text);
+    r = RUN(&srv, "--output", path);
+    expect_status(&r, 0);
+    text = file_text(path);
+    expect_has(text, "verdict: OK (exit 0)");
+    free(text);
+    result_free(&r);
+    expect_only_file(dir, "slots.prom");
+
+    /* Unreachable: the file says so. */
+    const char *down[] = {"-h", "/nonexistent", "-w", "--prometheus", "--output", path, NULL};
+    r = run_env(down, NULL, 0);
+    expect_status(&r, 1);
+    text = file_text(path);
+    expect_prometheus(text);
+    expect_has(text, "\npgrepl_slots_up 0\n");
+    expect_lacks(text, "pgrepl_slots_used");
+    free(text);
+    result_free(&r);
+
+    /* A directory that is not there: exit 1, the file named. */
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/no/such/dir/slots.prom", dir);
+    r = RUN(&srv, "--prometheus", "--output", missing);
+    expect_status(&r, 1);
+    expect_hasf(r.err, "pgrepl-slots: error: cannot write \"%s\": cannot create a temporary file in its directory: "
+                       "No such file or directory\n", missing);
+    result_free(&r);
+
+    unlink(path);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* A scraper that checks each read of the --output file as one exposition. */
+static void scrape_output(const char *out, void *arg)
+{
+    (void)out;
+    reader *r = arg;
+    char *text = file_text(r->path);
+    r->reads++;
+    if (text == NULL) {
+        r->missing++;
+        return;
+    }
+    expect_prometheus(text);
+    r->complete++;
+    free(text);
+}
+
+/*
+ * A Prometheus file holds one exposition: each family's HELP and TYPE once,
+ * then its samples. --watch --prometheus therefore needs --output, whose file
+ * each report replaces; on standard output the reports would follow one
+ * another and repeat every HELP and TYPE line.
+ */
+START_TEST(watch_prometheus_once_per_file)
+{
+    char dir[] = "/tmp/pgrepl-slots-prom.XXXXXX", path[256], conninfo[1024];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/slots.prom", dir);
+    ck_assert_int_eq(pgt_conninfo(&srv, NULL, conninfo, sizeof conninfo), 0);
+
+    const char *to_stdout[] = {"-d", conninfo, "--prometheus", "--watch", "0.3", NULL};
+    result r = run_env(to_stdout, NULL, 1.5);
+    expect_status(&r, 1);
+    ck_assert_str_eq(r.out, "");
+    expect_has(r.err, "pgrepl-slots: error: --watch with --prometheus needs --output FILE (each report then replaces"
+                      " FILE; on standard output the reports would follow one another, repeating every HELP and"
+                      " TYPE line)\n");
+    result_free(&r);
+
+    reader rd = {.path = path};
+    const char *to_file[] = {"-d", conninfo, "--prometheus", "--watch", "0.2", "--output", path, NULL};
+    r = run_ticking(to_file, NULL, 1.5, scrape_output, &rd);
+    expect_status(&r, 0);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_msg(rd.complete >= 10, "%d reads, %d of them before the first report", rd.reads, rd.missing);
+    result_free(&r);
+    char *text = file_text(path);
+    expect_prometheus(text);
+    expect_has(text, "\npgrepl_slots_up 1\n");
+    free(text);
+    unlink(path);
+    ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
 
@@ -1081,15 +1316,21 @@ static void setup_candidates(void)
     exec_sql(&drop_srv, "other", "SELECT pg_create_logical_replication_slot('d_otherdb', 'test_decoding')");
 }
 
-/* The program on the drop server with ARGS; on 14-16 with --force-unknown-age added when FORCE. */
+/*
+ * The program on the drop server with ARGS; on 14-16 with --force-unknown-age
+ * added when FORCE, and a short --observe (nothing moves the slots here).
+ */
 static result run_drop(bool force, const char *const *args)
 {
     const char *all[24];
     size_t n = 0;
     for (; *args != NULL; args++)
         all[n++] = *args;
-    if (force && major < 17)
+    if (force && major < 17) {
         all[n++] = "--force-unknown-age";
+        all[n++] = "--observe";
+        all[n++] = "300ms";
+    }
     all[n] = NULL;
     return run_on(&drop_srv, all);
 }
@@ -1191,7 +1432,9 @@ START_TEST(drop_older_than)
         result_free(&r);
         r = DROP(true, "--older-than", "1d");
         expect_status(&r, 0);
-        expect_has(r.out, "dropped slot \"d_new\" (logical, inactive for an unknown time, --force-unknown-age)\n");
+        expect_has(r.out, "watching 5 inactive slots of unknown age for 300ms (--observe)");
+        expect_has(r.out, "dropped slot \"d_new\" (logical, inactive for an unknown time, and neither active nor"
+                          " moved while watched for 300ms, --force-unknown-age)\n");
         expect_has(r.out, "dropped 5, skipped 0, kept 3, failed 0\n");
         expect_slots("d_phys,keep_active,keep_temp");
     }
@@ -1205,12 +1448,74 @@ START_TEST(drop_older_than)
 }
 END_TEST
 
+/* What the test does while --drop-inactive watches slots of unknown age. */
+typedef struct comeback {
+    bool acted;
+    pid_t consumer;   /* r_back's consumer, back from its reconnect delay */
+    long walsender;   /* the pid serving it */
+} comeback;
+
+static void come_back(const char *out, void *arg)
+{
+    comeback *c = arg;
+    if (c->acted || strstr(out, "watching ") == NULL)
+        return;
+    c->acted = true;
+    exec_sql(&drop_srv, NULL, "SELECT count(*) FROM pg_logical_slot_get_changes('r_moved', NULL, NULL)");
+    c->consumer = start_consumer(&drop_srv, "r_back");
+    c->walsender = query_long(&drop_srv, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'r_back'");
+}
+
+/*
+ * 14-16 cannot say how long a slot has been inactive, so --force-unknown-age
+ * watches the candidates for --observe and drops only those seen inactive
+ * and unmoved throughout. r_back's consumer is in its reconnect delay when
+ * the run starts and connects again while it watches; r_moved is consumed
+ * (and released) in between two looks; r_gone is abandoned.
+ */
+START_TEST(drop_unknown_age_watches)
+{
+    exec_sql(&drop_srv, NULL,
+             "CREATE TABLE IF NOT EXISTS t (x int);\n"
+             "SELECT pg_create_logical_replication_slot('r_back', 'test_decoding');\n"
+             "SELECT pg_create_logical_replication_slot('r_moved', 'test_decoding');\n"
+             "SELECT pg_create_logical_replication_slot('r_gone', 'test_decoding');\n"
+             "INSERT INTO t VALUES (1);");
+    pid_t earlier = start_consumer(&drop_srv, "r_back");
+    stop_consumer(&earlier);
+    wait_for(&drop_srv, "SELECT active FROM pg_replication_slots WHERE slot_name = 'r_back'", "f");
+
+    char conninfo[1024];
+    ck_assert_int_eq(pgt_conninfo(&drop_srv, NULL, conninfo, sizeof conninfo), 0);
+    const char *args[] = {"-d", conninfo, "--drop-inactive", "--older-than", "1d", "--force-unknown-age",
+                          "--observe", "4s", "--name-pattern", "r_*", NULL};
+    comeback cb = {0};
+    result r = run_ticking(args, NULL, 0, come_back, &cb);
+    char *names = slot_names(&drop_srv);
+    stop_consumer(&cb.consumer);
+    ck_assert_msg(strcmp(names, "d_old1,d_old2,d_otherdb,d_phys,keep_active,keep_temp,r_back,r_moved,x_other") == 0,
+                  "slots left: %s\nits output:\n%.3000s", names, r.out);
+    free(names);
+    expect_status(&r, 0);
+    ck_assert_msg(cb.acted, "it never said it was watching:\n%.3000s", r.out);
+    expect_has(r.out, "watching 3 inactive slots of unknown age for 4s (--observe): one that becomes active or moves"
+                      " is kept\n");
+    expect_hasf(r.out, "keep slot \"r_back\": active while watched (pid %ld)\n", cb.walsender);
+    expect_has(r.out, "keep slot \"r_moved\": confirmed_flush_lsn moved from ");
+    expect_has(r.out, "dropped slot \"r_gone\" (logical, inactive for an unknown time, and neither active nor moved"
+                      " while watched for 4s, --force-unknown-age)\n");
+    expect_has(r.out, "dropped 1, skipped 0, kept 9, failed 0\n");
+    result_free(&r);
+    expect_consumer_alive();
+}
+END_TEST
+
 /* ---- without a server ---- */
 
 START_TEST(bad_usage_exits_1)
 {
     static const struct {
-        const char *args[6];
+        const char *args[8];
         const char *message;
     } cases[] = {
         {{"--drop-inactive"}, "error: --drop-inactive needs --older-than\n"},
@@ -1225,7 +1530,14 @@ START_TEST(bad_usage_exits_1)
         {{"--json", "--prometheus"}, "error: --json and --prometheus cannot be used together\n"},
         {{"--drop-inactive", "--older-than", "1h", "--json"}, "error: --drop-inactive cannot be combined with"},
         {{"--drop-inactive", "--older-than", "1h", "--watch", "5"}, "error: --drop-inactive cannot be combined with"},
+        {{"--drop-inactive", "--older-than", "1h", "--output", "f"}, "error: --drop-inactive cannot be combined with"},
+        {{"--output", ""}, "error: invalid value \"\" for --output: expected a file name\n"},
         {{"--dry-run"}, "go with --drop-inactive\n"},
+        {{"--observe", "5s"}, "go with --drop-inactive\n"},
+        {{"--drop-inactive", "--older-than", "1h", "--observe", "5s"},
+         "error: --observe goes with --force-unknown-age\n"},
+        {{"--drop-inactive", "--older-than", "1h", "--force-unknown-age", "--observe", "0"},
+         "error: invalid value \"0\" for --observe: expected more than 0 seconds\n"},
         {{"--older-than", "1h"}, "go with --drop-inactive\n"},
         {{"-w", "-W"}, "error: -w and -W cannot be used together\n"},
         {{"extra"}, "error: unexpected argument \"extra\""},
@@ -1252,6 +1564,22 @@ START_TEST(connection_failure_exits_1)
 }
 END_TEST
 
+/* An outage is a metric too: pgrepl_slots_up 0 and nothing else, and exit 1. */
+START_TEST(prometheus_when_unreachable)
+{
+    const char *args[] = {"-h", "/nonexistent", "-w", "--prometheus", NULL};
+    result r = run_env(args, NULL, 0);
+    expect_status(&r, 1);
+    expect_prometheus(r.out);
+    ck_assert_str_eq(r.out, "# HELP pgrepl_slots_up 1 if the server was reached and read, 0 if not (then no other"
+                            " metric is written).\n"
+                            "# TYPE pgrepl_slots_up gauge\n"
+                            "pgrepl_slots_up 0\n");
+    expect_has(r.err, "pgrepl-slots: error: connection to server on socket \"/nonexistent/.s.PGSQL.");
+    result_free(&r);
+}
+END_TEST
+
 START_TEST(help_and_version)
 {
     const char *help_long[] = {"--help", NULL}, *help_short[] = {"-?", NULL}, *version[] = {"-V", NULL};
@@ -1261,6 +1589,7 @@ START_TEST(help_and_version)
     ck_assert_str_eq(a.out, b.out);
     expect_has(a.out, "--drop-inactive");
     expect_has(a.out, "--force-unknown-age");
+    expect_has(a.out, "--observe=DURATION");
     expect_has(a.out, "inactive_since is 17+");
     expect_has(a.out, "Exit status: 0 healthy, 1 error, 2 warning, 3 critical");
     expect_status(&v, 0);
@@ -1331,6 +1660,7 @@ static Suite *slots_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, bad_usage_exits_1);
     tcase_add_test(tc, connection_failure_exits_1);
+    tcase_add_test(tc, prometheus_when_unreachable);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, parse_units);
     suite_add_tcase(s, tc);
@@ -1347,6 +1677,8 @@ static Suite *slots_suite(void)
     tcase_add_test(tc, rule_capacity);
     tcase_add_test(tc, connection_options);
     tcase_add_test(tc, watch_repeats);
+    tcase_add_test(tc, output_replaces_the_file);
+    tcase_add_test(tc, watch_prometheus_once_per_file);
     tcase_add_test(tc, sizes_match_pg_size_pretty);
     suite_add_tcase(s, tc);
 
@@ -1366,6 +1698,8 @@ static Suite *slots_suite(void)
     tcase_add_test(tc, drops_exactly_the_eligible);
     tcase_add_test(tc, drop_name_pattern_and_physical);
     tcase_add_test(tc, drop_older_than);
+    if (major < 17)
+        tcase_add_test(tc, drop_unknown_age_watches);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -166,6 +166,7 @@ typedef struct ctx {
     char states[256];
     int n_error;
     int err_code;
+    unsigned err_attempt;
     bool err_fatal;
     bool err_server;
     char err_message[512];
@@ -176,6 +177,10 @@ typedef struct ctx {
     char notice_message[256];
 
     bool no_log;       /* count only: too many changes for the log */
+
+    int n_start;       /* on_start */
+    pgrepl_start_info start;
+    int sleep_in_created_ms; /* block the loop inside the slot-created callback */
 
     /* actions taken from inside callbacks */
     int stop_at_insert;
@@ -342,9 +347,10 @@ static void cb_state(pgrepl_stream *s, pgrepl_stream_state state)
 static void cb_error(pgrepl_stream *s, const pgrepl_error *err)
 {
     ctx *t = pgrepl_stream_get_data(s);
-    ck_assert_int_eq(pgrepl_stream_get_state(s), PGREPL_STREAM_STOPPED);
+    ck_assert_int_eq(pgrepl_stream_get_state(s), err->retrying ? PGREPL_STREAM_RECONNECTING : PGREPL_STREAM_STOPPED);
     t->n_error++;
     t->err_code = err->code;
+    t->err_attempt = err->attempt;
     t->err_fatal = err->fatal;
     t->err_server = err->server != NULL;
     snprintf(t->err_message, sizeof t->err_message, "%s", err->message);
@@ -393,6 +399,19 @@ static void cb_status_sent(pgrepl_stream *s, pgrepl_lsn write, pgrepl_lsn flush)
     }
 }
 
+static void cb_start(pgrepl_stream *s, const pgrepl_start_info *in)
+{
+    ctx *t = pgrepl_stream_get_data(s);
+    ck_assert_int_eq(pgrepl_stream_get_state(s), PGREPL_STREAM_CONNECTING);
+    ck_assert_uint_eq(in->connection, (unsigned)t->n_start + 1);
+    ck_assert_str_eq(in->system_id, pgrepl_stream_system_id(s));
+    ck_assert_uint_ge(in->server_wal, in->requested);
+    ck_assert(in->skipped_to == 0 || (in->skipped_from == in->held && in->skipped_to == in->slot_confirmed));
+    t->n_start++;
+    t->start = *in;
+    t->start.system_id = NULL;
+}
+
 static const pgrepl_decoder_callbacks dcb = {
     .on_begin = cb_begin,
     .on_commit = cb_commit,
@@ -410,6 +429,7 @@ static const pgrepl_stream_callbacks scb = {
     .on_error = cb_error,
     .on_keepalive = cb_keepalive,
     .on_status_sent = cb_status_sent,
+    .on_start = cb_start,
 };
 
 static void on_wake(uv_timer_t *h)
@@ -873,6 +893,7 @@ typedef struct slot_log {
     int ninfo;
     char snapshot[64];
     pgrepl_lsn consistent_point;
+    int sleep_ms; /* on_created blocks the loop this long (a long initial copy) */
 } slot_log;
 
 static slot_log slots;
@@ -893,6 +914,8 @@ static void slot_logf(const char *fmt, ...)
 static void on_created(pgrepl_stream *s, int status, const pgrepl_slot_created *c)
 {
     slots.done++;
+    if (slots.sleep_ms > 0)
+        uv_sleep((unsigned)slots.sleep_ms);
     if (status != 0) {
         ck_assert_ptr_null(c);
         slot_logf("create %s %s\n", pgrepl_err_name(status), pgrepl_stream_sqlstate(s));
@@ -1466,6 +1489,242 @@ START_TEST(unix_read_batching)
 }
 END_TEST
 
+/* ---- the two positions, and gaps ----------------------------------------------------- */
+
+/*
+ * The start position is where to start, not an acknowledgement: after a
+ * restart asking for what was received (written, not yet durable), the slot
+ * stays at what was acknowledged while keepalives and heartbeats pass; an
+ * acknowledgement of the start position lets the idle rule go on.
+ */
+START_TEST(start_position_is_not_confirmed)
+{
+    exec(NULL, "CREATE TABLE sp_t (id int PRIMARY KEY);\n"
+               "CREATE PUBLICATION sp_pub FOR TABLE sp_t;");
+    create_slot_sql("sp_slot");
+    ctx t;
+    ctx_init(&t, NULL);
+    set_source(&t, "sp_slot", "sp_pub");
+    ck_assert_int_eq(pgrepl_stream_set_status_interval(t.s, 100), 0);
+    ck_assert_int_eq(pgrepl_stream_set_heartbeat_interval(t.s, 200), 0);
+    start_streaming(&t);
+    exec(NULL, "INSERT INTO sp_t VALUES (1); INSERT INTO sp_t VALUES (2); INSERT INTO sp_t VALUES (3);");
+    RUN_UNTIL(&t, t.n_commit == 3, 10000);
+    pgrepl_lsn a_end = t.commits[0].end_lsn, c_end = t.commits[2].end_lsn;
+    ck_assert_int_eq(pgrepl_stream_ack(t.s, a_end), 0);
+    RUN_UNTIL(&t, confirmed_of("sp_slot") == a_end, 5000);
+    ck_assert_int_eq(pgrepl_stream_stop_replication(t.s), 0);
+    RUN_UNTIL(&t, STATE(&t) == PGREPL_STREAM_STOPPED, 10000);
+    /* start after everything received: nothing comes again, and nothing beyond A is confirmed */
+    ck_assert_int_eq(pgrepl_stream_set_start_lsn(t.s, c_end), 0);
+    start_streaming(&t);
+    ck_assert_uint_eq(t.start.requested, c_end);
+    run_for(&t, 1500);
+    ck_assert_int_eq(t.n_commit, 3);
+    ck_assert_int_gt(t.n_keepalive, 0);
+    char b1[PGREPL_LSN_BUFSIZE], b2[PGREPL_LSN_BUFSIZE];
+    pgrepl_lsn confirmed = confirmed_of("sp_slot");
+    ck_assert_msg(confirmed == a_end, "confirmed %s while only %s was acknowledged", lsn_str(confirmed, b1),
+                  lsn_str(a_end, b2));
+    /* durable now: the slot moves to C and beyond, with the heartbeats */
+    ck_assert_int_eq(pgrepl_stream_ack(t.s, c_end), 0);
+    RUN_UNTIL(&t, confirmed_of("sp_slot") > c_end, 5000);
+    ctx_fini(&t);
+    drop_slot_sql("sp_slot");
+}
+END_TEST
+
+/* A start or durable position beyond the server's WAL is refused before anything is confirmed. */
+START_TEST(position_beyond_wal_is_refused)
+{
+    exec(NULL, "CREATE TABLE bw_t (id int PRIMARY KEY);\n"
+               "CREATE PUBLICATION bw_pub FOR TABLE bw_t;");
+    create_slot_sql("bw_slot");
+    pgrepl_lsn before = confirmed_of("bw_slot");
+    pgrepl_lsn future = query_lsn(NULL, "SELECT pg_current_wal_lsn() + 64 * 1024 * 1024");
+    for (int durable = 0; durable < 2; durable++) {
+        ctx t;
+        ctx_init(&t, NULL);
+        set_source(&t, "bw_slot", "bw_pub");
+        ck_assert_int_eq(durable ? pgrepl_stream_set_durable_lsn(t.s, future) : pgrepl_stream_set_start_lsn(t.s, future),
+                         0);
+        ck_assert_int_eq(pgrepl_stream_start_replication(t.s), 0);
+        RUN_UNTIL(&t, t.n_error == 1, 15000);
+        ck_assert_int_eq(t.err_code, PGREPL_EINVAL);
+        ck_assert(t.err_fatal);
+        ck_assert_msg(strstr(t.err_message, "the server's WAL ends at") != NULL, "%s", t.err_message);
+        ck_assert_ptr_nonnull(strstr(t.err_message, durable ? "durable position" : "start position"));
+        ck_assert_int_eq(t.n_start, 0);
+        ck_assert_int_eq(STATE(&t), PGREPL_STREAM_STOPPED);
+        ctx_fini(&t);
+        ck_assert_uint_eq(confirmed_of("bw_slot"), before);
+    }
+    drop_slot_sql("bw_slot");
+}
+END_TEST
+
+/*
+ * A durable position from before the stream is confirmable at once; one
+ * behind the slot is reported by on_start as a range that is not certain
+ * (this consumer's own idle advance may explain it), and streaming goes on.
+ */
+START_TEST(durable_position)
+{
+    exec(NULL, "CREATE TABLE dp_t (id int PRIMARY KEY);\n"
+               "CREATE PUBLICATION dp_pub FOR TABLE dp_t;");
+    create_slot_sql("dp_slot");
+    pgrepl_lsn slot_start = confirmed_of("dp_slot");
+    exec(NULL, "INSERT INTO dp_t VALUES (1)");
+    pgrepl_lsn held = query_lsn(NULL, "SELECT pg_current_wal_lsn()");
+    ctx t;
+    ctx_init(&t, NULL);
+    set_source(&t, "dp_slot", "dp_pub");
+    ck_assert_int_eq(pgrepl_stream_set_heartbeat_interval(t.s, 0), 0);
+    ck_assert_int_eq(pgrepl_stream_set_idle_advance(t.s, false), 0);
+    ck_assert_int_eq(pgrepl_stream_set_status_interval(t.s, 100), 0);
+    ck_assert_int_eq(pgrepl_stream_set_durable_lsn(t.s, held), 0);
+    start_streaming(&t);
+    ck_assert_uint_eq(t.start.requested, held);
+    ck_assert_uint_eq(t.start.slot_confirmed, slot_start);
+    ck_assert_uint_eq(t.start.skipped_to, 0);
+    /* the row before it is not delivered, and the slot confirms the durable position without an ack */
+    RUN_UNTIL(&t, confirmed_of("dp_slot") == held, 5000);
+    ck_assert_int_eq(t.n_commit, 0);
+    ctx_fini(&t);
+    /* the slot is ahead of an older durable position: reported, not certain, not fatal */
+    ctx_init(&t, NULL);
+    set_source(&t, "dp_slot", "dp_pub");
+    ck_assert_int_eq(pgrepl_stream_set_durable_lsn(t.s, slot_start), 0);
+    start_streaming(&t);
+    ck_assert_uint_eq(t.start.skipped_from, slot_start);
+    ck_assert_uint_eq(t.start.skipped_to, held);
+    ck_assert(!t.start.skip_certain);
+    ck_assert_int_eq(t.n_error, 0);
+    ctx_fini(&t);
+    drop_slot_sql("dp_slot");
+}
+END_TEST
+
+/*
+ * A slot dropped and recreated under the stream: the reconnection finds it
+ * ahead of what this stream confirmed, and stops with PGREPL_EGAP naming the
+ * range; with gaps allowed, on_start names it and streaming goes on.
+ */
+START_TEST(recreated_slot_is_a_gap)
+{
+    exec(NULL, "CREATE TABLE gp_t (id int PRIMARY KEY);\n"
+               "CREATE PUBLICATION gp_pub FOR TABLE gp_t;");
+    for (int allow = 0; allow < 2; allow++) {
+        create_slot_sql("gp_slot");
+        ctx t;
+        ctx_init(&t, NULL);
+        set_source(&t, "gp_slot", "gp_pub");
+        ck_assert_int_eq(pgrepl_stream_set_reconnect(t.s, 1500, 1500), 0);
+        ck_assert_int_eq(pgrepl_stream_set_allow_gaps(t.s, allow), 0);
+        ck_assert_int_eq(pgrepl_stream_set_auto_ack(t.s, true), 0);
+        ck_assert_int_eq(pgrepl_stream_set_status_interval(t.s, 100), 0);
+        start_streaming(&t);
+        ck_assert_uint_eq(t.start.skipped_to, 0);
+        exec(NULL, "INSERT INTO gp_t VALUES (%d)", 10 * allow + 1);
+        RUN_UNTIL(&t, t.n_commit == 1, 10000);
+        pgrepl_lsn confirmed = t.commits[0].end_lsn;
+        RUN_UNTIL(&t, confirmed_of("gp_slot") >= confirmed, 5000);
+        int pid = active_pid_of("gp_slot");
+        exec(NULL, "SELECT pg_terminate_backend(%d)", pid);
+        RUN_UNTIL(&t, STATE(&t) == PGREPL_STREAM_RECONNECTING, 5000);
+        wait_inactive("gp_slot");
+        /* the changes between the old slot's position and the new one's are lost to this consumer */
+        exec(NULL, "SELECT pg_drop_replication_slot('gp_slot');\n"
+                   "INSERT INTO gp_t VALUES (%d);\n"
+                   "SELECT 1 FROM pg_create_logical_replication_slot('gp_slot', 'pgoutput');",
+             10 * allow + 2);
+        pgrepl_lsn recreated = confirmed_of("gp_slot");
+        RUN_UNTIL(&t, t.n_start == 2, 10000);
+        ck_assert(t.start.skip_certain);
+        ck_assert_uint_eq(t.start.skipped_to, recreated);
+        ck_assert_uint_ge(t.start.skipped_from, confirmed);
+        ck_assert_uint_lt(t.start.skipped_from, recreated);
+        if (!allow) {
+            RUN_UNTIL(&t, t.n_error == 2, 5000);
+            ck_assert_int_eq(t.err_code, PGREPL_EGAP);
+            ck_assert(t.err_fatal);
+            ck_assert_msg(strstr(t.err_message, "would be skipped") != NULL, "%s", t.err_message);
+            ck_assert_int_eq(STATE(&t), PGREPL_STREAM_STOPPED);
+        } else {
+            RUN_UNTIL(&t, STATE(&t) == PGREPL_STREAM_STREAMING, 10000);
+            exec(NULL, "INSERT INTO gp_t VALUES (13)");
+            RUN_UNTIL(&t, t.n_commit == 2, 10000);
+            ck_assert_int_eq(t.n_error, 1);
+        }
+        ctx_fini(&t);
+        drop_slot_sql("gp_slot");
+    }
+}
+END_TEST
+
+/*
+ * The connect deadline covers the setup, not the application's time: a
+ * slot-created callback that blocks the loop longer than the deadline (a
+ * long initial copy) is not a timeout.
+ */
+START_TEST(connect_deadline_spares_slot_callbacks)
+{
+    exec(NULL, "CREATE TABLE cd_t (id int PRIMARY KEY);\n"
+               "CREATE PUBLICATION cd_pub FOR TABLE cd_t;");
+    memset(&slots, 0, sizeof slots);
+    slots.sleep_ms = 2500;
+    ctx t;
+    ctx_init(&t, NULL);
+    set_source(&t, "cd_slot", "cd_pub");
+    ck_assert_int_eq(pgrepl_stream_set_connect_timeout(t.s, 1000), 0);
+    ck_assert_int_eq(pgrepl_stream_create_slot(t.s, "cd_slot", 0, PGREPL_SNAPSHOT_NOTHING, on_created), 0);
+    start_streaming(&t);
+    ck_assert_int_eq(t.n_error, 0);
+    ck_assert_str_eq(t.states, "connecting,streaming");
+    slots.sleep_ms = 0;
+    ctx_fini(&t);
+    drop_slot_sql("cd_slot");
+}
+END_TEST
+
+/*
+ * Backoff: failures in a row make the delays grow, but a connection that
+ * streamed and confirmed progress starts the next outage at attempt 1 again
+ * (short delays, fewer changes sent again after a restart that forgets).
+ */
+START_TEST(progress_resets_backoff)
+{
+    exec(NULL, "CREATE TABLE bo_t (id int PRIMARY KEY);\n"
+               "CREATE PUBLICATION bo_pub FOR TABLE bo_t;");
+    create_slot_sql("bo_slot");
+    ctx t;
+    ctx_init(&t, NULL);
+    set_source(&t, "bo_slot", "bo_pub");
+    ck_assert_int_eq(pgrepl_stream_set_reconnect(t.s, 200, 60000), 0);
+    ck_assert_int_eq(pgrepl_stream_set_heartbeat_interval(t.s, 0), 0);
+    ck_assert_int_eq(pgrepl_stream_set_idle_advance(t.s, false), 0);
+    ck_assert_int_eq(pgrepl_stream_set_auto_ack(t.s, true), 0);
+    ck_assert_int_eq(pgrepl_stream_set_status_interval(t.s, 100), 0);
+    start_streaming(&t);
+    /* three outages in a row with nothing confirmed between them */
+    for (unsigned i = 1; i <= 3; i++) {
+        exec(NULL, "SELECT pg_terminate_backend(%d)", active_pid_of("bo_slot"));
+        RUN_UNTIL(&t, t.n_error == (int)i, 5000);
+        ck_assert_uint_eq(t.err_attempt, i);
+        RUN_UNTIL(&t, STATE(&t) == PGREPL_STREAM_STREAMING, 15000);
+    }
+    /* this connection confirms a transaction */
+    exec(NULL, "INSERT INTO bo_t VALUES (1)");
+    RUN_UNTIL(&t, t.n_commit == 1, 10000);
+    RUN_UNTIL(&t, confirmed_of("bo_slot") == t.commits[0].end_lsn, 5000);
+    exec(NULL, "SELECT pg_terminate_backend(%d)", active_pid_of("bo_slot"));
+    RUN_UNTIL(&t, t.n_error == 4, 5000);
+    ck_assert_uint_eq(t.err_attempt, 1);
+    ctx_fini(&t);
+    drop_slot_sql("bo_slot");
+}
+END_TEST
+
 START_TEST(close_without_start)
 {
     ctx t;
@@ -1510,6 +1769,12 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, close_inside_decoder_callback);
     tcase_add_test(tc, close_inside_state_callback);
     tcase_add_test(tc, close_without_start);
+    tcase_add_test(tc, start_position_is_not_confirmed);
+    tcase_add_test(tc, position_beyond_wal_is_refused);
+    tcase_add_test(tc, durable_position);
+    tcase_add_test(tc, recreated_slot_is_a_gap);
+    tcase_add_test(tc, connect_deadline_spares_slot_callbacks);
+    tcase_add_test(tc, progress_resets_backoff);
     /* last: it changes the server's wal_sender_timeout for a while */
     tcase_add_test(tc, reply_requested_keepalives);
     suite_add_tcase(s, tc);

@@ -343,6 +343,9 @@ START_TEST(session_settings_text)
                      "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; "
                      "SET extra_float_digits = 3; SET bytea_output = hex; SET standard_conforming_strings = on; "
                      "SET client_encoding = 'UTF8'");
+    ck_assert_str_eq(pgrepl__session_settings_sql_ascii,
+                     "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; "
+                     "SET extra_float_digits = 3; SET bytea_output = hex; SET standard_conforming_strings = on");
 }
 END_TEST
 

@@ -99,6 +99,29 @@ START_TEST(stall_after_the_deadline_once)
 }
 END_TEST
 
+/* A stream that moved since the heartbeat was emitted (or since a hold ended) is behind, not stalled. */
+START_TEST(moving_is_behind_not_stalled)
+{
+    pgrepl_hb_track t;
+    pgrepl__hb_track_init(&t);
+    ck_assert(!pgrepl__hb_track_reached(&t, 0x100));
+    pgrepl__hb_track_emitted(&t, 0);
+    ck_assert(!pgrepl__hb_track_returned(&t, 0x900));
+    ck_assert(!pgrepl__hb_track_moving(&t));
+    ck_assert(!pgrepl__hb_track_reached(&t, 0x400));
+    ck_assert(pgrepl__hb_track_moving(&t));
+    /* a hold that ends starts the deadline, and the measure of movement, afresh */
+    pgrepl__hb_track_hold(&t, true, 10 * MS);
+    pgrepl__hb_track_hold(&t, false, 20 * MS);
+    ck_assert(!pgrepl__hb_track_moving(&t));
+    /* the next heartbeat starts from where the stream is */
+    ck_assert(pgrepl__hb_track_reached(&t, 0x900));
+    pgrepl__hb_track_seen(&t, 30 * MS);
+    pgrepl__hb_track_emitted(&t, 40 * MS);
+    ck_assert(!pgrepl__hb_track_moving(&t));
+}
+END_TEST
+
 START_TEST(a_hold_restarts_the_deadline)
 {
     const int64_t deadline = 100 * MS;
@@ -199,6 +222,14 @@ START_TEST(setters_and_close_without_a_server)
 }
 END_TEST
 
+START_TEST(behind_error_code)
+{
+    ck_assert_str_eq(pgrepl_err_name(PGREPL_EBEHIND), "PGREPL_EBEHIND");
+    ck_assert_str_eq(pgrepl_strerror(PGREPL_EBEHIND), "stream behind");
+    ck_assert_int_eq(pgrepl_err_is_fatal(PGREPL_EBEHIND), 0);
+}
+END_TEST
+
 START_TEST(stalled_error_code)
 {
     ck_assert_str_eq(pgrepl_err_name(PGREPL_ESTALLED), "PGREPL_ESTALLED");
@@ -216,12 +247,14 @@ static Suite *heartbeat_suite(void)
     tcase_add_test(tc, restart_forgets_all_but_the_lag);
     tcase_add_test(tc, stall_after_the_deadline_once);
     tcase_add_test(tc, a_hold_restarts_the_deadline);
+    tcase_add_test(tc, moving_is_behind_not_stalled);
     tcase_add_test(tc, abandoned_heartbeat_is_not_pending);
     tcase_add_test(tc, backoff_doubles_up_to_a_cap);
     suite_add_tcase(s, tc);
     TCase *api = tcase_create("api");
     tcase_add_test(api, setters_and_close_without_a_server);
     tcase_add_test(api, stalled_error_code);
+    tcase_add_test(api, behind_error_code);
     suite_add_tcase(s, api);
     return s;
 }
