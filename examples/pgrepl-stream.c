@@ -107,7 +107,8 @@ typedef struct app {
     unit_mark *marks;    /* a pipe or socket: units not yet taken by the reader, oldest first: [head, n) */
     size_t marks_head, marks_n, marks_cap;
     pgrepl_lsn server_end; /* highest walEnd the server reported */
-    pgrepl_lsn durable;  /* held from before this run: -I, or the end of the file's last unit */
+    pgrepl_lsn durable;  /* held from before this run: the later of -I and resumed */
+    pgrepl_lsn resumed;  /* the end of the last unit in the file appended to, 0 if none */
 
     /* open streamed transactions, for --endpos */
     uint32_t *streams;
@@ -286,7 +287,7 @@ static int recover_file(app *a)
     }
     if (t.resume == 0)
         return 0;
-    a->pending_end = a->written_end = a->synced_end = a->acked = t.resume;
+    a->pending_end = a->written_end = a->synced_end = a->acked = a->resumed = t.resume;
     if (t.resume > a->durable)
         a->durable = t.resume;
     if (a->o.verbose) {
@@ -1048,7 +1049,7 @@ static const char *hint_for(const pgrepl_error *err)
 }
 
 /* A failure the library retries (a server restart, a lost connection) is a warning: the program goes on. */
-static void report(const pgrepl_error *err)
+static void report(const app *a, const pgrepl_error *err)
 {
     if (err->retrying)
         warning("%s", err->message);
@@ -1056,6 +1057,9 @@ static void report(const pgrepl_error *err)
         error("%s", err->message);
     if (err->server != NULL && err->server->detail[0] != '\0')
         cli_say("detail", "%s", err->server->detail);
+    /* the durable position the library names is the file's, when it came from there */
+    if (err->code == PGREPL_EINVAL && a->resumed > a->o.startpos && strstr(err->message, "durable position") != NULL)
+        cli_say("detail", "that is where the last transaction in \"%s\" ends", a->o.file);
     const char *h = err->server != NULL && err->server->hint[0] != '\0' ? err->server->hint : hint_for(err);
     if (h == NULL)
         h = err->hint;
@@ -1114,7 +1118,7 @@ static void on_error(pgrepl_stream *s, const pgrepl_error *err)
             return;
         }
     }
-    report(err);
+    report(a, err);
     if (!err->retrying) {
         finish(a, 1);
         return;

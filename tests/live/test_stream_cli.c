@@ -1748,6 +1748,34 @@ START_TEST(resumes_after_the_last_transaction_in_the_file)
 }
 END_TEST
 
+/* A file whose last transaction lies beyond the server's WAL (another cluster's) is refused, naming it. */
+START_TEST(file_of_another_cluster_is_refused)
+{
+    BPATH(file, "other.jsonl");
+    static const char text[] = "{\"action\":\"B\",\"xid\":7,\"timestamp\":\"2026-01-02T03:04:05.000006Z\","
+                               "\"lsn\":\"FF/30\"}\n{\"action\":\"C\",\"xid\":7,\"timestamp\":"
+                               "\"2026-01-02T03:04:05.000006Z\",\"lsn\":\"FF/30\",\"nextlsn\":\"FF/58\"}\n";
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('other', 'pgoutput')");
+    pgrepl_lsn start = confirmed(&bsrv, "other");
+    char *out, *err;
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "other", "-P", "items_pub", "-f", file, NULL};
+    ck_assert_int_eq(run_tool(args, &out, &err), 1);
+    ck_assert_msg(strstr(err, "pgrepl-stream: error: cannot start at FF/58") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "pgrepl-stream: detail: that is where the last transaction in \"") != NULL, "%s", err);
+    free(out);
+    free(err);
+    ck_assert(confirmed(&bsrv, "other") == start);
+    char *kept = read_file(file, NULL);
+    ck_assert_str_eq(kept, text);
+    free(kept);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('other')");
+}
+END_TEST
+
 /* SIGHUP reopens the file: after a rename, new lines go to a new file at the old path. */
 START_TEST(sighup_reopens_the_file)
 {
@@ -1965,6 +1993,7 @@ static Suite *stream_cli_suite(void)
     tcase_add_test(tc, torn_last_line_is_cut_off);
     tcase_add_test(tc, deleted_file_is_not_acknowledged);
     tcase_add_test(tc, resumes_after_the_last_transaction_in_the_file);
+    tcase_add_test(tc, file_of_another_cluster_is_refused);
     tcase_add_test(tc, sighup_reopens_the_file);
     tcase_add_test(tc, reconnects_after_a_lost_connection);
     tcase_add_test(tc, status_lines_and_metrics);
