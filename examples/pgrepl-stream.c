@@ -236,9 +236,10 @@ static void report_cut(const app *a, const tail_info *t, off_t size)
         warning("\"%s\" ended inside a line: its last %lld bytes are cut off (never acknowledged, they come again)",
                 a->o.file, (long long)t->torn);
     else
-        warning("\"%s\" ended inside a transaction: its last %llu lines%s (%lld bytes) are cut off (never "
+        warning("\"%s\" ended inside a transaction: its last %llu line%s%s (%lld bytes) are cut off (never "
                 "acknowledged, they come again)",
-                a->o.file, (unsigned long long)t->cut_lines, t->torn > 0 ? " and a torn one" : "",
+                a->o.file, (unsigned long long)t->cut_lines, t->cut_lines == 1 ? "" : "s",
+                t->torn > 0 ? " and a torn one" : "",
                 (long long)(size - t->keep));
 }
 
@@ -1153,9 +1154,11 @@ static void on_start(pgrepl_stream *s, const pgrepl_start_info *in)
     if (in->skip_certain && a->o.allow_gap)
         warning("slot \"%s\" was moved past what was printed: the changes from %s to %s are skipped (--allow-gap)",
                 a->o.slot, from, to);
-    else if (!in->skip_certain)
-        warning("slot \"%s\" has confirmed %s, beyond %s where this program was to start: either this program's own "
-                "earlier run confirmed it while the publication was quiet, or the changes in between were "
+    else if (!in->skip_certain && (in->skipped_from != a->resumed || a->o.verbose))
+        /* from the end of the file appended to, it is most often the former: said only with -v */
+        cli_say(in->skipped_from != a->resumed ? "warning" : "",
+                "slot \"%s\" has confirmed %s, beyond %s where this program was to start: either this program's "
+                "own earlier run confirmed it while the publication was quiet, or the changes in between were "
                 "consumed elsewhere",
                 a->o.slot, to, from);
 }
