@@ -1568,26 +1568,28 @@ START_TEST(stalled_fifo_reader)
 END_TEST
 
 /*
- * A socket: a reader that takes two transactions and stalls has nothing
- * more confirmed (a Unix socket counts whole kernel buffers, so the slot
- * may trail it); once it has read everything, everything is confirmed.
+ * A socket whose reader took one transaction and stalls while fifty more
+ * arrive, written as they come and held by the kernel: nothing more is
+ * confirmed (a Unix socket counts whole kernel buffers, so the slot
+ * may trail the reader); once it has read everything, everything is.
  */
 START_TEST(socket_output_is_acknowledged_as_read)
 {
     BPATH(err, "sock.err");
     sql(&bsrv, "SELECT pg_create_logical_replication_slot('sock', 'pgoutput')");
-    insert_transactions(5000, 1000);
     int sv[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     ck_assert_int_eq(fcntl(sv[0], F_SETFD, FD_CLOEXEC), 0);
     const char *args[] = {"-d", bsrv.conninfo, "-S", "sock", "-P", "items_pub", "-s", "0.2", NULL};
     pid_t pid = spawn_fd(args, sv[1], err);
     close(sv[1]);
+    insert_transactions(5000, 1);
     taken t = {0};
-    pgrepl_lsn took = read_commits(sv[0], &t, 2);
+    pgrepl_lsn took = read_commits(sv[0], &t, 1);
+    insert_transactions(5001, 50);
     sleep_ms(1500);
     assert_confirmed_at_most("sock", took, "while the reader stalls");
-    took = read_commits(sv[0], &t, 1000);
+    took = read_commits(sv[0], &t, 51);
     free(t.text);
     ck_assert_msg(wait_confirmed(&bsrv, "sock", took, 30), "what the reader took was not acknowledged");
     terminate_promptly(pid, err);
@@ -1773,6 +1775,41 @@ START_TEST(file_of_another_cluster_is_refused)
     ck_assert_str_eq(kept, text);
     free(kept);
     sql(&bsrv, "SELECT pg_drop_replication_slot('other')");
+}
+END_TEST
+
+/*
+ * A run ends while the publication is quiet and the rest of the database
+ * writes: the slot is confirmed past the file's last transaction (idle
+ * advance). The next run on the file says so with -v only.
+ */
+START_TEST(slot_ahead_of_the_file_is_said_with_verbose_only)
+{
+    BPATH(file, "quiet.jsonl");
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('quiet', 'pgoutput')");
+    sql(&bsrv, "INSERT INTO items VALUES (80, 'only')");
+    sql(&bsrv, "CREATE TABLE unpublished (id integer); INSERT INTO unpublished SELECT generate_series(1, 1000)");
+    char *l = current_lsn(&bsrv);
+    char *out, *err;
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "quiet", "-P", "items_pub", "-f", file, "-E", l, NULL};
+    ck_assert_msg(run_tool(args, &out, &err) == 0, "%s", err);
+    free(out);
+    free(err);
+    ck_assert_msg(confirmed(&bsrv, "quiet") > last_commit_end(file), "no idle advance to test with");
+    ck_assert_msg(run_tool(args, &out, &err) == 0, "%s", err);
+    ck_assert_msg(strstr(err, "has confirmed") == NULL, "%s", err);
+    free(out);
+    free(err);
+    const char *verbose[] = {"-d", bsrv.conninfo, "-S", "quiet", "-P", "items_pub", "-f", file, "-E", l, "-v", NULL};
+    ck_assert_msg(run_tool(verbose, &out, &err) == 0, "%s", err);
+    ck_assert_msg(strstr(err, "pgrepl-stream: slot \"quiet\" has confirmed ") != NULL, "%s", err);
+    free(out);
+    free(err);
+    char *text = read_file(file, NULL);
+    ck_assert_uint_eq(count_of(text, "\"value\":\"only\""), 1);
+    free(text);
+    free(l);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('quiet'); DELETE FROM items; DROP TABLE unpublished");
 }
 END_TEST
 
@@ -1994,6 +2031,7 @@ static Suite *stream_cli_suite(void)
     tcase_add_test(tc, deleted_file_is_not_acknowledged);
     tcase_add_test(tc, resumes_after_the_last_transaction_in_the_file);
     tcase_add_test(tc, file_of_another_cluster_is_refused);
+    tcase_add_test(tc, slot_ahead_of_the_file_is_said_with_verbose_only);
     tcase_add_test(tc, sighup_reopens_the_file);
     tcase_add_test(tc, reconnects_after_a_lost_connection);
     tcase_add_test(tc, status_lines_and_metrics);
