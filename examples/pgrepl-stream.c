@@ -8,8 +8,19 @@
  * Lines are rendered into one buffer (jsonl.c) and written with write(2) in
  * batches: when the buffer passes FLUSH_AT, and whenever the loop is about to
  * wait for the network. A transaction is acknowledged to the server only
- * once its lines are out: written, and for a regular file also fsynced at the
- * fsync interval, so the slot never moves past what the output holds.
+ * once its lines are out: for a regular file written and fsynced at the
+ * fsync interval; for a pipe, FIFO or socket taken by its reader (what the
+ * kernel still holds for it is asked every READER_CHECK_MS); for a terminal
+ * written. So the slot never moves past what the output holds.
+ *
+ * A pipe, FIFO or socket is written without blocking: when it is full the
+ * rest waits for it to take more (a poll handle), and the stream is paused
+ * meanwhile, so that memory stays bounded and a stalled reader does not
+ * keep signals and status updates waiting.
+ *
+ * An existing -f FILE is resumed: what a stopped run left after its last
+ * whole unit is cut off (stream_tail.c finds it), and the stream starts
+ * after that unit, declared durable once the file is fsynced.
  *
  * Errors that may pass (a lost connection, a restarting server, the slot in
  * use for a moment) are logged, and the library reconnects with a growing,
@@ -25,19 +36,41 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/sockios.h> /* SIOCOUTQ */
+#endif
 
 #include <pgrepl/pgrepl.h>
 
 #include "jsonl.h"
 #include "replace_file.h"
 #include "stream_cli.h"
+#include "stream_tail.h"
 
 #define FLUSH_AT (1024 * 1024)
 #define STOP_DEADLINE_MS 30000
+#define READER_CHECK_MS 200
+
+/* What makes written lines safe to acknowledge. */
+typedef enum out_kind {
+    OUT_DEVICE, /* a terminal or another device: written */
+    OUT_FILE,   /* a regular file: written and fsynced (with -F 0, written) */
+    OUT_PIPE,   /* a pipe or FIFO: taken by the reader (FIONREAD: what it has not read) */
+    OUT_SOCKET  /* a socket: gone from the send queue (SIOCOUTQ: what is not sent or not acknowledged) */
+} out_kind;
+
+/* The end of a unit in the output: acknowledged once the reader took its last byte. */
+typedef struct unit_mark {
+    uint64_t end; /* output offset just after the unit's last line */
+    pgrepl_lsn lsn;
+    pgrepl_timestamp time;
+} unit_mark;
 
 typedef struct app {
     cli_options o;
@@ -51,12 +84,19 @@ typedef struct app {
     uv_timer_t tick;     /* status lines and metrics */
     uv_timer_t syncer;   /* fsync interval */
     uv_timer_t retry;    /* reconnect delay, stop deadline */
+    uv_timer_t reader;   /* a pipe or socket: how far its reader got */
+    uv_poll_t writable;  /* a pipe or socket: when it takes more */
     uv_prepare_t flusher;
     int nhandles;        /* ours, open */
 
     /* output */
     int fd;
+    out_kind kind;
     bool needs_fsync;    /* a regular file and -F > 0 */
+    bool polled;         /* writable is initialised */
+    bool blocked;        /* the output is full: the stream is paused until it takes more */
+    int fd_flags;        /* the descriptor's flags before O_NONBLOCK, put back at exit; -1: untouched */
+    size_t out_off;      /* bytes of the buffer already written */
     bool out_failed;
     size_t unsynced;     /* bytes written since the last fsync */
     uint64_t bytes_out, fsyncs;
@@ -66,7 +106,11 @@ typedef struct app {
     pgrepl_lsn confirmed; /* what the server holds as confirmed: the slot's position at the start, then status updates */
     pgrepl_timestamp pending_time, written_time, synced_time, acked_time;
     size_t unit_mark;    /* buffer length at the last unit end */
+    unit_mark *marks;    /* a pipe or socket: units not yet taken by the reader, oldest first: [head, n) */
+    size_t marks_head, marks_n, marks_cap;
     pgrepl_lsn server_end; /* highest walEnd the server reported */
+    pgrepl_lsn durable;  /* held from before this run: the later of -I and resumed */
+    pgrepl_lsn resumed;  /* the end of the last unit in the file appended to, 0 if none */
 
     /* open streamed transactions, for --endpos */
     uint32_t *streams;
@@ -111,15 +155,47 @@ static double pg_to_unix(pgrepl_timestamp ts)
 static void fail(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void finish(app *a, int code);
 
-static bool regular_file(int fd)
-{
-    struct stat st;
-    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static const char *out_name(const app *a)
 {
     return strcmp(a->o.file, "-") == 0 ? "standard output" : a->o.file;
+}
+
+static bool watches_reader(const app *a)
+{
+    return a->kind == OUT_PIPE || a->kind == OUT_SOCKET;
+}
+
+/* Bytes written that the reader has not taken (ioctl's result, errno set on failure). */
+static int unread_ioctl(const app *a, int *n)
+{
+    if (a->kind == OUT_PIPE)
+        return ioctl(a->fd, FIONREAD, n);
+#if defined(SIOCOUTQ)
+    return ioctl(a->fd, SIOCOUTQ, n);
+#else
+    errno = ENOTSUP;
+    return -1;
+#endif
+}
+
+/* What the output is, and for a pipe or socket whether the kernel says how much of it is unread. */
+static int classify_output(app *a)
+{
+    struct stat st;
+    if (fstat(a->fd, &st) != 0) {
+        error("cannot inspect %s: %s", out_name(a), strerror(errno));
+        return -1;
+    }
+    a->kind = S_ISREG(st.st_mode) ? OUT_FILE : S_ISFIFO(st.st_mode) ? OUT_PIPE : S_ISSOCK(st.st_mode) ? OUT_SOCKET
+                                                                                                          : OUT_DEVICE;
+    a->needs_fsync = a->o.fsync_ms > 0 && a->kind == OUT_FILE;
+    int n;
+    if (watches_reader(a) && unread_ioctl(a, &n) != 0) {
+        error("cannot tell how much of %s its reader has taken (%s): %s", out_name(a),
+              a->kind == OUT_PIPE ? "FIONREAD" : "SIOCOUTQ", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static int open_output(app *a)
@@ -133,7 +209,95 @@ static int open_output(app *a)
             return -1;
         }
     }
-    a->needs_fsync = a->o.fsync_ms > 0 && regular_file(a->fd);
+    return classify_output(a);
+}
+
+/* The file again, for reading: the same file, not one renamed into its place meanwhile. */
+static int open_for_reading(const app *a, const struct stat *st)
+{
+    struct stat rst;
+    int fd = open(a->o.file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &rst) != 0) {
+        error("cannot read \"%s\": %s", a->o.file, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (rst.st_dev != st->st_dev || rst.st_ino != st->st_ino) {
+        error("\"%s\" was replaced while it was being opened", a->o.file);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* What recover_file cut off, in one warning. */
+static void report_cut(const app *a, const tail_info *t, off_t size)
+{
+    if (t->cut_lines == 0)
+        warning("\"%s\" ended inside a line: its last %lld bytes are cut off (never acknowledged, they come again)",
+                a->o.file, (long long)t->torn);
+    else
+        warning("\"%s\" ended inside a transaction: its last %llu line%s%s (%lld bytes) are cut off (never "
+                "acknowledged, they come again)",
+                a->o.file, (unsigned long long)t->cut_lines, t->cut_lines == 1 ? "" : "s",
+                t->torn > 0 ? " and a torn one" : "",
+                (long long)(size - t->keep));
+}
+
+/*
+ * Before appending to an existing file: what a run that stopped mid-write (a
+ * crash, SIGKILL, a full disk) left after the file's last whole unit - a
+ * transaction cut off, a torn line - is cut off: it was never acknowledged,
+ * so it comes again. The file is fsynced (unless -F 0), and the stream
+ * starts after that unit, which counts as durable: nothing in the file
+ * comes twice, even when the slot was never confirmed that far.
+ */
+static int recover_file(app *a)
+{
+    struct stat st;
+    if (fstat(a->fd, &st) != 0) {
+        error("cannot inspect \"%s\": %s", a->o.file, strerror(errno));
+        return -1;
+    }
+    if (st.st_size == 0)
+        return 0;
+    int rfd = open_for_reading(a, &st);
+    if (rfd < 0)
+        return -1;
+    tail_info t;
+    int rc = tail_read(rfd, st.st_size, &t);
+    if (rc == TAIL_EIO)
+        error("cannot read \"%s\": %s", a->o.file, strerror(errno));
+    close(rfd);
+    if (rc == TAIL_FOREIGN) {
+        error("\"%s\" does not end like pgrepl-stream's output (a line that is not one of its own, or a last "
+              "transaction without its \"nextlsn\"); not appending to it",
+              a->o.file);
+        hint("Write to another file.");
+    }
+    if (rc != 0)
+        return -1;
+    if (t.keep < st.st_size && ftruncate(a->fd, t.keep) != 0) {
+        error("cannot cut off the end of \"%s\": %s", a->o.file, strerror(errno));
+        return -1;
+    }
+    if (t.keep < st.st_size)
+        report_cut(a, &t, st.st_size);
+    if (a->needs_fsync && fsync(a->fd) != 0) {
+        error("cannot fsync \"%s\": %s", a->o.file, strerror(errno));
+        return -1;
+    }
+    if (t.resume == 0)
+        return 0;
+    a->pending_end = a->written_end = a->synced_end = a->acked = a->resumed = t.resume;
+    if (t.resume > a->durable)
+        a->durable = t.resume;
+    if (a->o.verbose) {
+        char lsn[PGREPL_LSN_BUFSIZE];
+        pgrepl_lsn_format(t.resume, lsn);
+        info("resuming after %s, the end of the last transaction in \"%s\"", lsn, a->o.file);
+    }
     return 0;
 }
 
@@ -146,13 +310,30 @@ static void ack(app *a, pgrepl_lsn lsn, pgrepl_timestamp t)
     pgrepl_stream_ack(a->s, lsn);
 }
 
-/* Everything written so far is on disk: acknowledge it. */
-static void synced(app *a)
+/*
+ * Everything written so far is out (fsynced; written for a terminal or with
+ * -F 0): acknowledge it, unless the file was deleted meanwhile and the lines
+ * went with it.
+ */
+static int synced(app *a)
 {
+    struct stat st;
+    if (a->kind == OUT_FILE && fstat(a->fd, &st) != 0) {
+        a->out_failed = true;
+        fail(a, "cannot inspect %s: %s", out_name(a), strerror(errno));
+        return -1;
+    }
+    if (a->kind == OUT_FILE && st.st_nlink == 0) {
+        a->out_failed = true;
+        fail(a, "%s was deleted while being written: what went into it since is not acknowledged", out_name(a));
+        hint("Run again: the slot resumes after what was acknowledged.");
+        return -1;
+    }
     a->unsynced = 0;
     a->synced_end = a->written_end;
     a->synced_time = a->written_time;
     ack(a, a->synced_end, a->synced_time);
+    return 0;
 }
 
 static int sync_output(app *a)
@@ -166,38 +347,173 @@ static int sync_output(app *a)
     }
     if (a->unsynced > 0)
         a->fsyncs++;
-    synced(a);
+    return synced(a);
+}
+
+/*
+ * Bytes written that the reader of a pipe or socket has not taken; false
+ * when that cannot be known. A Unix socket's peer that closes drops what it
+ * had not read, and the count falls as if it had been read; the peer goes
+ * (POLLHUP) before its data does, so a count is good only when the peer was
+ * still there after it.
+ */
+static bool unread_bytes(const app *a, uint64_t *unread)
+{
+    int n;
+    if (unread_ioctl(a, &n) != 0 || n < 0)
+        return false;
+    if (a->kind == OUT_SOCKET) {
+        struct pollfd p = {.fd = a->fd, .events = POLLOUT};
+        if (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR)) != 0)
+            return false;
+    }
+    *unread = (uint64_t)n;
+    return true;
+}
+
+/* Acknowledge the units whose every byte the reader has taken. */
+static void check_reader(app *a)
+{
+    uint64_t unread;
+    if (!unread_bytes(a, &unread)) {
+        uv_timer_stop(&a->reader);
+        return;
+    }
+    uint64_t taken = a->bytes_out > unread ? a->bytes_out - unread : 0;
+    const unit_mark *last = NULL;
+    while (a->marks_head < a->marks_n && a->marks[a->marks_head].end <= taken)
+        last = &a->marks[a->marks_head++];
+    if (last != NULL)
+        ack(a, last->lsn, last->time);
+    if (a->marks_head == a->marks_n) {
+        a->marks_head = a->marks_n = 0;
+        uv_timer_stop(&a->reader);
+    }
+}
+
+static void on_reader(uv_timer_t *h)
+{
+    check_reader(h->data);
+}
+
+/* A pipe or socket: remember where a unit ends, to acknowledge it once read. */
+static int add_mark(app *a, pgrepl_lsn lsn, pgrepl_timestamp t)
+{
+    if (a->marks_n == a->marks_cap && a->marks_head > 0) {
+        memmove(a->marks, a->marks + a->marks_head, (a->marks_n - a->marks_head) * sizeof *a->marks);
+        a->marks_n -= a->marks_head;
+        a->marks_head = 0;
+    }
+    if (a->marks_n == a->marks_cap) {
+        size_t cap = a->marks_cap ? a->marks_cap * 2 : 256;
+        unit_mark *m = realloc(a->marks, cap * sizeof *m);
+        if (m == NULL)
+            return -1;
+        a->marks = m;
+        a->marks_cap = cap;
+    }
+    a->marks[a->marks_n++] = (unit_mark){a->bytes_out + jl_len(a->w) - a->out_off, lsn, t};
     return 0;
 }
 
-/* Write out the buffered lines; then what they complete may be acknowledged. */
+static void on_writable(uv_poll_t *h, int status, int events);
+
+/* The pipe or socket is full: wait until it takes more, reading nothing from the server meanwhile. */
+static void output_blocked(app *a)
+{
+    a->blocked = true;
+    int rc = uv_poll_start(&a->writable, UV_WRITABLE, on_writable);
+    if (rc != 0) {
+        a->out_failed = true;
+        fail(a, "cannot wait for %s to take more: %s", out_name(a), uv_strerror(rc));
+        return;
+    }
+    if (a->s != NULL)
+        pgrepl_stream_pause(a->s);
+}
+
+/*
+ * Write out the buffered lines; then what they complete may be acknowledged.
+ * A full pipe or socket is no error: the rest waits for on_writable.
+ */
 static int write_output(app *a)
 {
     if (a->out_failed)
         return -1;
-    const char *p = jl_data(a->w);
-    size_t n = jl_len(a->w);
+    if (a->blocked)
+        return 0;
+    size_t n = jl_len(a->w) - a->out_off;
     while (n > 0) {
-        ssize_t k = write(a->fd, p, n);
+        ssize_t k = write(a->fd, jl_data(a->w) + a->out_off, n);
         if (k < 0 && errno == EINTR)
             continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && a->polled)
+            break;
         if (k < 0) {
             a->out_failed = true;
             fail(a, "cannot write to %s: %s", out_name(a), strerror(errno));
             return -1;
         }
-        p += k;
         n -= (size_t)k;
+        a->out_off += (size_t)k;
         a->unsynced += (size_t)k;
         a->bytes_out += (uint64_t)k;
     }
+    /* a terminal holds what was written; a file waits for its fsync, a pipe or socket for its reader */
+    if (watches_reader(a) && a->marks_head < a->marks_n && !uv_is_active((uv_handle_t *)&a->reader))
+        uv_timer_start(&a->reader, on_reader, READER_CHECK_MS, READER_CHECK_MS);
+    if (n > 0) {
+        output_blocked(a);
+        return 0;
+    }
     jl_clear(a->w);
+    a->out_off = 0;
     a->unit_mark = 0;
     a->written_end = a->pending_end;
     a->written_time = a->pending_time;
-    /* a pipe or a terminal holds what was written; a file waits for its fsync */
-    if (!a->needs_fsync || a->unsynced == 0)
-        synced(a);
+    if (!watches_reader(a) && (!a->needs_fsync || a->unsynced == 0))
+        return synced(a);
+    return 0;
+}
+
+static void on_writable(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    app *a = h->data;
+    uv_poll_stop(h);
+    a->blocked = false;
+    /* an error (the reader went) shows as the write's own errno */
+    if (write_output(a) != 0)
+        return;
+    if (status < 0) {
+        a->out_failed = true;
+        fail(a, "cannot write to %s: %s", out_name(a), uv_strerror(status));
+        return;
+    }
+    if (!a->blocked && a->s != NULL)
+        pgrepl_stream_resume(a->s);
+}
+
+/*
+ * A pipe or socket is written without blocking, watched for room by a poll
+ * handle. Its flags are put back at exit: a shell's pipe may be shared.
+ */
+static int watch_writable(app *a)
+{
+    int flags = fcntl(a->fd, F_GETFL);
+    if (flags < 0 || fcntl(a->fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        error("cannot make %s non-blocking: %s", out_name(a), strerror(errno));
+        return -1;
+    }
+    a->fd_flags = flags;
+    int rc = uv_poll_init(&a->loop, &a->writable, a->fd);
+    if (rc != 0) {
+        error("cannot watch %s: %s", out_name(a), uv_strerror(rc));
+        return -1;
+    }
+    a->writable.data = a;
+    a->nhandles++;
+    a->polled = true;
     return 0;
 }
 
@@ -223,6 +539,8 @@ static void unit_end(app *a, pgrepl_lsn end, pgrepl_timestamp t)
         a->pending_time = t;
     }
     a->unit_mark = jl_len(a->w);
+    if (watches_reader(a) && add_mark(a, end, t) != 0)
+        fail(a, "out of memory");
 }
 
 /* ---- metrics and status lines ---------------------------------------------- */
@@ -336,7 +654,10 @@ static void on_stream_closed(pgrepl_stream *s)
     close_handle((uv_handle_t *)&a->tick);
     close_handle((uv_handle_t *)&a->syncer);
     close_handle((uv_handle_t *)&a->retry);
+    close_handle((uv_handle_t *)&a->reader);
     close_handle((uv_handle_t *)&a->flusher);
+    if (a->polled)
+        close_handle((uv_handle_t *)&a->writable);
 }
 
 static void close_all(app *a)
@@ -358,7 +679,8 @@ static void on_stop_deadline(uv_timer_t *h)
 
 /*
  * Stop with exit status code: write and fsync what is rendered, acknowledge
- * it, then a graceful stop sends the final status update before closing.
+ * what is safe (for a pipe or socket, what the reader took), then a graceful
+ * stop sends the final status update before closing.
  */
 static void finish(app *a, int code)
 {
@@ -371,6 +693,8 @@ static void finish(app *a, int code)
     a->exit_code = code;
     if (write_output(a) == 0 && a->needs_fsync)
         sync_output(a);
+    if (watches_reader(a))
+        check_reader(a);
     if (pgrepl_stream_get_state(a->s) == PGREPL_STREAM_STOPPED) {
         close_all(a);
         return;
@@ -397,11 +721,17 @@ static void on_signal(uv_signal_t *h, int signum)
     if (signum == SIGHUP) {
         if (strcmp(a->o.file, "-") == 0 || a->stopping)
             return;
+        if (a->kind != OUT_FILE) {
+            warning("SIGHUP ignored: \"%s\" is not a regular file", a->o.file);
+            return;
+        }
         /* log rotation: everything goes to the old file, then the path is opened again */
         if (write_output(a) != 0 || sync_output(a) != 0)
             return;
         close(a->fd);
-        if (open_output(a) != 0) {
+        if (open_output(a) != 0 || a->kind != OUT_FILE) {
+            if (a->kind != OUT_FILE)
+                error("\"%s\" is no longer a regular file; not writing to it", a->o.file);
             a->out_failed = true;
             finish(a, 1);
         }
@@ -722,7 +1052,7 @@ static const char *hint_for(const pgrepl_error *err)
 }
 
 /* A failure the library retries (a server restart, a lost connection) is a warning: the program goes on. */
-static void report(const pgrepl_error *err)
+static void report(const app *a, const pgrepl_error *err)
 {
     if (err->retrying)
         warning("%s", err->message);
@@ -730,6 +1060,9 @@ static void report(const pgrepl_error *err)
         error("%s", err->message);
     if (err->server != NULL && err->server->detail[0] != '\0')
         cli_say("detail", "%s", err->server->detail);
+    /* the durable position the library names is the file's, when it came from there */
+    if (err->code == PGREPL_EINVAL && a->resumed > a->o.startpos && strstr(err->message, "durable position") != NULL)
+        cli_say("detail", "that is where the last transaction in \"%s\" ends", a->o.file);
     const char *h = err->server != NULL && err->server->hint[0] != '\0' ? err->server->hint : hint_for(err);
     if (h == NULL)
         h = err->hint;
@@ -742,11 +1075,18 @@ static int queue_create(app *a);
 
 /*
  * After losing the connection: write the whole units rendered, drop the
- * partial one (the server sends it again), forget relations and streams.
+ * partial one (the server sends it again) but for the rest of a line partly
+ * written already, forget relations and streams.
  */
 static void prepare_reconnect(app *a)
 {
-    jl_rewind(a->w, a->unit_mark);
+    size_t keep = a->unit_mark;
+    if (a->out_off > keep) {
+        const char *d = jl_data(a->w);
+        const char *nl = memchr(d + a->out_off - 1, '\n', jl_len(a->w) - a->out_off + 1);
+        keep = nl != NULL ? (size_t)(nl - d) + 1 : jl_len(a->w);
+    }
+    jl_rewind(a->w, keep);
     write_output(a);
     jl_reset(a->w);
     a->nstreams = 0;
@@ -781,14 +1121,15 @@ static void on_error(pgrepl_stream *s, const pgrepl_error *err)
             return;
         }
     }
-    report(err);
+    report(a, err);
     if (!err->retrying) {
         finish(a, 1);
         return;
     }
-    /* the library reconnects: resume after what is written, and a temporary slot is needed again */
+    /* the library reconnects: resume after the whole units kept (a full pipe takes them later), and a
+       temporary slot is needed again */
     prepare_reconnect(a);
-    int rc = pgrepl_stream_set_start_lsn(s, a->written_end);
+    int rc = pgrepl_stream_set_start_lsn(s, a->pending_end);
     if (rc == 0)
         rc = queue_create(a);
     if (rc != 0) {
@@ -817,9 +1158,11 @@ static void on_start(pgrepl_stream *s, const pgrepl_start_info *in)
     if (in->skip_certain && a->o.allow_gap)
         warning("slot \"%s\" was moved past what was printed: the changes from %s to %s are skipped (--allow-gap)",
                 a->o.slot, from, to);
-    else if (!in->skip_certain)
-        warning("slot \"%s\" has confirmed %s, beyond %s where this program was to start: either this program's own "
-                "earlier run confirmed it while the publication was quiet, or the changes in between were "
+    else if (!in->skip_certain && (in->skipped_from != a->resumed || a->o.verbose))
+        /* from the end of the file appended to, it is most often the former: said only with -v */
+        cli_say(in->skipped_from != a->resumed ? "warning" : "",
+                "slot \"%s\" has confirmed %s, beyond %s where this program was to start: either this program's "
+                "own earlier run confirmed it while the publication was quiet, or the changes in between were "
                 "consumed elsewhere",
                 a->o.slot, to, from);
 }
@@ -977,7 +1320,7 @@ static int queue_create(app *a)
     return rc;
 }
 
-/* (Re)connect and stream after the last unit written, or from --startpos. */
+/* (Re)connect and stream after the last unit written (or found in the file), or from --startpos. */
 static void start_streaming(app *a)
 {
     if (a->stopping)
@@ -986,10 +1329,10 @@ static void start_streaming(app *a)
         finish(a, 1);
         return;
     }
-    /* start after what is written; only what is out (fsynced, read) is acknowledged */
-    int rc = pgrepl_stream_set_start_lsn(a->s, a->written_end);
-    if (rc == 0 && a->o.has_startpos)
-        rc = pgrepl_stream_set_durable_lsn(a->s, a->o.startpos);
+    /* start after what is written or waits for a full pipe; only what is out (fsynced, read) is acknowledged */
+    int rc = pgrepl_stream_set_start_lsn(a->s, a->pending_end);
+    if (rc == 0 && a->durable > 0)
+        rc = pgrepl_stream_set_durable_lsn(a->s, a->durable);
     if (rc == 0)
         rc = queue_create(a);
     if (rc == 0)
@@ -1044,6 +1387,7 @@ static int init_app(app *a)
     uv_timer_init(&a->loop, &a->tick);
     uv_timer_init(&a->loop, &a->syncer);
     uv_timer_init(&a->loop, &a->retry);
+    uv_timer_init(&a->loop, &a->reader);
     uv_prepare_init(&a->loop, &a->flusher);
     init_handle(a, (uv_handle_t *)&a->sigint);
     init_handle(a, (uv_handle_t *)&a->sigterm);
@@ -1051,6 +1395,7 @@ static int init_app(app *a)
     init_handle(a, (uv_handle_t *)&a->tick);
     init_handle(a, (uv_handle_t *)&a->syncer);
     init_handle(a, (uv_handle_t *)&a->retry);
+    init_handle(a, (uv_handle_t *)&a->reader);
     init_handle(a, (uv_handle_t *)&a->flusher);
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
@@ -1061,7 +1406,11 @@ static int init_app(app *a)
         return -1;
     if (a->o.drop_slot)
         return 0;
-    if (open_output(a) != 0)
+    if (open_output(a) != 0 || (watches_reader(a) && watch_writable(a) != 0))
+        return -1;
+    if (a->o.has_startpos)
+        a->durable = a->o.startpos;
+    if (a->kind == OUT_FILE && strcmp(a->o.file, "-") != 0 && recover_file(a) != 0)
         return -1;
     uv_prepare_start(&a->flusher, on_flusher);
     uv_timer_start(&a->tick, on_tick, a->o.status_ms, a->o.status_ms);
@@ -1073,11 +1422,14 @@ static int init_app(app *a)
 static void free_app(app *a)
 {
     jl_free(a->w);
+    if (a->fd_flags >= 0)
+        fcntl(a->fd, F_SETFL, a->fd_flags);
     if (a->fd > STDERR_FILENO)
         close(a->fd);
     free(a->conninfo);
     free(a->password);
     free(a->streams);
+    free(a->marks);
     cli_free_options(&a->o);
 }
 
@@ -1108,6 +1460,7 @@ int main(int argc, char **argv)
 {
     static app a;
     a.fd = -1;
+    a.fd_flags = -1;
     int rc = cli_parse_options(&a.o, argc, argv);
     if (rc != 0) {
         free_app(&a);

@@ -79,7 +79,10 @@ static void help(void)
            "                           was moved past what this program printed (another\n"
            "                           consumer, a recreated slot, a --temporary slot that\n"
            "                           lost its connection); default: an error\n"
-           "  -f, --file=FILE          write to FILE, - for standard output (default)\n"
+           "  -f, --file=FILE          append to FILE, - for standard output (default); FILE\n"
+           "                           is resumed: what a stopped run left after its last\n"
+           "                           whole transaction (one cut off, a torn line) is cut\n"
+           "                           off, and streaming starts after that transaction\n"
            "  -F, --fsync-interval=SECS  fsync FILE this often; lines are acknowledged once\n"
            "                           fsynced; 0 = never fsync (default 10)\n"
            "  -s, --status-interval=SECS  status updates to the server (default 10)\n"
@@ -113,13 +116,23 @@ static void help(void)
            "  -p, --port=PORT          server port\n"
            "  -U, --username=NAME      user name\n"
            "  -w, --no-password        never prompt for a password\n"
-           "  -W, --password           prompt for a password before connecting\n\n"
-           "SIGINT/SIGTERM stop cleanly; SIGHUP reopens FILE.\n\n"
-           "Errors that may pass (a lost connection, a restarting server, the slot busy) are\n"
-           "logged and retried; the others stop the program.\n"
-           "Exit status: 0 after --endpos or SIGINT/SIGTERM; 1 on an error that retrying\n"
-           "cannot fix, or on any error with --no-loop.\n",
+           "  -W, --password           prompt for a password before connecting\n\n",
            CLI_PROG, CLI_PROG);
+    /* apart: one string literal of both would pass the 4095 characters C99 promises to compilers */
+    fputs("SIGINT/SIGTERM stop cleanly, also while a pipe's reader stalls (a full pipe or\n"
+          "socket pauses the stream; what it did not take is not acknowledged, and the\n"
+          "last line its reader gets may be cut off); SIGHUP reopens FILE (a regular file).\n\n"
+          "Acknowledged to the server, so that the slot moves on: lines in a file once\n"
+          "fsynced (with -F 0 once written), while the file still has a name (deleted,\n"
+          "it stops the program with an error); lines in a pipe, FIFO or socket once its\n"
+          "reader took them from the kernel (what it did with them after that, or holds\n"
+          "in buffers of its own, cannot be seen; over TCP, once the other host's kernel\n"
+          "acknowledged them); lines to a terminal once written.\n\n"
+          "Errors that may pass (a lost connection, a restarting server, the slot busy) are\n"
+          "logged and retried; the others stop the program.\n"
+          "Exit status: 0 after --endpos or SIGINT/SIGTERM; 1 on an error that retrying\n"
+          "cannot fix, or on any error with --no-loop.\n",
+          stdout);
 }
 
 /* ---- option parsing ---------------------------------------------------------- */

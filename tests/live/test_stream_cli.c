@@ -16,9 +16,11 @@
  * against the replica identity.
  *
  * Then, on a second server: --endpos, acknowledgement (only what is written,
- * and for a file only what is fsynced), SIGTERM, SIGHUP, reconnecting,
- * --create-slot [--if-not-exists] [--temporary], --drop-slot, -v and
- * --metrics-file, and bad usage.
+ * for a file only what is fsynced, for a pipe, FIFO or socket only what its
+ * reader took), SIGTERM (also while a reader stalls), SIGHUP, reconnecting,
+ * a file resumed (a torn line, a transaction cut off by SIGKILL), a file
+ * deleted while written, --create-slot [--if-not-exists] [--temporary],
+ * --drop-slot, -v and --metrics-file, and bad usage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,8 +62,8 @@ static const char *tool_path(void)
     return path;
 }
 
-/* Run pgrepl-stream with args (NULL-terminated) in the background, stdout and stderr to files. */
-static pid_t spawn(const char *const *args, const char *out, const char *err)
+/* Run pgrepl-stream with args (NULL-terminated) in the background, stdout to out_fd, stderr to a file. */
+static pid_t spawn_fd(const char *const *args, int out_fd, const char *err)
 {
     const char *argv[64] = {tool_path()};
     int argc = 1;
@@ -70,9 +73,8 @@ static pid_t spawn(const char *const *args, const char *out, const char *err)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0 || dup2(o, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0)
+        if (e < 0 || dup2(out_fd, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0)
             _exit(126);
         /* a Check test child may block signals; the tool must see them as a user would */
         sigset_t none;
@@ -84,6 +86,16 @@ static pid_t spawn(const char *const *args, const char *out, const char *err)
         execv(argv[0], (char *const *)(uintptr_t)argv);
         _exit(127);
     }
+    return pid;
+}
+
+/* Run pgrepl-stream with args (NULL-terminated) in the background, stdout and stderr to files. */
+static pid_t spawn(const char *const *args, const char *out, const char *err)
+{
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_msg(o >= 0, "cannot open %s: %s", out, strerror(errno));
+    pid_t pid = spawn_fd(args, o, err);
+    close(o);
     return pid;
 }
 
@@ -1327,20 +1339,40 @@ static pid_t start_follower(const char *slot, const char *file, const char *err,
     return spawn(args, "/dev/null", err);
 }
 
+/*
+ * The nextlsn of the last complete C line in the first len bytes of text (0
+ * when there is none); their number in *count when count is not NULL.
+ */
+static pgrepl_lsn commit_end_in(const char *text, size_t len, size_t *count)
+{
+    static const char c_line[] = "{\"action\":\"C\"", key[] = "\"nextlsn\":\"";
+    pgrepl_lsn end = 0;
+    size_t n = 0;
+    for (const char *line = text, *nl; (nl = memchr(line, '\n', len - (size_t)(line - text))) != NULL; line = nl + 1) {
+        if (strncmp(line, c_line, sizeof c_line - 1) != 0)
+            continue;
+        const char *next = strstr(line, key);
+        ck_assert_msg(next != NULL && next < nl, "a C line without nextlsn: %.200s", line);
+        char lsn[32];
+        next += sizeof key - 1;
+        size_t k = strcspn(next, "\"");
+        ck_assert_uint_lt(k, sizeof lsn);
+        memcpy(lsn, next, k);
+        lsn[k] = '\0';
+        end = lsn_of(lsn);
+        n++;
+    }
+    if (count != NULL)
+        *count = n;
+    return end;
+}
+
 /* The nextlsn of the last C line in path. */
 static pgrepl_lsn last_commit_end(const char *path)
 {
-    char *text = read_file(path, NULL);
-    char *c = NULL;
-    for (char *p = strstr(text, "{\"action\":\"C\""); p; p = strstr(p + 1, "{\"action\":\"C\""))
-        c = p;
-    pgrepl_lsn end = 0;
-    char *next = c ? strstr(c, "\"nextlsn\":\"") : NULL;
-    if (next != NULL) {
-        next += 11;
-        *strchr(next, '"') = '\0';
-        end = lsn_of(next);
-    }
+    size_t len;
+    char *text = read_file(path, &len);
+    pgrepl_lsn end = commit_end_in(text, len, NULL);
     free(text);
     return end;
 }
@@ -1385,6 +1417,362 @@ START_TEST(written_output_is_acknowledged)
     kill(pid, SIGINT);
     ck_assert_int_eq(wait_exit(pid, EXIT_TIMEOUT_S), 0);
     sql(&bsrv, "SELECT pg_drop_replication_slot('written'); DELETE FROM items");
+}
+END_TEST
+
+/* n one-row transactions with ids from first, each row long enough that a few hundred fill a pipe. */
+static void insert_transactions(int first, int n)
+{
+    sql(&bsrv,
+        "DO $$ BEGIN FOR i IN %d..%d LOOP INSERT INTO items VALUES (i, repeat('x', 300)); COMMIT; END LOOP; END $$",
+        first, first + n - 1);
+}
+
+/* What a reader of pgrepl-stream's output took. */
+typedef struct taken {
+    char *text; /* NUL-terminated */
+    size_t len, cap;
+} taken;
+
+/*
+ * Read fd in small pieces, as a slow reader does, until t holds ncommits
+ * complete C lines; returns the nextlsn of the last. An end of file (a FIFO
+ * whose writer has not opened it yet) is waited out for up to 60 s.
+ */
+static pgrepl_lsn read_commits(int fd, taken *t, size_t ncommits)
+{
+    size_t have = 0;
+    pgrepl_lsn end = commit_end_in(t->text != NULL ? t->text : "", t->len, &have);
+    for (int idle = 0; have < ncommits;) {
+        if (t->len + 513 > t->cap) {
+            t->cap = t->cap ? t->cap * 2 : 1 << 16;
+            t->text = realloc(t->text, t->cap);
+            ck_assert_ptr_nonnull(t->text);
+        }
+        ssize_t k = read(fd, t->text + t->len, 512);
+        if (k < 0 && errno == EINTR)
+            continue;
+        ck_assert_msg(k >= 0, "read: %s", strerror(errno));
+        if (k == 0) {
+            ck_assert_msg(++idle < 1200, "no output for 60 s (%zu bytes so far)", t->len);
+            sleep_ms(50);
+            continue;
+        }
+        t->len += (size_t)k;
+        t->text[t->len] = '\0';
+        end = commit_end_in(t->text, t->len, &have);
+    }
+    return end;
+}
+
+/* The slot confirmed nothing past limit. */
+static pgrepl_lsn assert_confirmed_at_most(const char *slot, pgrepl_lsn limit, const char *why)
+{
+    pgrepl_lsn c = confirmed(&bsrv, slot);
+    ck_assert_msg(c <= limit, "%s: the slot confirmed %X/%X, past %X/%X", why, (unsigned)(c >> 32), (unsigned)c,
+                  (unsigned)(limit >> 32), (unsigned)limit);
+    return c;
+}
+
+/* The slot confirmed exactly want. */
+static void assert_confirmed(const char *slot, pgrepl_lsn want, const char *why)
+{
+    pgrepl_lsn c = assert_confirmed_at_most(slot, want, why);
+    ck_assert_msg(c == want, "%s: the slot confirmed %X/%X, not %X/%X", why, (unsigned)(c >> 32), (unsigned)c,
+                  (unsigned)(want >> 32), (unsigned)want);
+}
+
+/*
+ * A pipe's reader that takes a few transactions and goes, as head(1) does:
+ * the slot is confirmed up to the last transaction it read whole, not up to
+ * what it left unread in the pipe. pgrepl-stream fails on the broken pipe.
+ */
+START_TEST(pipe_output_is_acknowledged_as_read)
+{
+    BPATH(err, "pipe.err");
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('piped', 'pgoutput')");
+    insert_transactions(1000, 1000);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    /* pgrepl-stream must not hold the read end itself */
+    ck_assert_int_eq(fcntl(p[0], F_SETFD, FD_CLOEXEC), 0);
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "piped", "-P", "items_pub", "-s", "0.2", NULL};
+    pid_t pid = spawn_fd(args, p[1], err);
+    close(p[1]);
+    taken t = {0};
+    pgrepl_lsn took = read_commits(p[0], &t, 3);
+    free(t.text);
+    sleep_ms(1000); /* several status intervals */
+    close(p[0]);
+    int rc = wait_exit(pid, EXIT_TIMEOUT_S);
+    char *e = read_file(err, NULL);
+    ck_assert_msg(rc == 1, "exit %d after the reader went: %s", rc, e);
+    ck_assert_msg(strstr(e, "pgrepl-stream: error: cannot write to standard output: Broken pipe") != NULL, "%s", e);
+    free(e);
+    assert_confirmed("piped", took, "after the reader went");
+    sql(&bsrv, "SELECT pg_drop_replication_slot('piped'); DELETE FROM items");
+}
+END_TEST
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* SIGTERM ends pid with status 0 within 5 s. */
+static void terminate_promptly(pid_t pid, const char *err)
+{
+    uint64_t t0 = now_ms();
+    kill(pid, SIGTERM);
+    int rc = wait_exit(pid, 30);
+    uint64_t took = now_ms() - t0;
+    char *e = read_file(err, NULL);
+    ck_assert_msg(rc == 0, "exit %d after SIGTERM: %s", rc, e);
+    ck_assert_msg(took <= 5000, "SIGTERM took %llu ms: %s", (unsigned long long)took, e);
+    free(e);
+}
+
+/*
+ * A FIFO whose reader takes two transactions and stalls: pgrepl-stream
+ * waits for it (a full FIFO is not an error), confirms what it took and
+ * nothing more, and SIGTERM still ends it within seconds.
+ */
+START_TEST(stalled_fifo_reader)
+{
+    BPATH(fifo, "stall.fifo");
+    BPATH(err, "stall.err");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('stall', 'pgoutput')");
+    insert_transactions(3000, 1000);
+    /* opened first, so that pgrepl-stream's open does not wait for a reader; then reads block */
+    int r = open(fifo, O_RDONLY | O_NONBLOCK);
+    ck_assert_int_ge(r, 0);
+    ck_assert_int_eq(fcntl(r, F_SETFL, 0), 0);
+    ck_assert_int_eq(fcntl(r, F_SETFD, FD_CLOEXEC), 0);
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "stall", "-P", "items_pub", "-f", fifo, "-s", "0.2", NULL};
+    pid_t pid = spawn(args, "/dev/null", err);
+    taken t = {0};
+    pgrepl_lsn took = read_commits(r, &t, 2);
+    free(t.text);
+    ck_assert_msg(wait_confirmed(&bsrv, "stall", took, 30), "what the reader took was not acknowledged");
+    sleep_ms(1000);
+    assert_confirmed("stall", took, "while the reader stalls");
+    terminate_promptly(pid, err);
+    assert_confirmed("stall", took, "after SIGTERM");
+    close(r);
+    unlink(fifo);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('stall'); DELETE FROM items");
+}
+END_TEST
+
+/*
+ * A socket: a reader that takes two transactions and stalls has nothing
+ * more confirmed (a Unix socket counts whole kernel buffers, so the slot
+ * may trail it); once it has read everything, everything is confirmed.
+ */
+START_TEST(socket_output_is_acknowledged_as_read)
+{
+    BPATH(err, "sock.err");
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('sock', 'pgoutput')");
+    insert_transactions(5000, 1000);
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ck_assert_int_eq(fcntl(sv[0], F_SETFD, FD_CLOEXEC), 0);
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "sock", "-P", "items_pub", "-s", "0.2", NULL};
+    pid_t pid = spawn_fd(args, sv[1], err);
+    close(sv[1]);
+    taken t = {0};
+    pgrepl_lsn took = read_commits(sv[0], &t, 2);
+    sleep_ms(1500);
+    assert_confirmed_at_most("sock", took, "while the reader stalls");
+    took = read_commits(sv[0], &t, 1000);
+    free(t.text);
+    ck_assert_msg(wait_confirmed(&bsrv, "sock", took, 30), "what the reader took was not acknowledged");
+    terminate_promptly(pid, err);
+    close(sv[0]);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('sock'); DELETE FROM items");
+}
+END_TEST
+
+/*
+ * A run that stopped mid-write (a full disk, a crash) left a torn last line:
+ * the next run on the file cuts it off, says so once, and appends whole lines.
+ */
+START_TEST(torn_last_line_is_cut_off)
+{
+    BPATH(file, "torn.jsonl");
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('torn', 'pgoutput')");
+    sql(&bsrv, "INSERT INTO items VALUES (60, 'before')");
+    char *l1 = current_lsn(&bsrv);
+    char *out, *err;
+    const char *a1[] = {"-d", bsrv.conninfo, "-S", "torn", "-P", "items_pub", "-f", file, "-E", l1, NULL};
+    ck_assert_msg(run_tool(a1, &out, &err) == 0, "%s", err);
+    free(out);
+    free(err);
+    static const char torn[] = "{\"action\":\"I\",\"xid\":1234,\"timestamp\":\"2026-";
+    int fd = open(file, O_WRONLY | O_APPEND);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, torn, sizeof torn - 1), (ssize_t)(sizeof torn - 1));
+    close(fd);
+    sql(&bsrv, "INSERT INTO items VALUES (61, 'after')");
+    char *l2 = current_lsn(&bsrv);
+    const char *a2[] = {"-d", bsrv.conninfo, "-S", "torn", "-P", "items_pub", "-f", file, "-E", l2, NULL};
+    ck_assert_msg(run_tool(a2, &out, &err) == 0, "%s", err);
+    doc d = load_output(file); /* every line is JSON */
+    ck_assert_msg(count_of(err, "pgrepl-stream: warning: \"") == 1 && strstr(err, "ended inside a line") != NULL,
+                  "%s", err);
+    free(out);
+    free(err);
+    ck_assert_uint_eq(count_of(d.text, "\"value\":\"before\""), 1);
+    ck_assert_uint_eq(count_of(d.text, "\"value\":\"after\""), 1);
+    ck_assert_ptr_null(strstr(d.text, "1234"));
+    free_doc(&d);
+    free(l1);
+    free(l2);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('torn'); DELETE FROM items");
+}
+END_TEST
+
+/*
+ * The output file is deleted while pgrepl-stream writes it: what goes into
+ * the deleted file afterwards is never confirmed, and the program stops
+ * with an error at its next fsync.
+ */
+START_TEST(deleted_file_is_not_acknowledged)
+{
+    BPATH(file, "del.jsonl");
+    BPATH(err, "del.err");
+    pid_t pid = start_follower("del", file, err, "0.3", NULL);
+    sql(&bsrv, "INSERT INTO items VALUES (70, 'kept')");
+    ck_assert_msg(wait_for_text(file, "\"action\":\"C\"", 30), "nothing written");
+    ck_assert_msg(wait_confirmed(&bsrv, "del", last_commit_end(file), 30), "never acknowledged");
+    ck_assert_int_eq(unlink(file), 0);
+    char *gone = current_lsn(&bsrv);
+    sql(&bsrv, "INSERT INTO items VALUES (71, 'lost')");
+    int rc = wait_exit(pid, 10);
+    assert_confirmed_at_most("del", lsn_of(gone), "after the file was deleted");
+    char *e = read_file(err, NULL);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, e);
+    ck_assert_msg(strstr(e, "pgrepl-stream: error: ") != NULL && strstr(e, "was deleted") != NULL, "%s", e);
+    free(e);
+    free(gone);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('del'); DELETE FROM items");
+}
+END_TEST
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* How many values v holds (n of them), failing when one comes twice. */
+static size_t distinct(uint64_t *v, size_t n, const char *what)
+{
+    qsort(v, n, sizeof *v, cmp_u64);
+    for (size_t i = 1; i < n; i++)
+        ck_assert_msg(v[i] != v[i - 1], "%s %llu is in the file twice", what, (unsigned long long)v[i]);
+    return n;
+}
+
+/* Every row inserted (its id, the first column) and every transaction (its C line's xid) appear once in d. */
+static void assert_each_once(const doc *d, size_t rows, size_t transactions)
+{
+    uint64_t *ids = malloc(d->raw.n * sizeof *ids), *xids = malloc(d->raw.n * sizeof *xids);
+    ck_assert(ids != NULL && xids != NULL);
+    size_t nids = 0, nxids = 0;
+    for (size_t i = 0; i < d->raw.n; i++) {
+        char action = action_of(d->obj[i]);
+        if (action == 'I') {
+            const mj_value *cols = mj_get(d->obj[i], "columns");
+            ck_assert(cols != NULL && cols->type == MJ_ARRAY && cols->n > 0);
+            ids[nids++] = strtoull(mj_get(&cols->items[0], "value")->str, NULL, 10);
+        } else if (action == 'C') {
+            xids[nxids++] = u32_of(d->obj[i], "xid");
+        }
+    }
+    ck_assert_uint_eq(distinct(ids, nids, "row"), rows);
+    ck_assert_uint_eq(distinct(xids, nxids, "transaction"), transactions);
+    free(ids);
+    free(xids);
+}
+
+/*
+ * A run is killed (SIGKILL) inside a large transaction, after it wrote two
+ * hundred transactions that it never fsynced (-F 3600), so the slot
+ * confirmed none of them. The next run on the same file cuts off the lines
+ * of the transaction that was cut off, fsyncs the file and starts after
+ * the last whole transaction in it: in the end every transaction is in the
+ * file exactly once.
+ */
+START_TEST(resumes_after_the_last_transaction_in_the_file)
+{
+    BPATH(file, "resume.jsonl");
+    BPATH(err, "resume.err");
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('resume', 'pgoutput')");
+    insert_transactions(10000, 200);
+    sql(&bsrv, "INSERT INTO items SELECT g, 'big' FROM generate_series(100000, 199999) g");
+    insert_transactions(10200, 50);
+    char *end = current_lsn(&bsrv);
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "resume", "-P", "items_pub", "-f", file, "-F", "3600",
+                          "-E", end, NULL};
+    pid_t pid = spawn(args, "/dev/null", err);
+    /* the 200 take about 150 kB: at 2 MB the large transaction is being written */
+    struct stat st;
+    for (int i = 0; i < 6000 && (stat(file, &st) != 0 || st.st_size < 2 * 1024 * 1024); i++)
+        sleep_ms(10);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(wait_exit(pid, 10), -2);
+    size_t len, commits;
+    char *text = read_file(file, &len);
+    commit_end_in(text, len, &commits);
+    ck_assert_msg(commits == 200 && strstr(text, "\"value\":\"big\"") != NULL,
+                  "not killed inside the large transaction: %zu transactions written", commits);
+    char *first = strstr(text, "{\"action\":\"C\"");
+    pgrepl_lsn first_end = commit_end_in(text, (size_t)(strchr(first, '\n') + 1 - text), NULL);
+    ck_assert_msg(confirmed(&bsrv, "resume") < first_end, "the slot confirmed what was not fsynced");
+    free(text);
+    char *out, *e;
+    ck_assert_msg(run_tool(args, &out, &e) == 0, "%s", e);
+    doc d = load_output(file);
+    assert_each_once(&d, 200 + 100000 + 50, 200 + 1 + 50);
+    free_doc(&d);
+    ck_assert_msg(strstr(e, "pgrepl-stream: warning: ") != NULL && strstr(e, "ended inside a transaction") != NULL,
+                  "%s", e);
+    free(out);
+    free(e);
+    free(end);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('resume'); DELETE FROM items");
+}
+END_TEST
+
+/* A file whose last transaction lies beyond the server's WAL (another cluster's) is refused, naming it. */
+START_TEST(file_of_another_cluster_is_refused)
+{
+    BPATH(file, "other.jsonl");
+    static const char text[] = "{\"action\":\"B\",\"xid\":7,\"timestamp\":\"2026-01-02T03:04:05.000006Z\","
+                               "\"lsn\":\"FF/30\"}\n{\"action\":\"C\",\"xid\":7,\"timestamp\":"
+                               "\"2026-01-02T03:04:05.000006Z\",\"lsn\":\"FF/30\",\"nextlsn\":\"FF/58\"}\n";
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    sql(&bsrv, "SELECT pg_create_logical_replication_slot('other', 'pgoutput')");
+    pgrepl_lsn start = confirmed(&bsrv, "other");
+    char *out, *err;
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "other", "-P", "items_pub", "-f", file, NULL};
+    ck_assert_int_eq(run_tool(args, &out, &err), 1);
+    ck_assert_msg(strstr(err, "pgrepl-stream: error: cannot start at FF/58") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "pgrepl-stream: detail: that is where the last transaction in \"") != NULL, "%s", err);
+    free(out);
+    free(err);
+    ck_assert(confirmed(&bsrv, "other") == start);
+    char *kept = read_file(file, NULL);
+    ck_assert_str_eq(kept, text);
+    free(kept);
+    sql(&bsrv, "SELECT pg_drop_replication_slot('other')");
 }
 END_TEST
 
@@ -1599,6 +1987,13 @@ static Suite *stream_cli_suite(void)
     tcase_add_test(tc, drop_slot);
     tcase_add_test(tc, file_output_is_acknowledged_after_fsync);
     tcase_add_test(tc, written_output_is_acknowledged);
+    tcase_add_test(tc, pipe_output_is_acknowledged_as_read);
+    tcase_add_test(tc, stalled_fifo_reader);
+    tcase_add_test(tc, socket_output_is_acknowledged_as_read);
+    tcase_add_test(tc, torn_last_line_is_cut_off);
+    tcase_add_test(tc, deleted_file_is_not_acknowledged);
+    tcase_add_test(tc, resumes_after_the_last_transaction_in_the_file);
+    tcase_add_test(tc, file_of_another_cluster_is_refused);
     tcase_add_test(tc, sighup_reopens_the_file);
     tcase_add_test(tc, reconnects_after_a_lost_connection);
     tcase_add_test(tc, status_lines_and_metrics);
