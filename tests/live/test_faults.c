@@ -1215,6 +1215,11 @@ static void restart_fault(const char *name, const char *mode)
         ck_assert_msg(false, "%s: no reconnection after the restart; pgrepl-stream said:\n%s\nits process:\n%s", r.name,
                       text, where);
     }
+    /* a routine restart is a warning: the program goes on */
+    char err[128];
+    path_of(&r, "stderr", 0, err, sizeof err);
+    ck_assert_int_eq(count_lines_with(err, "pgrepl-stream: error: "), 0);
+    ck_assert_int_ge(count_lines_with(err, "pgrepl-stream: warning: "), 1);
     run_end(&r);
     run_cleanup(&r);
 }
