@@ -49,6 +49,7 @@
 #include <pgrepl/pgrepl.h>
 
 #include "jsonl.h"
+#include "replace_file.h"
 #include "stream_cli.h"
 #include "stream_tail.h"
 
@@ -102,6 +103,7 @@ typedef struct app {
 
     /* positions: end of the last unit rendered, written, fsynced; acknowledged */
     pgrepl_lsn pending_end, written_end, synced_end, acked;
+    pgrepl_lsn confirmed; /* what the server holds as confirmed: the slot's position at the start, then status updates */
     pgrepl_timestamp pending_time, written_time, synced_time, acked_time;
     size_t unit_mark;    /* buffer length at the last unit end */
     unit_mark *marks;    /* a pipe or socket: units not yet taken by the reader, oldest first: [head, n) */
@@ -543,9 +545,10 @@ static void unit_end(app *a, pgrepl_lsn end, pgrepl_timestamp t)
 
 /* ---- metrics and status lines ---------------------------------------------- */
 
+/* The server's WAL end minus what it holds as confirmed: what a restart would send again. */
 static pgrepl_lsn lag_bytes(const app *a)
 {
-    return a->server_end > a->acked ? a->server_end - a->acked : 0;
+    return a->confirmed != 0 && a->server_end > a->confirmed ? a->server_end - a->confirmed : 0;
 }
 
 static double lag_seconds(const app *a)
@@ -562,17 +565,17 @@ static void metric(FILE *f, const char *name, const char *type, const char *help
             name, type, name, value);
 }
 
-/* Prometheus text format, written to a temporary file and renamed over the old one. */
+/* Prometheus text format; the file is replaced whole (replace_file.h). */
 static void write_metrics(app *a)
 {
     if (a->o.metrics_file == NULL)
         return;
     const jl_stats *st = jl_get_stats(a->w);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", a->o.metrics_file);
-    FILE *f = fopen(tmp, "w");
+    replace_file rf;
+    FILE *f = replace_file_begin(&rf, a->o.metrics_file);
     if (f == NULL) {
-        warning("cannot write metrics to \"%s\": %s", tmp, strerror(errno));
+        warning("cannot write metrics to \"%s\": %s%s%s", a->o.metrics_file, rf.why, rf.err ? ": " : "",
+                rf.err ? strerror(rf.err) : "");
         return;
     }
     pgrepl_lsn received = a->s ? pgrepl_stream_received_lsn(a->s) : 0;
@@ -584,21 +587,20 @@ static void write_metrics(app *a)
     metric(f, "fsyncs_total", "counter", "fsync calls on the output file.", (double)a->fsyncs);
     metric(f, "reconnects_total", "counter", "Reconnections after a lost connection.", (double)a->reconnects);
     metric(f, "received_lsn_bytes", "gauge", "Highest WAL position received.", (double)received);
-    metric(f, "acknowledged_lsn_bytes", "gauge", "WAL position acknowledged to the server.", (double)a->acked);
+    metric(f, "acknowledged_lsn_bytes", "gauge",
+           "WAL position the server holds as confirmed (the slot's at the start, then each status update's).",
+           (double)a->confirmed);
     metric(f, "server_lsn_bytes", "gauge", "Highest WAL end the server reported.", (double)a->server_end);
-    metric(f, "lag_bytes", "gauge", "Server WAL end minus the acknowledged position.", (double)lag_bytes(a));
+    metric(f, "lag_bytes", "gauge", "Server WAL end minus the confirmed position.", (double)lag_bytes(a));
     metric(f, "lag_seconds", "gauge", "Age of the last acknowledged commit while behind.", lag_seconds(a));
     metric(f, "start_time_seconds", "gauge", "Start time (Unix seconds).", a->start_unix);
     int64_t hb_lag = a->s ? pgrepl_stream_heartbeat_lag_us(a->s) : -1;
     if (hb_lag >= 0)
         metric(f, "heartbeat_lag_seconds", "gauge", "Emit to seen of the last heartbeat the stream saw.",
                (double)hb_lag / 1e6);
-    bool ok = !ferror(f);
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, a->o.metrics_file) != 0) {
-        warning("cannot write metrics to \"%s\": %s", a->o.metrics_file, strerror(errno));
-        unlink(tmp);
-    }
+    if (replace_file_commit(&rf) != 0)
+        warning("cannot write metrics to \"%s\": %s%s%s", a->o.metrics_file, rf.why, rf.err ? ": " : "",
+                rf.err ? strerror(rf.err) : "");
 }
 
 static void status_line(app *a)
@@ -611,7 +613,7 @@ static void status_line(app *a)
     a->last_changes = changes;
     char received[PGREPL_LSN_BUFSIZE], acked[PGREPL_LSN_BUFSIZE];
     pgrepl_lsn_format(a->s ? pgrepl_stream_received_lsn(a->s) : 0, received);
-    pgrepl_lsn_format(a->acked, acked);
+    pgrepl_lsn_format(a->confirmed, acked);
     char hb[32] = "-";
     int64_t hb_lag = a->s ? pgrepl_stream_heartbeat_lag_us(a->s) : -1;
     if (hb_lag >= 0)
@@ -1146,6 +1148,8 @@ static void on_start(pgrepl_stream *s, const pgrepl_start_info *in)
     if (in->connection == 1 && strcmp(pgrepl_stream_server_encoding(s), "SQL_ASCII") == 0)
         warning("database encoding is SQL_ASCII: the server does not check text, and bytes that are not valid "
                 "UTF-8 are printed as U+FFFD");
+    if (in->slot_confirmed > a->confirmed)
+        a->confirmed = in->slot_confirmed;
     if (in->skipped_to == 0)
         return;
     char from[PGREPL_LSN_BUFSIZE], to[PGREPL_LSN_BUFSIZE];
@@ -1163,12 +1167,21 @@ static void on_start(pgrepl_stream *s, const pgrepl_start_info *in)
                 a->o.slot, to, from);
 }
 
+static void on_status_sent(pgrepl_stream *s, pgrepl_lsn write, pgrepl_lsn flush)
+{
+    (void)write;
+    app *a = pgrepl_stream_get_data(s);
+    if (flush > a->confirmed)
+        a->confirmed = flush;
+}
+
 static const pgrepl_stream_callbacks stream_callbacks = {
     .on_state = on_state,
     .on_notice = on_notice,
     .on_error = on_error,
     .on_keepalive = on_keepalive,
     .on_start = on_start,
+    .on_status_sent = on_status_sent,
 };
 
 /* ---- slot commands ----------------------------------------------------------- */

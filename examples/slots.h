@@ -9,7 +9,7 @@
  *   slots_table.c    the human rendering
  *   slots_json.c     --json
  *   slots_prometheus.c --prometheus
- *   slots_output.c   standard output, or --output FILE replaced atomically
+ *   slots_output.c   standard output, or --output FILE replaced atomically (replace_file.c)
  *   slots_drop.c     --drop-inactive
  */
 #ifndef PGREPL_EXAMPLES_SLOTS_H
@@ -22,6 +22,8 @@
 
 #include <libpq-fe.h>
 #include <pgrepl/common.h>
+
+#include "replace_file.h"
 
 #define SLOTS_PROG "pgrepl-slots"
 
@@ -180,9 +182,8 @@ void slots_print_prometheus_down(FILE *out);
 /* ---- where a report goes ---- */
 
 typedef struct slots_output {
-    const char *path; /* NULL: standard output */
-    char *tmp;        /* the temporary file beside path while a report is written */
-    FILE *f;
+    const char *path;  /* NULL: standard output */
+    replace_file file; /* --output: the file replaced */
 } slots_output;
 
 /*

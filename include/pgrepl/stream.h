@@ -199,8 +199,10 @@ PGREPL_EXTERN int pgrepl_stream_set_origin(pgrepl_stream *s, pgrepl_origin_filte
  * xlogpos: a typo, an LSN of another cluster, a server restored from a
  * backup) the stream fails with a fatal PGREPL_EINVAL before starting:
  * the server would skip every change up to it. Both may also be set in
- * RECONNECTING (e.g. from on_error), for the next connection; a lower value
- * than before is kept as given (the acknowledged position still rules).
+ * RECONNECTING (e.g. from on_error), for the next connection; setting one
+ * again replaces it (what was acknowledged is never asked for again).
+ * docs/guide.md has the pattern for an application that writes first and
+ * makes durable later.
  */
 PGREPL_EXTERN int pgrepl_stream_set_durable_lsn(pgrepl_stream *s, pgrepl_lsn lsn);
 PGREPL_EXTERN int pgrepl_stream_set_start_lsn(pgrepl_stream *s, pgrepl_lsn lsn);

@@ -562,9 +562,12 @@ END_TEST
 START_TEST(backlog_is_behind_not_stalled)
 {
     create_slot("hb_behind");
-    for (int i = 0; i < 4; i++)
-        exec("quiet", "DO $$ BEGIN FOR i IN 1..30 LOOP INSERT INTO pubt VALUES (%d * 100 + i); COMMIT; END LOOP; END $$",
-             1000 + i);
+    /* 120 transactions of 100 rows: more than the socket holds, so the walsender cannot run ahead */
+    for (int k = 0; k < 4; k++)
+        exec("quiet",
+             "DO $$ BEGIN FOR i IN 1..30 LOOP INSERT INTO pubt SELECT %d + i * 100 + g FROM generate_series(1, 100) g; "
+             "COMMIT; END LOOP; END $$",
+             1000000 * (k + 1));
     ctx t;
     ctx_init(&t, "hb_behind", 200, NULL);
     ck_assert_int_eq(pgrepl_stream_set_heartbeat_deadline(t.s, 1000), 0);
@@ -774,9 +777,21 @@ static bool file_has(const char *path, const char *needle)
     return text != NULL && strstr(text, needle) != NULL;
 }
 
+/* The value of metric name in the Prometheus file path, or -1. */
+static double metric_of(const char *path, const char *name)
+{
+    const char *text = read_text(path);
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *at = text != NULL ? strstr(text, key) : NULL;
+    return at != NULL ? strtod(at + strlen(key), NULL) : -1;
+}
+
 /*
  * --heartbeat-interval and --heartbeat-prefix reach the library, -v and the
- * metrics show the lag. A message with the default prefix is now ordinary
+ * metrics show the lag. The acknowledged position is what the server
+ * confirmed, and on this quiet slot the lag in bytes stays small (it was
+ * the absolute WAL position when only acknowledged commits counted). A message with the default prefix is now ordinary
  * data and printed; the CLI's own heartbeats (cli.hb) are not.
  */
 START_TEST(cli_heartbeat_options_and_lag)
@@ -809,7 +824,8 @@ START_TEST(cli_heartbeat_options_and_lag)
         uv_sleep(50);
         uv_run(&loop, UV_RUN_NOWAIT);
         shown = file_has(prom, "pgrepl_stream_heartbeat_lag_seconds 0.") && file_has(err, "heartbeat lag 0.") &&
-                file_has(out, "not ours");
+                file_has(out, "not ours") && metric_of(prom, "pgrepl_stream_acknowledged_lsn_bytes") > 0 &&
+                metric_of(prom, "pgrepl_stream_lag_bytes") >= 0 && metric_of(prom, "pgrepl_stream_lag_bytes") < 65536;
     }
     ck_assert_int_eq(uv_process_kill(&p.proc, SIGTERM), 0);
     for (int i = 0; i < 200 && !p.exited; i++) {
