@@ -200,9 +200,12 @@ static int classify_output(app *a)
 
 static int open_output(app *a)
 {
+    struct stat st;
     if (strcmp(a->o.file, "-") == 0) {
         a->fd = STDOUT_FILENO;
     } else {
+        if (a->o.verbose && stat(a->o.file, &st) == 0 && S_ISFIFO(st.st_mode))
+            info("\"%s\" is a FIFO: waiting for a reader to open it", a->o.file);
         a->fd = open(a->o.file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (a->fd < 0) {
             error("cannot open \"%s\": %s", a->o.file, strerror(errno));
@@ -1372,6 +1375,22 @@ static void init_handle(app *a, uv_handle_t *h)
     a->nhandles++;
 }
 
+/* Open the output, resume a file, and start the timers that write, fsync and report. */
+static int setup_output(app *a)
+{
+    if (open_output(a) != 0 || (watches_reader(a) && watch_writable(a) != 0))
+        return -1;
+    if (a->o.has_startpos)
+        a->durable = a->o.startpos;
+    if (a->kind == OUT_FILE && strcmp(a->o.file, "-") != 0 && recover_file(a) != 0)
+        return -1;
+    uv_prepare_start(&a->flusher, on_flusher);
+    uv_timer_start(&a->tick, on_tick, a->o.status_ms, a->o.status_ms);
+    if (a->needs_fsync)
+        uv_timer_start(&a->syncer, on_syncer, a->o.fsync_ms, a->o.fsync_ms);
+    return 0;
+}
+
 static int init_app(app *a)
 {
     a->w = jl_new();
@@ -1397,25 +1416,17 @@ static int init_app(app *a)
     init_handle(a, (uv_handle_t *)&a->retry);
     init_handle(a, (uv_handle_t *)&a->reader);
     init_handle(a, (uv_handle_t *)&a->flusher);
-    uv_signal_start(&a->sigint, on_signal, SIGINT);
-    uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&a->sighup, on_signal, SIGHUP);
     a->start_unix = unix_now();
     a->last_tick_ms = uv_now(&a->loop);
     if (configure(a) != 0)
         return -1;
-    if (a->o.drop_slot)
-        return 0;
-    if (open_output(a) != 0 || (watches_reader(a) && watch_writable(a) != 0))
+    /* the signals are ours only once the output is open: opening a FIFO waits for its reader, and until then
+       SIGINT and SIGTERM end the program as they would any other */
+    if (!a->o.drop_slot && setup_output(a) != 0)
         return -1;
-    if (a->o.has_startpos)
-        a->durable = a->o.startpos;
-    if (a->kind == OUT_FILE && strcmp(a->o.file, "-") != 0 && recover_file(a) != 0)
-        return -1;
-    uv_prepare_start(&a->flusher, on_flusher);
-    uv_timer_start(&a->tick, on_tick, a->o.status_ms, a->o.status_ms);
-    if (a->needs_fsync)
-        uv_timer_start(&a->syncer, on_syncer, a->o.fsync_ms, a->o.fsync_ms);
+    uv_signal_start(&a->sigint, on_signal, SIGINT);
+    uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&a->sighup, on_signal, SIGHUP);
     return 0;
 }
 

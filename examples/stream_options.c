@@ -121,7 +121,9 @@ static void help(void)
     /* apart: one string literal of both would pass the 4095 characters C99 promises to compilers */
     fputs("SIGINT/SIGTERM stop cleanly, also while a pipe's reader stalls (a full pipe or\n"
           "socket pauses the stream; what it did not take is not acknowledged, and the\n"
-          "last line its reader gets may be cut off); SIGHUP reopens FILE (a regular file).\n\n"
+          "last line its reader gets may be cut off); while FILE is a FIFO that no reader\n"
+          "has opened yet, they end the program at once. SIGHUP reopens FILE (a regular\n"
+          "file).\n\n"
           "Acknowledged to the server, so that the slot moves on: lines in a file once\n"
           "fsynced (with -F 0 once written), while the file still has a name (deleted,\n"
           "it stops the program with an error); lines in a pipe, FIFO or socket once its\n"

@@ -1568,6 +1568,26 @@ START_TEST(stalled_fifo_reader)
 END_TEST
 
 /*
+ * A FIFO nobody opened for reading: pgrepl-stream waits to open it, nothing
+ * connected yet, and SIGTERM ends it at once (as it ends any program).
+ */
+START_TEST(fifo_without_reader)
+{
+    BPATH(fifo, "noreader.fifo");
+    BPATH(err, "noreader.err");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const char *args[] = {"-d", bsrv.conninfo, "-S", "none", "-P", "items_pub", "-f", fifo, NULL};
+    pid_t pid = spawn(args, "/dev/null", err);
+    sleep_ms(500);
+    kill(pid, SIGTERM);
+    int rc = wait_exit(pid, 5);
+    ck_assert_msg(rc != -1, "SIGTERM did not end pgrepl-stream waiting for a FIFO's reader");
+    ck_assert_int_eq(rc, -2);
+    unlink(fifo);
+}
+END_TEST
+
+/*
  * A socket whose reader took one transaction and stalls while fifty more
  * arrive, written as they come and held by the kernel: nothing more is
  * confirmed (a Unix socket counts whole kernel buffers, so the slot
@@ -2026,6 +2046,7 @@ static Suite *stream_cli_suite(void)
     tcase_add_test(tc, written_output_is_acknowledged);
     tcase_add_test(tc, pipe_output_is_acknowledged_as_read);
     tcase_add_test(tc, stalled_fifo_reader);
+    tcase_add_test(tc, fifo_without_reader);
     tcase_add_test(tc, socket_output_is_acknowledged_as_read);
     tcase_add_test(tc, torn_last_line_is_cut_off);
     tcase_add_test(tc, deleted_file_is_not_acknowledged);
