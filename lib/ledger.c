@@ -3,11 +3,6 @@
 #include "alloc.h"
 #include "ledger.h"
 
-static pgrepl_lsn lsn_max(pgrepl_lsn a, pgrepl_lsn b)
-{
-    return a > b ? a : b;
-}
-
 void pgrepl__ledger_init(pgrepl_ledger *l, pgrepl_lsn start)
 {
     memset(l, 0, sizeof *l);
@@ -33,31 +28,31 @@ void pgrepl__ledger_restart(pgrepl_ledger *l, pgrepl_lsn from)
     /* What was delivered below from but not acknowledged is not sent again:
      * it blocks the idle rule until acknowledged. Above from it will be sent
      * again, and the re-sent copy blocks it. */
-    l->delivered_end = lsn_max(l->acked, from);
+    l->delivered_end = pgrepl__lsn_max(l->acked, from);
     l->keepalive_end = 0;
 }
 
 pgrepl_lsn pgrepl__ledger_start_at(const pgrepl_ledger *l, pgrepl_lsn start, pgrepl_lsn durable)
 {
-    return lsn_max(lsn_max(start, durable), l->acked);
+    return pgrepl__lsn_max(pgrepl__lsn_max(start, durable), l->acked);
 }
 
 void pgrepl__ledger_durable(pgrepl_ledger *l, pgrepl_lsn lsn)
 {
-    l->received = lsn_max(l->received, lsn);
-    l->acked = lsn_max(l->acked, lsn);
-    l->delivered_end = lsn_max(l->delivered_end, l->acked);
+    l->received = pgrepl__lsn_max(l->received, lsn);
+    l->acked = pgrepl__lsn_max(l->acked, lsn);
+    l->delivered_end = pgrepl__lsn_max(l->delivered_end, l->acked);
 }
 
 void pgrepl__ledger_received(pgrepl_ledger *l, pgrepl_lsn lsn)
 {
-    l->received = lsn_max(l->received, lsn);
+    l->received = pgrepl__lsn_max(l->received, lsn);
 }
 
 void pgrepl__ledger_keepalive(pgrepl_ledger *l, pgrepl_lsn wal_end)
 {
-    l->received = lsn_max(l->received, wal_end);
-    l->keepalive_end = lsn_max(l->keepalive_end, wal_end);
+    l->received = pgrepl__lsn_max(l->received, wal_end);
+    l->keepalive_end = pgrepl__lsn_max(l->keepalive_end, wal_end);
 }
 
 void pgrepl__ledger_begin(pgrepl_ledger *l)
@@ -68,7 +63,7 @@ void pgrepl__ledger_begin(pgrepl_ledger *l)
 void pgrepl__ledger_unit_end(pgrepl_ledger *l, pgrepl_lsn end_lsn)
 {
     l->in_txn = false;
-    l->delivered_end = lsn_max(l->delivered_end, end_lsn);
+    l->delivered_end = pgrepl__lsn_max(l->delivered_end, end_lsn);
 }
 
 static int find_stream(const pgrepl_ledger *l, uint32_t xid)
@@ -100,14 +95,14 @@ void pgrepl__ledger_stream_close(pgrepl_ledger *l, uint32_t xid, pgrepl_lsn end_
     int i = find_stream(l, xid);
     if (i >= 0)
         l->streams[i] = l->streams[--l->nstreams];
-    l->delivered_end = lsn_max(l->delivered_end, end_lsn);
+    l->delivered_end = pgrepl__lsn_max(l->delivered_end, end_lsn);
 }
 
 pgrepl_lsn pgrepl__ledger_ack(pgrepl_ledger *l, pgrepl_lsn lsn)
 {
     if (lsn > l->received)
         lsn = l->received;
-    l->acked = lsn_max(l->acked, lsn);
+    l->acked = pgrepl__lsn_max(l->acked, lsn);
     return l->acked;
 }
 
@@ -123,17 +118,17 @@ void pgrepl__ledger_positions(const pgrepl_ledger *l, pgrepl_lsn *write, pgrepl_
      * sent ahead of that keepalive; with nothing open and all of it
      * acknowledged, confirming walEnd lets a quiet slot advance. */
     if (pgrepl__ledger_idle(l) && l->acked >= l->delivered_end)
-        f = lsn_max(f, l->keepalive_end);
+        f = pgrepl__lsn_max(f, l->keepalive_end);
     if (f > l->received)
         f = l->received;
-    *flush = lsn_max(f, l->reported);
-    *write = lsn_max(lsn_max(l->received, l->reported_write), *flush);
+    *flush = pgrepl__lsn_max(f, l->reported);
+    *write = pgrepl__lsn_max(pgrepl__lsn_max(l->received, l->reported_write), *flush);
 }
 
 void pgrepl__ledger_reported(pgrepl_ledger *l, pgrepl_lsn write, pgrepl_lsn flush)
 {
-    l->reported_write = lsn_max(l->reported_write, write);
-    l->reported = lsn_max(l->reported, flush);
+    l->reported_write = pgrepl__lsn_max(l->reported_write, write);
+    l->reported = pgrepl__lsn_max(l->reported, flush);
 }
 
 void pgrepl__feedback_init(pgrepl_feedback *f, int64_t interval_us, int64_t sender_timeout_us,

@@ -23,6 +23,11 @@
 
 #include "pgrepl/common.h"
 
+static inline pgrepl_lsn pgrepl__lsn_max(pgrepl_lsn a, pgrepl_lsn b)
+{
+    return a > b ? a : b;
+}
+
 typedef struct pgrepl_ledger {
     pgrepl_lsn received;
     pgrepl_lsn acked;

@@ -171,8 +171,7 @@ struct pgrepl_stream {
     uint64_t deadline_ms;  /* the connect deadline armed last */
     uint64_t rng;          /* jitter */
     int64_t streaming_since; /* when this connection began streaming; 0 if it has not */
-    bool progressed;         /* this connection confirmed more than it started from */
-    pgrepl_lsn started_flush; /* the flush position when this connection began streaming */
+    pgrepl_lsn started_flush; /* the flush reported when this connection began streaming: beyond it is progress */
 
     /* gaps: what this consumer is known to hold on the slot */
     pgrepl_lsn held;       /* the latest of what it held at each start and the slot's position then */
@@ -807,8 +806,9 @@ static void teardown(pgrepl_stream *s, int status)
  */
 static bool plan_retry(pgrepl_stream *s, bool fatal)
 {
+    bool progressed = s->ledger.reported > s->started_flush;
     if (s->streaming_since != 0 &&
-        (s->progressed || now_us() - s->streaming_since >= (int64_t)s->retry_max_ms * 1000))
+        (progressed || now_us() - s->streaming_since >= (int64_t)s->retry_max_ms * 1000))
         s->attempts = 0;
     s->streaming_since = 0;
     s->attempts++;
@@ -976,7 +976,6 @@ static void connect_now(pgrepl_stream *s)
     s->begin_lsn = 0;
     s->unit_end = 0;
     s->streaming_since = 0;
-    s->progressed = false;
     pgrepl__ledger_restart(&s->ledger, s->ledger.acked);
     pgrepl_decoder_reset(s->dec);
     s->ph = PH_CONNECT;
@@ -1002,8 +1001,6 @@ static int send_status(pgrepl_stream *s, bool ping)
     if (rc != 0)
         return rc;
     pgrepl__ledger_reported(&s->ledger, write, flush);
-    if (flush > s->started_flush)
-        s->progressed = true;
     pgrepl__feedback_on_sent(&s->fb, now_us(), ping, flush);
     notify(s, &(note){.kind = NOTE_STATUS_SENT, .lsn1 = write, .lsn2 = flush});
     return 0;
@@ -1104,10 +1101,8 @@ static bool feedback(pgrepl_stream *s)
 static bool beyond_wal(pgrepl_stream *s)
 {
     pgrepl_lsn want = requested_start(s);
-    if (want <= s->xlogpos) {
-        pgrepl__ledger_durable(&s->ledger, s->durable_lsn);
+    if (want <= s->xlogpos)
         return false;
-    }
     char w[PGREPL_LSN_BUFSIZE], x[PGREPL_LSN_BUFSIZE];
     pgrepl_lsn_format(want, w);
     pgrepl_lsn_format(s->xlogpos, x);
@@ -1136,6 +1131,8 @@ static void identify_done(pgrepl_stream *s, const PGresult *res)
     }
     if (beyond_wal(s))
         return;
+    /* the server's WAL reaches it: the durable position counts as received and acknowledged */
+    pgrepl__ledger_durable(&s->ledger, s->durable_lsn);
     s->server_version = pgrepl__conn_server_version(&s->conn);
     snprintf(s->server_encoding, sizeof s->server_encoding, "%s", pgrepl__conn_parameter(&s->conn, "server_encoding"));
     send_command(s, "SHOW wal_sender_timeout", PH_SHOW);
@@ -1421,11 +1418,6 @@ static void send_check(pgrepl_stream *s)
     pgrepl__str_free(&sql);
 }
 
-static pgrepl_lsn lsn_max(pgrepl_lsn a, pgrepl_lsn b)
-{
-    return a > b ? a : b;
-}
-
 /*
  * Before START_REPLICATION: where the slot is against what this consumer
  * holds. A slot ahead of it means the server would skip changes this
@@ -1436,10 +1428,11 @@ static pgrepl_lsn lsn_max(pgrepl_lsn a, pgrepl_lsn b)
  */
 static bool report_start(pgrepl_stream *s, pgrepl_lsn confirmed)
 {
-    pgrepl_lsn held = lsn_max(lsn_max(s->held, s->ledger.reported), lsn_max(s->ledger.acked, s->durable_lsn));
-    held = lsn_max(held, s->start_lsn);
+    /* what it asks for (start, durable, acknowledged) and what it confirmed here */
+    pgrepl_lsn requested = requested_start(s);
+    pgrepl_lsn held = pgrepl__lsn_max(pgrepl__lsn_max(s->held, s->ledger.reported), requested);
     bool known = held != 0 || s->starts > 0;
-    pgrepl_start_info info = {.requested = requested_start(s),
+    pgrepl_start_info info = {.requested = requested,
                               .slot_confirmed = confirmed,
                               .held = held,
                               .connection = s->starts + 1,
@@ -1451,7 +1444,7 @@ static bool report_start(pgrepl_stream *s, pgrepl_lsn confirmed)
         info.skipped_to = confirmed;
         info.skip_certain = s->starts > 0;
     }
-    s->held = lsn_max(held, confirmed);
+    s->held = pgrepl__lsn_max(held, confirmed);
     s->starts++;
     notify(s, &(note){.kind = NOTE_START, .start = &info});
     if (s->stop_req || s->close_req || s->ph != PH_CHECK)
