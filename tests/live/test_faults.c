@@ -235,6 +235,22 @@ static int count_lines_with(const char *path, const char *what)
     return n;
 }
 
+/* Poll (without sampling) until path has n occurrences of what, for at most ms; returns the count. */
+static int wait_lines(const char *path, const char *what, int n, uint64_t ms)
+{
+    for (uint64_t until = now_ms() + ms; count_lines_with(path, what) < n && now_ms() < until;)
+        sleep_ms(50);
+    return count_lines_with(path, what);
+}
+
+/* Wait up to 15 s until a consumer holds slot. */
+static void wait_active(const char *slot)
+{
+    for (uint64_t until = now_ms() + 15000; active_pid_of(slot) == 0 && now_ms() < until;)
+        sleep_ms(50);
+    ck_assert_msg(active_pid_of(slot) != 0, "no consumer on slot %s", slot);
+}
+
 static const char *build_path(const char *rel)
 {
     static char path[512];
@@ -778,8 +794,7 @@ START_TEST(unsynced_never_confirmed)
     r.extra[0] = "-F";
     r.extra[1] = "3600";
     cli_start(&r);
-    for (uint64_t until = now_ms() + 15000; active_pid_of("unsync_slot") == 0 && now_ms() < until;)
-        sleep_ms(50);
+    wait_active("unsync_slot");
     for (int i = 0; i < 30; i++)
         sql("INSERT INTO unsync_t SELECT g FROM generate_series(%d, %d) AS g", i * 100 + 1, i * 100 + 100);
     r.committed = 3000;
@@ -838,14 +853,11 @@ START_TEST(sigterm_inside_huge_transaction)
     snprintf(conninfo, sizeof conninfo, "%s options='-c wal_sender_timeout=60s'", srv.conninfo);
     run_begin(&r, "huge", conninfo);
     cli_start(&r);
-    for (uint64_t until = now_ms() + 15000; active_pid_of("huge_slot") == 0 && now_ms() < until;)
-        sleep_ms(50);
+    wait_active("huge_slot");
     sql("INSERT INTO huge_t VALUES (0)");
     char out[128];
     path_of(&r, "out", 1, out, sizeof out);
-    for (uint64_t until = now_ms() + 15000; count_lines_with(out, "\"action\":\"C\"") < 1 && now_ms() < until;)
-        sleep_ms(50);
-    ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 1);
+    ck_assert_int_eq(wait_lines(out, "\"action\":\"C\"", 1, 15000), 1);
     long rows = major == 15 ? 6000000 : 1000000;
     sql("INSERT INTO huge_t SELECT g FROM generate_series(1, %ld) AS g", rows);
     char v[64];
@@ -853,8 +865,7 @@ START_TEST(sigterm_inside_huge_transaction)
     pgrepl_lsn big_end = 0;
     ck_assert_int_eq(pgrepl_lsn_parse(v, &big_end), 0);
     /* well inside the transaction's changes */
-    for (uint64_t until = now_ms() + 60000; count_lines_with(out, "\"action\":\"B\"") < 2 && now_ms() < until;)
-        sleep_ms(50);
+    wait_lines(out, "\"action\":\"B\"", 2, 60000);
     for (uint64_t until = now_ms() + 60000; file_size(out) < 4 * 1024 * 1024 && now_ms() < until;)
         sleep_ms(50);
     ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 1);
@@ -894,13 +905,6 @@ static pid_t cli_spawn(const char *const *args, const char *err_path)
     return spawn(argv, NULL, err_path, NULL);
 }
 
-static void wait_active(const char *slot)
-{
-    for (uint64_t until = now_ms() + 15000; active_pid_of(slot) == 0 && now_ms() < until;)
-        sleep_ms(50);
-    ck_assert_msg(active_pid_of(slot) != 0, "no consumer on slot %s", slot);
-}
-
 static char *said(const char *err)
 {
     size_t len;
@@ -924,9 +928,7 @@ START_TEST(temporary_slot_lost)
         pid_t cli = cli_spawn(args, err);
         wait_active("tt_slot");
         sql("INSERT INTO tt_t VALUES (1)");
-        for (uint64_t until = now_ms() + 10000; count_lines_with(out, "\"action\":\"C\"") < 1 && now_ms() < until;)
-            sleep_ms(50);
-        ck_assert_int_eq(count_lines_with(out, "\"action\":\"C\""), 1);
+        ck_assert_int_eq(wait_lines(out, "\"action\":\"C\"", 1, 10000), 1);
         sql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'tt_slot'");
         /* committed while no slot exists: these rows can never arrive */
         sql("INSERT INTO tt_t VALUES (2)");
@@ -939,12 +941,9 @@ START_TEST(temporary_slot_lost)
                               strstr(text, "would be skipped") != NULL && strstr(text, "--temporary") != NULL,
                           "%s", text);
         } else {
-            for (uint64_t until = now_ms() + 20000; count_lines_with(err, "are skipped (--allow-gap)") < 1 &&
-                                                    now_ms() < until;)
-                sleep_ms(50);
+            wait_lines(err, "are skipped (--allow-gap)", 1, 20000);
             sql("INSERT INTO tt_t VALUES (3)");
-            for (uint64_t until = now_ms() + 10000; count_lines_with(out, "\"action\":\"C\"") < 2 && now_ms() < until;)
-                sleep_ms(50);
+            wait_lines(out, "\"action\":\"C\"", 2, 10000);
             kill(cli, SIGTERM);
             int rc = wait_exit(cli, 20000);
             text = said(err);
@@ -1037,9 +1036,7 @@ START_TEST(publication_recreated)
                           strstr(text, "hint: Advance the slot past") != NULL,
                       "%s", text);
     } else {
-        for (uint64_t until = now_ms() + 15000; count_lines_with(err, "skipped loading publication") < 1 &&
-                                                now_ms() < until;)
-            sleep_ms(50);
+        wait_lines(err, "skipped loading publication", 1, 15000);
         kill(cli, SIGTERM);
         ck_assert_int_eq(wait_exit(cli, 20000), 0);
         text = said(err);
