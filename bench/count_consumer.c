@@ -46,7 +46,7 @@ static void stop(counter *c)
     pgrepl_stream_stop_replication(c->s);
 }
 
-static int on_begin(void *ud, const pgrepl_begin *m)
+static int on_begin(void *ud, const pgrepl_msg_begin *m)
 {
     counter *c = ud;
     if (c->endpos != 0 && m->final_lsn >= c->endpos)
@@ -55,7 +55,7 @@ static int on_begin(void *ud, const pgrepl_begin *m)
     return 0;
 }
 
-static int on_commit(void *ud, const pgrepl_commit *m)
+static int on_commit(void *ud, const pgrepl_msg_commit *m)
 {
     counter *c = ud;
     c->in_txn = false;
@@ -64,7 +64,7 @@ static int on_commit(void *ud, const pgrepl_commit *m)
     return 0;
 }
 
-static int on_change(void *ud, const pgrepl_change *m)
+static int on_change(void *ud, const pgrepl_msg_change *m)
 {
     counter *c = ud;
     (void)m;
@@ -72,21 +72,21 @@ static int on_change(void *ud, const pgrepl_change *m)
     return 0;
 }
 
-static int on_stream_start(void *ud, const pgrepl_stream_start *m)
+static int on_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 {
     (void)m;
     ((counter *)ud)->in_txn = true;
     return 0;
 }
 
-static int on_stream_stop(void *ud, const pgrepl_stream_stop *m)
+static int on_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
 {
     (void)m;
     ((counter *)ud)->in_txn = false;
     return 0;
 }
 
-static int on_stream_commit(void *ud, const pgrepl_commit *m)
+static int on_stream_commit(void *ud, const pgrepl_msg_commit *m)
 {
     return on_commit(ud, m);
 }

@@ -104,7 +104,7 @@ static uint64_t tuple_bytes(const pgrepl_tuple *t)
     return sum;
 }
 
-static int on_change(void *ud, const pgrepl_change *m)
+static int on_change(void *ud, const pgrepl_msg_change *m)
 {
     counters *c = ud;
     c->changes++;
@@ -112,7 +112,7 @@ static int on_change(void *ud, const pgrepl_change *m)
     return 0;
 }
 
-static int on_truncate(void *ud, const pgrepl_truncate *m)
+static int on_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     counters *c = ud;
     (void)m;

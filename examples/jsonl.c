@@ -861,7 +861,7 @@ int jl_relation(jl_writer *w, const pgrepl_relation *rel)
     return 0;
 }
 
-int jl_begin(jl_writer *w, const pgrepl_begin *m)
+int jl_begin(jl_writer *w, const pgrepl_msg_begin *m)
 {
     w->errmsg[0] = '\0';
     set_txn(w, m->xid, m->commit_time, m->final_lsn);
@@ -884,7 +884,7 @@ static int end_line(jl_writer *w, pgrepl_lsn lsn, pgrepl_lsn next, const char *g
     return 0;
 }
 
-int jl_commit(jl_writer *w, const pgrepl_commit *m)
+int jl_commit(jl_writer *w, const pgrepl_msg_commit *m)
 {
     mark mk = start(w);
     bool printed = w->in_txn && !w->begin_pending;
@@ -927,7 +927,7 @@ static int put_tuple(jl_writer *w, const jrel *r, const pgrepl_relation *rel, co
 }
 
 /* "identity": the old key, the whole old row, or the new row's key columns when no old tuple came. */
-static int put_identity(jl_writer *w, const jrel *r, const pgrepl_change *m)
+static int put_identity(jl_writer *w, const jrel *r, const pgrepl_msg_change *m)
 {
     if (m->old_tuple != NULL)
         return put_tuple(w, r, m->rel, m->old_tuple, m->old_kind != 'O');
@@ -936,7 +936,7 @@ static int put_identity(jl_writer *w, const jrel *r, const pgrepl_change *m)
     return 0;
 }
 
-static int render_change(jl_writer *w, char action, const pgrepl_change *m, const jrel *r)
+static int render_change(jl_writer *w, char action, const pgrepl_msg_change *m, const jrel *r)
 {
     char buf[96];
     const char *prefix;
@@ -967,7 +967,7 @@ static int render_change(jl_writer *w, char action, const pgrepl_change *m, cons
     return 0;
 }
 
-int jl_change(jl_writer *w, char action, const pgrepl_change *m)
+int jl_change(jl_writer *w, char action, const pgrepl_msg_change *m)
 {
     mark mk = start(w);
     uint64_t lines = 1;
@@ -983,7 +983,7 @@ int jl_change(jl_writer *w, char action, const pgrepl_change *m)
     return rc;
 }
 
-int jl_truncate(jl_writer *w, const pgrepl_truncate *m)
+int jl_truncate(jl_writer *w, const pgrepl_msg_truncate *m)
 {
     mark mk = start(w);
     uint64_t lines = 0;
@@ -1017,7 +1017,7 @@ int jl_truncate(jl_writer *w, const pgrepl_truncate *m)
     return rc;
 }
 
-int jl_message(jl_writer *w, const pgrepl_message *m)
+int jl_message(jl_writer *w, const pgrepl_msg_logical *m)
 {
     mark mk = start(w);
     uint64_t lines = 1;
@@ -1061,7 +1061,7 @@ int jl_message(jl_writer *w, const pgrepl_message *m)
     return rc;
 }
 
-int jl_stream_start(jl_writer *w, const pgrepl_stream_start *m)
+int jl_stream_start(jl_writer *w, const pgrepl_msg_stream_start *m)
 {
     mark mk = start(w);
     int rc = open_line(w, 'S', "", 0, 0);
@@ -1076,7 +1076,7 @@ int jl_stream_start(jl_writer *w, const pgrepl_stream_start *m)
     return finish(w, mk, rc, 1);
 }
 
-int jl_stream_stop(jl_writer *w, const pgrepl_stream_stop *m)
+int jl_stream_stop(jl_writer *w, const pgrepl_msg_stream_stop *m)
 {
     (void)m;
     mark mk = start(w);
@@ -1086,7 +1086,7 @@ int jl_stream_stop(jl_writer *w, const pgrepl_stream_stop *m)
     return finish(w, mk, rc, 1);
 }
 
-int jl_stream_abort(jl_writer *w, const pgrepl_stream_abort *m)
+int jl_stream_abort(jl_writer *w, const pgrepl_msg_stream_abort *m)
 {
     mark mk = start(w);
     int rc = open_line(w, 'A', "", 0, 0);
@@ -1116,12 +1116,12 @@ static int unit_line(jl_writer *w, char action, uint32_t xid, pgrepl_timestamp t
     return rc;
 }
 
-int jl_stream_commit(jl_writer *w, const pgrepl_commit *m)
+int jl_stream_commit(jl_writer *w, const pgrepl_msg_commit *m)
 {
     return unit_line(w, 'C', m->xid, m->commit_time, m->commit_lsn, m->end_lsn, NULL);
 }
 
-int jl_begin_prepare(jl_writer *w, const pgrepl_prepare *m)
+int jl_begin_prepare(jl_writer *w, const pgrepl_msg_prepare *m)
 {
     mark mk = start(w);
     set_txn(w, m->xid, m->prepare_time, m->prepare_lsn);
@@ -1140,23 +1140,23 @@ int jl_begin_prepare(jl_writer *w, const pgrepl_prepare *m)
     return finish(w, mk, rc, 1);
 }
 
-int jl_prepare(jl_writer *w, const pgrepl_prepare *m)
+int jl_prepare(jl_writer *w, const pgrepl_msg_prepare *m)
 {
     w->in_txn = false;
     return unit_line(w, 'P', m->xid, m->prepare_time, m->prepare_lsn, m->end_lsn, m->gid);
 }
 
-int jl_stream_prepare(jl_writer *w, const pgrepl_prepare *m)
+int jl_stream_prepare(jl_writer *w, const pgrepl_msg_prepare *m)
 {
     return unit_line(w, 'p', m->xid, m->prepare_time, m->prepare_lsn, m->end_lsn, m->gid);
 }
 
-int jl_commit_prepared(jl_writer *w, const pgrepl_commit_prepared *m)
+int jl_commit_prepared(jl_writer *w, const pgrepl_msg_commit_prepared *m)
 {
     return unit_line(w, 'K', m->xid, m->commit_time, m->commit_lsn, m->end_lsn, m->gid);
 }
 
-int jl_rollback_prepared(jl_writer *w, const pgrepl_rollback_prepared *m)
+int jl_rollback_prepared(jl_writer *w, const pgrepl_msg_rollback_prepared *m)
 {
     mark mk = start(w);
     char prefix[96];

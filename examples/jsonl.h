@@ -64,21 +64,21 @@ const char *jl_errmsg(const jl_writer *w);
 bool jl_in_transaction(const jl_writer *w);
 
 int jl_relation(jl_writer *w, const pgrepl_relation *rel);
-int jl_begin(jl_writer *w, const pgrepl_begin *m);
-int jl_commit(jl_writer *w, const pgrepl_commit *m);
+int jl_begin(jl_writer *w, const pgrepl_msg_begin *m);
+int jl_commit(jl_writer *w, const pgrepl_msg_commit *m);
 /* Insert ('I'), Update ('U') or Delete ('D'). */
-int jl_change(jl_writer *w, char action, const pgrepl_change *m);
-int jl_truncate(jl_writer *w, const pgrepl_truncate *m);
-int jl_message(jl_writer *w, const pgrepl_message *m);
-int jl_stream_start(jl_writer *w, const pgrepl_stream_start *m);
-int jl_stream_stop(jl_writer *w, const pgrepl_stream_stop *m);
-int jl_stream_commit(jl_writer *w, const pgrepl_commit *m);
-int jl_stream_abort(jl_writer *w, const pgrepl_stream_abort *m);
-int jl_begin_prepare(jl_writer *w, const pgrepl_prepare *m);
-int jl_prepare(jl_writer *w, const pgrepl_prepare *m);
-int jl_stream_prepare(jl_writer *w, const pgrepl_prepare *m);
-int jl_commit_prepared(jl_writer *w, const pgrepl_commit_prepared *m);
-int jl_rollback_prepared(jl_writer *w, const pgrepl_rollback_prepared *m);
+int jl_change(jl_writer *w, char action, const pgrepl_msg_change *m);
+int jl_truncate(jl_writer *w, const pgrepl_msg_truncate *m);
+int jl_message(jl_writer *w, const pgrepl_msg_logical *m);
+int jl_stream_start(jl_writer *w, const pgrepl_msg_stream_start *m);
+int jl_stream_stop(jl_writer *w, const pgrepl_msg_stream_stop *m);
+int jl_stream_commit(jl_writer *w, const pgrepl_msg_commit *m);
+int jl_stream_abort(jl_writer *w, const pgrepl_msg_stream_abort *m);
+int jl_begin_prepare(jl_writer *w, const pgrepl_msg_prepare *m);
+int jl_prepare(jl_writer *w, const pgrepl_msg_prepare *m);
+int jl_stream_prepare(jl_writer *w, const pgrepl_msg_prepare *m);
+int jl_commit_prepared(jl_writer *w, const pgrepl_msg_commit_prepared *m);
+int jl_rollback_prepared(jl_writer *w, const pgrepl_msg_rollback_prepared *m);
 
 /*
  * Append s (n bytes) to out as a quoted JSON string, escaped as described

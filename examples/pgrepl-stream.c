@@ -817,7 +817,7 @@ static int rendered(app *a, int rc)
     return 0;
 }
 
-static int cb_begin(void *ud, const pgrepl_begin *m)
+static int cb_begin(void *ud, const pgrepl_msg_begin *m)
 {
     app *a = ud;
     if (a->stopping || past_endpos(a, m->final_lsn))
@@ -825,7 +825,7 @@ static int cb_begin(void *ud, const pgrepl_begin *m)
     return rendered(a, jl_begin(a->w, m));
 }
 
-static int cb_commit(void *ud, const pgrepl_commit *m)
+static int cb_commit(void *ud, const pgrepl_msg_commit *m)
 {
     app *a = ud;
     if (a->stopping)
@@ -842,31 +842,31 @@ static int cb_relation(void *ud, const pgrepl_relation *rel)
     return a->stopping ? 0 : rendered(a, jl_relation(a->w, rel));
 }
 
-static int cb_insert(void *ud, const pgrepl_change *m)
+static int cb_insert(void *ud, const pgrepl_msg_change *m)
 {
     app *a = ud;
     return a->stopping ? 0 : rendered(a, jl_change(a->w, 'I', m));
 }
 
-static int cb_update(void *ud, const pgrepl_change *m)
+static int cb_update(void *ud, const pgrepl_msg_change *m)
 {
     app *a = ud;
     return a->stopping ? 0 : rendered(a, jl_change(a->w, 'U', m));
 }
 
-static int cb_delete(void *ud, const pgrepl_change *m)
+static int cb_delete(void *ud, const pgrepl_msg_change *m)
 {
     app *a = ud;
     return a->stopping ? 0 : rendered(a, jl_change(a->w, 'D', m));
 }
 
-static int cb_truncate(void *ud, const pgrepl_truncate *m)
+static int cb_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     app *a = ud;
     return a->stopping ? 0 : rendered(a, jl_truncate(a->w, m));
 }
 
-static int cb_message(void *ud, const pgrepl_message *m)
+static int cb_message(void *ud, const pgrepl_msg_logical *m)
 {
     app *a = ud;
     if (a->stopping || (!m->transactional && past_endpos(a, m->lsn)))
@@ -877,7 +877,7 @@ static int cb_message(void *ud, const pgrepl_message *m)
     return rendered(a, rc);
 }
 
-static int cb_stream_start(void *ud, const pgrepl_stream_start *m)
+static int cb_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 {
     app *a = ud;
     if (a->stopping)
@@ -889,13 +889,13 @@ static int cb_stream_start(void *ud, const pgrepl_stream_start *m)
     return rendered(a, jl_stream_start(a->w, m));
 }
 
-static int cb_stream_stop(void *ud, const pgrepl_stream_stop *m)
+static int cb_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
 {
     app *a = ud;
     return a->stopping ? 0 : rendered(a, jl_stream_stop(a->w, m));
 }
 
-static int cb_stream_commit(void *ud, const pgrepl_commit *m)
+static int cb_stream_commit(void *ud, const pgrepl_msg_commit *m)
 {
     app *a = ud;
     if (a->stopping || past_endpos(a, m->commit_lsn))
@@ -907,7 +907,7 @@ static int cb_stream_commit(void *ud, const pgrepl_commit *m)
     return rendered(a, rc);
 }
 
-static int cb_stream_abort(void *ud, const pgrepl_stream_abort *m)
+static int cb_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
 {
     app *a = ud;
     if (a->stopping)
@@ -917,7 +917,7 @@ static int cb_stream_abort(void *ud, const pgrepl_stream_abort *m)
     return rendered(a, jl_stream_abort(a->w, m));
 }
 
-static int cb_begin_prepare(void *ud, const pgrepl_prepare *m)
+static int cb_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     app *a = ud;
     if (a->stopping || past_endpos(a, m->prepare_lsn))
@@ -925,7 +925,7 @@ static int cb_begin_prepare(void *ud, const pgrepl_prepare *m)
     return rendered(a, jl_begin_prepare(a->w, m));
 }
 
-static int cb_prepare(void *ud, const pgrepl_prepare *m)
+static int cb_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     app *a = ud;
     if (a->stopping)
@@ -936,7 +936,7 @@ static int cb_prepare(void *ud, const pgrepl_prepare *m)
     return rendered(a, rc);
 }
 
-static int cb_stream_prepare(void *ud, const pgrepl_prepare *m)
+static int cb_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     app *a = ud;
     if (a->stopping || past_endpos(a, m->prepare_lsn))
@@ -948,7 +948,7 @@ static int cb_stream_prepare(void *ud, const pgrepl_prepare *m)
     return rendered(a, rc);
 }
 
-static int cb_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
+static int cb_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
 {
     app *a = ud;
     if (a->stopping || past_endpos(a, m->commit_lsn))
@@ -959,7 +959,7 @@ static int cb_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
     return rendered(a, rc);
 }
 
-static int cb_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
+static int cb_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
 {
     app *a = ud;
     /* its record's start is not sent: it is past LSN when it ends after LSN */

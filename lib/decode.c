@@ -78,25 +78,25 @@ static void set_errmsg(pgrepl_decoder *d, const pgrepl_cursor *c, char type)
 /* ---- callbacks ------------------------------------------------------- */
 
 #define DECODER_CALLBACKS(X)                                                                                          \
-    X('B', on_begin, pgrepl_begin)                                                                                    \
-    X('C', on_commit, pgrepl_commit)                                                                                  \
-    X('O', on_origin, pgrepl_origin)                                                                                  \
+    X('B', on_begin, pgrepl_msg_begin)                                                                                 \
+    X('C', on_commit, pgrepl_msg_commit)                                                                               \
+    X('O', on_origin, pgrepl_msg_origin)                                                                               \
     X('R', on_relation, pgrepl_relation)                                                                              \
-    X('Y', on_type, pgrepl_type)                                                                                      \
-    X('I', on_insert, pgrepl_change)                                                                                  \
-    X('U', on_update, pgrepl_change)                                                                                  \
-    X('D', on_delete, pgrepl_change)                                                                                  \
-    X('T', on_truncate, pgrepl_truncate)                                                                              \
-    X('M', on_message, pgrepl_message)                                                                                \
-    X('S', on_stream_start, pgrepl_stream_start)                                                                      \
-    X('E', on_stream_stop, pgrepl_stream_stop)                                                                        \
-    X('c', on_stream_commit, pgrepl_commit)                                                                           \
-    X('A', on_stream_abort, pgrepl_stream_abort)                                                                      \
-    X('b', on_begin_prepare, pgrepl_prepare)                                                                          \
-    X('P', on_prepare, pgrepl_prepare)                                                                                \
-    X('K', on_commit_prepared, pgrepl_commit_prepared)                                                                \
-    X('r', on_rollback_prepared, pgrepl_rollback_prepared)                                                            \
-    X('p', on_stream_prepare, pgrepl_prepare)
+    X('Y', on_type, pgrepl_msg_type)                                                                                   \
+    X('I', on_insert, pgrepl_msg_change)                                                                               \
+    X('U', on_update, pgrepl_msg_change)                                                                               \
+    X('D', on_delete, pgrepl_msg_change)                                                                               \
+    X('T', on_truncate, pgrepl_msg_truncate)                                                                           \
+    X('M', on_message, pgrepl_msg_logical)                                                                             \
+    X('S', on_stream_start, pgrepl_msg_stream_start)                                                                   \
+    X('E', on_stream_stop, pgrepl_msg_stream_stop)                                                                     \
+    X('c', on_stream_commit, pgrepl_msg_commit)                                                                        \
+    X('A', on_stream_abort, pgrepl_msg_stream_abort)                                                                   \
+    X('b', on_begin_prepare, pgrepl_msg_prepare)                                                                       \
+    X('P', on_prepare, pgrepl_msg_prepare)                                                                             \
+    X('K', on_commit_prepared, pgrepl_msg_commit_prepared)                                                             \
+    X('r', on_rollback_prepared, pgrepl_msg_rollback_prepared)                                                         \
+    X('p', on_stream_prepare, pgrepl_msg_prepare)
 
 /*
  * The one door to application callbacks: skips NULL ones, marks the decoder
@@ -248,7 +248,7 @@ static bool valid_identity(uint8_t c)
 
 static int decode_begin(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_begin m = {.wal = *wal};
+    pgrepl_msg_begin m = {.wal = *wal};
     m.final_lsn = pgrepl__cur_u64(c);
     m.commit_time = pgrepl__cur_i64(c);
     m.xid = pgrepl__cur_u32(c);
@@ -260,7 +260,7 @@ static int decode_begin(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *w
 }
 
 /* Commit and Stream Commit share the layout; Stream Commit has the xid in front. */
-static void read_commit(pgrepl_cursor *c, pgrepl_commit *m)
+static void read_commit(pgrepl_cursor *c, pgrepl_msg_commit *m)
 {
     m->flags = pgrepl__cur_u8(c);
     m->commit_lsn = pgrepl__cur_u64(c);
@@ -270,7 +270,7 @@ static void read_commit(pgrepl_cursor *c, pgrepl_commit *m)
 
 static int decode_commit(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_commit m = {.wal = *wal, .xid = d->xact_xid};
+    pgrepl_msg_commit m = {.wal = *wal, .xid = d->xact_xid};
     read_commit(c, &m);
     int rc = finish(d, c);
     if (rc != 0)
@@ -281,7 +281,7 @@ static int decode_commit(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *
 
 static int decode_origin(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_origin m = {.wal = *wal};
+    pgrepl_msg_origin m = {.wal = *wal};
     m.origin_lsn = pgrepl__cur_u64(c);
     m.name = pgrepl__cur_str(c, NULL);
     int rc = finish(d, c);
@@ -329,7 +329,7 @@ static int decode_relation(pgrepl_decoder *d, pgrepl_cursor *c)
 
 static int decode_type(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_type m = {.wal = *wal};
+    pgrepl_msg_type m = {.wal = *wal};
     size_t schema_len = 0, name_len = 0;
     m.xid = read_stream_xid(d, c);
     m.oid = pgrepl__cur_u32(c);
@@ -338,7 +338,7 @@ static int decode_type(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wa
     int rc = finish(d, c);
     if (rc != 0)
         return rc;
-    const pgrepl_type *t;
+    const pgrepl_msg_type *t;
     if (pgrepl__typecache_put(&d->types, &m, schema_len, name_len, &t) != 0)
         return fail(d, c, PGREPL_ENOMEM, c->pos, "out of memory caching type %u", m.oid);
     return call(d, c, 'Y', t);
@@ -346,10 +346,10 @@ static int decode_type(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wa
 
 /* ---- changes (the hot path) ------------------------------------------- */
 
-static void change_init(const pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal, pgrepl_change *m)
+static void change_init(const pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal, pgrepl_msg_change *m)
 {
     uint32_t xid = read_stream_xid(d, c);
-    *m = (pgrepl_change){
+    *m = (pgrepl_msg_change){
         .wal = *wal,
         .xid = d->in_stream ? xid : d->xact_xid,
         .streamed = d->in_stream,
@@ -358,7 +358,7 @@ static void change_init(const pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_
 
 static int decode_insert(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_change m;
+    pgrepl_msg_change m;
     change_init(d, c, wal, &m);
     m.rel = read_relation(d, c);
     if (m.rel == NULL || read_marker(d, c, "N") == 0)
@@ -375,7 +375,7 @@ static int decode_insert(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *
 
 static int decode_update(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_change m;
+    pgrepl_msg_change m;
     change_init(d, c, wal, &m);
     m.rel = read_relation(d, c);
     if (m.rel == NULL)
@@ -403,7 +403,7 @@ static int decode_update(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *
 
 static int decode_delete(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_change m;
+    pgrepl_msg_change m;
     change_init(d, c, wal, &m);
     m.rel = read_relation(d, c);
     if (m.rel == NULL)
@@ -423,7 +423,7 @@ static int decode_delete(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *
 
 static int decode_truncate(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_truncate m = {.wal = *wal, .streamed = d->in_stream};
+    pgrepl_msg_truncate m = {.wal = *wal, .streamed = d->in_stream};
     uint32_t xid = read_stream_xid(d, c);
     m.xid = d->in_stream ? xid : d->xact_xid;
     size_t count_at = c->pos;
@@ -454,7 +454,7 @@ static int decode_truncate(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal
 
 static int decode_message(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_message m = {.wal = *wal, .streamed = d->in_stream};
+    pgrepl_msg_logical m = {.wal = *wal, .streamed = d->in_stream};
     uint32_t xid = read_stream_xid(d, c);
     m.transactional = (pgrepl__cur_u8(c) & 1) != 0;
     m.lsn = pgrepl__cur_u64(c);
@@ -484,7 +484,7 @@ static int not_in_stream(pgrepl_decoder *d, pgrepl_cursor *c)
 
 static int decode_stream_start(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_stream_start m = {.wal = *wal};
+    pgrepl_msg_stream_start m = {.wal = *wal};
     if (not_in_stream(d, c) != 0)
         return c->err;
     m.xid = pgrepl__cur_u32(c);
@@ -499,7 +499,7 @@ static int decode_stream_start(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl
 
 static int decode_stream_stop(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_stream_stop m = {.wal = *wal, .xid = d->stream_xid};
+    pgrepl_msg_stream_stop m = {.wal = *wal, .xid = d->stream_xid};
     if (!d->in_stream)
         return fail(d, c, PGREPL_EPROTOCOL, 0, "Stream Stop without Stream Start");
     int rc = finish(d, c);
@@ -512,7 +512,7 @@ static int decode_stream_stop(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_
 
 static int decode_stream_commit(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_commit m = {.wal = *wal};
+    pgrepl_msg_commit m = {.wal = *wal};
     if (not_in_stream(d, c) != 0)
         return c->err;
     m.xid = pgrepl__cur_u32(c);
@@ -523,7 +523,7 @@ static int decode_stream_commit(pgrepl_decoder *d, pgrepl_cursor *c, const pgrep
 
 static int decode_stream_abort(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_stream_abort m = {.wal = *wal};
+    pgrepl_msg_stream_abort m = {.wal = *wal};
     if (not_in_stream(d, c) != 0)
         return c->err;
     m.xid = pgrepl__cur_u32(c);
@@ -541,7 +541,7 @@ static int decode_stream_abort(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl
 /* ---- two-phase --------------------------------------------------------- */
 
 /* Prepare and Stream Prepare: flags, prepare LSN, end LSN, time, xid, gid. */
-static void read_prepare(pgrepl_cursor *c, pgrepl_prepare *m)
+static void read_prepare(pgrepl_cursor *c, pgrepl_msg_prepare *m)
 {
     m->flags = pgrepl__cur_u8(c);
     m->prepare_lsn = pgrepl__cur_u64(c);
@@ -553,7 +553,7 @@ static void read_prepare(pgrepl_cursor *c, pgrepl_prepare *m)
 
 static int decode_begin_prepare(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_prepare m = {.wal = *wal};
+    pgrepl_msg_prepare m = {.wal = *wal};
     m.prepare_lsn = pgrepl__cur_u64(c);
     m.end_lsn = pgrepl__cur_u64(c);
     m.prepare_time = pgrepl__cur_i64(c);
@@ -568,7 +568,7 @@ static int decode_begin_prepare(pgrepl_decoder *d, pgrepl_cursor *c, const pgrep
 
 static int decode_prepare(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_prepare m = {.wal = *wal};
+    pgrepl_msg_prepare m = {.wal = *wal};
     read_prepare(c, &m);
     int rc = finish(d, c);
     if (rc != 0)
@@ -579,7 +579,7 @@ static int decode_prepare(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal 
 
 static int decode_stream_prepare(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_prepare m = {.wal = *wal};
+    pgrepl_msg_prepare m = {.wal = *wal};
     if (not_in_stream(d, c) != 0)
         return c->err;
     read_prepare(c, &m);
@@ -589,7 +589,7 @@ static int decode_stream_prepare(pgrepl_decoder *d, pgrepl_cursor *c, const pgre
 
 static int decode_commit_prepared(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_commit_prepared m = {.wal = *wal};
+    pgrepl_msg_commit_prepared m = {.wal = *wal};
     m.flags = pgrepl__cur_u8(c);
     m.commit_lsn = pgrepl__cur_u64(c);
     m.end_lsn = pgrepl__cur_u64(c);
@@ -602,7 +602,7 @@ static int decode_commit_prepared(pgrepl_decoder *d, pgrepl_cursor *c, const pgr
 
 static int decode_rollback_prepared(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
-    pgrepl_rollback_prepared m = {.wal = *wal};
+    pgrepl_msg_rollback_prepared m = {.wal = *wal};
     m.flags = pgrepl__cur_u8(c);
     m.prepare_end_lsn = pgrepl__cur_u64(c);
     m.rollback_end_lsn = pgrepl__cur_u64(c);
@@ -740,7 +740,7 @@ const pgrepl_relation *pgrepl_decoder_relation(const pgrepl_decoder *d, uint32_t
     return d != NULL ? pgrepl__oidmap_get(&d->rels, oid) : NULL;
 }
 
-const pgrepl_type *pgrepl_decoder_type(const pgrepl_decoder *d, uint32_t oid)
+const pgrepl_msg_type *pgrepl_decoder_type(const pgrepl_decoder *d, uint32_t oid)
 {
     return d != NULL ? pgrepl__oidmap_get(&d->types, oid) : NULL;
 }

@@ -124,7 +124,7 @@ static size_t walk_columns(const pgrepl_relmsg *m, const pgrepl_oidmap *types, p
         col.type_oid = pgrepl__cur_u32(&c);
         col.typmod = pgrepl__cur_i32(&c);
         need = size_add(need, len + 1);
-        const pgrepl_type *t = pgrepl__oidmap_get(types, col.type_oid);
+        const pgrepl_msg_type *t = pgrepl__oidmap_get(types, col.type_oid);
         size_t schema_len = t != NULL ? strlen(t->schema) : 0;
         size_t name_len = t != NULL ? strlen(t->name) : 0;
         if (t != NULL)
@@ -174,12 +174,12 @@ int pgrepl__relcache_put(pgrepl_oidmap *rels, const pgrepl_oidmap *types, const 
 }
 
 typedef struct typeentry {
-    pgrepl_type type;
+    pgrepl_msg_type type;
     char strings[];
 } typeentry;
 
-int pgrepl__typecache_put(pgrepl_oidmap *types, const pgrepl_type *t, size_t schema_len, size_t name_len,
-                          const pgrepl_type **out)
+int pgrepl__typecache_put(pgrepl_oidmap *types, const pgrepl_msg_type *t, size_t schema_len, size_t name_len,
+                          const pgrepl_msg_type **out)
 {
     const char *schema = namespace_or_catalog(t->schema, &schema_len);
     typeentry *e = pgrepl__malloc(sizeof(typeentry) + schema_len + 1 + name_len + 1);

@@ -83,7 +83,7 @@ int pgrepl__relcache_put(pgrepl_oidmap *rels, const pgrepl_oidmap *types, const 
  * into the type cache, replacing any entry for its OID; the copy is returned
  * in *out. PGREPL_ENOMEM leaves types unchanged.
  */
-int pgrepl__typecache_put(pgrepl_oidmap *types, const pgrepl_type *t, size_t schema_len, size_t name_len,
-                          const pgrepl_type **out);
+int pgrepl__typecache_put(pgrepl_oidmap *types, const pgrepl_msg_type *t, size_t schema_len, size_t name_len,
+                          const pgrepl_msg_type **out);
 
 #endif

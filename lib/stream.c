@@ -380,7 +380,7 @@ static int check_unit(pgrepl_stream *s, const char *what, pgrepl_lsn start, pgre
     return 0;
 }
 
-static int w_begin(void *ud, const pgrepl_begin *m)
+static int w_begin(void *ud, const pgrepl_msg_begin *m)
 {
     pgrepl_stream *s = ud;
     s->begin_lsn = m->final_lsn;
@@ -388,7 +388,7 @@ static int w_begin(void *ud, const pgrepl_begin *m)
     return CALL_APP(s, on_begin, m);
 }
 
-static int w_commit(void *ud, const pgrepl_commit *m)
+static int w_commit(void *ud, const pgrepl_msg_commit *m)
 {
     pgrepl_stream *s = ud;
     pgrepl_lsn begin = s->begin_lsn;
@@ -405,7 +405,7 @@ static int w_commit(void *ud, const pgrepl_commit *m)
     return unit_done(s, CALL_APP(s, on_commit, m), m->end_lsn);
 }
 
-static int w_origin(void *ud, const pgrepl_origin *m)
+static int w_origin(void *ud, const pgrepl_msg_origin *m)
 {
     pgrepl_stream *s = ud;
     return CALL_APP(s, on_origin, m);
@@ -417,31 +417,31 @@ static int w_relation(void *ud, const pgrepl_relation *m)
     return CALL_APP(s, on_relation, m);
 }
 
-static int w_type(void *ud, const pgrepl_type *m)
+static int w_type(void *ud, const pgrepl_msg_type *m)
 {
     pgrepl_stream *s = ud;
     return CALL_APP(s, on_type, m);
 }
 
-static int w_insert(void *ud, const pgrepl_change *m)
+static int w_insert(void *ud, const pgrepl_msg_change *m)
 {
     pgrepl_stream *s = ud;
     return CALL_APP(s, on_insert, m);
 }
 
-static int w_update(void *ud, const pgrepl_change *m)
+static int w_update(void *ud, const pgrepl_msg_change *m)
 {
     pgrepl_stream *s = ud;
     return CALL_APP(s, on_update, m);
 }
 
-static int w_delete(void *ud, const pgrepl_change *m)
+static int w_delete(void *ud, const pgrepl_msg_change *m)
 {
     pgrepl_stream *s = ud;
     return CALL_APP(s, on_delete, m);
 }
 
-static int w_truncate(void *ud, const pgrepl_truncate *m)
+static int w_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     pgrepl_stream *s = ud;
     return CALL_APP(s, on_truncate, m);
@@ -453,7 +453,7 @@ static int w_truncate(void *ud, const pgrepl_truncate *m)
  * unacknowledged before it, so it never confirms more than the ledger
  * rules allow.
  */
-static int hidden_heartbeat(pgrepl_stream *s, const pgrepl_message *m)
+static int hidden_heartbeat(pgrepl_stream *s, const pgrepl_msg_logical *m)
 {
     if (m->transactional || !pgrepl__ledger_idle(&s->ledger) || s->ledger.acked < s->ledger.delivered_end)
         return 0;
@@ -462,7 +462,7 @@ static int hidden_heartbeat(pgrepl_stream *s, const pgrepl_message *m)
     return 0;
 }
 
-static int w_message(void *ud, const pgrepl_message *m)
+static int w_message(void *ud, const pgrepl_msg_logical *m)
 {
     pgrepl_stream *s = ud;
     if (!m->transactional && check_unit(s, "Message", 0, m->lsn, true) != 0)
@@ -475,7 +475,7 @@ static int w_message(void *ud, const pgrepl_message *m)
     return unit_done(s, CALL_APP(s, on_message, m), m->lsn);
 }
 
-static int w_stream_start(void *ud, const pgrepl_stream_start *m)
+static int w_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 {
     pgrepl_stream *s = ud;
     if (m->first_segment && pgrepl__ledger_stream_open(&s->ledger, m->xid) != 0) {
@@ -485,13 +485,13 @@ static int w_stream_start(void *ud, const pgrepl_stream_start *m)
     return CALL_APP(s, on_stream_start, m);
 }
 
-static int w_stream_stop(void *ud, const pgrepl_stream_stop *m)
+static int w_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
 {
     pgrepl_stream *s = ud;
     return CALL_APP(s, on_stream_stop, m);
 }
 
-static int w_stream_commit(void *ud, const pgrepl_commit *m)
+static int w_stream_commit(void *ud, const pgrepl_msg_commit *m)
 {
     pgrepl_stream *s = ud;
     if (check_unit(s, "Stream Commit", m->commit_lsn, m->end_lsn, true) != 0)
@@ -500,7 +500,7 @@ static int w_stream_commit(void *ud, const pgrepl_commit *m)
     return unit_done(s, CALL_APP(s, on_stream_commit, m), m->end_lsn);
 }
 
-static int w_stream_abort(void *ud, const pgrepl_stream_abort *m)
+static int w_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
 {
     pgrepl_stream *s = ud;
     /* an aborted transaction leaves nothing to acknowledge: it must not hold back the idle rule */
@@ -509,14 +509,14 @@ static int w_stream_abort(void *ud, const pgrepl_stream_abort *m)
     return CALL_APP(s, on_stream_abort, m);
 }
 
-static int w_begin_prepare(void *ud, const pgrepl_prepare *m)
+static int w_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     pgrepl_stream *s = ud;
     pgrepl__ledger_begin(&s->ledger);
     return CALL_APP(s, on_begin_prepare, m);
 }
 
-static int w_prepare(void *ud, const pgrepl_prepare *m)
+static int w_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     pgrepl_stream *s = ud;
     if (check_unit(s, "Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
@@ -525,7 +525,7 @@ static int w_prepare(void *ud, const pgrepl_prepare *m)
     return unit_done(s, CALL_APP(s, on_prepare, m), m->end_lsn);
 }
 
-static int w_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
+static int w_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
 {
     pgrepl_stream *s = ud;
     if (check_unit(s, "Commit Prepared", m->commit_lsn, m->end_lsn, true) != 0)
@@ -534,7 +534,7 @@ static int w_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
     return unit_done(s, CALL_APP(s, on_commit_prepared, m), m->end_lsn);
 }
 
-static int w_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
+static int w_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
 {
     pgrepl_stream *s = ud;
     if (check_unit(s, "Rollback Prepared", 0, m->rollback_end_lsn, true) != 0)
@@ -543,7 +543,7 @@ static int w_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
     return unit_done(s, CALL_APP(s, on_rollback_prepared, m), m->rollback_end_lsn);
 }
 
-static int w_stream_prepare(void *ud, const pgrepl_prepare *m)
+static int w_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     pgrepl_stream *s = ud;
     if (check_unit(s, "Stream Prepare", m->prepare_lsn, m->end_lsn, false) != 0)

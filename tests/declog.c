@@ -211,7 +211,7 @@ void declog_keepalive(declog *log, const pgrepl_copydata *cd)
     end_line(log);
 }
 
-static int on_begin(void *ud, const pgrepl_begin *m)
+static int on_begin(void *ud, const pgrepl_msg_begin *m)
 {
     declog *log = ud;
     put_head(log, 'B', &m->wal);
@@ -221,7 +221,7 @@ static int on_begin(void *ud, const pgrepl_begin *m)
     return end_line(log);
 }
 
-static void put_commit(declog *log, char type, const pgrepl_commit *m)
+static void put_commit(declog *log, char type, const pgrepl_msg_commit *m)
 {
     put_head(log, type, &m->wal);
     putf(log, " flags=%u", m->flags);
@@ -231,19 +231,19 @@ static void put_commit(declog *log, char type, const pgrepl_commit *m)
     putf(log, " xid=%u", m->xid);
 }
 
-static int on_commit(void *ud, const pgrepl_commit *m)
+static int on_commit(void *ud, const pgrepl_msg_commit *m)
 {
     put_commit(ud, 'C', m);
     return end_line(ud);
 }
 
-static int on_stream_commit(void *ud, const pgrepl_commit *m)
+static int on_stream_commit(void *ud, const pgrepl_msg_commit *m)
 {
     put_commit(ud, 'c', m);
     return end_line(ud);
 }
 
-static int on_origin(void *ud, const pgrepl_origin *m)
+static int on_origin(void *ud, const pgrepl_msg_origin *m)
 {
     declog *log = ud;
     put_head(log, 'O', &m->wal);
@@ -280,7 +280,7 @@ static int on_relation(void *ud, const pgrepl_relation *rel)
     return end_line(log);
 }
 
-static int on_type(void *ud, const pgrepl_type *m)
+static int on_type(void *ud, const pgrepl_msg_type *m)
 {
     declog *log = ud;
     put_head(log, 'Y', &m->wal);
@@ -290,7 +290,7 @@ static int on_type(void *ud, const pgrepl_type *m)
     return end_line(log);
 }
 
-static int put_change(declog *log, char type, const pgrepl_change *m)
+static int put_change(declog *log, char type, const pgrepl_msg_change *m)
 {
     put_head(log, type, &m->wal);
     putf(log, " xid=%u streamed=%d", m->xid, m->streamed ? 1 : 0);
@@ -300,22 +300,22 @@ static int put_change(declog *log, char type, const pgrepl_change *m)
     return end_line(log);
 }
 
-static int on_insert(void *ud, const pgrepl_change *m)
+static int on_insert(void *ud, const pgrepl_msg_change *m)
 {
     return put_change(ud, 'I', m);
 }
 
-static int on_update(void *ud, const pgrepl_change *m)
+static int on_update(void *ud, const pgrepl_msg_change *m)
 {
     return put_change(ud, 'U', m);
 }
 
-static int on_delete(void *ud, const pgrepl_change *m)
+static int on_delete(void *ud, const pgrepl_msg_change *m)
 {
     return put_change(ud, 'D', m);
 }
 
-static int on_truncate(void *ud, const pgrepl_truncate *m)
+static int on_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     declog *log = ud;
     put_head(log, 'T', &m->wal);
@@ -330,7 +330,7 @@ static int on_truncate(void *ud, const pgrepl_truncate *m)
     return end_line(log);
 }
 
-static int on_message(void *ud, const pgrepl_message *m)
+static int on_message(void *ud, const pgrepl_msg_logical *m)
 {
     declog *log = ud;
     put_head(log, 'M', &m->wal);
@@ -342,7 +342,7 @@ static int on_message(void *ud, const pgrepl_message *m)
     return end_line(log);
 }
 
-static int on_stream_start(void *ud, const pgrepl_stream_start *m)
+static int on_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 {
     declog *log = ud;
     put_head(log, 'S', &m->wal);
@@ -350,7 +350,7 @@ static int on_stream_start(void *ud, const pgrepl_stream_start *m)
     return end_line(log);
 }
 
-static int on_stream_stop(void *ud, const pgrepl_stream_stop *m)
+static int on_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
 {
     declog *log = ud;
     put_head(log, 'E', &m->wal);
@@ -358,7 +358,7 @@ static int on_stream_stop(void *ud, const pgrepl_stream_stop *m)
     return end_line(log);
 }
 
-static int on_stream_abort(void *ud, const pgrepl_stream_abort *m)
+static int on_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
 {
     declog *log = ud;
     put_head(log, 'A', &m->wal);
@@ -368,7 +368,7 @@ static int on_stream_abort(void *ud, const pgrepl_stream_abort *m)
     return end_line(log);
 }
 
-static int put_prepare(declog *log, char type, const pgrepl_prepare *m)
+static int put_prepare(declog *log, char type, const pgrepl_msg_prepare *m)
 {
     put_head(log, type, &m->wal);
     putf(log, " flags=%u", m->flags);
@@ -380,22 +380,22 @@ static int put_prepare(declog *log, char type, const pgrepl_prepare *m)
     return end_line(log);
 }
 
-static int on_begin_prepare(void *ud, const pgrepl_prepare *m)
+static int on_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     return put_prepare(ud, 'b', m);
 }
 
-static int on_prepare(void *ud, const pgrepl_prepare *m)
+static int on_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     return put_prepare(ud, 'P', m);
 }
 
-static int on_stream_prepare(void *ud, const pgrepl_prepare *m)
+static int on_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     return put_prepare(ud, 'p', m);
 }
 
-static int on_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
+static int on_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
 {
     declog *log = ud;
     put_head(log, 'K', &m->wal);
@@ -408,7 +408,7 @@ static int on_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
     return end_line(log);
 }
 
-static int on_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
+static int on_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
 {
     declog *log = ud;
     put_head(log, 'r', &m->wal);

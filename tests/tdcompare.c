@@ -359,7 +359,7 @@ static int add_to_txn(tdcompare *t, bool streamed, uint32_t xid, bool is_change,
     return 0;
 }
 
-static int on_change(tdcompare *t, const pgrepl_change *m, const char *op)
+static int on_change(tdcompare *t, const pgrepl_msg_change *m, const char *op)
 {
     strbuf b = {0};
     sb_put(&b, "table ");
@@ -386,28 +386,28 @@ static int on_change(tdcompare *t, const pgrepl_change *m, const char *op)
     return add_to_txn(t, m->streamed, m->xid, true, text);
 }
 
-static int cb_insert(void *ud, const pgrepl_change *m)
+static int cb_insert(void *ud, const pgrepl_msg_change *m)
 {
     tdcompare *t = ud;
     t->stats.messages['I']++;
     return on_change(t, m, "INSERT");
 }
 
-static int cb_update(void *ud, const pgrepl_change *m)
+static int cb_update(void *ud, const pgrepl_msg_change *m)
 {
     tdcompare *t = ud;
     t->stats.messages['U']++;
     return on_change(t, m, "UPDATE");
 }
 
-static int cb_delete(void *ud, const pgrepl_change *m)
+static int cb_delete(void *ud, const pgrepl_msg_change *m)
 {
     tdcompare *t = ud;
     t->stats.messages['D']++;
     return on_change(t, m, "DELETE");
 }
 
-static int cb_truncate(void *ud, const pgrepl_truncate *m)
+static int cb_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     tdcompare *t = ud;
     t->stats.messages['T']++;
@@ -432,7 +432,7 @@ static int cb_truncate(void *ud, const pgrepl_truncate *m)
     return add_to_txn(t, m->streamed, m->xid, true, sb_take(&b));
 }
 
-static int cb_message(void *ud, const pgrepl_message *m)
+static int cb_message(void *ud, const pgrepl_msg_logical *m)
 {
     tdcompare *t = ud;
     t->stats.messages['M']++;
@@ -476,14 +476,14 @@ static char *gid_line(const char *what, const char *gid)
     return sb_take(&b);
 }
 
-static int cb_begin(void *ud, const pgrepl_begin *m)
+static int cb_begin(void *ud, const pgrepl_msg_begin *m)
 {
     tdcompare *t = ud;
     t->stats.messages['B']++;
     return open_txn(t, m->xid);
 }
 
-static int cb_commit(void *ud, const pgrepl_commit *m)
+static int cb_commit(void *ud, const pgrepl_msg_commit *m)
 {
     tdcompare *t = ud;
     (void)m;
@@ -493,14 +493,14 @@ static int cb_commit(void *ud, const pgrepl_commit *m)
     return close_txn(t, sb_take(&b));
 }
 
-static int cb_begin_prepare(void *ud, const pgrepl_prepare *m)
+static int cb_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     tdcompare *t = ud;
     t->stats.messages['b']++;
     return open_txn(t, m->xid);
 }
 
-static int cb_prepare(void *ud, const pgrepl_prepare *m)
+static int cb_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     tdcompare *t = ud;
     t->stats.messages['P']++;
@@ -508,7 +508,7 @@ static int cb_prepare(void *ud, const pgrepl_prepare *m)
 }
 
 /* test_decoding prints these whether or not the prepared transaction printed anything. */
-static int cb_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
+static int cb_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
 {
     tdcompare *t = ud;
     t->stats.messages['K']++;
@@ -516,7 +516,7 @@ static int cb_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
     return 0;
 }
 
-static int cb_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
+static int cb_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
 {
     tdcompare *t = ud;
     t->stats.messages['r']++;
@@ -532,7 +532,7 @@ static int cb_relation(void *ud, const pgrepl_relation *rel)
     return 0;
 }
 
-static int cb_type(void *ud, const pgrepl_type *m)
+static int cb_type(void *ud, const pgrepl_msg_type *m)
 {
     tdcompare *t = ud;
     (void)m;
@@ -540,7 +540,7 @@ static int cb_type(void *ud, const pgrepl_type *m)
     return 0;
 }
 
-static int cb_origin(void *ud, const pgrepl_origin *m)
+static int cb_origin(void *ud, const pgrepl_msg_origin *m)
 {
     tdcompare *t = ud;
     (void)m;
@@ -548,7 +548,7 @@ static int cb_origin(void *ud, const pgrepl_origin *m)
     return 0;
 }
 
-static int cb_stream_start(void *ud, const pgrepl_stream_start *m)
+static int cb_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 {
     tdcompare *t = ud;
     t->stats.messages['S']++;
@@ -567,7 +567,7 @@ static int cb_stream_start(void *ud, const pgrepl_stream_start *m)
     return 0;
 }
 
-static int cb_stream_stop(void *ud, const pgrepl_stream_stop *m)
+static int cb_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
 {
     tdcompare *t = ud;
     (void)m;
@@ -587,7 +587,7 @@ static txbuf *ending_stream(tdcompare *t, uint32_t xid, const char *what)
     return tx;
 }
 
-static int cb_stream_commit(void *ud, const pgrepl_commit *m)
+static int cb_stream_commit(void *ud, const pgrepl_msg_commit *m)
 {
     tdcompare *t = ud;
     t->stats.messages['c']++;
@@ -601,7 +601,7 @@ static int cb_stream_commit(void *ud, const pgrepl_commit *m)
     return 0;
 }
 
-static int cb_stream_prepare(void *ud, const pgrepl_prepare *m)
+static int cb_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     tdcompare *t = ud;
     t->stats.messages['p']++;
@@ -613,7 +613,7 @@ static int cb_stream_prepare(void *ud, const pgrepl_prepare *m)
     return 0;
 }
 
-static int cb_stream_abort(void *ud, const pgrepl_stream_abort *m)
+static int cb_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
 {
     tdcompare *t = ud;
     t->stats.messages['A']++;

@@ -139,40 +139,40 @@ typedef struct pgrepl_tuple {
     const pgrepl_value *values;  /* one per column, in relation column order */
 } pgrepl_tuple;
 
-typedef struct pgrepl_begin {
+typedef struct pgrepl_msg_begin {
     pgrepl_wal wal;
     pgrepl_lsn final_lsn;         /* start LSN of the commit record */
     pgrepl_timestamp commit_time;
     uint32_t xid;
-} pgrepl_begin;
+} pgrepl_msg_begin;
 
 /* Commit ('C') and Stream Commit ('c'). */
-typedef struct pgrepl_commit {
+typedef struct pgrepl_msg_commit {
     pgrepl_wal wal;
     uint8_t flags;                /* always 0 today */
     pgrepl_lsn commit_lsn;        /* start of the commit record */
     pgrepl_lsn end_lsn;           /* end of the commit record: the position to acknowledge */
     pgrepl_timestamp commit_time;
     uint32_t xid;                 /* 'c': from the message; 'C': the xid of the Begin, or 0 */
-} pgrepl_commit;
+} pgrepl_msg_commit;
 
-typedef struct pgrepl_origin {
+typedef struct pgrepl_msg_origin {
     pgrepl_wal wal;
     pgrepl_lsn origin_lsn;
     const char *name;
-} pgrepl_origin;
+} pgrepl_msg_origin;
 
 /* Type ('Y'): recorded in the decoder before the callback runs. */
-typedef struct pgrepl_type {
+typedef struct pgrepl_msg_type {
     pgrepl_wal wal;
     uint32_t xid;       /* xid prefix inside a stream block, else 0 */
     uint32_t oid;
     const char *schema; /* "pg_catalog" where pgoutput sent "" */
     const char *name;
-} pgrepl_type;
+} pgrepl_msg_type;
 
 /* Insert ('I'), Update ('U') and Delete ('D'). */
-typedef struct pgrepl_change {
+typedef struct pgrepl_msg_change {
     pgrepl_wal wal;
     uint32_t xid;                   /* stream block: the xid prefix (may be a subtransaction);
                                        otherwise the xid of the enclosing Begin / Begin Prepare, or 0 */
@@ -181,22 +181,22 @@ typedef struct pgrepl_change {
     char old_kind;                  /* 'K' (old key only), 'O' (whole old row) or 0 (none) */
     const pgrepl_tuple *old_tuple;  /* NULL when old_kind is 0 */
     const pgrepl_tuple *new_tuple;  /* NULL for Delete */
-} pgrepl_change;
+} pgrepl_msg_change;
 
 #define PGREPL_TRUNCATE_CASCADE 0x01
 #define PGREPL_TRUNCATE_RESTART_IDENTITY 0x02
 
-typedef struct pgrepl_truncate {
+typedef struct pgrepl_msg_truncate {
     pgrepl_wal wal;
     uint32_t xid;
     bool streamed;
     uint8_t options;                       /* PGREPL_TRUNCATE_* bits */
     int nrelations;
     const pgrepl_relation *const *relations; /* nrelations entries */
-} pgrepl_truncate;
+} pgrepl_msg_truncate;
 
 /* Logical decoding message ('M'), from pg_logical_emit_message(). */
-typedef struct pgrepl_message {
+typedef struct pgrepl_msg_logical {
     pgrepl_wal wal;
     uint32_t xid;            /* transactional: as for changes; non-transactional: 0 */
     bool streamed;
@@ -205,30 +205,30 @@ typedef struct pgrepl_message {
     const char *prefix;      /* NUL-terminated, in the payload */
     const uint8_t *content;  /* span into the payload, not NUL-terminated */
     uint32_t content_len;
-} pgrepl_message;
+} pgrepl_msg_logical;
 
-typedef struct pgrepl_stream_start {
+typedef struct pgrepl_msg_stream_start {
     pgrepl_wal wal;
     uint32_t xid;
     bool first_segment;
-} pgrepl_stream_start;
+} pgrepl_msg_stream_start;
 
-typedef struct pgrepl_stream_stop {
+typedef struct pgrepl_msg_stream_stop {
     pgrepl_wal wal;
     uint32_t xid;            /* xid of the block being closed */
-} pgrepl_stream_stop;
+} pgrepl_msg_stream_stop;
 
-typedef struct pgrepl_stream_abort {
+typedef struct pgrepl_msg_stream_abort {
     pgrepl_wal wal;
     uint32_t xid;            /* top-level transaction */
     uint32_t subxid;         /* equal to xid when the whole transaction aborts */
     bool has_abort_info;     /* abort_lsn / abort_time present (streaming = parallel) */
     pgrepl_lsn abort_lsn;
     pgrepl_timestamp abort_time;
-} pgrepl_stream_abort;
+} pgrepl_msg_stream_abort;
 
 /* Begin Prepare ('b'), Prepare ('P') and Stream Prepare ('p'). */
-typedef struct pgrepl_prepare {
+typedef struct pgrepl_msg_prepare {
     pgrepl_wal wal;
     uint8_t flags;               /* always 0 ('b' has none) */
     pgrepl_lsn prepare_lsn;      /* start of the PREPARE record */
@@ -236,9 +236,9 @@ typedef struct pgrepl_prepare {
     pgrepl_timestamp prepare_time;
     uint32_t xid;
     const char *gid;
-} pgrepl_prepare;
+} pgrepl_msg_prepare;
 
-typedef struct pgrepl_commit_prepared {
+typedef struct pgrepl_msg_commit_prepared {
     pgrepl_wal wal;
     uint8_t flags;
     pgrepl_lsn commit_lsn;       /* start of the COMMIT PREPARED record */
@@ -246,9 +246,9 @@ typedef struct pgrepl_commit_prepared {
     pgrepl_timestamp commit_time;
     uint32_t xid;
     const char *gid;
-} pgrepl_commit_prepared;
+} pgrepl_msg_commit_prepared;
 
-typedef struct pgrepl_rollback_prepared {
+typedef struct pgrepl_msg_rollback_prepared {
     pgrepl_wal wal;
     uint8_t flags;
     pgrepl_lsn prepare_end_lsn;  /* end of the original PREPARE record */
@@ -257,7 +257,7 @@ typedef struct pgrepl_rollback_prepared {
     pgrepl_timestamp rollback_time;
     uint32_t xid;
     const char *gid;
-} pgrepl_rollback_prepared;
+} pgrepl_msg_rollback_prepared;
 
 /*
  * Callbacks, one per message type. Any may be NULL (the message is still
@@ -268,25 +268,25 @@ typedef struct pgrepl_rollback_prepared {
  * only the members that fit in the size passed to pgrepl_decoder_new().
  */
 typedef struct pgrepl_decoder_callbacks {
-    int (*on_begin)(void *ud, const pgrepl_begin *m);
-    int (*on_commit)(void *ud, const pgrepl_commit *m);
-    int (*on_origin)(void *ud, const pgrepl_origin *m);
+    int (*on_begin)(void *ud, const pgrepl_msg_begin *m);
+    int (*on_commit)(void *ud, const pgrepl_msg_commit *m);
+    int (*on_origin)(void *ud, const pgrepl_msg_origin *m);
     int (*on_relation)(void *ud, const pgrepl_relation *rel);
-    int (*on_type)(void *ud, const pgrepl_type *m);
-    int (*on_insert)(void *ud, const pgrepl_change *m);
-    int (*on_update)(void *ud, const pgrepl_change *m);
-    int (*on_delete)(void *ud, const pgrepl_change *m);
-    int (*on_truncate)(void *ud, const pgrepl_truncate *m);
-    int (*on_message)(void *ud, const pgrepl_message *m);
-    int (*on_stream_start)(void *ud, const pgrepl_stream_start *m);
-    int (*on_stream_stop)(void *ud, const pgrepl_stream_stop *m);
-    int (*on_stream_commit)(void *ud, const pgrepl_commit *m);
-    int (*on_stream_abort)(void *ud, const pgrepl_stream_abort *m);
-    int (*on_begin_prepare)(void *ud, const pgrepl_prepare *m);
-    int (*on_prepare)(void *ud, const pgrepl_prepare *m);
-    int (*on_commit_prepared)(void *ud, const pgrepl_commit_prepared *m);
-    int (*on_rollback_prepared)(void *ud, const pgrepl_rollback_prepared *m);
-    int (*on_stream_prepare)(void *ud, const pgrepl_prepare *m);
+    int (*on_type)(void *ud, const pgrepl_msg_type *m);
+    int (*on_insert)(void *ud, const pgrepl_msg_change *m);
+    int (*on_update)(void *ud, const pgrepl_msg_change *m);
+    int (*on_delete)(void *ud, const pgrepl_msg_change *m);
+    int (*on_truncate)(void *ud, const pgrepl_msg_truncate *m);
+    int (*on_message)(void *ud, const pgrepl_msg_logical *m);
+    int (*on_stream_start)(void *ud, const pgrepl_msg_stream_start *m);
+    int (*on_stream_stop)(void *ud, const pgrepl_msg_stream_stop *m);
+    int (*on_stream_commit)(void *ud, const pgrepl_msg_commit *m);
+    int (*on_stream_abort)(void *ud, const pgrepl_msg_stream_abort *m);
+    int (*on_begin_prepare)(void *ud, const pgrepl_msg_prepare *m);
+    int (*on_prepare)(void *ud, const pgrepl_msg_prepare *m);
+    int (*on_commit_prepared)(void *ud, const pgrepl_msg_commit_prepared *m);
+    int (*on_rollback_prepared)(void *ud, const pgrepl_msg_rollback_prepared *m);
+    int (*on_stream_prepare)(void *ud, const pgrepl_msg_prepare *m);
 } pgrepl_decoder_callbacks;
 
 typedef struct pgrepl_decoder pgrepl_decoder;
@@ -344,7 +344,7 @@ PGREPL_EXTERN char pgrepl_decoder_error_msgtype(const pgrepl_decoder *dec);
 PGREPL_EXTERN const pgrepl_relation *pgrepl_decoder_relation(const pgrepl_decoder *dec, uint32_t oid);
 
 /* Cached Type message for oid, or NULL. Valid until the next Type message for oid, reset or free. */
-PGREPL_EXTERN const pgrepl_type *pgrepl_decoder_type(const pgrepl_decoder *dec, uint32_t oid);
+PGREPL_EXTERN const pgrepl_msg_type *pgrepl_decoder_type(const pgrepl_decoder *dec, uint32_t oid);
 
 /* True while between Stream Start and Stream Stop. */
 PGREPL_EXTERN bool pgrepl_decoder_in_stream(const pgrepl_decoder *dec);

@@ -22,8 +22,8 @@
  * uv_loop_close() succeeds.
  *
  * (start/stop carry the _replication suffix because decode.h already names
- * the Stream Start / Stream Stop message types pgrepl_stream_start and
- * pgrepl_stream_stop.)
+ * the Stream Start / Stream Stop message types pgrepl_msg_stream_start and
+ * pgrepl_msg_stream_stop.)
  *
  * Callbacks: every callback (decoder and stream callbacks) runs on the loop
  * thread from inside uv_run(). From inside any callback the application may
@@ -442,7 +442,7 @@ PGREPL_EXTERN uint64_t pgrepl_stream_reconnects(const pgrepl_stream *s);
 
 /*
  * The application has durably processed everything up to lsn: a commit's
- * end_lsn (pgrepl_commit.end_lsn), a Prepare / Commit Prepared / Rollback
+ * end_lsn (pgrepl_msg_commit.end_lsn), a Prepare / Commit Prepared / Rollback
  * Prepared end LSN, or a non-transactional message's lsn. Clamped to what
  * was received; never goes backwards. The next status update reports it
  * (at once if the server is waiting for it). Safe from callbacks.

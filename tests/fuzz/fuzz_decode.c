@@ -223,7 +223,7 @@ static void check_xid(const fuzz *f, bool streamed, uint32_t xid)
         CHECK(xid == f->xact_xid);
 }
 
-static void check_change(const fuzz *f, const pgrepl_change *m)
+static void check_change(const fuzz *f, const pgrepl_msg_change *m)
 {
     check_xid(f, m->streamed, m->xid);
     check_relation(f, m->rel);
@@ -236,7 +236,7 @@ static void check_change(const fuzz *f, const pgrepl_change *m)
 
 /* ---- callbacks ------------------------------------------------------------ */
 
-static int on_begin(void *ud, const pgrepl_begin *m)
+static int on_begin(void *ud, const pgrepl_msg_begin *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -244,7 +244,7 @@ static int on_begin(void *ud, const pgrepl_begin *m)
     return leave(f);
 }
 
-static int on_commit(void *ud, const pgrepl_commit *m)
+static int on_commit(void *ud, const pgrepl_msg_commit *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -253,7 +253,7 @@ static int on_commit(void *ud, const pgrepl_commit *m)
     return leave(f);
 }
 
-static int on_origin(void *ud, const pgrepl_origin *m)
+static int on_origin(void *ud, const pgrepl_msg_origin *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -270,7 +270,7 @@ static int on_relation(void *ud, const pgrepl_relation *rel)
     /* Type names come from the type cache as it was when the Relation arrived, which is now. */
     for (int i = 0; i < rel->ncolumns; i++) {
         const pgrepl_column *col = &rel->columns[i];
-        const pgrepl_type *t = pgrepl_decoder_type(f->dec, col->type_oid);
+        const pgrepl_msg_type *t = pgrepl_decoder_type(f->dec, col->type_oid);
         CHECK((t == NULL) == (col->type_name == NULL));
         if (t != NULL)
             CHECK(strcmp(t->name, col->type_name) == 0 && strcmp(t->schema, col->type_schema) == 0);
@@ -278,7 +278,7 @@ static int on_relation(void *ud, const pgrepl_relation *rel)
     return leave(f);
 }
 
-static int on_type(void *ud, const pgrepl_type *m)
+static int on_type(void *ud, const pgrepl_msg_type *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -289,7 +289,7 @@ static int on_type(void *ud, const pgrepl_type *m)
     return leave(f);
 }
 
-static int on_insert(void *ud, const pgrepl_change *m)
+static int on_insert(void *ud, const pgrepl_msg_change *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -298,7 +298,7 @@ static int on_insert(void *ud, const pgrepl_change *m)
     return leave(f);
 }
 
-static int on_update(void *ud, const pgrepl_change *m)
+static int on_update(void *ud, const pgrepl_msg_change *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -308,7 +308,7 @@ static int on_update(void *ud, const pgrepl_change *m)
     return leave(f);
 }
 
-static int on_delete(void *ud, const pgrepl_change *m)
+static int on_delete(void *ud, const pgrepl_msg_change *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -318,7 +318,7 @@ static int on_delete(void *ud, const pgrepl_change *m)
     return leave(f);
 }
 
-static int on_truncate(void *ud, const pgrepl_truncate *m)
+static int on_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -330,7 +330,7 @@ static int on_truncate(void *ud, const pgrepl_truncate *m)
     return leave(f);
 }
 
-static int on_message(void *ud, const pgrepl_message *m)
+static int on_message(void *ud, const pgrepl_msg_logical *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -344,7 +344,7 @@ static int on_message(void *ud, const pgrepl_message *m)
     return leave(f);
 }
 
-static int on_stream_start(void *ud, const pgrepl_stream_start *m)
+static int on_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -355,7 +355,7 @@ static int on_stream_start(void *ud, const pgrepl_stream_start *m)
     return leave(f);
 }
 
-static int on_stream_stop(void *ud, const pgrepl_stream_stop *m)
+static int on_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -371,7 +371,7 @@ static void check_outside_stream(const fuzz *f)
     CHECK(!f->in_stream && !pgrepl_decoder_in_stream(f->dec));
 }
 
-static int on_stream_commit(void *ud, const pgrepl_commit *m)
+static int on_stream_commit(void *ud, const pgrepl_msg_commit *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -379,7 +379,7 @@ static int on_stream_commit(void *ud, const pgrepl_commit *m)
     return leave(f);
 }
 
-static int on_stream_abort(void *ud, const pgrepl_stream_abort *m)
+static int on_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -388,7 +388,7 @@ static int on_stream_abort(void *ud, const pgrepl_stream_abort *m)
     return leave(f);
 }
 
-static int on_begin_prepare(void *ud, const pgrepl_prepare *m)
+static int on_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -397,7 +397,7 @@ static int on_begin_prepare(void *ud, const pgrepl_prepare *m)
     return leave(f);
 }
 
-static int on_prepare(void *ud, const pgrepl_prepare *m)
+static int on_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -406,7 +406,7 @@ static int on_prepare(void *ud, const pgrepl_prepare *m)
     return leave(f);
 }
 
-static int on_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
+static int on_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -414,7 +414,7 @@ static int on_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
     return leave(f);
 }
 
-static int on_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
+static int on_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);
@@ -422,7 +422,7 @@ static int on_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
     return leave(f);
 }
 
-static int on_stream_prepare(void *ud, const pgrepl_prepare *m)
+static int on_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     fuzz *f = ud;
     enter(f, &m->wal);

@@ -335,7 +335,7 @@ static uint64_t now_ms(ctx *t)
     return uv_now(&t->loop);
 }
 
-static int cb_begin(void *ud, const pgrepl_begin *m)
+static int cb_begin(void *ud, const pgrepl_msg_begin *m)
 {
     ctx *t = ud;
     (void)m;
@@ -343,7 +343,7 @@ static int cb_begin(void *ud, const pgrepl_begin *m)
     return 0;
 }
 
-static int cb_insert(void *ud, const pgrepl_change *m)
+static int cb_insert(void *ud, const pgrepl_msg_change *m)
 {
     ctx *t = ud;
     (void)m;
@@ -351,7 +351,7 @@ static int cb_insert(void *ud, const pgrepl_change *m)
     return 0;
 }
 
-static int cb_commit(void *ud, const pgrepl_commit *m)
+static int cb_commit(void *ud, const pgrepl_msg_commit *m)
 {
     ctx *t = ud;
     t->n_commit++;

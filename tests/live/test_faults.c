@@ -1388,7 +1388,7 @@ typedef struct inv {
     char message[512], hint[256], states[256];
 } inv;
 
-static int inv_commit(void *ud, const pgrepl_commit *m)
+static int inv_commit(void *ud, const pgrepl_msg_commit *m)
 {
     inv *t = ud;
     (void)m;

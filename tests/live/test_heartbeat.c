@@ -152,7 +152,7 @@ static uint64_t now_ms(ctx *t)
     return uv_now(&t->loop);
 }
 
-static int cb_commit(void *ud, const pgrepl_commit *m)
+static int cb_commit(void *ud, const pgrepl_msg_commit *m)
 {
     ctx *t = ud;
     t->n_commit++;
@@ -162,7 +162,7 @@ static int cb_commit(void *ud, const pgrepl_commit *m)
     return 0;
 }
 
-static int cb_message(void *ud, const pgrepl_message *m)
+static int cb_message(void *ud, const pgrepl_msg_logical *m)
 {
     ctx *t = ud;
     t->n_message++;

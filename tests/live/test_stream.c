@@ -149,10 +149,10 @@ typedef struct ctx {
     char log[16384];
     size_t loglen;
     int n_begin, n_commit, n_insert, n_update, n_delete, n_truncate, n_message, n_relation;
-    pgrepl_begin begins[MAX_UNITS];
+    pgrepl_msg_begin begins[MAX_UNITS];
     pgrepl_lsn reported_at_begin[MAX_UNITS];
-    pgrepl_commit commits[MAX_UNITS];
-    pgrepl_message messages[MAX_UNITS];
+    pgrepl_msg_commit commits[MAX_UNITS];
+    pgrepl_msg_logical messages[MAX_UNITS];
     uint32_t xact_xid;
     int xid_mismatches;
 
@@ -221,7 +221,7 @@ static void log_tuple(ctx *t, char kind, const pgrepl_tuple *tu)
     logf_(t, ")");
 }
 
-static void log_change(ctx *t, const char *what, const pgrepl_change *m)
+static void log_change(ctx *t, const char *what, const pgrepl_msg_change *m)
 {
     logf_(t, "%s %s.%s", what, m->rel->schema, m->rel->name);
     if (m->old_tuple != NULL)
@@ -256,7 +256,7 @@ static void close_stream(ctx *t)
     ck_assert_int_eq(pgrepl_stream_close(t->s, on_stream_closed), 0);
 }
 
-static int cb_begin(void *ud, const pgrepl_begin *m)
+static int cb_begin(void *ud, const pgrepl_msg_begin *m)
 {
     ctx *t = ud;
     ck_assert_int_lt(t->n_begin, MAX_UNITS);
@@ -267,7 +267,7 @@ static int cb_begin(void *ud, const pgrepl_begin *m)
     return 0;
 }
 
-static int cb_commit(void *ud, const pgrepl_commit *m)
+static int cb_commit(void *ud, const pgrepl_msg_commit *m)
 {
     ctx *t = ud;
     ck_assert_int_lt(t->n_commit, MAX_UNITS);
@@ -284,7 +284,7 @@ static int cb_relation(void *ud, const pgrepl_relation *rel)
     return 0;
 }
 
-static int cb_insert(void *ud, const pgrepl_change *m)
+static int cb_insert(void *ud, const pgrepl_msg_change *m)
 {
     ctx *t = ud;
     t->n_insert++;
@@ -296,7 +296,7 @@ static int cb_insert(void *ud, const pgrepl_change *m)
     return t->n_insert == t->fail_at_insert ? -1 : 0;
 }
 
-static int cb_update(void *ud, const pgrepl_change *m)
+static int cb_update(void *ud, const pgrepl_msg_change *m)
 {
     ctx *t = ud;
     t->n_update++;
@@ -304,7 +304,7 @@ static int cb_update(void *ud, const pgrepl_change *m)
     return 0;
 }
 
-static int cb_delete(void *ud, const pgrepl_change *m)
+static int cb_delete(void *ud, const pgrepl_msg_change *m)
 {
     ctx *t = ud;
     t->n_delete++;
@@ -312,7 +312,7 @@ static int cb_delete(void *ud, const pgrepl_change *m)
     return 0;
 }
 
-static int cb_truncate(void *ud, const pgrepl_truncate *m)
+static int cb_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     ctx *t = ud;
     t->n_truncate++;
@@ -325,7 +325,7 @@ static int cb_truncate(void *ud, const pgrepl_truncate *m)
     return 0;
 }
 
-static int cb_message(void *ud, const pgrepl_message *m)
+static int cb_message(void *ud, const pgrepl_msg_logical *m)
 {
     ctx *t = ud;
     ck_assert_int_lt(t->n_message, MAX_UNITS);
@@ -583,7 +583,7 @@ START_TEST(workload_content)
 
     /* LSNs: Begin names its Commit, Commit's header is its end, units ascend, the message sits between */
     for (int i = 0; i < 3; i++) {
-        const pgrepl_commit *c = &t.commits[i];
+        const pgrepl_msg_commit *c = &t.commits[i];
         ck_assert_uint_eq(t.begins[i].final_lsn, c->commit_lsn);
         ck_assert_uint_eq(t.begins[i].xid, c->xid);
         ck_assert_uint_ne(c->xid, 0);
@@ -724,7 +724,7 @@ START_TEST(pause_longer_than_sender_timeout)
 END_TEST
 
 /* A pause asked for by a callback's return value takes effect after that message. */
-static int pause_on_insert(void *ud, const pgrepl_change *m)
+static int pause_on_insert(void *ud, const pgrepl_msg_change *m)
 {
     (void)m;
     ctx *t = ud;

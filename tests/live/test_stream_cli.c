@@ -546,7 +546,7 @@ typedef struct replay {
     /* consecutive T lines of one Truncate message */
     const pgrepl_relation *trunc_rels[64];
     int ntrunc;
-    pgrepl_truncate trunc;
+    pgrepl_msg_truncate trunc;
     const char *where;
 } replay;
 
@@ -584,7 +584,7 @@ static void replay_change(replay *r, char action, const mj_value *o)
 {
     const ttable *t = table_of(o);
     static tuple_buf nb, ob;
-    pgrepl_change m = {{lsn_at(o, "lsn"), 0, 0}, u32_of(o, "xid"), r->in_block, &t->rel, 0, NULL, NULL};
+    pgrepl_msg_change m = {{lsn_at(o, "lsn"), 0, 0}, u32_of(o, "xid"), r->in_block, &t->rel, 0, NULL, NULL};
     check_pk(t, mj_get(o, "pk"));
     nb.t.ncolumns = ob.t.ncolumns = 0;
     if (action != 'D') {
@@ -620,7 +620,7 @@ static void replay_truncate(replay *r, const mj_value *o)
     if (r->ntrunc > 0 && (r->trunc.wal.start != lsn || r->trunc.xid != xid || r->trunc.options != options))
         flush_truncate(r);
     if (r->ntrunc == 0)
-        r->trunc = (pgrepl_truncate){{lsn, 0, 0}, xid, r->in_block, options, 0, NULL};
+        r->trunc = (pgrepl_msg_truncate){{lsn, 0, 0}, xid, r->in_block, options, 0, NULL};
     ck_assert_int_lt(r->ntrunc, 64);
     r->trunc_rels[r->ntrunc++] = &table_of(o)->rel;
 }
@@ -630,7 +630,7 @@ static void replay_message(replay *r, const mj_value *o)
     const mj_value *tx = mj_get(o, "transactional"), *content = mj_get(o, "content");
     ck_assert(tx && tx->type == MJ_BOOL && content && content->type == MJ_STRING);
     const mj_value *xid = mj_get(o, "xid");
-    pgrepl_message m = {{0, 0, 0}, xid && xid->type == MJ_NUMBER ? u32_of(o, "xid") : 0, tx->b && r->in_block, tx->b,
+    pgrepl_msg_logical m = {{0, 0, 0}, xid && xid->type == MJ_NUMBER ? u32_of(o, "xid") : 0, tx->b && r->in_block, tx->b,
                         lsn_at(o, "lsn"), str_of(o, "prefix"), (const uint8_t *)content->str, (uint32_t)content->len};
     ck_assert_msg(tx->b || (mj_get(o, "xid")->type == MJ_NULL && mj_get(o, "timestamp")->type == MJ_NULL),
                   "a non-transactional message with an xid or a time");
@@ -642,12 +642,12 @@ static void replay_unit(replay *r, char action, const mj_value *o)
     uint32_t xid = u32_of(o, "xid");
     switch (action) {
     case 'B': {
-        pgrepl_begin m = {{0, 0, 0}, lsn_at(o, "lsn"), 0, xid};
+        pgrepl_msg_begin m = {{0, 0, 0}, lsn_at(o, "lsn"), 0, xid};
         call(r, tdc_callbacks.on_begin(r->tdc, &m));
         break;
     }
     case 'C': {
-        pgrepl_commit m = {{0, 0, 0}, 0, lsn_at(o, "lsn"), lsn_at(o, "nextlsn"), 0, xid};
+        pgrepl_msg_commit m = {{0, 0, 0}, 0, lsn_at(o, "lsn"), lsn_at(o, "nextlsn"), 0, xid};
         ck_assert_msg(m.end_lsn > m.commit_lsn, "nextlsn must follow lsn");
         if (stream_open(r, xid)) {
             stream_close(r, xid);
@@ -660,7 +660,7 @@ static void replay_unit(replay *r, char action, const mj_value *o)
     case 'b':
     case 'P':
     case 'p': {
-        pgrepl_prepare m = {{0, 0, 0}, 0, lsn_at(o, "lsn"), 0, 0, xid, str_of(o, "gid")};
+        pgrepl_msg_prepare m = {{0, 0, 0}, 0, lsn_at(o, "lsn"), 0, 0, xid, str_of(o, "gid")};
         if (action == 'b') {
             call(r, tdc_callbacks.on_begin_prepare(r->tdc, &m));
         } else if (action == 'P') {
@@ -672,12 +672,12 @@ static void replay_unit(replay *r, char action, const mj_value *o)
         break;
     }
     case 'K': {
-        pgrepl_commit_prepared m = {{0, 0, 0}, 0, lsn_at(o, "lsn"), lsn_at(o, "nextlsn"), 0, xid, str_of(o, "gid")};
+        pgrepl_msg_commit_prepared m = {{0, 0, 0}, 0, lsn_at(o, "lsn"), lsn_at(o, "nextlsn"), 0, xid, str_of(o, "gid")};
         call(r, tdc_callbacks.on_commit_prepared(r->tdc, &m));
         break;
     }
     case 'r': {
-        pgrepl_rollback_prepared m = {{0, 0, 0}, 0, lsn_at(o, "prepare_nextlsn"), lsn_at(o, "nextlsn"), 0, 0, xid,
+        pgrepl_msg_rollback_prepared m = {{0, 0, 0}, 0, lsn_at(o, "prepare_nextlsn"), lsn_at(o, "nextlsn"), 0, 0, xid,
                                       str_of(o, "gid")};
         call(r, tdc_callbacks.on_rollback_prepared(r->tdc, &m));
         break;
@@ -691,7 +691,7 @@ static void replay_stream(replay *r, char action, const mj_value *o)
 {
     if (action == 'E') {
         r->in_block = false;
-        pgrepl_stream_stop m = {{0, 0, 0}, 0};
+        pgrepl_msg_stream_stop m = {{0, 0, 0}, 0};
         call(r, tdc_callbacks.on_stream_stop(r->tdc, &m));
         return;
     }
@@ -704,7 +704,7 @@ static void replay_stream(replay *r, char action, const mj_value *o)
             r->streams[r->nstreams++] = xid;
         }
         r->in_block = true;
-        pgrepl_stream_start m = {{0, 0, 0}, xid, first->b};
+        pgrepl_msg_stream_start m = {{0, 0, 0}, xid, first->b};
         call(r, tdc_callbacks.on_stream_start(r->tdc, &m));
         return;
     }
@@ -715,7 +715,7 @@ static void replay_stream(replay *r, char action, const mj_value *o)
     } else {
         r->sub_aborts++;
     }
-    pgrepl_stream_abort m = {{0, 0, 0}, xid, subxid, false, 0, 0};
+    pgrepl_msg_stream_abort m = {{0, 0, 0}, xid, subxid, false, 0, 0};
     call(r, tdc_callbacks.on_stream_abort(r->tdc, &m));
 }
 

@@ -233,7 +233,7 @@ static char *dup_str(const char *s, size_t n)
     return d;
 }
 
-static int on_insert(void *ud, const pgrepl_change *m)
+static int on_insert(void *ud, const pgrepl_msg_change *m)
 {
     struct stream *st = ud;
     for (int j = 0; j < m->new_tuple->ncolumns; j++) {

@@ -68,7 +68,7 @@ static int count_relation(void *ud, const pgrepl_relation *rel)
     return 0;
 }
 
-static int count_type(void *ud, const pgrepl_type *t)
+static int count_type(void *ud, const pgrepl_msg_type *t)
 {
     (void)ud;
     (void)t;
@@ -76,7 +76,7 @@ static int count_type(void *ud, const pgrepl_type *t)
     return 0;
 }
 
-static int count_change(void *ud, const pgrepl_change *m)
+static int count_change(void *ud, const pgrepl_msg_change *m)
 {
     (void)ud;
     ck_assert_int_eq(m->new_tuple->ncolumns, WIDE);
@@ -84,7 +84,7 @@ static int count_change(void *ud, const pgrepl_change *m)
     return 0;
 }
 
-static int count_truncate(void *ud, const pgrepl_truncate *m)
+static int count_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     (void)ud;
     ck_assert_int_eq(m->nrelations, NSMALL);
@@ -107,7 +107,7 @@ static const pgrepl_decoder_callbacks CBS = {
 static void step(pgrepl_decoder *d, const msg *m, uint32_t rel_oid)
 {
     const pgrepl_relation *rel = pgrepl_decoder_relation(d, rel_oid);
-    const pgrepl_type *type = pgrepl_decoder_type(d, OID_MOOD);
+    const pgrepl_msg_type *type = pgrepl_decoder_type(d, OID_MOOD);
     int before = callbacks;
     int rc = pgrepl_decoder_feed(d, NULL, m->b, m->len);
     if (rc == PGREPL_ENOMEM) {

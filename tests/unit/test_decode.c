@@ -161,31 +161,31 @@ static const char *tuple(const pgrepl_relation *rel, const pgrepl_tuple *t)
     return b;
 }
 
-static int cb_begin(void *ud, const pgrepl_begin *m)
+static int cb_begin(void *ud, const pgrepl_msg_begin *m)
 {
     add(ud, &m->wal, "begin final=%s time=%s xid=%u", lsn(m->final_lsn), ts(m->commit_time), m->xid);
     return done(ud);
 }
 
-static void commit_line(rec *r, const char *what, const pgrepl_commit *m)
+static void commit_line(rec *r, const char *what, const pgrepl_msg_commit *m)
 {
     add(r, &m->wal, "%s flags=%u lsn=%s end=%s time=%s xid=%u", what, m->flags, lsn(m->commit_lsn), lsn(m->end_lsn),
         ts(m->commit_time), m->xid);
 }
 
-static int cb_commit(void *ud, const pgrepl_commit *m)
+static int cb_commit(void *ud, const pgrepl_msg_commit *m)
 {
     commit_line(ud, "commit", m);
     return done(ud);
 }
 
-static int cb_stream_commit(void *ud, const pgrepl_commit *m)
+static int cb_stream_commit(void *ud, const pgrepl_msg_commit *m)
 {
     commit_line(ud, "stream_commit", m);
     return done(ud);
 }
 
-static int cb_origin(void *ud, const pgrepl_origin *m)
+static int cb_origin(void *ud, const pgrepl_msg_origin *m)
 {
     add(ud, &m->wal, "origin lsn=%s name=%s", lsn(m->origin_lsn), m->name);
     return done(ud);
@@ -208,7 +208,7 @@ static int cb_relation(void *ud, const pgrepl_relation *rel)
     return done(r);
 }
 
-static int cb_type(void *ud, const pgrepl_type *m)
+static int cb_type(void *ud, const pgrepl_msg_type *m)
 {
     rec *r = ud;
     ck_assert_ptr_eq(m, pgrepl_decoder_type(r->dec, m->oid));
@@ -216,7 +216,7 @@ static int cb_type(void *ud, const pgrepl_type *m)
     return done(r);
 }
 
-static void change_line(rec *r, const char *what, const pgrepl_change *m)
+static void change_line(rec *r, const char *what, const pgrepl_msg_change *m)
 {
     char old[2100] = "", new[2100] = "";
     ck_assert_ptr_eq(m->rel, pgrepl_decoder_relation(r->dec, m->rel->oid));
@@ -230,27 +230,27 @@ static void change_line(rec *r, const char *what, const pgrepl_change *m)
         m->streamed ? " streamed" : "");
 }
 
-static int cb_insert(void *ud, const pgrepl_change *m)
+static int cb_insert(void *ud, const pgrepl_msg_change *m)
 {
     ck_assert_ptr_null(m->old_tuple);
     change_line(ud, "insert", m);
     return done(ud);
 }
 
-static int cb_update(void *ud, const pgrepl_change *m)
+static int cb_update(void *ud, const pgrepl_msg_change *m)
 {
     change_line(ud, "update", m);
     return done(ud);
 }
 
-static int cb_delete(void *ud, const pgrepl_change *m)
+static int cb_delete(void *ud, const pgrepl_msg_change *m)
 {
     ck_assert_ptr_null(m->new_tuple);
     change_line(ud, "delete", m);
     return done(ud);
 }
 
-static int cb_truncate(void *ud, const pgrepl_truncate *m)
+static int cb_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     char rels[512] = "";
     for (int i = 0; i < m->nrelations; i++)
@@ -259,64 +259,64 @@ static int cb_truncate(void *ud, const pgrepl_truncate *m)
     return done(ud);
 }
 
-static int cb_message(void *ud, const pgrepl_message *m)
+static int cb_message(void *ud, const pgrepl_msg_logical *m)
 {
     add(ud, &m->wal, "message xid=%u tx=%d lsn=%s prefix=%s content=%.*s%s", m->xid, m->transactional, lsn(m->lsn),
         m->prefix, (int)m->content_len, (const char *)m->content, m->streamed ? " streamed" : "");
     return done(ud);
 }
 
-static int cb_stream_start(void *ud, const pgrepl_stream_start *m)
+static int cb_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 {
     add(ud, &m->wal, "stream_start xid=%u first=%d", m->xid, m->first_segment);
     return done(ud);
 }
 
-static int cb_stream_stop(void *ud, const pgrepl_stream_stop *m)
+static int cb_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
 {
     add(ud, &m->wal, "stream_stop xid=%u", m->xid);
     return done(ud);
 }
 
-static int cb_stream_abort(void *ud, const pgrepl_stream_abort *m)
+static int cb_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
 {
     add(ud, &m->wal, "stream_abort xid=%u subxid=%u info=%d lsn=%s time=%s", m->xid, m->subxid, m->has_abort_info,
         lsn(m->abort_lsn), ts(m->abort_time));
     return done(ud);
 }
 
-static void prepare_line(rec *r, const char *what, const pgrepl_prepare *m)
+static void prepare_line(rec *r, const char *what, const pgrepl_msg_prepare *m)
 {
     add(r, &m->wal, "%s flags=%u lsn=%s end=%s time=%s xid=%u gid=%s", what, m->flags, lsn(m->prepare_lsn),
         lsn(m->end_lsn), ts(m->prepare_time), m->xid, m->gid);
 }
 
-static int cb_begin_prepare(void *ud, const pgrepl_prepare *m)
+static int cb_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     prepare_line(ud, "begin_prepare", m);
     return done(ud);
 }
 
-static int cb_prepare(void *ud, const pgrepl_prepare *m)
+static int cb_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     prepare_line(ud, "prepare", m);
     return done(ud);
 }
 
-static int cb_stream_prepare(void *ud, const pgrepl_prepare *m)
+static int cb_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     prepare_line(ud, "stream_prepare", m);
     return done(ud);
 }
 
-static int cb_commit_prepared(void *ud, const pgrepl_commit_prepared *m)
+static int cb_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
 {
     add(ud, &m->wal, "commit_prepared flags=%u lsn=%s end=%s time=%s xid=%u gid=%s", m->flags, lsn(m->commit_lsn),
         lsn(m->end_lsn), ts(m->commit_time), m->xid, m->gid);
     return done(ud);
 }
 
-static int cb_rollback_prepared(void *ud, const pgrepl_rollback_prepared *m)
+static int cb_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
 {
     add(ud, &m->wal,
         "rollback_prepared flags=%u prepare_end=%s rollback_end=%s prepare_time=%s rollback_time=%s xid=%u gid=%s",
@@ -508,7 +508,7 @@ END_TEST
 typedef struct snapshot {
     bool in_stream;
     const pgrepl_relation *rels[6];
-    const pgrepl_type *types[2];
+    const pgrepl_msg_type *types[2];
 } snapshot;
 
 static snapshot take_snapshot(const pgrepl_decoder *d)

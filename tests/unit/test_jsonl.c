@@ -291,25 +291,25 @@ static void expect(const char *want)
     jl_clear(w);
 }
 
-static pgrepl_begin begin_750(void)
+static pgrepl_msg_begin begin_750(void)
 {
-    return (pgrepl_begin){{0x16B3700, 0x16B3700, 0}, 0x16B3800, TS, 750};
+    return (pgrepl_msg_begin){{0x16B3700, 0x16B3700, 0}, 0x16B3800, TS, 750};
 }
 
-static pgrepl_commit commit_750(void)
+static pgrepl_msg_commit commit_750(void)
 {
-    return (pgrepl_commit){{0x16B3800, 0x16B3800, 0}, 0, 0x16B3800, 0x16B3830, TS, 750};
+    return (pgrepl_msg_commit){{0x16B3800, 0x16B3800, 0}, 0, 0x16B3800, 0x16B3830, TS, 750};
 }
 
-static pgrepl_change change(const pgrepl_tuple *new_tuple, char old_kind, const pgrepl_tuple *old_tuple)
+static pgrepl_msg_change change(const pgrepl_tuple *new_tuple, char old_kind, const pgrepl_tuple *old_tuple)
 {
-    return (pgrepl_change){{0x16B3748, 0x16B3748, 0}, 750, false, &t_rel, old_kind, old_tuple, new_tuple};
+    return (pgrepl_msg_change){{0x16B3748, 0x16B3748, 0}, 750, false, &t_rel, old_kind, old_tuple, new_tuple};
 }
 
 START_TEST(empty_transaction_prints_nothing)
 {
-    pgrepl_begin b = begin_750();
-    pgrepl_commit c = commit_750();
+    pgrepl_msg_begin b = begin_750();
+    pgrepl_msg_commit c = commit_750();
     ck_assert_int_eq(jl_begin(w, &b), 0);
     ck_assert(jl_in_transaction(w));
     ck_assert_int_eq(jl_relation(w, &t_rel), 0);
@@ -322,9 +322,9 @@ END_TEST
 
 START_TEST(insert_line)
 {
-    pgrepl_begin b = begin_750();
-    pgrepl_commit c = commit_750();
-    pgrepl_change ins = change(&tuple1, 0, NULL);
+    pgrepl_msg_begin b = begin_750();
+    pgrepl_msg_commit c = commit_750();
+    pgrepl_msg_change ins = change(&tuple1, 0, NULL);
     ck_assert_int_eq(jl_begin(w, &b), 0);
     ck_assert_int_eq(jl_change(w, 'I', &ins), 0);
     ck_assert_int_eq(jl_commit(w, &c), 0);
@@ -351,8 +351,8 @@ static void expect_change(char action, const char *rest)
 /* Inside transaction 750, its B line already printed. */
 static void open_transaction(void)
 {
-    pgrepl_begin b = begin_750();
-    pgrepl_change ins = change(&keytuple1, 0, NULL);
+    pgrepl_msg_begin b = begin_750();
+    pgrepl_msg_change ins = change(&keytuple1, 0, NULL);
     ck_assert_int_eq(jl_begin(w, &b), 0);
     ck_assert_int_eq(jl_change(w, 'I', &ins), 0);
     jl_clear(w);
@@ -362,7 +362,7 @@ static void open_transaction(void)
 START_TEST(update_identity)
 {
     open_transaction();
-    pgrepl_change u = change(&tuple1, 0, NULL);
+    pgrepl_msg_change u = change(&tuple1, 0, NULL);
     ck_assert_int_eq(jl_change(w, 'U', &u), 0);
     expect_change('U', "\"columns\":" T_COLUMNS ",\"identity\":[{\"name\":\"id\",\"type\":\"integer\",\"value\":1}],"
                        T_PK "}");
@@ -379,7 +379,7 @@ END_TEST
 START_TEST(delete_line)
 {
     open_transaction();
-    pgrepl_change d = change(NULL, 'K', &keytuple1);
+    pgrepl_msg_change d = change(NULL, 'K', &keytuple1);
     ck_assert_int_eq(jl_change(w, 'D', &d), 0);
     expect_change('D', "\"identity\":[{\"name\":\"id\",\"type\":\"integer\",\"value\":1}]," T_PK "}");
     d = change(NULL, 'O', &tuple2);
@@ -393,9 +393,9 @@ START_TEST(truncate_lines)
     static const pgrepl_column u_columns[] = {{"a b", PGREPL_TEXTOID, -1, 0, NULL, NULL}};
     static const pgrepl_relation u_rel = {16400, "My \"Schema\"", "u", 'n', 1, u_columns, 0};
     const pgrepl_relation *rels[] = {&t_rel, &u_rel};
-    pgrepl_begin b = begin_750();
+    pgrepl_msg_begin b = begin_750();
     ck_assert_int_eq(jl_begin(w, &b), 0);
-    pgrepl_truncate t = {{0x16B3748, 0x16B3748, 0}, 750, false, PGREPL_TRUNCATE_CASCADE | PGREPL_TRUNCATE_RESTART_IDENTITY,
+    pgrepl_msg_truncate t = {{0x16B3748, 0x16B3748, 0}, 750, false, PGREPL_TRUNCATE_CASCADE | PGREPL_TRUNCATE_RESTART_IDENTITY,
                          2, rels};
     ck_assert_int_eq(jl_truncate(w, &t), 0);
     expect("{\"action\":\"B\",\"xid\":750,\"timestamp\":" TS_TEXT ",\"lsn\":\"0/16B3800\"}\n"
@@ -415,14 +415,14 @@ END_TEST
 START_TEST(message_lines)
 {
     static const uint8_t content[] = "bin\0\xff";
-    pgrepl_message m = {{0x100, 0x100, 0}, 0, false, false, 0x16B3790, "nontx", content, 5};
+    pgrepl_msg_logical m = {{0x100, 0x100, 0}, 0, false, false, 0x16B3790, "nontx", content, 5};
     ck_assert_int_eq(jl_message(w, &m), 0);
     expect("{\"action\":\"M\",\"xid\":null,\"timestamp\":null,\"lsn\":\"0/16B3790\",\"transactional\":false,"
            "\"prefix\":\"nontx\",\"content\":\"bin\\u0000" FFFD "\"}\n");
     /* a transactional message is content: the B line comes first */
-    pgrepl_begin b = begin_750();
+    pgrepl_msg_begin b = begin_750();
     ck_assert_int_eq(jl_begin(w, &b), 0);
-    m = (pgrepl_message){{0x100, 0x100, 0}, 750, false, true, 0x16B37A0, "p\"x", (const uint8_t *)"", 0};
+    m = (pgrepl_msg_logical){{0x100, 0x100, 0}, 750, false, true, 0x16B37A0, "p\"x", (const uint8_t *)"", 0};
     ck_assert_int_eq(jl_message(w, &m), 0);
     expect("{\"action\":\"B\",\"xid\":750,\"timestamp\":" TS_TEXT ",\"lsn\":\"0/16B3800\"}\n"
            "{\"action\":\"M\",\"xid\":750,\"timestamp\":" TS_TEXT ",\"lsn\":\"0/16B37A0\",\"transactional\":true,"
@@ -434,21 +434,21 @@ END_TEST
 /* Streamed changes carry their own (sub)transaction xid and no time; no B line. */
 START_TEST(stream_lines)
 {
-    pgrepl_stream_start ss = {{0, 0, 0}, 760, true};
+    pgrepl_msg_stream_start ss = {{0, 0, 0}, 760, true};
     ck_assert_int_eq(jl_stream_start(w, &ss), 0);
-    pgrepl_change ins = change(&tuple1, 0, NULL);
+    pgrepl_msg_change ins = change(&tuple1, 0, NULL);
     ins.xid = 761;
     ins.streamed = true;
     ck_assert_int_eq(jl_change(w, 'I', &ins), 0);
-    pgrepl_message m = {{0, 0, 0}, 761, true, true, 0x16B37A0, "s", (const uint8_t *)"c", 1};
+    pgrepl_msg_logical m = {{0, 0, 0}, 761, true, true, 0x16B37A0, "s", (const uint8_t *)"c", 1};
     ck_assert_int_eq(jl_message(w, &m), 0);
-    pgrepl_stream_stop se = {{0, 0, 0}, 760};
+    pgrepl_msg_stream_stop se = {{0, 0, 0}, 760};
     ck_assert_int_eq(jl_stream_stop(w, &se), 0);
     ss.first_segment = false;
     ck_assert_int_eq(jl_stream_start(w, &ss), 0);
-    pgrepl_stream_abort sa = {{0, 0, 0}, 760, 761, false, 0, 0};
+    pgrepl_msg_stream_abort sa = {{0, 0, 0}, 760, 761, false, 0, 0};
     ck_assert_int_eq(jl_stream_abort(w, &sa), 0);
-    pgrepl_commit sc = {{0, 0, 0}, 0, 0x16B3900, 0x16B3930, TS, 760};
+    pgrepl_msg_commit sc = {{0, 0, 0}, 0, 0x16B3900, 0x16B3930, TS, 760};
     ck_assert_int_eq(jl_stream_commit(w, &sc), 0);
     expect("{\"action\":\"S\",\"xid\":760,\"first\":true}\n"
            "{\"action\":\"I\",\"xid\":761,\"timestamp\":null,\"lsn\":\"0/16B3748\",\"schema\":\"public\",\"table\":\"t\","
@@ -465,18 +465,18 @@ END_TEST
 
 START_TEST(two_phase_lines)
 {
-    pgrepl_prepare bp = {{0, 0, 0}, 0, 0x16B3800, 0x16B3830, TS, 770, "it's \"g\""};
+    pgrepl_msg_prepare bp = {{0, 0, 0}, 0, 0x16B3800, 0x16B3830, TS, 770, "it's \"g\""};
     ck_assert_int_eq(jl_begin_prepare(w, &bp), 0);
-    pgrepl_change ins = change(&keytuple1, 0, NULL);
+    pgrepl_msg_change ins = change(&keytuple1, 0, NULL);
     ins.xid = 770;
     ck_assert_int_eq(jl_change(w, 'I', &ins), 0);
     ck_assert_int_eq(jl_prepare(w, &bp), 0);
     ck_assert(!jl_in_transaction(w));
-    pgrepl_commit_prepared cp = {{0, 0, 0}, 0, 0x16B3900, 0x16B3930, TS, 770, "g"};
+    pgrepl_msg_commit_prepared cp = {{0, 0, 0}, 0, 0x16B3900, 0x16B3930, TS, 770, "g"};
     ck_assert_int_eq(jl_commit_prepared(w, &cp), 0);
-    pgrepl_rollback_prepared rp = {{0, 0, 0}, 0, 0x16B3830, 0x16B3A30, TS, TS, 771, "h"};
+    pgrepl_msg_rollback_prepared rp = {{0, 0, 0}, 0, 0x16B3830, 0x16B3A30, TS, TS, 771, "h"};
     ck_assert_int_eq(jl_rollback_prepared(w, &rp), 0);
-    pgrepl_prepare sp = {{0, 0, 0}, 0, 0x16B3B00, 0x16B3B30, TS, 772, "s"};
+    pgrepl_msg_prepare sp = {{0, 0, 0}, 0, 0x16B3B00, 0x16B3B30, TS, 772, "s"};
     ck_assert_int_eq(jl_stream_prepare(w, &sp), 0);
     expect("{\"action\":\"b\",\"xid\":770,\"timestamp\":" TS_TEXT ",\"lsn\":\"0/16B3800\",\"gid\":\"it's \\\"g\\\"\"}\n"
            "{\"action\":\"I\",\"xid\":770,\"timestamp\":" TS_TEXT ",\"lsn\":\"0/16B3748\",\"schema\":\"public\","
@@ -518,7 +518,7 @@ START_TEST(binary_values)
     const pgrepl_value values[] = {BIN(i2), BIN(i4), BIN(i8), BIN(b), BIN(by),
                                    {PGREPL_VALUE_BINARY, 3, (const uint8_t *)"a\"b"}, BIN(u), BIN(n)};
     const pgrepl_tuple tuple = {8, values};
-    pgrepl_change ins = {{0x10, 0x10, 0}, 9, false, &rel, 0, NULL, &tuple};
+    pgrepl_msg_change ins = {{0x10, 0x10, 0}, 9, false, &rel, 0, NULL, &tuple};
     ck_assert_int_eq(jl_change(w, 'I', &ins), 0);
     expect("{\"action\":\"I\",\"xid\":9,\"timestamp\":null,\"lsn\":\"0/10\",\"schema\":\"s\",\"table\":\"bin\","
            "\"columns\":[{\"name\":\"i2\",\"type\":\"smallint\",\"value\":-32768},"
@@ -560,7 +560,7 @@ START_TEST(binary_integers_in_decimal)
             be[k] = (uint8_t)((uint64_t)cases[i] >> (56 - 8 * k));
         const pgrepl_value values[] = {{PGREPL_VALUE_BINARY, 8, be}};
         const pgrepl_tuple tuple = {1, values};
-        pgrepl_change ins = {{0x10, 0x10, 0}, 9, false, &rel, 0, NULL, &tuple};
+        pgrepl_msg_change ins = {{0x10, 0x10, 0}, 9, false, &rel, 0, NULL, &tuple};
         ck_assert_int_eq(jl_change(w, 'I', &ins), 0);
         char want[512];
         snprintf(want, sizeof want,
@@ -579,15 +579,15 @@ START_TEST(binary_failure_takes_the_line_back)
     static const pgrepl_relation rel = {16501, "public", "opaque", 'd', 1, columns, 0};
     const pgrepl_value values[] = {{PGREPL_VALUE_BINARY, 2, (const uint8_t *)"\x01\x02"}};
     const pgrepl_tuple tuple = {1, values};
-    pgrepl_begin b = begin_750();
+    pgrepl_msg_begin b = begin_750();
     ck_assert_int_eq(jl_begin(w, &b), 0);
-    pgrepl_change ins = {{0x10, 0x10, 0}, 750, false, &rel, 0, NULL, &tuple};
+    pgrepl_msg_change ins = {{0x10, 0x10, 0}, 750, false, &rel, 0, NULL, &tuple};
     int rc = jl_change(w, 'I', &ins);
     ck_assert_int_lt(rc, 0);
     ck_assert_uint_eq(jl_len(w), 0);
     ck_assert_ptr_nonnull(strstr(jl_errmsg(w), "\"x\" of public.opaque"));
     /* the B line is still owed to the next change */
-    pgrepl_change ok = change(&keytuple1, 0, NULL);
+    pgrepl_msg_change ok = change(&keytuple1, 0, NULL);
     ck_assert_int_eq(jl_change(w, 'I', &ok), 0);
     ck_assert_int_eq(strncmp(jl_data(w), "{\"action\":\"B\"", 13), 0);
 }
@@ -603,7 +603,7 @@ START_TEST(relation_changes)
     static const pgrepl_value v[] = {TXT("5"), TXT("6")};
     const pgrepl_tuple t1 = {1, v}, t2 = {2, v};
     ck_assert_int_eq(jl_relation(w, &r1), 0);
-    pgrepl_change ins = {{0x10, 0x10, 0}, 9, false, &r1, 0, NULL, &t1};
+    pgrepl_msg_change ins = {{0x10, 0x10, 0}, 9, false, &r1, 0, NULL, &t1};
     ck_assert_int_eq(jl_change(w, 'I', &ins), 0);
     expect("{\"action\":\"I\",\"xid\":9,\"timestamp\":null,\"lsn\":\"0/10\",\"schema\":\"public\",\"table\":\"r\","
            "\"columns\":[{\"name\":\"a\",\"type\":\"integer\",\"value\":5}],\"pk\":[{\"name\":\"a\",\"type\":\"integer\"}]}\n");
@@ -642,7 +642,7 @@ START_TEST(large_values)
     static const pgrepl_relation rel = {16502, "public", "big", 'd', 1, columns, 0};
     const pgrepl_value values[] = {{PGREPL_VALUE_TEXT, (uint32_t)n, (const uint8_t *)big}};
     const pgrepl_tuple tuple = {1, values};
-    pgrepl_change ins = {{0x10, 0x10, 0}, 9, false, &rel, 0, NULL, &tuple};
+    pgrepl_msg_change ins = {{0x10, 0x10, 0}, 9, false, &rel, 0, NULL, &tuple};
     ck_assert_int_eq(jl_change(w, 'I', &ins), 0);
     char err[256];
     size_t len = jl_len(w);
@@ -757,7 +757,7 @@ static mj_value *last_line(fixture_run *r, char action)
     return v;
 }
 
-static int f_change(fixture_run *r, char action, const pgrepl_change *m)
+static int f_change(fixture_run *r, char action, const pgrepl_msg_change *m)
 {
     ck_assert_int_eq(jl_change(r->w, action, m), 0);
     mj_value *v = last_line(r, action);
@@ -783,9 +783,9 @@ static int f_change(fixture_run *r, char action, const pgrepl_change *m)
     return 0;
 }
 
-static int f_insert(void *ud, const pgrepl_change *m) { return f_change(ud, 'I', m); }
-static int f_update(void *ud, const pgrepl_change *m) { return f_change(ud, 'U', m); }
-static int f_delete(void *ud, const pgrepl_change *m) { return f_change(ud, 'D', m); }
+static int f_insert(void *ud, const pgrepl_msg_change *m) { return f_change(ud, 'I', m); }
+static int f_update(void *ud, const pgrepl_msg_change *m) { return f_change(ud, 'U', m); }
+static int f_delete(void *ud, const pgrepl_msg_change *m) { return f_change(ud, 'D', m); }
 
 #define SIMPLE(name, type, fn, action)                                                                            \
     static int name(void *ud, const type *m)                                                                     \
@@ -799,18 +799,18 @@ static int f_delete(void *ud, const pgrepl_change *m) { return f_change(ud, 'D',
         return 0;                                                                                                \
     }
 
-SIMPLE(f_begin, pgrepl_begin, jl_begin, 'B')
-SIMPLE(f_commit, pgrepl_commit, jl_commit, 'C')
-SIMPLE(f_message, pgrepl_message, jl_message, 'M')
-SIMPLE(f_stream_start, pgrepl_stream_start, jl_stream_start, 'S')
-SIMPLE(f_stream_stop, pgrepl_stream_stop, jl_stream_stop, 'E')
-SIMPLE(f_stream_commit, pgrepl_commit, jl_stream_commit, 'C')
-SIMPLE(f_stream_abort, pgrepl_stream_abort, jl_stream_abort, 'A')
-SIMPLE(f_begin_prepare, pgrepl_prepare, jl_begin_prepare, 'b')
-SIMPLE(f_prepare, pgrepl_prepare, jl_prepare, 'P')
-SIMPLE(f_stream_prepare, pgrepl_prepare, jl_stream_prepare, 'p')
-SIMPLE(f_commit_prepared, pgrepl_commit_prepared, jl_commit_prepared, 'K')
-SIMPLE(f_rollback_prepared, pgrepl_rollback_prepared, jl_rollback_prepared, 'r')
+SIMPLE(f_begin, pgrepl_msg_begin, jl_begin, 'B')
+SIMPLE(f_commit, pgrepl_msg_commit, jl_commit, 'C')
+SIMPLE(f_message, pgrepl_msg_logical, jl_message, 'M')
+SIMPLE(f_stream_start, pgrepl_msg_stream_start, jl_stream_start, 'S')
+SIMPLE(f_stream_stop, pgrepl_msg_stream_stop, jl_stream_stop, 'E')
+SIMPLE(f_stream_commit, pgrepl_msg_commit, jl_stream_commit, 'C')
+SIMPLE(f_stream_abort, pgrepl_msg_stream_abort, jl_stream_abort, 'A')
+SIMPLE(f_begin_prepare, pgrepl_msg_prepare, jl_begin_prepare, 'b')
+SIMPLE(f_prepare, pgrepl_msg_prepare, jl_prepare, 'P')
+SIMPLE(f_stream_prepare, pgrepl_msg_prepare, jl_stream_prepare, 'p')
+SIMPLE(f_commit_prepared, pgrepl_msg_commit_prepared, jl_commit_prepared, 'K')
+SIMPLE(f_rollback_prepared, pgrepl_msg_rollback_prepared, jl_rollback_prepared, 'r')
 
 static int f_relation(void *ud, const pgrepl_relation *rel)
 {
@@ -819,7 +819,7 @@ static int f_relation(void *ud, const pgrepl_relation *rel)
     return 0;
 }
 
-static int f_truncate(void *ud, const pgrepl_truncate *m)
+static int f_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     fixture_run *r = ud;
     size_t lines = jl_get_stats(r->w)->lines;
