@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <pgrepl/pgrepl.h>
+#include <pgrepl/uv.h>
 
 typedef struct counter {
     pgrepl_stream *s;

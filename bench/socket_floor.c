@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <pgrepl/stream.h>
+#include <pgrepl/uv.h>
 
 #define READ_BUFFER (64 * 1024)
 

@@ -47,6 +47,7 @@
 #endif
 
 #include <pgrepl/pgrepl.h>
+#include <pgrepl/uv.h>
 
 #include "jsonl.h"
 #include "replace_file.h"

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <pgrepl/pgrepl.h>
+#include <pgrepl/uv.h>
 
 #define CLI_PROG "pgrepl-stream"
 

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pgrepl/stream.h"
+#include "pgrepl/session.h"
 #include "quote.h"
 
 /* Highest pgoutput proto_version of a server (14: 2, 15: 3, 16+: 4). */

@@ -35,7 +35,7 @@
 
 #include <libpq-fe.h>
 
-#include "pgrepl/stream.h"
+#include "pgrepl/session.h"
 #include "pgrepl/values.h"
 #include "classify.h"
 

@@ -1,7 +1,7 @@
 /*
- * Heartbeats (see heartbeat.h): the round trip tracker, then the side
- * connection, a small non-blocking libpq state machine of its own on one
- * uv_poll_t and one uv_timer_t. lib/conn.c is not reused because it is a
+ * Heartbeats (see heartbeat.h): the side connection, a small non-blocking
+ * libpq state machine of its own that asks its owner for readiness and
+ * time. lib/conn.c is not reused because it is a
  * replication connection by construction (replication=database forced,
  * simple protocol only, CopyBoth); this one is the opposite on each count.
  */
@@ -15,108 +15,8 @@
 #include "alloc.h"
 #include "conn.h"
 
-/* Longest interval or deadline accepted: its microseconds must fit an int64_t. */
-#define MAX_MS (UINT64_C(1) << 40)
 /* Bound on connecting and on one emitting query when no deadline is set. */
 #define SIDE_TIMEOUT_MS 60000
-#define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS 30000
-
-/* ---- the round trip tracker ---------------------------------------------- */
-
-void pgrepl__hb_track_init(pgrepl_hb_track *t)
-{
-    memset(t, 0, sizeof *t);
-    t->lag = -1;
-}
-
-void pgrepl__hb_track_restart(pgrepl_hb_track *t)
-{
-    int64_t lag = t->lag;
-    pgrepl__hb_track_init(t);
-    t->lag = lag;
-}
-
-void pgrepl__hb_track_emitted(pgrepl_hb_track *t, int64_t now)
-{
-    t->pending = true;
-    t->lsn = 0;
-    t->sent = now;
-    t->clock = now;
-    t->reached_at_clock = t->reached;
-    t->stall_reported = false;
-}
-
-static bool track_reached_pending(const pgrepl_hb_track *t)
-{
-    return t->pending && t->lsn != 0 && t->reached >= t->lsn;
-}
-
-bool pgrepl__hb_track_returned(pgrepl_hb_track *t, pgrepl_lsn lsn)
-{
-    if (!t->pending)
-        return false;
-    t->lsn = lsn;
-    return track_reached_pending(t);
-}
-
-void pgrepl__hb_track_abandon(pgrepl_hb_track *t)
-{
-    t->pending = false;
-}
-
-bool pgrepl__hb_track_reached(pgrepl_hb_track *t, pgrepl_lsn lsn)
-{
-    if (lsn <= t->reached)
-        return false;
-    t->reached = lsn;
-    return track_reached_pending(t);
-}
-
-void pgrepl__hb_track_seen(pgrepl_hb_track *t, int64_t now)
-{
-    t->pending = false;
-    t->lag = now - t->sent;
-}
-
-void pgrepl__hb_track_hold(pgrepl_hb_track *t, bool held, int64_t now)
-{
-    /* a paused stream cannot see anything: the deadline counts from the resume */
-    if (t->held && !held && now > t->clock) {
-        t->clock = now;
-        t->reached_at_clock = t->reached;
-    }
-    t->held = held;
-}
-
-bool pgrepl__hb_track_moving(const pgrepl_hb_track *t)
-{
-    return t->reached > t->reached_at_clock;
-}
-
-int64_t pgrepl__hb_track_stall_due(const pgrepl_hb_track *t, int64_t now, int64_t deadline)
-{
-    if (!t->pending || t->lsn == 0 || t->held || t->stall_reported || deadline <= 0)
-        return -1;
-    int64_t left = t->clock + deadline - now;
-    return left > 0 ? left : 0;
-}
-
-bool pgrepl__hb_track_stalled(pgrepl_hb_track *t, int64_t now, int64_t deadline)
-{
-    if (pgrepl__hb_track_stall_due(t, now, deadline) != 0)
-        return false;
-    t->stall_reported = true;
-    return true;
-}
-
-uint64_t pgrepl__hb_backoff_ms(int failures)
-{
-    uint64_t ms = BACKOFF_FIRST_MS;
-    for (int i = 1; i < failures && ms < BACKOFF_MAX_MS; i++)
-        ms *= 2;
-    return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
-}
 
 /* ---- the side connection --------------------------------------------------- */
 
@@ -129,7 +29,6 @@ typedef enum hb_phase {
 } hb_phase;
 
 struct pgrepl_heartbeat {
-    uv_loop_t *loop;
     pgrepl_heartbeat_hooks hooks;
 
     /* configuration */
@@ -151,20 +50,12 @@ struct pgrepl_heartbeat {
     uint64_t seq;
     pgrepl_hb_track track;
 
-    bool handles;         /* timer initialized */
-    uv_timer_t timer;
-    uv_poll_t *poll;
-    int poll_fd;
-    int nhandles;         /* initialized and not yet closed */
-    bool closing;
-    void (*done)(void *arg);
-
     char msg[640];
 };
 
-static int64_t now_us(void)
+static int64_t now_us(const pgrepl_heartbeat *hb)
 {
-    return (int64_t)(uv_hrtime() / 1000);
+    return hb->hooks.now(hb->hooks.arg);
 }
 
 static int64_t side_timeout_us(const pgrepl_heartbeat *hb)
@@ -172,7 +63,7 @@ static int64_t side_timeout_us(const pgrepl_heartbeat *hb)
     return (int64_t)(hb->deadline_ms != 0 ? hb->deadline_ms : SIDE_TIMEOUT_MS) * 1000;
 }
 
-pgrepl_heartbeat *pgrepl__heartbeat_new(uv_loop_t *loop, const pgrepl_heartbeat_hooks *hooks)
+pgrepl_heartbeat *pgrepl__heartbeat_new(const pgrepl_heartbeat_hooks *hooks)
 {
     pgrepl_heartbeat *hb = pgrepl__calloc(1, sizeof *hb);
     if (hb == NULL)
@@ -182,11 +73,9 @@ pgrepl_heartbeat *pgrepl__heartbeat_new(uv_loop_t *loop, const pgrepl_heartbeat_
         pgrepl__free(hb);
         return NULL;
     }
-    hb->loop = loop;
     hb->hooks = *hooks;
     hb->interval_ms = PGREPL_HEARTBEAT_DEFAULT_INTERVAL_MS;
     hb->deadline_ms = PGREPL_HEARTBEAT_DEFAULT_DEADLINE_MS;
-    hb->poll_fd = -1;
     pgrepl__hb_track_init(&hb->track);
     return hb;
 }
@@ -201,130 +90,69 @@ static void report(pgrepl_heartbeat *hb, int code, const pgrepl_server_message *
 
 static void seen(pgrepl_heartbeat *hb)
 {
-    pgrepl__hb_track_seen(&hb->track, now_us());
+    pgrepl__hb_track_seen(&hb->track, now_us(hb));
     if (hb->hooks.on_seen != NULL)
         hb->hooks.on_seen(hb->hooks.arg);
 }
 
-/* ---- loop handles ------------------------------------------------------------- */
+/* ---- what to watch, and when to be called --------------------------------------- */
 
-static void finish(pgrepl_heartbeat *hb)
+/* The earlier of a due time (-1: none) and another one. */
+static int64_t min_due(int64_t due, int64_t at)
 {
-    void (*done)(void *arg) = hb->done;
-    void *arg = hb->hooks.arg;
-    pgrepl__free(hb->prefix);
-    pgrepl__free(hb);
-    if (done != NULL)
-        done(arg);
+    return due < 0 || at < due ? at : due;
 }
 
-static void on_closed(uv_handle_t *h)
+int64_t pgrepl__heartbeat_due(const pgrepl_heartbeat *hb)
 {
-    pgrepl_heartbeat *hb = h->data;
-    if (h->type == UV_POLL)
-        pgrepl__free(h);
-    if (--hb->nhandles == 0 && hb->closing)
-        finish(hb);
-}
-
-static void on_timer(uv_timer_t *h);
-static void on_poll(uv_poll_t *h, int status, int events);
-
-static void close_poll(pgrepl_heartbeat *hb)
-{
-    if (hb->poll == NULL)
-        return;
-    uv_close((uv_handle_t *)hb->poll, on_closed);
-    hb->poll = NULL;
-    hb->poll_fd = -1;
-}
-
-static int open_poll(pgrepl_heartbeat *hb, int fd)
-{
-    uv_poll_t *p = pgrepl__malloc(sizeof *p);
-    if (p == NULL)
-        return UV_ENOMEM;
-    int rc = uv_poll_init(hb->loop, p, fd);
-    if (rc != 0) {
-        pgrepl__free(p);
-        return rc;
-    }
-    p->data = hb;
-    hb->poll = p;
-    hb->poll_fd = fd;
-    hb->nhandles++;
-    return 0;
-}
-
-static int wanted_events(const pgrepl_heartbeat *hb)
-{
-    switch (hb->ph) {
-    case HB_CONNECT:
-        return hb->polling == PGRES_POLLING_READING ? UV_READABLE : UV_WRITABLE;
-    case HB_IDLE:
-    case HB_QUERY:
-        return UV_READABLE | (hb->flushing ? UV_WRITABLE : 0);
-    default:
-        return 0;
-    }
-}
-
-/* Watch the socket the connection has now (a new handle when it changed). Returns a uv error code. */
-static int sync_io(pgrepl_heartbeat *hb)
-{
-    int fd = hb->pg != NULL ? PQsocket(hb->pg) : -1;
-    if (hb->poll != NULL && hb->poll_fd != fd)
-        close_poll(hb);
-    if (fd < 0)
-        return 0;
-    int rc = hb->poll == NULL ? open_poll(hb, fd) : 0;
-    int events = wanted_events(hb);
-    if (rc == 0)
-        rc = events != 0 ? uv_poll_start(hb->poll, events, on_poll) : uv_poll_stop(hb->poll);
-    return rc;
-}
-
-/* The earlier of a due time (-1: none) and `left` microseconds from now (overdue: 0). */
-static int64_t min_due(int64_t due, int64_t left)
-{
-    if (left < 0)
-        left = 0;
-    return due < 0 || left < due ? left : due;
-}
-
-/* Run on_timer when the next thing is due: a stall, a retry, a timeout or the next emit. */
-static void arm(pgrepl_heartbeat *hb)
-{
-    int64_t now = now_us();
+    if (hb == NULL || hb->ph == HB_OFF)
+        return -1;
+    int64_t now = now_us(hb);
     int64_t due = pgrepl__hb_track_stall_due(&hb->track, now, (int64_t)hb->deadline_ms * 1000);
+    if (due >= 0)
+        due += now;
     switch (hb->ph) {
     case HB_WAIT:
-        due = min_due(due, hb->retry_at - now);
-        break;
+        return min_due(due, hb->retry_at);
     case HB_CONNECT:
     case HB_QUERY:
-        due = min_due(due, hb->since + side_timeout_us(hb) - now);
-        break;
+        return min_due(due, hb->since + side_timeout_us(hb));
     case HB_IDLE:
-        if (!hb->track.pending)
-            due = min_due(due, hb->next_emit - now);
-        break;
+        return hb->track.pending ? due : min_due(due, hb->next_emit);
     case HB_OFF:
         break;
     }
-    if (due < 0) {
-        /* nothing is due by time: a sighting or a start re-arms */
-        uv_timer_stop(&hb->timer);
-        return;
+    return due;
+}
+
+int pgrepl__heartbeat_socket(const pgrepl_heartbeat *hb, unsigned *events)
+{
+    *events = 0;
+    if (hb == NULL || hb->pg == NULL)
+        return -1;
+    switch (hb->ph) {
+    case HB_CONNECT:
+        *events = hb->polling == PGRES_POLLING_READING ? PGREPL_CONN_READ : PGREPL_CONN_WRITE;
+        break;
+    case HB_IDLE:
+    case HB_QUERY:
+        *events = PGREPL_CONN_READ | (hb->flushing ? PGREPL_CONN_WRITE : 0u);
+        break;
+    default:
+        break;
     }
-    uv_timer_start(&hb->timer, on_timer, (uint64_t)(due + 999) / 1000, 0);
+    return PQsocket(hb->pg);
+}
+
+bool pgrepl__heartbeat_connecting(const pgrepl_heartbeat *hb)
+{
+    return hb != NULL && hb->ph == HB_CONNECT;
 }
 
 /* ---- failures ------------------------------------------------------------------- */
 
 static void disconnect(pgrepl_heartbeat *hb)
 {
-    close_poll(hb);
     PQclear(hb->res);
     hb->res = NULL;
     if (hb->pg != NULL)
@@ -353,7 +181,7 @@ static void side_failed(pgrepl_heartbeat *hb, int code, const pgrepl_server_mess
         pgrepl__hb_track_abandon(&hb->track);
     hb->failures++;
     uint64_t wait = pgrepl__hb_backoff_ms(hb->failures);
-    hb->retry_at = now_us() + (int64_t)wait * 1000;
+    hb->retry_at = now_us(hb) + (int64_t)wait * 1000;
     hb->ph = HB_WAIT;
     snprintf(hb->msg, sizeof hb->msg, "heartbeat: %s; the stream continues, heartbeats retry in %llu ms", what,
              (unsigned long long)wait);
@@ -382,7 +210,7 @@ static void connect_now(pgrepl_heartbeat *hb)
     const char *const keys[] = {"dbname", "replication", "fallback_application_name", NULL};
     const char *const vals[] = {hb->conninfo != NULL ? hb->conninfo : "", "false", "pgrepl-heartbeat", NULL};
     hb->ph = HB_CONNECT;
-    hb->since = now_us();
+    hb->since = now_us(hb);
     hb->polling = PGRES_POLLING_WRITING;
     hb->pg = PQconnectStartParams(keys, vals, 1);
     if (hb->pg == NULL) {
@@ -440,7 +268,7 @@ static void emit(pgrepl_heartbeat *hb)
         conn_failed(hb, PGREPL_ECONNLOST, "could not send the heartbeat");
         return;
     }
-    int64_t now = now_us();
+    int64_t now = now_us(hb);
     hb->ph = HB_QUERY;
     hb->since = now;
     hb->next_emit = now + (int64_t)hb->interval_ms * 1000;
@@ -517,9 +345,9 @@ static void collect(pgrepl_heartbeat *hb)
     }
 }
 
-static void connected_io(pgrepl_heartbeat *hb, int events)
+static void connected_io(pgrepl_heartbeat *hb, unsigned events)
 {
-    if ((events & UV_READABLE) && !PQconsumeInput(hb->pg)) {
+    if ((events & PGREPL_CONN_READ) && !PQconsumeInput(hb->pg)) {
         conn_failed(hb, PGREPL_ECONNLOST, "connection lost");
         return;
     }
@@ -534,36 +362,19 @@ static void connected_io(pgrepl_heartbeat *hb, int events)
         (void)PQisBusy(hb->pg); /* parses what arrived while idle (a notice, a FATAL before the close) */
 }
 
-/* ---- the loop's entries ---------------------------------------------------------------- */
+/* ---- the owner's entries --------------------------------------------------------------- */
 
-/* After any event: watch the socket and arm the timer, unless a hook closed or stopped us. */
-static void settle(pgrepl_heartbeat *hb)
+void pgrepl__heartbeat_io(pgrepl_heartbeat *hb, unsigned events, bool error)
 {
-    while (!hb->closing && hb->ph != HB_OFF) {
-        int rc = sync_io(hb);
-        if (rc == 0) {
-            arm(hb);
-            return;
-        }
-        side_failed(hb, rc == UV_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, NULL, "cannot watch the socket: %s",
-                    uv_strerror(rc));
-    }
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    pgrepl_heartbeat *hb = h->data;
-    if (hb->ph == HB_CONNECT) {
-        /* PQconnectPoll may close the socket and open another: stop watching first. A refused
-         * connect shows as a socket error; PQconnectPoll says what happened. */
-        uv_poll_stop(h);
+    if (hb == NULL)
+        return;
+    if (hb->ph == HB_CONNECT)
+        /* a refused connect shows as a socket error: PQconnectPoll says what happened */
         connect_poll(hb);
-    } else if (status < 0) {
-        side_failed(hb, PGREPL_ECONNLOST, NULL, "socket error: %s", uv_strerror(status));
-    } else if (hb->ph == HB_IDLE || hb->ph == HB_QUERY) {
+    else if (error)
+        side_failed(hb, PGREPL_ECONNLOST, NULL, "socket error on the connection");
+    else if (hb->ph == HB_IDLE || hb->ph == HB_QUERY)
         connected_io(hb, events);
-    }
-    settle(hb);
 }
 
 static void stalled(pgrepl_heartbeat *hb, int64_t now)
@@ -590,13 +401,14 @@ static void stalled(pgrepl_heartbeat *hb, int64_t now)
     report(hb, PGREPL_ESTALLED, NULL);
 }
 
-static void on_timer(uv_timer_t *h)
+void pgrepl__heartbeat_timeout(pgrepl_heartbeat *hb)
 {
-    pgrepl_heartbeat *hb = h->data;
-    int64_t now = now_us();
+    if (hb == NULL || hb->ph == HB_OFF)
+        return;
+    int64_t now = now_us(hb);
     if (pgrepl__hb_track_stalled(&hb->track, now, (int64_t)hb->deadline_ms * 1000)) {
         stalled(hb, now);
-        if (hb->closing || hb->ph == HB_OFF)
+        if (hb->ph == HB_OFF)
             return;
     }
     switch (hb->ph) {
@@ -621,7 +433,6 @@ static void on_timer(uv_timer_t *h)
     case HB_OFF:
         break;
     }
-    settle(hb);
 }
 
 /* ---- what the stream calls ---------------------------------------------------------------- */
@@ -656,55 +467,48 @@ void pgrepl__heartbeat_set_deliver(pgrepl_heartbeat *hb, bool on)
         hb->deliver = on;
 }
 
+uint64_t pgrepl__heartbeat_interval(const pgrepl_heartbeat *hb)
+{
+    return hb != NULL ? hb->interval_ms : 0;
+}
+
 void pgrepl__heartbeat_start(pgrepl_heartbeat *hb, const char *conninfo)
 {
-    if (hb == NULL || hb->closing || hb->interval_ms == 0)
+    if (hb == NULL || hb->interval_ms == 0)
         return;
     pgrepl__heartbeat_stop(hb);
-    if (!hb->handles) {
-        /* cannot fail on a valid loop */
-        uv_timer_init(hb->loop, &hb->timer);
-        hb->timer.data = hb;
-        hb->handles = true;
-        hb->nhandles++;
-    }
-    int64_t now = now_us();
+    int64_t now = now_us(hb);
     hb->conninfo = conninfo;
     hb->failures = 0;
     hb->ph = HB_WAIT;
     hb->retry_at = now;
     hb->next_emit = now + (int64_t)hb->interval_ms * 1000;
     pgrepl__hb_track_restart(&hb->track);
-    arm(hb);
 }
 
 void pgrepl__heartbeat_stop(pgrepl_heartbeat *hb)
 {
-    if (hb == NULL || hb->closing || hb->ph == HB_OFF)
+    if (hb == NULL || hb->ph == HB_OFF)
         return;
     disconnect(hb);
     hb->ph = HB_OFF;
     hb->conninfo = NULL;
     pgrepl__hb_track_restart(&hb->track);
-    uv_timer_stop(&hb->timer);
 }
 
 void pgrepl__heartbeat_reached(pgrepl_heartbeat *hb, pgrepl_lsn lsn)
 {
     /* called for every message: the clock is read only when a heartbeat is seen */
-    if (hb == NULL || hb->closing || hb->ph == HB_OFF || !pgrepl__hb_track_reached(&hb->track, lsn))
+    if (hb == NULL || hb->ph == HB_OFF || !pgrepl__hb_track_reached(&hb->track, lsn))
         return;
     seen(hb);
-    if (!hb->closing && hb->ph != HB_OFF)
-        arm(hb);
 }
 
 void pgrepl__heartbeat_hold(pgrepl_heartbeat *hb, bool held)
 {
-    if (hb == NULL || hb->closing || hb->ph == HB_OFF || hb->track.held == held)
+    if (hb == NULL || hb->ph == HB_OFF || hb->track.held == held)
         return;
-    pgrepl__hb_track_hold(&hb->track, held, now_us());
-    arm(hb);
+    pgrepl__hb_track_hold(&hb->track, held, now_us(hb));
 }
 
 bool pgrepl__heartbeat_hides(const pgrepl_heartbeat *hb, const char *prefix)
@@ -717,76 +521,11 @@ int64_t pgrepl__heartbeat_lag_us(const pgrepl_heartbeat *hb)
     return hb != NULL ? hb->track.lag : -1;
 }
 
-void pgrepl__heartbeat_close(pgrepl_heartbeat *hb, void (*done)(void *arg))
+void pgrepl__heartbeat_free(pgrepl_heartbeat *hb)
 {
-    if (hb == NULL || hb->closing)
+    if (hb == NULL)
         return;
     disconnect(hb);
-    hb->ph = HB_OFF;
-    hb->closing = true;
-    hb->done = done;
-    if (hb->handles)
-        uv_close((uv_handle_t *)&hb->timer, on_closed);
-    if (hb->nhandles == 0)
-        finish(hb);
-}
-
-/* ---- public API (pgrepl/stream.h) ------------------------------------------------------------ */
-
-/* The heartbeat of s when s may be configured now; *rc says why not otherwise. */
-static pgrepl_heartbeat *config_target(pgrepl_stream *s, int *rc)
-{
-    *rc = PGREPL_EINVAL;
-    if (s == NULL)
-        return NULL;
-    *rc = PGREPL_ESTATE;
-    if (!pgrepl__stream_configurable(s))
-        return NULL;
-    *rc = 0;
-    return pgrepl__stream_heartbeat(s);
-}
-
-int pgrepl_stream_set_heartbeat_interval(pgrepl_stream *s, uint64_t ms)
-{
-    int rc;
-    pgrepl_heartbeat *hb = config_target(s, &rc);
-    if (hb != NULL && ms > MAX_MS)
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        pgrepl__heartbeat_set_interval(hb, ms);
-    return rc;
-}
-
-int pgrepl_stream_set_heartbeat_deadline(pgrepl_stream *s, uint64_t ms)
-{
-    int rc;
-    pgrepl_heartbeat *hb = config_target(s, &rc);
-    if (hb != NULL && ms > MAX_MS)
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        pgrepl__heartbeat_set_deadline(hb, ms);
-    return rc;
-}
-
-int pgrepl_stream_set_heartbeat_prefix(pgrepl_stream *s, const char *prefix)
-{
-    int rc;
-    pgrepl_heartbeat *hb = config_target(s, &rc);
-    if (hb != NULL && (prefix == NULL || *prefix == '\0'))
-        rc = PGREPL_EINVAL;
-    return rc == 0 ? pgrepl__heartbeat_set_prefix(hb, prefix) : rc;
-}
-
-int pgrepl_stream_set_deliver_heartbeats(pgrepl_stream *s, bool on)
-{
-    int rc;
-    pgrepl_heartbeat *hb = config_target(s, &rc);
-    if (rc == 0)
-        pgrepl__heartbeat_set_deliver(hb, on);
-    return rc;
-}
-
-int64_t pgrepl_stream_heartbeat_lag_us(const pgrepl_stream *s)
-{
-    return s != NULL ? pgrepl__heartbeat_lag_us(pgrepl__stream_heartbeat(s)) : -1;
+    pgrepl__free(hb->prefix);
+    pgrepl__free(hb);
 }

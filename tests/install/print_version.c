@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include <pgrepl/pgrepl.h>
+#include <pgrepl/uv.h>
 
 static int closed;
 

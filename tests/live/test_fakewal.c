@@ -27,7 +27,7 @@
 
 #include "conn.h"
 #include "harness.h"
-#include "pgrepl/stream.h"
+#include "pgrepl/uv.h"
 #include "testutil.h"
 
 static int major;

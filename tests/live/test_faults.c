@@ -43,7 +43,7 @@
 #include <uv.h>
 
 #include "harness.h"
-#include "pgrepl/stream.h"
+#include "pgrepl/uv.h"
 #include "testutil.h"
 
 static int major;

@@ -33,7 +33,7 @@
 #include <uv.h>
 
 #include "harness.h"
-#include "pgrepl/stream.h"
+#include "pgrepl/uv.h"
 #include "testutil.h"
 
 #define MB (INT64_C(1) << 20)

@@ -41,6 +41,7 @@
 #include "harness.h"
 #include "minijson.h"
 #include "pgrepl/pgrepl.h"
+#include "pgrepl/uv.h"
 #include "tdcompare.h"
 #include "testutil.h"
 

@@ -1,4 +1,5 @@
 /* Quoting and the texts of replication commands, without a server. */
+#include <stdio.h>
 #include <string.h>
 
 #include "command.h"

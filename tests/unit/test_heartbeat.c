@@ -3,6 +3,7 @@
  * stall deadline and holds), the backoff, and the public setters on a
  * stream that never connects.
  */
+#include "pgrepl/uv.h"
 #include "heartbeat.h"
 #include "testutil.h"
 

@@ -1,17 +1,22 @@
 /*
- * L4: the replication stream on a libuv loop. It binds the connection state
- * machine (conn.c) to one uv_poll_t on the libpq socket, one uv_timer_t for
- * status updates and the watchdog, and one uv_idle_t that runs work asked
- * for outside the loop's I/O (pgrepl_stream_* calls only record a request
- * and kick it, so application callbacks never run inside those calls). It
- * feeds CopyData to the decoder and the ledger, and runs the command plan:
+ * L4: the session, the engine of a replication stream. It binds the
+ * connection state machine (conn.c) and the heartbeat side connection to a
+ * host that watches sockets and keeps one timer (pgrepl_session_host), feeds
+ * CopyData to the decoder and the ledger, and runs the command plan:
  * IDENTIFY_SYSTEM, SHOW wal_sender_timeout, the session settings, queued slot
  * commands, the check (publications, slot validity), START_REPLICATION.
  *
+ * Every entry from the host (pgrepl_session_io, _timeout) runs the same
+ * dispatcher, dispatch(), which ends by telling the host what to watch and
+ * when to call back: the earliest of the kick (work asked for outside a
+ * dispatch: pgrepl_session_* calls only record a request, so application
+ * callbacks never run inside those calls), the wait (the reconnect delay,
+ * the connect deadline or the stop timeout, which never overlap), the
+ * status update or watchdog time, the end of a read-batching pause, and
+ * the heartbeat's next deadline.
+ *
  * Failures go through fail_va(): classify.c says whether retrying can help,
  * and a stream the application started reconnects after a jittered delay.
- * A second uv_timer_t ("wait") holds that delay, or the connect deadline
- * while a connection is being set up: the two never overlap.
  */
 #include <netinet/in.h>
 #include <poll.h>
@@ -20,12 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/timerfd.h>
-#endif
 
-#include "pgrepl/stream.h"
+#include "pgrepl/session.h"
 #include "alloc.h"
 #include "classify.h"
 #include "command.h"
@@ -53,7 +56,7 @@ typedef enum phase {
     PH_IDLE,       /* connected, nothing in flight: next slot command, START_REPLICATION or READY */
     PH_SLOT_BEGIN, /* BEGIN of a SNAPSHOT 'use' slot creation in flight */
     PH_SLOT,       /* a slot command in flight */
-    PH_HELD,       /* snapshot exported or in use: nothing is sent until pgrepl_stream_snapshot_done */
+    PH_HELD,       /* snapshot exported or in use: nothing is sent until pgrepl_session_snapshot_done */
     PH_SLOT_END,   /* COMMIT / ROLLBACK of the SNAPSHOT 'use' transaction in flight */
     PH_CHECK,      /* the check before START_REPLICATION in flight (publications, slot validity) */
     PH_START,      /* START_REPLICATION in flight */
@@ -75,8 +78,8 @@ typedef struct slot_cmd {
     pgrepl_slot_info_cb info_cb;
 } slot_cmd;
 
-struct pgrepl_stream {
-    uv_loop_t *loop;
+struct pgrepl_session {
+    pgrepl_session_host host;
     void *data;
 
     /* configuration */
@@ -100,10 +103,10 @@ struct pgrepl_stream {
     uint64_t connect_timeout_ms; /* 0: the conninfo's connect_timeout, else DEFAULT_CONNECT_TIMEOUT_MS */
     uint64_t retry_min_ms;       /* bounds of the delay before reconnecting; 0: do not reconnect */
     uint64_t retry_max_ms;
-    size_t batch_bytes;          /* read batching (pgrepl_stream_set_read_batch); 0: off */
+    size_t batch_bytes;          /* read batching (pgrepl_session_set_read_batch); 0: off */
     uint64_t batch_pause_us;
     pgrepl_decoder_callbacks dcb;
-    pgrepl_stream_callbacks scb;
+    pgrepl_session_callbacks scb;
 
     /* where we are, and what was asked for */
     pgrepl_stream_state state;
@@ -111,26 +114,27 @@ struct pgrepl_stream {
     bool connect_req;  /* start()/connect() from STOPPED */
     bool want_start;   /* START_REPLICATION once the queue is done */
     bool stop_req;
-    bool release_req;  /* pgrepl_stream_snapshot_done() */
+    bool release_req;  /* pgrepl_session_snapshot_done() */
     bool close_req;
+    bool closed;       /* do_close ran: nothing is watched, the connections are gone */
+    bool free_req;     /* pgrepl_session_free() from inside a callback */
     bool finalizing;
     bool paused;
     bool run_req;      /* start_replication() until a stop, close or fatal error: failures reconnect */
-    void (*close_cb)(pgrepl_stream *s);
+    void (*close_cb)(pgrepl_session *s);
     int busy;          /* inside a loop callback or an application callback: close is deferred */
 
-    /* loop handles */
-    bool handles;      /* timer and idle initialized */
-    uv_timer_t timer;
-    uv_idle_t idle;
-    uv_timer_t wait;   /* the connect deadline, or the delay before reconnecting */
+    /* what the host was asked for (deadlines: microseconds on the session's clock, -1 none) */
+    bool kicked;       /* run soon: a request came from outside a dispatch */
+    int64_t timer_at;  /* the next status update or watchdog check */
+    int64_t wait_at;   /* the connect deadline, the delay before reconnecting, or the stop timeout */
     bool wait_due;     /* it expired */
-    uv_poll_t *hold;   /* read batching: a timerfd that ends the pause (Linux) */
-    int hold_fd;
-    uv_poll_t *poll;
-    int poll_fd;
-    int poll_events;   /* what poll watches now (libuv re-registers the fd on every uv_poll_start) */
-    int nhandles;      /* initialized and not yet closed */
+    int64_t hold_at;   /* read batching: the end of the pause */
+    int64_t host_due;  /* the deadline the host's timer holds */
+    int conn_fd;       /* the replication socket the host watches, -1 none */
+    unsigned conn_events;
+    int hb_fd;         /* the heartbeat's socket the host watches, -1 none */
+    unsigned hb_events;
 
     /* the connection and what the server told */
     pgrepl_conn conn;
@@ -159,7 +163,6 @@ struct pgrepl_stream {
     pgrepl_lsn unit_end;  /* end of the last unit on this connection: ends only grow */
     bool batch;           /* read batching applies to this connection */
     bool batching;        /* the stream is busy: it pauses between reads */
-    bool holding;         /* paused: the socket is not watched until the hold timer fires */
     size_t got;           /* CopyData bytes taken in the current loop callback */
     int64_t wake_us;      /* when the current loop callback began (valid while in_run > 0) */
     int in_run;           /* run_io calls in progress */
@@ -183,11 +186,10 @@ struct pgrepl_stream {
     char sqlstate[6];
 };
 
-static void run(pgrepl_stream *s, unsigned io, int status);
-static void batch_begin(pgrepl_stream *s);
-static void batch_settle(pgrepl_stream *s, bool paused_read);
-static void hold_stop(pgrepl_stream *s);
-static void fail(pgrepl_stream *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
+static void batch_begin(pgrepl_session *s);
+static void batch_settle(pgrepl_session *s, bool paused_read);
+static void hold_stop(pgrepl_session *s);
+static void fail(pgrepl_session *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
 #endif
@@ -214,9 +216,16 @@ const char *pgrepl_stream_state_name(pgrepl_stream_state state)
     return "unknown";
 }
 
-static int64_t now_us(void)
+static int64_t mono_us(void)
 {
-    return (int64_t)(uv_hrtime() / 1000);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t now_us(const pgrepl_session *s)
+{
+    return s->host.now != NULL ? s->host.now(s->host.arg) : mono_us();
 }
 
 /* ---- the door to the application's stream callbacks ------------------------ */
@@ -254,7 +263,7 @@ typedef struct note {
  * but the completion of slot commands runs once close() was called, and
  * busy makes close() from inside wait until the stream is off the stack.
  */
-static void notify(pgrepl_stream *s, const note *n)
+static void notify(pgrepl_session *s, const note *n)
 {
     bool slot = n->kind == NOTE_SLOT_CREATED || n->kind == NOTE_SLOT_DONE || n->kind == NOTE_SLOT_INFO;
     if (s->close_req && !(slot && s->finalizing))
@@ -301,7 +310,7 @@ static void notify(pgrepl_stream *s, const note *n)
     s->busy--;
 }
 
-static void set_state(pgrepl_stream *s, pgrepl_stream_state state)
+static void set_state(pgrepl_session *s, pgrepl_stream_state state)
 {
     if (s->state == state)
         return;
@@ -318,19 +327,19 @@ static void set_state(pgrepl_stream *s, pgrepl_stream_state state)
  */
 #define CALL_APP(s, fn, m) ((s)->dcb.fn == NULL ? 0 : app_done((s), (app_enter(s), (s)->dcb.fn((s)->data, (m)))))
 
-static void app_enter(pgrepl_stream *s)
+static void app_enter(pgrepl_session *s)
 {
     s->busy++;
 }
 
-static int app_done(pgrepl_stream *s, int rc)
+static int app_done(pgrepl_session *s, int rc)
 {
     s->busy--;
     return rc;
 }
 
 /* Auto-acknowledge a unit whose callback succeeded. */
-static int unit_done(pgrepl_stream *s, int rc, pgrepl_lsn end)
+static int unit_done(pgrepl_session *s, int rc, pgrepl_lsn end)
 {
     if (rc == 0 && s->auto_ack)
         pgrepl__ledger_ack(&s->ledger, end);
@@ -346,7 +355,7 @@ static int unit_done(pgrepl_stream *s, int rc, pgrepl_lsn end)
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static int contradiction(pgrepl_stream *s, const char *fmt, ...)
+static int contradiction(pgrepl_session *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -362,7 +371,7 @@ static int contradiction(pgrepl_stream *s, const char *fmt, ...)
  * not ordered: a transaction prepared before its slot decoded two-phase
  * arrives at COMMIT PREPARED with its old PREPARE's positions.
  */
-static int check_unit(pgrepl_stream *s, const char *what, pgrepl_lsn start, pgrepl_lsn end, bool ordered)
+static int check_unit(pgrepl_session *s, const char *what, pgrepl_lsn start, pgrepl_lsn end, bool ordered)
 {
     char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
     pgrepl_lsn_format(end, b);
@@ -382,7 +391,7 @@ static int check_unit(pgrepl_stream *s, const char *what, pgrepl_lsn start, pgre
 
 static int w_begin(void *ud, const pgrepl_msg_begin *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     s->begin_lsn = m->final_lsn;
     pgrepl__ledger_begin(&s->ledger);
     return CALL_APP(s, on_begin, m);
@@ -390,7 +399,7 @@ static int w_begin(void *ud, const pgrepl_msg_begin *m)
 
 static int w_commit(void *ud, const pgrepl_msg_commit *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     pgrepl_lsn begin = s->begin_lsn;
     s->begin_lsn = 0;
     if (m->commit_lsn != begin) {
@@ -407,43 +416,43 @@ static int w_commit(void *ud, const pgrepl_msg_commit *m)
 
 static int w_origin(void *ud, const pgrepl_msg_origin *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     return CALL_APP(s, on_origin, m);
 }
 
 static int w_relation(void *ud, const pgrepl_relation *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     return CALL_APP(s, on_relation, m);
 }
 
 static int w_type(void *ud, const pgrepl_msg_type *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     return CALL_APP(s, on_type, m);
 }
 
 static int w_insert(void *ud, const pgrepl_msg_change *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     return CALL_APP(s, on_insert, m);
 }
 
 static int w_update(void *ud, const pgrepl_msg_change *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     return CALL_APP(s, on_update, m);
 }
 
 static int w_delete(void *ud, const pgrepl_msg_change *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     return CALL_APP(s, on_delete, m);
 }
 
 static int w_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     return CALL_APP(s, on_truncate, m);
 }
 
@@ -453,7 +462,7 @@ static int w_truncate(void *ud, const pgrepl_msg_truncate *m)
  * unacknowledged before it, so it never confirms more than the ledger
  * rules allow.
  */
-static int hidden_heartbeat(pgrepl_stream *s, const pgrepl_msg_logical *m)
+static int hidden_heartbeat(pgrepl_session *s, const pgrepl_msg_logical *m)
 {
     if (m->transactional || !pgrepl__ledger_idle(&s->ledger) || s->ledger.acked < s->ledger.delivered_end)
         return 0;
@@ -464,7 +473,7 @@ static int hidden_heartbeat(pgrepl_stream *s, const pgrepl_msg_logical *m)
 
 static int w_message(void *ud, const pgrepl_msg_logical *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     if (!m->transactional && check_unit(s, "Message", 0, m->lsn, true) != 0)
         return PGREPL_EPROTOCOL;
     if (pgrepl__heartbeat_hides(s->hb, m->prefix))
@@ -477,7 +486,7 @@ static int w_message(void *ud, const pgrepl_msg_logical *m)
 
 static int w_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     if (m->first_segment && pgrepl__ledger_stream_open(&s->ledger, m->xid) != 0) {
         s->cb_err = PGREPL_ENOMEM;
         return PGREPL_ENOMEM;
@@ -487,13 +496,13 @@ static int w_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 
 static int w_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     return CALL_APP(s, on_stream_stop, m);
 }
 
 static int w_stream_commit(void *ud, const pgrepl_msg_commit *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     if (check_unit(s, "Stream Commit", m->commit_lsn, m->end_lsn, true) != 0)
         return PGREPL_EPROTOCOL;
     pgrepl__ledger_stream_close(&s->ledger, m->xid, m->end_lsn);
@@ -502,7 +511,7 @@ static int w_stream_commit(void *ud, const pgrepl_msg_commit *m)
 
 static int w_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     /* an aborted transaction leaves nothing to acknowledge: it must not hold back the idle rule */
     if (m->xid == m->subxid)
         pgrepl__ledger_stream_close(&s->ledger, m->xid, 0);
@@ -511,14 +520,14 @@ static int w_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
 
 static int w_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     pgrepl__ledger_begin(&s->ledger);
     return CALL_APP(s, on_begin_prepare, m);
 }
 
 static int w_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     if (check_unit(s, "Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
         return PGREPL_EPROTOCOL;
     pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
@@ -527,7 +536,7 @@ static int w_prepare(void *ud, const pgrepl_msg_prepare *m)
 
 static int w_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     if (check_unit(s, "Commit Prepared", m->commit_lsn, m->end_lsn, true) != 0)
         return PGREPL_EPROTOCOL;
     pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
@@ -536,7 +545,7 @@ static int w_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
 
 static int w_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     if (check_unit(s, "Rollback Prepared", 0, m->rollback_end_lsn, true) != 0)
         return PGREPL_EPROTOCOL;
     pgrepl__ledger_unit_end(&s->ledger, m->rollback_end_lsn);
@@ -545,7 +554,7 @@ static int w_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
 
 static int w_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
-    pgrepl_stream *s = ud;
+    pgrepl_session *s = ud;
     if (check_unit(s, "Stream Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
         return PGREPL_EPROTOCOL;
     pgrepl__ledger_stream_close(&s->ledger, m->xid, m->end_lsn);
@@ -579,7 +588,7 @@ static const pgrepl_decoder_callbacks wrappers = {
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 0)))
 #endif
-static void set_errmsgv(pgrepl_stream *s, const pgrepl_server_message *server, const char *fmt, va_list ap)
+static void set_errmsgv(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, va_list ap)
 {
     vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
     snprintf(s->sqlstate, sizeof s->sqlstate, "%s", server != NULL ? server->sqlstate : "");
@@ -588,7 +597,7 @@ static void set_errmsgv(pgrepl_stream *s, const pgrepl_server_message *server, c
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void set_errmsg(pgrepl_stream *s, const pgrepl_server_message *server, const char *fmt, ...)
+static void set_errmsg(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -596,134 +605,103 @@ static void set_errmsg(pgrepl_stream *s, const pgrepl_server_message *server, co
     va_end(ap);
 }
 
-/* ---- loop handles ----------------------------------------------------------- */
+/* ---- the host: what to watch, when to be called ----------------------------- */
 
-static void finalize(pgrepl_stream *s);
+static void sync_timer(pgrepl_session *s);
 
-static void on_closed(uv_handle_t *h)
+/* Have dispatch() run soon (sync_timer asks the host when no dispatch is under way to see the request). */
+static void kick(pgrepl_session *s)
 {
-    pgrepl_stream *s = h->data;
-    if (h->type == UV_POLL)
-        pgrepl__free(h);
-    if (--s->nhandles == 0 && s->state == PGREPL_STREAM_CLOSING)
-        finalize(s);
-}
-
-static void on_idle(uv_idle_t *h)
-{
-    uv_idle_stop(h);
-    run(h->data, 0, 0);
-}
-
-static void on_timer(uv_timer_t *h)
-{
-    run(h->data, 0, 0);
-}
-
-static void on_wait(uv_timer_t *h)
-{
-    pgrepl_stream *s = h->data;
-    s->wait_due = true;
-    run(s, 0, 0);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    pgrepl_stream *s = h->data;
-    /* PQconnectPoll may close the socket and open another: stop watching first */
-    if (pgrepl__conn_connecting(&s->conn)) {
-        uv_poll_stop(h);
-        s->poll_events = 0;
-    }
-    unsigned io = ((events & UV_READABLE) ? PGREPL_CONN_READ : 0u) | ((events & UV_WRITABLE) ? PGREPL_CONN_WRITE : 0u);
-    run(s, io, status);
-}
-
-static void init_handles(pgrepl_stream *s)
-{
-    if (s->handles)
+    if (s->closed || s->kicked)
         return;
-    /* none can fail on a valid loop */
-    uv_timer_init(s->loop, &s->timer);
-    uv_idle_init(s->loop, &s->idle);
-    uv_timer_init(s->loop, &s->wait);
-    s->timer.data = s;
-    s->idle.data = s;
-    s->wait.data = s;
-    s->handles = true;
-    s->nhandles += 3;
+    s->kicked = true;
+    if (s->busy == 0)
+        sync_timer(s);
 }
 
-/* Have run() called soon from the loop. */
-static void kick(pgrepl_stream *s)
+static int watch(pgrepl_session *s, int *fd_watched, unsigned *watched, int fd, unsigned events)
 {
-    if (s->handles && !s->close_req)
-        uv_idle_start(&s->idle, on_idle);
-}
-
-static void close_poll(pgrepl_stream *s)
-{
-    if (s->poll == NULL)
-        return;
-    uv_close((uv_handle_t *)s->poll, on_closed);
-    s->poll = NULL;
-    s->poll_fd = -1;
-}
-
-/* A poll handle of the stream on fd (freed by on_closed), in *out; a libuv error code otherwise. */
-static int new_poll(pgrepl_stream *s, int fd, uv_poll_t **out)
-{
-    uv_poll_t *p = pgrepl__malloc(sizeof *p);
-    if (p == NULL)
-        return UV_ENOMEM;
-    int rc = uv_poll_init(s->loop, p, fd);
-    if (rc != 0) {
-        pgrepl__free(p);
-        return rc;
+    if (*fd_watched >= 0 && (*fd_watched != fd || events == 0)) {
+        (void)s->host.watch(s->host.arg, *fd_watched, 0);
+        *fd_watched = -1;
+        *watched = 0;
     }
-    p->data = s;
-    s->nhandles++;
-    *out = p;
-    return 0;
-}
-
-static int open_poll(pgrepl_stream *s, int fd)
-{
-    int rc = new_poll(s, fd, &s->poll);
+    if (fd < 0 || events == 0 || (*fd_watched == fd && *watched == events))
+        return 0;
+    int rc = s->host.watch(s->host.arg, fd, events);
     if (rc != 0)
         return rc;
-    s->poll_fd = fd;
-    s->poll_events = 0;
+    *fd_watched = fd;
+    *watched = events;
     return 0;
 }
 
-/*
- * Watch what the connection asks for, on the socket it has now (a new poll
- * handle when the socket changed; never two handles on one descriptor).
- * Returns non-zero when it had to fail the stream.
- */
-static int sync_io(pgrepl_stream *s)
+/* Stop watching the replication socket: PQconnectPoll may close it and open another with the same number. */
+static void unwatch_conn(pgrepl_session *s)
+{
+    (void)watch(s, &s->conn_fd, &s->conn_events, -1, 0);
+}
+
+static void unwatch_hb(pgrepl_session *s)
+{
+    (void)watch(s, &s->hb_fd, &s->hb_events, -1, 0);
+}
+
+static unsigned io_events(unsigned conn_want)
+{
+    return ((conn_want & PGREPL_CONN_READ) ? PGREPL_IO_READ : 0u) |
+           ((conn_want & PGREPL_CONN_WRITE) ? PGREPL_IO_WRITE : 0u);
+}
+
+/* Watch what the connection asks for, on the socket it has now. Returns non-zero when it had to fail the stream. */
+static int sync_io(pgrepl_session *s)
 {
     int fd = s->ph == PH_NONE ? -1 : pgrepl__conn_socket(&s->conn);
-    if (s->poll != NULL && s->poll_fd != fd)
-        close_poll(s);
-    if (fd < 0 || s->close_req)
-        return 0;
-    int rc = s->poll == NULL ? open_poll(s, fd) : 0;
-    unsigned want = pgrepl__conn_wants(&s->conn);
-    if ((s->paused && s->ph == PH_STREAMING) || s->holding)
-        want &= ~(unsigned)PGREPL_CONN_READ;
-    int events = ((want & PGREPL_CONN_READ) ? UV_READABLE : 0) | ((want & PGREPL_CONN_WRITE) ? UV_WRITABLE : 0);
-    /* uv_poll_start and _stop cost two epoll_ctl calls each, even when nothing changes */
-    if (rc == 0 && events != s->poll_events)
-        rc = events != 0 ? uv_poll_start(s->poll, events, on_poll) : uv_poll_stop(s->poll);
-    if (rc == 0) {
-        s->poll_events = events;
+    if (fd < 0 || s->close_req) {
+        unwatch_conn(s);
         return 0;
     }
-    fail(s, rc == UV_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL, "cannot watch the connection socket: %s",
-         uv_strerror(rc));
+    unsigned want = pgrepl__conn_wants(&s->conn);
+    if ((s->paused && s->ph == PH_STREAMING) || s->hold_at >= 0)
+        want &= ~(unsigned)PGREPL_CONN_READ;
+    int rc = watch(s, &s->conn_fd, &s->conn_events, fd, io_events(want));
+    if (rc == 0)
+        return 0;
+    fail(s, rc == PGREPL_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL,
+         "cannot watch the connection socket: %s", pgrepl_strerror(rc));
     return -1;
+}
+
+/* The heartbeat's socket (a failure to watch it shows as its deadline passing). */
+static void sync_hb(pgrepl_session *s)
+{
+    unsigned want = 0;
+    int fd = s->close_req ? -1 : pgrepl__heartbeat_socket(s->hb, &want);
+    (void)watch(s, &s->hb_fd, &s->hb_events, fd, io_events(want));
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+    return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
+/* Ask the host for a call at the earliest deadline, when it changed. */
+static void sync_timer(pgrepl_session *s)
+{
+    if (s->closed && !s->kicked) {
+        if (s->host_due >= 0)
+            (void)s->host.timer(s->host.arg, -1);
+        s->host_due = -1;
+        return;
+    }
+    int64_t now = now_us(s);
+    int64_t due = now;
+    if (!s->kicked)
+        due = earliest(earliest(earliest(s->timer_at, s->wait_at), s->hold_at), pgrepl__heartbeat_due(s->hb));
+    if (due == s->host_due && !s->kicked)
+        return;
+    s->host_due = due;
+    (void)s->host.timer(s->host.arg, due < 0 ? -1 : due > now ? due - now : 0);
 }
 
 /* ---- slot commands ---------------------------------------------------------- */
@@ -734,13 +712,13 @@ static void free_cmd(slot_cmd *c)
     pgrepl__free(c);
 }
 
-static void complete_created(pgrepl_stream *s, slot_cmd *c, int status, const pgrepl_slot_created *created)
+static void complete_created(pgrepl_session *s, slot_cmd *c, int status, const pgrepl_slot_created *created)
 {
     notify(s, &(note){.kind = NOTE_SLOT_CREATED, .cmd = c, .status = status, .created = created});
 }
 
 /* Complete c with a failure status (no result to show). */
-static void complete_failed(pgrepl_stream *s, slot_cmd *c, int status)
+static void complete_failed(pgrepl_session *s, slot_cmd *c, int status)
 {
     switch (c->kind) {
     case CMD_CREATE:
@@ -756,7 +734,7 @@ static void complete_failed(pgrepl_stream *s, slot_cmd *c, int status)
     free_cmd(c);
 }
 
-static void cancel_current(pgrepl_stream *s, int status)
+static void cancel_current(pgrepl_session *s, int status)
 {
     slot_cmd *c = s->cur;
     s->cur = NULL;
@@ -767,23 +745,21 @@ static void cancel_current(pgrepl_stream *s, int status)
 
 /* ---- connection lifecycle --------------------------------------------------- */
 
-static void drop_result(pgrepl_stream *s)
+static void drop_result(pgrepl_session *s)
 {
     PQclear(s->res);
     s->res = NULL;
 }
 
 /* Close the connection; the command in flight completes with status. */
-static void teardown(pgrepl_stream *s, int status)
+static void teardown(pgrepl_session *s, int status)
 {
-    close_poll(s);
+    unwatch_conn(s);
     drop_result(s);
     pgrepl__conn_finish(&s->conn);
     pgrepl__heartbeat_stop(s->hb);
-    if (s->handles) {
-        uv_timer_stop(&s->timer);
-        uv_timer_stop(&s->wait);
-    }
+    s->timer_at = -1;
+    s->wait_at = -1;
     hold_stop(s);
     s->batch = false;
     s->batching = false;
@@ -804,11 +780,11 @@ static void teardown(pgrepl_stream *s, int status)
  * forgets unpersisted confirmations sends again). Returns
  * whether a reconnection is scheduled.
  */
-static bool plan_retry(pgrepl_stream *s, bool fatal)
+static bool plan_retry(pgrepl_session *s, bool fatal)
 {
     bool progressed = s->ledger.reported > s->started_flush;
     if (s->streaming_since != 0 &&
-        (progressed || now_us() - s->streaming_since >= (int64_t)s->retry_max_ms * 1000))
+        (progressed || now_us(s) - s->streaming_since >= (int64_t)s->retry_max_ms * 1000))
         s->attempts = 0;
     s->streaming_since = 0;
     s->attempts++;
@@ -817,14 +793,14 @@ static bool plan_retry(pgrepl_stream *s, bool fatal)
         return false;
     }
     s->retry_in_ms = pgrepl__backoff_ms(s->retry_min_ms, s->retry_max_ms, s->attempts, pgrepl__random_next(&s->rng));
-    uv_timer_start(&s->wait, on_wait, s->retry_in_ms, 0);
+    s->wait_at = now_us(s) + (int64_t)s->retry_in_ms * 1000;
     return true;
 }
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 5, 0)))
 #endif
-static void fail_va(pgrepl_stream *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
+static void fail_va(pgrepl_session *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
                     const char *fmt, va_list ap)
 {
     set_errmsgv(s, server, fmt, ap);
@@ -845,7 +821,7 @@ static void fail_va(pgrepl_stream *s, int code, pgrepl_verdict v, const pgrepl_s
         notify(s, &(note){.kind = NOTE_STATE, .state = s->state});
 }
 
-static void fail(pgrepl_stream *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
+static void fail(pgrepl_session *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -856,7 +832,7 @@ static void fail(pgrepl_stream *s, int code, bool fatal, const pgrepl_server_mes
 #if defined(__GNUC__)
 __attribute__((format(printf, 5, 6)))
 #endif
-static void fail_with(pgrepl_stream *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
+static void fail_with(pgrepl_session *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
                       const char *fmt, ...)
 {
     va_list ap;
@@ -872,14 +848,14 @@ static bool is_error(const PGresult *res)
 }
 
 /* The command `what` failed with the server's error m. */
-static void fail_server(pgrepl_stream *s, const pgrepl_server_message *m, const char *what)
+static void fail_server(pgrepl_session *s, const pgrepl_server_message *m, const char *what)
 {
     fail_with(s, PGREPL_ESERVER, pgrepl__classify_server(m->sqlstate, m->message), m, "%s failed: %s %s: %s", what,
               m->severity, m->sqlstate, m->message);
 }
 
 /* The command `what` failed with the error result res. */
-static void fail_result(pgrepl_stream *s, const PGresult *res, const char *what)
+static void fail_result(pgrepl_session *s, const PGresult *res, const char *what)
 {
     pgrepl_server_message m;
     pgrepl__server_message(res, &m);
@@ -894,14 +870,14 @@ static void fail_result(pgrepl_stream *s, const PGresult *res, const char *what)
 }
 
 /* An ERROR event: the server's error ends the command `what`. */
-static void fail_error(pgrepl_stream *s, pgrepl_conn_error *e, const char *what)
+static void fail_error(pgrepl_session *s, pgrepl_conn_error *e, const char *what)
 {
     fail_server(s, &e->m, what);
     pgrepl__conn_error_free(e);
 }
 
 /* The connection failed; a server error already received says more than libpq. */
-static void fail_conn(pgrepl_stream *s, int code, const char *what)
+static void fail_conn(pgrepl_session *s, int code, const char *what)
 {
     if (s->res != NULL && is_error(s->res)) {
         PGresult *res = s->res;
@@ -931,11 +907,11 @@ static void fail_conn(pgrepl_stream *s, int code, const char *what)
 
 static void on_notice(void *arg, const pgrepl_server_message *m)
 {
-    pgrepl_stream *s = arg;
+    pgrepl_session *s = arg;
     notify(s, &(note){.kind = NOTE_NOTICE, .server = m});
 }
 
-static void send_command(pgrepl_stream *s, const char *sql, phase next)
+static void send_command(pgrepl_session *s, const char *sql, phase next)
 {
     /* a failure to send arrives as a FAILED event in phase next */
     (void)pgrepl__conn_send(&s->conn, sql);
@@ -947,30 +923,28 @@ static void send_command(pgrepl_stream *s, const char *sql, phase next)
  * so the stream keeps its own, over the whole setup (every host libpq
  * tries, IDENTIFY_SYSTEM, the settings, the check, START_REPLICATION).
  */
-static void arm_deadline(pgrepl_stream *s)
+static void arm_deadline(pgrepl_session *s)
 {
     s->deadline_ms = s->connect_timeout_ms != 0 ? s->connect_timeout_ms : pgrepl__conn_connect_timeout_ms(&s->conn);
     if (s->deadline_ms == 0)
         s->deadline_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     s->wait_due = false;
-    /* the loop's clock may be as old as the start of a long application callback */
-    uv_update_time(s->loop);
-    uv_timer_start(&s->wait, on_wait, s->deadline_ms, 0);
+    s->wait_at = now_us(s) + (int64_t)s->deadline_ms * 1000;
 }
 
 /* Slot commands and a held snapshot take the application's time, not the setup's. */
-static void disarm_deadline(pgrepl_stream *s)
+static void disarm_deadline(pgrepl_session *s)
 {
-    uv_timer_stop(&s->wait);
+    s->wait_at = -1;
     s->wait_due = false;
 }
 
-static pgrepl_lsn requested_start(const pgrepl_stream *s)
+static pgrepl_lsn requested_start(const pgrepl_session *s)
 {
     return pgrepl__ledger_start_at(&s->ledger, s->start_lsn, s->durable_lsn);
 }
 
-static void connect_now(pgrepl_stream *s)
+static void connect_now(pgrepl_session *s)
 {
     s->connect_req = false;
     s->begin_lsn = 0;
@@ -989,7 +963,7 @@ static void connect_now(pgrepl_stream *s)
 
 /* ---- status updates and the watchdog ---------------------------------------- */
 
-static int send_status(pgrepl_stream *s, bool ping)
+static int send_status(pgrepl_session *s, bool ping)
 {
     pgrepl_lsn write, flush;
     pgrepl__ledger_positions(&s->ledger, &write, &flush);
@@ -1001,14 +975,14 @@ static int send_status(pgrepl_stream *s, bool ping)
     if (rc != 0)
         return rc;
     pgrepl__ledger_reported(&s->ledger, write, flush);
-    pgrepl__feedback_on_sent(&s->fb, now_us(), ping, flush);
+    pgrepl__feedback_on_sent(&s->fb, now_us(s), ping, flush);
     notify(s, &(note){.kind = NOTE_STATUS_SENT, .lsn1 = write, .lsn2 = flush});
     return 0;
 }
 
-static void arm_timer(pgrepl_stream *s, int64_t due_us)
+static void arm_timer(pgrepl_session *s, int64_t now, int64_t due_us)
 {
-    uv_timer_start(&s->timer, on_timer, (uint64_t)((due_us + 999) / 1000), 0);
+    s->timer_at = now + due_us;
 }
 
 /*
@@ -1016,18 +990,18 @@ static void arm_timer(pgrepl_stream *s, int64_t due_us)
  * the loop's, busy in a callback or an allocation, not the server's. Read
  * them now and count them as received; the caller then handles them.
  */
-static bool input_waiting(pgrepl_stream *s)
+static bool input_waiting(pgrepl_session *s)
 {
     struct pollfd p = {.fd = pgrepl__conn_socket(&s->conn), .events = POLLIN};
     if (p.fd < 0 || poll(&p, 1, 0) != 1)
         return false;
-    s->wake_us = now_us();
+    s->wake_us = now_us(s);
     pgrepl__conn_io(&s->conn, PGREPL_CONN_READ);
     pgrepl__feedback_on_recv(&s->fb, s->wake_us);
     return true;
 }
 
-static bool declare_dead(pgrepl_stream *s)
+static bool declare_dead(pgrepl_session *s)
 {
     if (input_waiting(s))
         return true;
@@ -1037,16 +1011,16 @@ static bool declare_dead(pgrepl_stream *s)
 }
 
 /* While stopping, or once the copy has ended, no status update may be sent; only the watchdog runs. */
-static bool watchdog_only(pgrepl_stream *s, int64_t now)
+static bool watchdog_only(pgrepl_session *s, int64_t now)
 {
     if (s->fb.recv_timeout_us == 0) {
-        uv_timer_stop(&s->timer);
+        s->timer_at = -1;
         return false;
     }
     int64_t left = s->fb.last_recv + s->fb.recv_timeout_us - now;
     if (left <= 0)
         return declare_dead(s);
-    arm_timer(s, left);
+    arm_timer(s, now, left);
     return false;
 }
 
@@ -1055,15 +1029,14 @@ static bool watchdog_only(pgrepl_stream *s, int64_t now)
  * the connection dead after the receive timeout, and re-arm the timer.
  * Returns true when it changed the stream's course (a failure).
  */
-static bool feedback(pgrepl_stream *s)
+static bool feedback(pgrepl_session *s)
 {
     if (s->ph != PH_STREAMING && s->ph != PH_STOPPING) {
-        if (s->handles)
-            uv_timer_stop(&s->timer);
+        s->timer_at = -1;
         return false;
     }
     /* inside a loop callback: the clock reading of this wakeup (one per wakeup, not per decision) */
-    int64_t now = s->in_run > 0 ? s->wake_us : now_us();
+    int64_t now = s->in_run > 0 ? s->wake_us : now_us(s);
     /* while paused the silence is ours, not the server's */
     if (s->paused)
         pgrepl__feedback_on_recv(&s->fb, now);
@@ -1086,7 +1059,7 @@ static bool feedback(pgrepl_stream *s)
     case PGREPL_FEEDBACK_NONE:
         break;
     }
-    arm_timer(s, pgrepl__feedback_next_due(&s->fb, now));
+    arm_timer(s, now, pgrepl__feedback_next_due(&s->fb, now));
     return false;
 }
 
@@ -1098,7 +1071,7 @@ static bool feedback(pgrepl_stream *s)
  * Whatever this stream received is below the server's flushed WAL, also
  * after a crash, unless the server is another cluster or was restored.
  */
-static bool beyond_wal(pgrepl_stream *s)
+static bool beyond_wal(pgrepl_session *s)
 {
     pgrepl_lsn want = requested_start(s);
     if (want <= s->xlogpos)
@@ -1107,8 +1080,8 @@ static bool beyond_wal(pgrepl_stream *s)
     pgrepl_lsn_format(want, w);
     pgrepl_lsn_format(s->xlogpos, x);
     const char *what = want == s->ledger.acked    ? "what this stream already received and acknowledged"
-                       : want == s->durable_lsn ? "the durable position (pgrepl_stream_set_durable_lsn)"
-                                                : "the start position (pgrepl_stream_set_start_lsn)";
+                       : want == s->durable_lsn ? "the durable position (pgrepl_session_set_durable_lsn)"
+                                                : "the start position (pgrepl_session_set_start_lsn)";
     fail_with(s, PGREPL_EINVAL, (pgrepl_verdict){true, pgrepl__hint_beyond_wal}, NULL,
               "cannot start at %s, %s: the server's WAL ends at %s, and the server would skip every change "
               "up to %s",
@@ -1116,7 +1089,7 @@ static bool beyond_wal(pgrepl_stream *s)
     return true;
 }
 
-static void identify_done(pgrepl_stream *s, const PGresult *res)
+static void identify_done(pgrepl_session *s, const PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3) {
         fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: unexpected result (%d rows, %d columns)",
@@ -1138,7 +1111,7 @@ static void identify_done(pgrepl_stream *s, const PGresult *res)
     send_command(s, "SHOW wal_sender_timeout", PH_SHOW);
 }
 
-static void show_done(pgrepl_stream *s, const PGresult *res)
+static void show_done(pgrepl_session *s, const PGresult *res)
 {
     const char *v = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
     if (pgrepl__parse_duration_ms(v, &s->sender_timeout_ms) != 0) {
@@ -1154,7 +1127,7 @@ static char *value_or_null(const PGresult *res, int col)
     return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
 }
 
-static void created_done(pgrepl_stream *s, const PGresult *res)
+static void created_done(pgrepl_session *s, const PGresult *res)
 {
     slot_cmd *c = s->cur;
     pgrepl_slot_created info = {.slot_name = c->name, .created = true, .plugin = "pgoutput"};
@@ -1179,7 +1152,7 @@ static void created_done(pgrepl_stream *s, const PGresult *res)
         set_state(s, PGREPL_STREAM_READY);
 }
 
-static void create_failed(pgrepl_stream *s, const PGresult *res)
+static void create_failed(pgrepl_session *s, const PGresult *res)
 {
     slot_cmd *c = s->cur;
     pgrepl_server_message m;
@@ -1200,7 +1173,7 @@ static void create_failed(pgrepl_stream *s, const PGresult *res)
     complete_failed(s, c, *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST);
 }
 
-static void drop_done(pgrepl_stream *s, const PGresult *res)
+static void drop_done(pgrepl_session *s, const PGresult *res)
 {
     slot_cmd *c = s->cur;
     s->cur = NULL;
@@ -1260,7 +1233,7 @@ static void fill_info(const PGresult *res, pgrepl_slot_info *i)
     i->failover = col_bool(res, PGREPL_SLOTCOL_FAILOVER);
 }
 
-static void info_done(pgrepl_stream *s, const PGresult *res)
+static void info_done(pgrepl_session *s, const PGresult *res)
 {
     slot_cmd *c = s->cur;
     s->cur = NULL;
@@ -1284,7 +1257,7 @@ static void info_done(pgrepl_stream *s, const PGresult *res)
     free_cmd(c);
 }
 
-static void slot_done(pgrepl_stream *s, const PGresult *res)
+static void slot_done(pgrepl_session *s, const PGresult *res)
 {
     switch (s->cur->kind) {
     case CMD_CREATE:
@@ -1303,7 +1276,7 @@ static void slot_done(pgrepl_stream *s, const PGresult *res)
 }
 
 /* Text of the slot command c, or an error status (message set). */
-static int build_slot_cmd(pgrepl_stream *s, const slot_cmd *c, pgrepl_str *sql)
+static int build_slot_cmd(pgrepl_session *s, const slot_cmd *c, pgrepl_str *sql)
 {
     const char *why = "";
     int rc = 0;
@@ -1325,7 +1298,7 @@ static int build_slot_cmd(pgrepl_stream *s, const slot_cmd *c, pgrepl_str *sql)
     return rc;
 }
 
-static void run_slot_cmd(pgrepl_stream *s)
+static void run_slot_cmd(pgrepl_session *s)
 {
     disarm_deadline(s);
     slot_cmd *c = s->queue;
@@ -1348,7 +1321,7 @@ static void run_slot_cmd(pgrepl_stream *s)
     pgrepl__str_free(&sql);
 }
 
-static void slot_begin_done(pgrepl_stream *s, const PGresult *res)
+static void slot_begin_done(pgrepl_session *s, const PGresult *res)
 {
     if (is_error(res)) {
         create_failed(s, res);
@@ -1369,7 +1342,7 @@ static void slot_begin_done(pgrepl_stream *s, const PGresult *res)
     pgrepl__str_free(&sql);
 }
 
-static void send_start(pgrepl_stream *s)
+static void send_start(pgrepl_session *s)
 {
     pgrepl_start_cmd c = {
         .server_version = s->server_version,
@@ -1404,7 +1377,7 @@ static void send_start(pgrepl_stream *s)
 }
 
 /* The check runs before every START_REPLICATION, so also after each reconnection. */
-static void send_check(pgrepl_stream *s)
+static void send_check(pgrepl_session *s)
 {
     pgrepl_str sql;
     pgrepl__str_init(&sql);
@@ -1426,7 +1399,7 @@ static void send_check(pgrepl_stream *s)
  * fails with PGREPL_EGAP on a certain gap unless gaps are allowed. Returns
  * whether to go on.
  */
-static bool report_start(pgrepl_stream *s, pgrepl_lsn confirmed)
+static bool report_start(pgrepl_session *s, pgrepl_lsn confirmed)
 {
     /* what it asks for (start, durable, acknowledged) and what it confirmed here */
     pgrepl_lsn requested = requested_start(s);
@@ -1468,7 +1441,7 @@ static bool report_start(pgrepl_stream *s, pgrepl_lsn confirmed)
  * An invalidated slot is named as such: the error that ended the last
  * connection (57P01) looks like any administrator's termination.
  */
-static void check_done(pgrepl_stream *s, const PGresult *res)
+static void check_done(pgrepl_session *s, const PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != PGREPL_CHECK_COLUMNS) {
         fail(s, PGREPL_EPROTOCOL, true, NULL, "the check before streaming: unexpected result");
@@ -1510,22 +1483,22 @@ static void check_done(pgrepl_stream *s, const PGresult *res)
         send_start(s);
 }
 
-static void streaming_begin(pgrepl_stream *s)
+static void streaming_begin(pgrepl_session *s)
 {
     s->ph = PH_STREAMING;
     s->want_start = false;
-    uv_timer_stop(&s->wait);
-    s->streaming_since = now_us();
+    s->wait_at = -1;
+    s->streaming_since = now_us(s);
     s->started_flush = s->ledger.reported;
     batch_begin(s);
     pgrepl__feedback_init(&s->fb, (int64_t)s->interval_ms * 1000, (int64_t)s->sender_timeout_ms * 1000,
-                          (int64_t)s->recv_timeout_ms * 1000, now_us());
+                          (int64_t)s->recv_timeout_ms * 1000, now_us(s));
     pgrepl__heartbeat_start(s->hb, s->conninfo);
     set_state(s, PGREPL_STREAM_STREAMING);
 }
 
 /* With nothing in flight: the next slot command, START_REPLICATION, or READY. */
-static bool next_command(pgrepl_stream *s)
+static bool next_command(pgrepl_session *s)
 {
     if (s->ph != PH_IDLE)
         return false;
@@ -1566,7 +1539,7 @@ static const char *phase_command(phase ph)
 }
 
 /* Keep the first error, else the first result, of the command in flight. */
-static void keep_result(pgrepl_stream *s, PGresult *res)
+static void keep_result(pgrepl_session *s, PGresult *res)
 {
     if (s->res == NULL || (is_error(res) && !is_error(s->res))) {
         PQclear(s->res);
@@ -1576,7 +1549,7 @@ static void keep_result(pgrepl_stream *s, PGresult *res)
     }
 }
 
-static void query_done(pgrepl_stream *s)
+static void query_done(pgrepl_session *s)
 {
     PGresult *res = s->res;
     s->res = NULL;
@@ -1625,7 +1598,7 @@ static void query_done(pgrepl_stream *s)
  * again, intact unless it is broken at the source (then every attempt
  * fails alike, each one reported, with a growing delay).
  */
-static void decode_failed(pgrepl_stream *s, int rc)
+static void decode_failed(pgrepl_session *s, int rc)
 {
     if (s->cb_err == PGREPL_EPROTOCOL)
         fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", s->cb_why);
@@ -1637,7 +1610,7 @@ static void decode_failed(pgrepl_stream *s, int rc)
         fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", pgrepl_decoder_errmsg(s->dec));
 }
 
-static void on_copydata(pgrepl_stream *s, const char *data, size_t len)
+static void on_copydata(pgrepl_session *s, const char *data, size_t len)
 {
     s->got += len;
     pgrepl_copydata cd;
@@ -1682,7 +1655,7 @@ static void on_copydata(pgrepl_stream *s, const char *data, size_t len)
     pgrepl__heartbeat_reached(s->hb, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
 }
 
-static void on_query_event(pgrepl_stream *s, pgrepl_conn_event *ev)
+static void on_query_event(pgrepl_session *s, pgrepl_conn_event *ev)
 {
     switch (ev->kind) {
     case PGREPL_CONN_EV_RESULT:
@@ -1716,7 +1689,7 @@ static void on_query_event(pgrepl_stream *s, pgrepl_conn_event *ev)
  * one dropped (and created again) after the slot's position cannot be
  * decoded past. Says so, fatally. Returns whether m was that.
  */
-static bool publication_gone(pgrepl_stream *s, const pgrepl_server_message *m)
+static bool publication_gone(pgrepl_session *s, const pgrepl_server_message *m)
 {
     if (strcmp(m->sqlstate, "42704") != 0 || strstr(m->message, "publication") == NULL)
         return false;
@@ -1727,7 +1700,7 @@ static bool publication_gone(pgrepl_stream *s, const pgrepl_server_message *m)
     return true;
 }
 
-static void on_streaming_event(pgrepl_stream *s, pgrepl_conn_event *ev)
+static void on_streaming_event(pgrepl_session *s, pgrepl_conn_event *ev)
 {
     switch (ev->kind) {
     case PGREPL_CONN_EV_DATA:
@@ -1757,7 +1730,7 @@ static void on_streaming_event(pgrepl_stream *s, pgrepl_conn_event *ev)
     }
 }
 
-static void on_stopping_event(pgrepl_stream *s, pgrepl_conn_event *ev)
+static void on_stopping_event(pgrepl_session *s, pgrepl_conn_event *ev)
 {
     switch (ev->kind) {
     case PGREPL_CONN_EV_RESULT:
@@ -1776,7 +1749,7 @@ static void on_stopping_event(pgrepl_stream *s, pgrepl_conn_event *ev)
     }
 }
 
-static void on_event(pgrepl_stream *s, pgrepl_conn_event *ev)
+static void on_event(pgrepl_session *s, pgrepl_conn_event *ev)
 {
     switch (s->ph) {
     case PH_CONNECT:
@@ -1807,7 +1780,7 @@ static void on_event(pgrepl_stream *s, pgrepl_conn_event *ev)
 }
 
 /* Handle one event from the connection; false when there is none now. */
-static bool pump_one(pgrepl_stream *s)
+static bool pump_one(pgrepl_session *s)
 {
     if (s->ph == PH_NONE || (s->paused && s->ph == PH_STREAMING))
         return false;
@@ -1821,12 +1794,12 @@ static bool pump_one(pgrepl_stream *s)
 
 /* ---- requests ------------------------------------------------------------------ */
 
-static void stop_now(pgrepl_stream *s)
+static void stop_now(pgrepl_session *s)
 {
     s->stop_req = false;
     s->want_start = false;
     if (s->state == PGREPL_STREAM_RECONNECTING) {
-        uv_timer_stop(&s->wait);
+        s->wait_at = -1;
         s->wait_due = false;
         set_state(s, PGREPL_STREAM_STOPPED);
         return;
@@ -1840,8 +1813,7 @@ static void stop_now(pgrepl_stream *s)
         if (send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->conn) == 0) {
             s->ph = PH_STOPPING;
             /* a walsender inside a huge transaction reads CopyDone only after it: do not wait for that */
-            uv_update_time(s->loop);
-            uv_timer_start(&s->wait, on_wait, s->stop_timeout_ms, 0);
+            s->wait_at = now_us(s) + (int64_t)s->stop_timeout_ms * 1000;
             pgrepl__heartbeat_stop(s->hb);
             set_state(s, PGREPL_STREAM_STOPPING);
             return;
@@ -1858,7 +1830,7 @@ static void stop_now(pgrepl_stream *s)
     set_state(s, PGREPL_STREAM_STOPPED);
 }
 
-static void release_now(pgrepl_stream *s)
+static void release_now(pgrepl_session *s)
 {
     s->release_req = false;
     if (s->ph != PH_HELD)
@@ -1879,7 +1851,7 @@ static bool timed_phase(phase ph)
 }
 
 /* The wait timer expired: time to reconnect, or the setup took too long. */
-static void wait_expired(pgrepl_stream *s)
+static void wait_expired(pgrepl_session *s)
 {
     s->wait_due = false;
     if (s->state == PGREPL_STREAM_RECONNECTING) {
@@ -1897,7 +1869,7 @@ static void wait_expired(pgrepl_stream *s)
 }
 
 /* Everything that can happen now, until nothing can. */
-static void advance(pgrepl_stream *s)
+static void advance(pgrepl_session *s)
 {
     while (!s->close_req) {
         if (s->stop_req)
@@ -1913,22 +1885,91 @@ static void advance(pgrepl_stream *s)
     }
 }
 
-static void do_close(pgrepl_stream *s);
+static void do_close(pgrepl_session *s);
+static void free_now(pgrepl_session *s);
+static void hold_stop(pgrepl_session *s);
 
-/* The one entry from the loop: I/O readiness (io, status), the end of a read-batching pause (paused_read), or a kick. */
-static void run_io(pgrepl_stream *s, unsigned io, int status, bool paused_read)
+static void enter(pgrepl_session *s)
 {
     if (s->busy++ == 0)
         s->got = 0;
     if (s->in_run++ == 0)
-        s->wake_us = now_us();
-    if (status < 0 && pgrepl__conn_connecting(&s->conn))
-        /* A refused or failed connect shows as a socket error here;
-         * PQconnectPoll reads SO_ERROR and says what really happened. */
-        pgrepl__conn_io(&s->conn, PGREPL_CONN_READ | PGREPL_CONN_WRITE);
-    else if (status < 0)
-        fail(s, PGREPL_ECONNLOST, false, NULL, "connection socket error: %s", uv_strerror(status));
-    else if (io != 0)
+        s->wake_us = now_us(s);
+}
+
+/*
+ * The end of a dispatch: what was asked from inside (close, free) happens
+ * once the session is off the stack, then the host is told what to watch
+ * and when to call. Returns false when the session is gone.
+ */
+static bool leave(pgrepl_session *s)
+{
+    s->in_run--;
+    if (--s->busy > 0)
+        return true;
+    if (s->free_req) {
+        free_now(s);
+        return false;
+    }
+    if (s->close_req && !s->closed)
+        do_close(s);
+    if (!s->closed)
+        sync_hb(s);
+    sync_timer(s);
+    return true;
+}
+
+typedef enum entry_kind { ENTRY_CONN, ENTRY_HB, ENTRY_TIMEOUT } entry_kind;
+
+/* What the host reported, before anything runs: readiness of one socket, or the time. */
+static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, bool *paused_read)
+{
+    bool error = (events & PGREPL_IO_ERROR) != 0;
+    unsigned io = ((events & PGREPL_IO_READ) ? PGREPL_CONN_READ : 0u) | ((events & PGREPL_IO_WRITE) ? PGREPL_CONN_WRITE : 0u);
+    switch (kind) {
+    case ENTRY_CONN:
+        if (pgrepl__conn_connecting(&s->conn)) {
+            /* PQconnectPoll may close the socket and open another: stop watching first. A refused or failed
+             * connect shows as a socket error here; PQconnectPoll reads SO_ERROR and says what happened. */
+            unwatch_conn(s);
+            return error ? PGREPL_CONN_READ | PGREPL_CONN_WRITE : io;
+        }
+        if (error)
+            fail(s, PGREPL_ECONNLOST, false, NULL, "connection socket error (the host saw an error or hang-up)");
+        return error ? 0u : io;
+    case ENTRY_HB:
+        if (pgrepl__heartbeat_connecting(s->hb))
+            unwatch_hb(s);
+        pgrepl__heartbeat_io(s->hb, io, error);
+        return 0;
+    case ENTRY_TIMEOUT:
+        break;
+    }
+    int64_t now = s->wake_us;
+    if (s->wait_at >= 0 && now >= s->wait_at) {
+        s->wait_at = -1;
+        s->wait_due = true;
+    }
+    int64_t hb_due = pgrepl__heartbeat_due(s->hb);
+    if (hb_due >= 0 && now >= hb_due)
+        pgrepl__heartbeat_timeout(s->hb);
+    if (s->hold_at >= 0 && now >= s->hold_at) {
+        s->hold_at = -1;
+        *paused_read = true;
+        return s->ph == PH_STREAMING && !s->paused ? PGREPL_CONN_READ : 0u;
+    }
+    return 0;
+}
+
+/* The one dispatcher: every entry from the host runs it. Returns false when the session is gone. */
+static bool dispatch(pgrepl_session *s, entry_kind kind, unsigned events)
+{
+    enter(s);
+    /* this dispatch sees every request made so far */
+    s->kicked = false;
+    bool paused_read = false;
+    unsigned io = take_entry(s, kind, events, &paused_read);
+    if (io != 0 && s->ph != PH_NONE)
         pgrepl__conn_io(&s->conn, io);
     /* the batching decision comes before sync_io: a pause stops watching the socket */
     do {
@@ -1937,15 +1978,35 @@ static void run_io(pgrepl_stream *s, unsigned io, int status, bool paused_read)
             batch_settle(s, paused_read);
     } while (!s->close_req && sync_io(s) != 0);
     pgrepl__heartbeat_hold(s->hb, s->paused);
-    s->in_run--;
-    s->busy--;
-    if (s->close_req && s->busy == 0)
-        do_close(s);
+    return leave(s);
 }
 
-static void run(pgrepl_stream *s, unsigned io, int status)
+static void finalize_now(pgrepl_session *s);
+
+int pgrepl_session_io(pgrepl_session *s, int fd, unsigned events)
 {
-    run_io(s, io, status, false);
+    if (s == NULL || s->busy > 0 || fd < 0 || s->closed)
+        return PGREPL_EINVAL;
+    if (fd == s->conn_fd)
+        dispatch(s, ENTRY_CONN, events);
+    else if (fd == s->hb_fd)
+        dispatch(s, ENTRY_HB, events);
+    else
+        return PGREPL_EINVAL;
+    return 0;
+}
+
+int pgrepl_session_timeout(pgrepl_session *s)
+{
+    if (s == NULL || s->busy > 0)
+        return PGREPL_EINVAL;
+    /* the host's timer is spent: whatever is due next must be asked for again */
+    s->host_due = -1;
+    if (s->closed)
+        finalize_now(s);
+    else
+        dispatch(s, ENTRY_TIMEOUT, 0);
+    return 0;
 }
 
 /* ---- read batching ----------------------------------------------------------------- *
@@ -1954,105 +2015,28 @@ static void run(pgrepl_stream *s, unsigned io, int status)
  * wakes for every one pays the kernel's per-wakeup and per-read costs each
  * time (and over TCP an acknowledgement per read). While a burst arrives,
  * the stream leaves the socket unwatched for batch_pause_us after each
- * read, on a timerfd (libuv's timers count milliseconds: a Unix socket's
- * buffer holds only a few hundred small messages, which the walsender
- * fills in under a millisecond at full speed), and reads what came
- * meanwhile when it fires. A wakeup that brings at least batch_bytes
- * starts a burst; a read after a pause that brings less ends it. Linux
- * only: elsewhere there is no timerfd, and no batching.
+ * read (its timer set to the end of the pause: a Unix socket's buffer holds
+ * only a few hundred small messages, which the walsender fills in under a
+ * millisecond at full speed, so the host's timer must count microseconds,
+ * as the libuv binding's timerfd does), and reads what came meanwhile when
+ * it fires. A wakeup that brings at least batch_bytes starts a burst; a
+ * read after a pause that brings less ends it.
  */
 
-#if defined(__linux__)
-static void on_hold(uv_poll_t *h, int status, int events)
+/* Pause: the socket unwatched until the timer fires. */
+static void hold_start(pgrepl_session *s)
 {
-    (void)status;
-    (void)events;
-    pgrepl_stream *s = h->data;
-    uint64_t expirations;
-    /* clears the timerfd's readiness; nothing else to learn from it */
-    ssize_t n = read(s->hold_fd, &expirations, sizeof expirations);
-    (void)n;
-    uv_poll_stop(h);
-    s->holding = false;
-    run_io(s, s->ph == PH_STREAMING && !s->paused ? PGREPL_CONN_READ : 0u, 0, true);
+    if (s->hold_at < 0)
+        s->hold_at = now_us(s) + (int64_t)s->batch_pause_us;
 }
 
-/* The pause timer, made once per stream; false when the system refuses one (then no batching). */
-static bool hold_open(pgrepl_stream *s)
+static void hold_stop(pgrepl_session *s)
 {
-    if (s->hold != NULL)
-        return true;
-    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (fd < 0)
-        return false;
-    if (new_poll(s, fd, &s->hold) != 0) {
-        close(fd);
-        return false;
-    }
-    s->hold_fd = fd;
-    return true;
+    s->hold_at = -1;
 }
-
-/* Pause: the socket unwatched until the timer fires (watched only meanwhile: a stopped stream keeps no loop alive). */
-static void hold_start(pgrepl_stream *s)
-{
-    struct itimerspec t = {.it_value = {.tv_sec = 0, .tv_nsec = (long)s->batch_pause_us * 1000L}};
-    if (s->holding || timerfd_settime(s->hold_fd, 0, &t, NULL) != 0)
-        return;
-    if (uv_poll_start(s->hold, UV_READABLE, on_hold) == 0) {
-        s->holding = true;
-        return;
-    }
-    t.it_value.tv_nsec = 0;
-    timerfd_settime(s->hold_fd, 0, &t, NULL);
-}
-
-static void hold_stop(pgrepl_stream *s)
-{
-    if (!s->holding)
-        return;
-    struct itimerspec off = {{0, 0}, {0, 0}};
-    timerfd_settime(s->hold_fd, 0, &off, NULL);
-    uv_poll_stop(s->hold);
-    s->holding = false;
-}
-
-static void hold_close(pgrepl_stream *s)
-{
-    if (s->hold == NULL)
-        return;
-    uv_close((uv_handle_t *)s->hold, on_closed);
-    /* uv_close took the descriptor out of the loop's epoll set: it can go now */
-    close(s->hold_fd);
-    s->hold = NULL;
-    s->hold_fd = -1;
-    s->holding = false;
-}
-#else
-static bool hold_open(pgrepl_stream *s)
-{
-    (void)s;
-    return false;
-}
-
-static void hold_start(pgrepl_stream *s)
-{
-    (void)s;
-}
-
-static void hold_stop(pgrepl_stream *s)
-{
-    (void)s;
-}
-
-static void hold_close(pgrepl_stream *s)
-{
-    (void)s;
-}
-#endif
 
 /* Batching applies to a TCP or Unix-domain connection when it is configured and the timer can be had. */
-static void batch_begin(pgrepl_stream *s)
+static void batch_begin(pgrepl_session *s)
 {
     s->batching = false;
     s->batch = false;
@@ -2061,12 +2045,11 @@ static void batch_begin(pgrepl_stream *s)
     socklen_t len = sizeof addr;
     if (s->batch_bytes == 0 || fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
         return;
-    if (addr.ss_family == AF_INET || addr.ss_family == AF_INET6 || addr.ss_family == AF_UNIX)
-        s->batch = hold_open(s);
+    s->batch = addr.ss_family == AF_INET || addr.ss_family == AF_INET6 || addr.ss_family == AF_UNIX;
 }
 
 /* After a loop callback: enter or leave a burst; in one, pause after every read. */
-static void batch_settle(pgrepl_stream *s, bool paused_read)
+static void batch_settle(pgrepl_session *s, bool paused_read)
 {
     if (!s->batch)
         return;
@@ -2086,33 +2069,25 @@ static void batch_settle(pgrepl_stream *s, bool paused_read)
 
 /* ---- close ------------------------------------------------------------------------- */
 
-/* The heartbeat's handles count as one handle of the stream. */
-static void heartbeat_closed(void *arg)
-{
-    pgrepl_stream *s = arg;
-    if (--s->nhandles == 0 && s->state == PGREPL_STREAM_CLOSING)
-        finalize(s);
-}
-
-static void do_close(pgrepl_stream *s)
+/* Close the connections and stop asking the host for anything; finalize_now follows from the timer. */
+static void do_close(pgrepl_session *s)
 {
     s->state = PGREPL_STREAM_CLOSING;
-    close_poll(s);
+    unwatch_conn(s);
+    unwatch_hb(s);
     drop_result(s);
     pgrepl__conn_finish(&s->conn);
-    /* even a stream that never ran gets its close_cb from the loop */
-    init_handles(s);
-    uv_close((uv_handle_t *)&s->timer, on_closed);
-    uv_close((uv_handle_t *)&s->idle, on_closed);
-    uv_close((uv_handle_t *)&s->wait, on_closed);
-    hold_close(s);
-    s->nhandles++;
-    pgrepl_heartbeat *hb = s->hb;
+    pgrepl__heartbeat_free(s->hb);
     s->hb = NULL;
-    pgrepl__heartbeat_close(hb, heartbeat_closed);
+    hold_stop(s);
+    s->timer_at = -1;
+    s->wait_at = -1;
+    s->closed = true;
+    /* slot command callbacks and close_cb run from the host's timer, never inside pgrepl_session_close */
+    s->kicked = true;
 }
 
-static void free_stream(pgrepl_stream *s)
+static void free_stream(pgrepl_session *s)
 {
     pgrepl_decoder_free(s->dec);
     pgrepl__ledger_free(&s->ledger);
@@ -2124,9 +2099,34 @@ static void free_stream(pgrepl_stream *s)
     pgrepl__free(s);
 }
 
-static void finalize(pgrepl_stream *s)
+/* Free without callbacks: close first when that has not happened, then tell the host nothing is due. */
+static void free_now(pgrepl_session *s)
 {
+    s->close_req = true;
+    if (!s->closed)
+        do_close(s);
+    if (s->host_due >= 0)
+        (void)s->host.timer(s->host.arg, -1);
+    while (s->queue != NULL) {
+        slot_cmd *c = s->queue;
+        s->queue = c->next;
+        free_cmd(c);
+    }
+    if (s->cur != NULL)
+        free_cmd(s->cur);
+    free_stream(s);
+}
+
+/* After do_close: the host's timer is canceled, then the slot commands' and the close callbacks run. */
+static void finalize_now(pgrepl_session *s)
+{
+    if (s->finalizing)
+        return;
     s->finalizing = true;
+    s->kicked = false;
+    if (s->host_due >= 0)
+        (void)s->host.timer(s->host.arg, -1);
+    s->host_due = -1;
     s->busy++;
     set_errmsg(s, NULL, "canceled: the stream was closed");
     cancel_current(s, PGREPL_ECANCELED);
@@ -2137,28 +2137,31 @@ static void finalize(pgrepl_stream *s)
     }
     if (s->close_cb != NULL)
         s->close_cb(s);
-    free_stream(s);
+    s->busy--;
+    if (s->free_req)
+        free_stream(s);
 }
 
 /* ---- public API: lifecycle ---------------------------------------------------------- */
 
-/* The heartbeat's problems: non-fatal, the stream goes on (close() from inside waits as in run()). */
+/* The heartbeat's problems (always inside a dispatch): non-fatal, the stream goes on. */
 static void heartbeat_error(void *arg, int code, const char *message, const pgrepl_server_message *server)
 {
-    pgrepl_stream *s = arg;
+    pgrepl_session *s = arg;
     set_errmsg(s, server, "%s", message);
     pgrepl_error err = {.code = code, .message = s->errmsg, .server = server, .stream_continues = true};
-    s->busy++;
     notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
-    s->busy--;
-    if (s->close_req && s->busy == 0)
-        do_close(s);
+}
+
+static int64_t heartbeat_now(void *arg)
+{
+    return now_us(arg);
 }
 
 /* A heartbeat was seen: what it lets the slot confirm goes out now, not at the next status interval. */
 static void heartbeat_seen(void *arg)
 {
-    pgrepl_stream *s = arg;
+    pgrepl_session *s = arg;
     pgrepl_lsn write, flush;
     pgrepl__ledger_positions(&s->ledger, &write, &flush);
     if (s->ph == PH_STREAMING && flush > s->ledger.reported) {
@@ -2167,55 +2170,50 @@ static void heartbeat_seen(void *arg)
     }
 }
 
-pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop)
+pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
 {
-    if (loop == NULL)
+    if (host == NULL || host->watch == NULL || host->timer == NULL)
         return NULL;
-    pgrepl_stream *s = pgrepl__calloc(1, sizeof *s);
+    pgrepl_session *s = pgrepl__calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
     s->dec = pgrepl_decoder_new(&wrappers, sizeof wrappers, s);
-    const pgrepl_heartbeat_hooks hooks = {.arg = s, .on_error = heartbeat_error, .on_seen = heartbeat_seen};
-    s->hb = s->dec != NULL ? pgrepl__heartbeat_new(loop, &hooks) : NULL;
+    const pgrepl_heartbeat_hooks hooks = {
+        .arg = s, .on_error = heartbeat_error, .on_seen = heartbeat_seen, .now = heartbeat_now};
+    s->hb = s->dec != NULL ? pgrepl__heartbeat_new(&hooks) : NULL;
     if (s->hb == NULL) {
         pgrepl_decoder_free(s->dec);
         pgrepl__free(s);
         return NULL;
     }
     s->idle_advance = true;
-    s->loop = loop;
+    s->host = *host;
     s->interval_ms = DEFAULT_STATUS_INTERVAL_MS;
     s->queue_tail = &s->queue;
-    s->poll_fd = -1;
-    s->hold_fd = -1;
+    s->conn_fd = -1;
+    s->hb_fd = -1;
+    s->timer_at = -1;
+    s->wait_at = -1;
+    s->hold_at = -1;
+    s->host_due = -1;
     s->retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
     s->retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
     s->stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
     s->batch_bytes = PGREPL_READ_BATCH_BYTES;
     s->batch_pause_us = PGREPL_READ_BATCH_PAUSE_US;
     /* jitter only has to differ between processes and streams; never 0 for xorshift */
-    s->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)s) | 1;
+    s->rng = ((uint64_t)mono_us() ^ (uint64_t)(uintptr_t)s) | 1;
     pgrepl__ledger_init(&s->ledger, 0);
     pgrepl__conn_init(&s->conn);
     return s;
 }
 
-static bool configurable(const pgrepl_stream *s)
+static bool configurable(const pgrepl_session *s)
 {
     return s->state == PGREPL_STREAM_STOPPED && !s->connect_req && !s->close_req;
 }
 
-bool pgrepl__stream_configurable(const pgrepl_stream *s)
-{
-    return configurable(s);
-}
-
-pgrepl_heartbeat *pgrepl__stream_heartbeat(const pgrepl_stream *s)
-{
-    return s->hb;
-}
-
-int pgrepl_stream_start_replication(pgrepl_stream *s)
+int pgrepl_session_start(pgrepl_session *s)
 {
     if (s == NULL || s->slot == NULL || s->npubs == 0)
         return PGREPL_EINVAL;
@@ -2229,12 +2227,11 @@ int pgrepl_stream_start_replication(pgrepl_stream *s)
         s->attempts = 0;
     s->want_start = true;
     s->run_req = true;
-    init_handles(s);
     kick(s);
     return 0;
 }
 
-int pgrepl_stream_connect(pgrepl_stream *s)
+int pgrepl_session_connect(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
@@ -2242,12 +2239,11 @@ int pgrepl_stream_connect(pgrepl_stream *s)
         return PGREPL_ESTATE;
     s->connect_req = true;
     s->want_start = false;
-    init_handles(s);
     kick(s);
     return 0;
 }
 
-int pgrepl_stream_stop_replication(pgrepl_stream *s)
+int pgrepl_session_stop(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
@@ -2263,7 +2259,7 @@ int pgrepl_stream_stop_replication(pgrepl_stream *s)
     return 0;
 }
 
-int pgrepl_stream_close(pgrepl_stream *s, void (*close_cb)(pgrepl_stream *s))
+int pgrepl_session_close(pgrepl_session *s, void (*close_cb)(pgrepl_session *s))
 {
     if (s == NULL)
         return PGREPL_EINVAL;
@@ -2271,12 +2267,24 @@ int pgrepl_stream_close(pgrepl_stream *s, void (*close_cb)(pgrepl_stream *s))
         return 0;
     s->close_req = true;
     s->close_cb = close_cb;
-    if (s->busy == 0)
+    if (s->busy == 0) {
         do_close(s);
+        sync_timer(s);
+    }
     return 0;
 }
 
-int pgrepl_stream_pause(pgrepl_stream *s)
+void pgrepl_session_free(pgrepl_session *s)
+{
+    if (s == NULL)
+        return;
+    if (s->busy > 0)
+        s->free_req = true;
+    else
+        free_now(s);
+}
+
+int pgrepl_session_pause(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
@@ -2287,7 +2295,7 @@ int pgrepl_stream_pause(pgrepl_stream *s)
     return 0;
 }
 
-int pgrepl_stream_resume(pgrepl_stream *s)
+int pgrepl_session_resume(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
@@ -2298,7 +2306,7 @@ int pgrepl_stream_resume(pgrepl_stream *s)
     return 0;
 }
 
-int pgrepl_stream_ack(pgrepl_stream *s, pgrepl_lsn lsn)
+int pgrepl_session_ack(pgrepl_session *s, pgrepl_lsn lsn)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
@@ -2307,6 +2315,43 @@ int pgrepl_stream_ack(pgrepl_stream *s, pgrepl_lsn lsn)
     if (s->ph == PH_STREAMING)
         kick(s);
     return 0;
+}
+
+/* ---- public API: heartbeats ------------------------------------------------------- */
+
+int pgrepl_session_set_heartbeat_interval(pgrepl_session *s, uint64_t ms)
+{
+    int rc = s == NULL || ms > MAX_MS ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
+    if (rc == 0)
+        pgrepl__heartbeat_set_interval(s->hb, ms);
+    return rc;
+}
+
+int pgrepl_session_set_heartbeat_deadline(pgrepl_session *s, uint64_t ms)
+{
+    int rc = s == NULL || ms > MAX_MS ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
+    if (rc == 0)
+        pgrepl__heartbeat_set_deadline(s->hb, ms);
+    return rc;
+}
+
+int pgrepl_session_set_heartbeat_prefix(pgrepl_session *s, const char *prefix)
+{
+    int rc = s == NULL || prefix == NULL || *prefix == '\0' ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
+    return rc == 0 ? pgrepl__heartbeat_set_prefix(s->hb, prefix) : rc;
+}
+
+int pgrepl_session_set_deliver_heartbeats(pgrepl_session *s, bool on)
+{
+    int rc = s == NULL ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
+    if (rc == 0)
+        pgrepl__heartbeat_set_deliver(s->hb, on);
+    return rc;
+}
+
+int64_t pgrepl_session_heartbeat_lag_us(const pgrepl_session *s)
+{
+    return s != NULL ? pgrepl__heartbeat_lag_us(s->hb) : -1;
 }
 
 /* ---- public API: configuration ------------------------------------------------------- */
@@ -2321,7 +2366,7 @@ static int replace_string(char **dst, const char *src)
     return 0;
 }
 
-int pgrepl_stream_set_conninfo(pgrepl_stream *s, const char *conninfo)
+int pgrepl_session_set_conninfo(pgrepl_session *s, const char *conninfo)
 {
     if (s == NULL || conninfo == NULL)
         return PGREPL_EINVAL;
@@ -2347,7 +2392,7 @@ static bool bad_slot_name(const char *name)
     return name == NULL || *name == '\0' || strlen(name) > MAX_SLOT_NAME;
 }
 
-int pgrepl_stream_set_slot(pgrepl_stream *s, const char *slot)
+int pgrepl_session_set_slot(pgrepl_session *s, const char *slot)
 {
     if (s == NULL || bad_slot_name(slot))
         return PGREPL_EINVAL;
@@ -2361,7 +2406,7 @@ int pgrepl_stream_set_slot(pgrepl_stream *s, const char *slot)
     return replace_string(&s->slot, slot);
 }
 
-int pgrepl_stream_add_publication(pgrepl_stream *s, const char *name)
+int pgrepl_session_add_publication(pgrepl_session *s, const char *name)
 {
     if (s == NULL || name == NULL || *name == '\0')
         return PGREPL_EINVAL;
@@ -2379,14 +2424,14 @@ int pgrepl_stream_add_publication(pgrepl_stream *s, const char *name)
 }
 
 /* The common guard of the setters below: 0 when s may be configured. */
-static int check_config(const pgrepl_stream *s)
+static int check_config(const pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
     return configurable(s) ? 0 : PGREPL_ESTATE;
 }
 
-int pgrepl_stream_set_proto_version(pgrepl_stream *s, int version)
+int pgrepl_session_set_proto_version(pgrepl_session *s, int version)
 {
     int rc = check_config(s);
     if (rc == 0 && (version < 0 || version > 4))
@@ -2396,7 +2441,7 @@ int pgrepl_stream_set_proto_version(pgrepl_stream *s, int version)
     return rc;
 }
 
-int pgrepl_stream_set_binary(pgrepl_stream *s, bool on)
+int pgrepl_session_set_binary(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
@@ -2404,7 +2449,7 @@ int pgrepl_stream_set_binary(pgrepl_stream *s, bool on)
     return rc;
 }
 
-int pgrepl_stream_set_messages(pgrepl_stream *s, bool on)
+int pgrepl_session_set_messages(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
@@ -2412,7 +2457,7 @@ int pgrepl_stream_set_messages(pgrepl_stream *s, bool on)
     return rc;
 }
 
-int pgrepl_stream_set_streaming(pgrepl_stream *s, pgrepl_streaming_mode mode)
+int pgrepl_session_set_streaming(pgrepl_session *s, pgrepl_streaming_mode mode)
 {
     int rc = check_config(s);
     if (rc == 0 && (mode < PGREPL_STREAMING_OFF || mode > PGREPL_STREAMING_PARALLEL))
@@ -2422,7 +2467,7 @@ int pgrepl_stream_set_streaming(pgrepl_stream *s, pgrepl_streaming_mode mode)
     return rc;
 }
 
-int pgrepl_stream_set_two_phase(pgrepl_stream *s, bool on)
+int pgrepl_session_set_two_phase(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
@@ -2430,7 +2475,7 @@ int pgrepl_stream_set_two_phase(pgrepl_stream *s, bool on)
     return rc;
 }
 
-int pgrepl_stream_set_origin(pgrepl_stream *s, pgrepl_origin_filter origin)
+int pgrepl_session_set_origin(pgrepl_session *s, pgrepl_origin_filter origin)
 {
     int rc = check_config(s);
     if (rc == 0 && (origin < PGREPL_ORIGIN_DEFAULT || origin > PGREPL_ORIGIN_NONE))
@@ -2441,12 +2486,12 @@ int pgrepl_stream_set_origin(pgrepl_stream *s, pgrepl_origin_filter origin)
 }
 
 /* Positions may also be set while a reconnection is pending: for the next connection. */
-static int check_position(const pgrepl_stream *s)
+static int check_position(const pgrepl_session *s)
 {
     return s != NULL && s->state == PGREPL_STREAM_RECONNECTING && !s->close_req ? 0 : check_config(s);
 }
 
-int pgrepl_stream_set_start_lsn(pgrepl_stream *s, pgrepl_lsn lsn)
+int pgrepl_session_set_start_lsn(pgrepl_session *s, pgrepl_lsn lsn)
 {
     int rc = check_position(s);
     if (rc == 0)
@@ -2454,7 +2499,7 @@ int pgrepl_stream_set_start_lsn(pgrepl_stream *s, pgrepl_lsn lsn)
     return rc;
 }
 
-int pgrepl_stream_set_durable_lsn(pgrepl_stream *s, pgrepl_lsn lsn)
+int pgrepl_session_set_durable_lsn(pgrepl_session *s, pgrepl_lsn lsn)
 {
     int rc = check_position(s);
     if (rc == 0)
@@ -2462,7 +2507,7 @@ int pgrepl_stream_set_durable_lsn(pgrepl_stream *s, pgrepl_lsn lsn)
     return rc;
 }
 
-int pgrepl_stream_set_stop_timeout(pgrepl_stream *s, uint64_t ms)
+int pgrepl_session_set_stop_timeout(pgrepl_session *s, uint64_t ms)
 {
     int rc = check_config(s);
     if (rc == 0 && (ms == 0 || ms > MAX_MS))
@@ -2472,7 +2517,7 @@ int pgrepl_stream_set_stop_timeout(pgrepl_stream *s, uint64_t ms)
     return rc;
 }
 
-int pgrepl_stream_set_allow_gaps(pgrepl_stream *s, bool on)
+int pgrepl_session_set_allow_gaps(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
@@ -2480,7 +2525,7 @@ int pgrepl_stream_set_allow_gaps(pgrepl_stream *s, bool on)
     return rc;
 }
 
-int pgrepl_stream_set_status_interval(pgrepl_stream *s, uint64_t ms)
+int pgrepl_session_set_status_interval(pgrepl_session *s, uint64_t ms)
 {
     int rc = check_config(s);
     if (rc == 0 && (ms == 0 || ms > MAX_MS))
@@ -2490,7 +2535,7 @@ int pgrepl_stream_set_status_interval(pgrepl_stream *s, uint64_t ms)
     return rc;
 }
 
-int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms)
+int pgrepl_session_set_receive_timeout(pgrepl_session *s, uint64_t ms)
 {
     int rc = check_config(s);
     if (rc == 0 && ms > MAX_MS)
@@ -2500,7 +2545,7 @@ int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms)
     return rc;
 }
 
-int pgrepl_stream_set_read_batch(pgrepl_stream *s, size_t min_bytes, uint64_t pause_us)
+int pgrepl_session_set_read_batch(pgrepl_session *s, size_t min_bytes, uint64_t pause_us)
 {
     int rc = check_config(s);
     if (rc == 0 && min_bytes != 0 &&
@@ -2513,7 +2558,7 @@ int pgrepl_stream_set_read_batch(pgrepl_stream *s, size_t min_bytes, uint64_t pa
     return rc;
 }
 
-int pgrepl_stream_set_reconnect(pgrepl_stream *s, uint64_t min_ms, uint64_t max_ms)
+int pgrepl_session_set_reconnect(pgrepl_session *s, uint64_t min_ms, uint64_t max_ms)
 {
     int rc = check_config(s);
     bool off = min_ms == 0 && max_ms == 0;
@@ -2526,7 +2571,7 @@ int pgrepl_stream_set_reconnect(pgrepl_stream *s, uint64_t min_ms, uint64_t max_
     return rc;
 }
 
-int pgrepl_stream_set_connect_timeout(pgrepl_stream *s, uint64_t ms)
+int pgrepl_session_set_connect_timeout(pgrepl_session *s, uint64_t ms)
 {
     int rc = check_config(s);
     if (rc == 0 && ms > MAX_MS)
@@ -2536,7 +2581,7 @@ int pgrepl_stream_set_connect_timeout(pgrepl_stream *s, uint64_t ms)
     return rc;
 }
 
-int pgrepl_stream_set_auto_ack(pgrepl_stream *s, bool on)
+int pgrepl_session_set_auto_ack(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
@@ -2544,7 +2589,7 @@ int pgrepl_stream_set_auto_ack(pgrepl_stream *s, bool on)
     return rc;
 }
 
-int pgrepl_stream_set_idle_advance(pgrepl_stream *s, bool on)
+int pgrepl_session_set_idle_advance(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
@@ -2552,8 +2597,8 @@ int pgrepl_stream_set_idle_advance(pgrepl_stream *s, bool on)
     return rc;
 }
 
-int pgrepl_stream_set_callbacks(pgrepl_stream *s, const pgrepl_decoder_callbacks *dcb, size_t dcb_size,
-                                const pgrepl_stream_callbacks *scb, size_t scb_size)
+int pgrepl_session_set_callbacks(pgrepl_session *s, const pgrepl_decoder_callbacks *dcb, size_t dcb_size,
+                                const pgrepl_session_callbacks *scb, size_t scb_size)
 {
     int rc = check_config(s);
     if (rc != 0)
@@ -2569,97 +2614,97 @@ int pgrepl_stream_set_callbacks(pgrepl_stream *s, const pgrepl_decoder_callbacks
     return 0;
 }
 
-void pgrepl_stream_set_data(pgrepl_stream *s, void *data)
+void pgrepl_session_set_data(pgrepl_session *s, void *data)
 {
     if (s != NULL)
         s->data = data;
 }
 
-void *pgrepl_stream_get_data(const pgrepl_stream *s)
+void *pgrepl_session_get_data(const pgrepl_session *s)
 {
     return s != NULL ? s->data : NULL;
 }
 
 /* ---- public API: positions and what the server said ---------------------------------- */
 
-pgrepl_lsn pgrepl_stream_received_lsn(const pgrepl_stream *s)
+pgrepl_lsn pgrepl_session_received_lsn(const pgrepl_session *s)
 {
     return s != NULL ? s->ledger.received : 0;
 }
 
-pgrepl_lsn pgrepl_stream_acked_lsn(const pgrepl_stream *s)
+pgrepl_lsn pgrepl_session_acked_lsn(const pgrepl_session *s)
 {
     return s != NULL ? s->ledger.acked : 0;
 }
 
-pgrepl_lsn pgrepl_stream_reported_lsn(const pgrepl_stream *s)
+pgrepl_lsn pgrepl_session_reported_lsn(const pgrepl_session *s)
 {
     return s != NULL ? s->ledger.reported : 0;
 }
 
-uint64_t pgrepl_stream_reconnects(const pgrepl_stream *s)
+uint64_t pgrepl_session_reconnects(const pgrepl_session *s)
 {
     return s != NULL ? s->reconnects : 0;
 }
 
-pgrepl_stream_state pgrepl_stream_get_state(const pgrepl_stream *s)
+pgrepl_stream_state pgrepl_session_get_state(const pgrepl_session *s)
 {
     return s != NULL ? s->state : PGREPL_STREAM_STOPPED;
 }
 
-int pgrepl_stream_server_version(const pgrepl_stream *s)
+int pgrepl_session_server_version(const pgrepl_session *s)
 {
     return s != NULL ? s->server_version : 0;
 }
 
-const char *pgrepl_stream_server_encoding(const pgrepl_stream *s)
+const char *pgrepl_session_server_encoding(const pgrepl_session *s)
 {
     return s != NULL ? s->server_encoding : "";
 }
 
-const char *pgrepl_stream_system_id(const pgrepl_stream *s)
+const char *pgrepl_session_system_id(const pgrepl_session *s)
 {
     return s != NULL ? s->system_id : "";
 }
 
-uint32_t pgrepl_stream_timeline(const pgrepl_stream *s)
+uint32_t pgrepl_session_timeline(const pgrepl_session *s)
 {
     return s != NULL ? s->timeline : 0;
 }
 
-pgrepl_lsn pgrepl_stream_server_xlogpos(const pgrepl_stream *s)
+pgrepl_lsn pgrepl_session_server_xlogpos(const pgrepl_session *s)
 {
     return s != NULL ? s->xlogpos : 0;
 }
 
-uint64_t pgrepl_stream_wal_sender_timeout_ms(const pgrepl_stream *s)
+uint64_t pgrepl_session_wal_sender_timeout_ms(const pgrepl_session *s)
 {
     return s != NULL ? s->sender_timeout_ms : 0;
 }
 
-int pgrepl_stream_proto_version(const pgrepl_stream *s)
+int pgrepl_session_proto_version(const pgrepl_session *s)
 {
     return s != NULL ? s->proto : 0;
 }
 
-const char *pgrepl_stream_errmsg(const pgrepl_stream *s)
+const char *pgrepl_session_errmsg(const pgrepl_session *s)
 {
     return s != NULL ? s->errmsg : "";
 }
 
-const char *pgrepl_stream_sqlstate(const pgrepl_stream *s)
+const char *pgrepl_session_sqlstate(const pgrepl_session *s)
 {
     return s != NULL ? s->sqlstate : "";
 }
 
-uv_loop_t *pgrepl_stream_loop(const pgrepl_stream *s)
+const pgrepl_session_host *pgrepl_session_host_of(const pgrepl_session *s)
 {
-    return s != NULL ? s->loop : NULL;
+    return s != NULL ? &s->host : NULL;
 }
 
 /* ---- public API: slot commands --------------------------------------------------------- */
 
-static int queue_cmd(pgrepl_stream *s, slot_cmd *proto, const char *name)
+static int queue_cmd(pgrepl_session *s, slot_cmd *proto, const char *name)
 {
     if (s == NULL || bad_slot_name(name))
         return PGREPL_EINVAL;
@@ -2683,7 +2728,7 @@ static int queue_cmd(pgrepl_stream *s, slot_cmd *proto, const char *name)
     return 0;
 }
 
-int pgrepl_stream_create_slot(pgrepl_stream *s, const char *name, unsigned flags, pgrepl_snapshot_action snapshot,
+int pgrepl_session_create_slot(pgrepl_session *s, const char *name, unsigned flags, pgrepl_snapshot_action snapshot,
                               pgrepl_slot_created_cb cb)
 {
     const unsigned known =
@@ -2694,19 +2739,19 @@ int pgrepl_stream_create_slot(pgrepl_stream *s, const char *name, unsigned flags
     return queue_cmd(s, &c, name);
 }
 
-int pgrepl_stream_drop_slot(pgrepl_stream *s, const char *name, bool wait, pgrepl_slot_cb cb)
+int pgrepl_session_drop_slot(pgrepl_session *s, const char *name, bool wait, pgrepl_slot_cb cb)
 {
     slot_cmd c = {.kind = CMD_DROP, .wait = wait, .done_cb = cb};
     return queue_cmd(s, &c, name);
 }
 
-int pgrepl_stream_slot_info(pgrepl_stream *s, const char *name, pgrepl_slot_info_cb cb)
+int pgrepl_session_slot_info(pgrepl_session *s, const char *name, pgrepl_slot_info_cb cb)
 {
     slot_cmd c = {.kind = CMD_INFO, .info_cb = cb};
     return queue_cmd(s, &c, name);
 }
 
-int pgrepl_stream_snapshot_done(pgrepl_stream *s)
+int pgrepl_session_snapshot_done(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;

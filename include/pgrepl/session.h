@@ -1,54 +1,58 @@
 /*
- * pgrepl/stream.h - a logical replication stream on a libuv loop.
+ * pgrepl/session.h - a logical replication stream for any event loop.
  *
- * A pgrepl_stream owns one non-blocking libpq replication connection
- * (replication=database) driven by the caller's uv_loop_t. It connects,
- * identifies the server, pins the session settings that decide how values
- * are printed, runs the slot commands the application queued, and then
- * START_REPLICATION on a pgoutput slot. Every pgoutput message is decoded
- * (pgrepl/decode.h) and handed to the decoder callbacks; progress is
- * confirmed to the server only up to what the application acknowledged.
+ * A pgrepl_session owns one non-blocking libpq replication connection
+ * (replication=database) and, while streaming, a second normal connection
+ * for heartbeats. It connects, identifies the server, pins the session
+ * settings that decide how values are printed, runs the slot commands the
+ * application queued, and then START_REPLICATION on a pgoutput slot. Every
+ * pgoutput message is decoded (pgrepl/decode.h) and handed to the decoder
+ * callbacks; progress is confirmed to the server only up to what the
+ * application acknowledged.
  *
- * Lifecycle (libuv style):
+ * The session does no waiting of its own and knows no event loop (the
+ * shape of curl's multi_socket API): through a small table of operations
+ * (pgrepl_session_host) it asks its host to watch a socket for reading or
+ * writing, to stop watching it, and to call it back once at a deadline;
+ * the host reports readiness with pgrepl_session_io() and the deadline
+ * with pgrepl_session_timeout(). The libuv binding (pgrepl/uv.h, the
+ * pgrepl_stream API) is one such host; examples/minimal-poll.c is another,
+ * on plain poll(2).
  *
- *   s = pgrepl_stream_new(loop);          configure with pgrepl_stream_set_*()
- *   pgrepl_stream_start_replication(s);   connect ... START_REPLICATION
- *   ... callbacks run from uv_run() ...
- *   pgrepl_stream_stop_replication(s);    graceful: final status update, CopyDone, drain
- *   pgrepl_stream_close(s, close_cb);     releases everything; close_cb runs last,
- *                                         after it the stream's memory is gone
+ * Lifecycle:
  *
- * After close_cb has run the stream has no handle left on the loop, so
- * uv_loop_close() succeeds.
+ *   s = pgrepl_session_new(&host);        configure with pgrepl_session_set_*()
+ *   pgrepl_session_start(s);              connect ... START_REPLICATION
+ *   ... callbacks run from pgrepl_session_io() / _timeout() ...
+ *   pgrepl_session_stop(s);               graceful: final status update, CopyDone, drain
+ *   pgrepl_session_close(s, close_cb);    releases the connections; close_cb runs last
+ *   pgrepl_session_free(s);               from close_cb or later (or at once, without close)
  *
- * (start/stop carry the _replication suffix because decode.h already names
- * the Stream Start / Stream Stop message types pgrepl_msg_stream_start and
- * pgrepl_msg_stream_stop.)
+ * Callbacks: every callback (decoder and session callbacks) runs from
+ * inside pgrepl_session_io() or pgrepl_session_timeout(), never from inside
+ * another pgrepl_session_* call. From inside any callback the application
+ * may call pgrepl_session_ack, _pause, _resume, _stop, _close and _free; the
+ * session finishes its own work after the callback returns and never
+ * touches freed memory. Functions documented "not from a callback" return
+ * PGREPL_ESTATE there.
  *
- * Callbacks: every callback (decoder and stream callbacks) runs on the loop
- * thread from inside uv_run(). From inside any callback the application may
- * call pgrepl_stream_ack, _pause, _resume, _stop_replication and _close; the stream
- * finishes its own work after the callback returns and never touches freed
- * memory. Functions documented "not from a callback" return PGREPL_ESTATE
- * there.
- *
- * No function here blocks: connecting, queries, START_REPLICATION, reading,
- * sending status updates and stopping all progress on the loop.
+ * No function here blocks: connecting, queries, START_REPLICATION,
+ * reading, sending status updates and stopping all progress as the host
+ * reports readiness and time.
  *
  * Known limit: host names are resolved by libpq during connection setup
- * (getaddrinfo), which can block the loop while a DNS server is slow. Use
- * numeric addresses, hostaddr= or a unix socket where that matters.
+ * (getaddrinfo), which can block while a DNS server is slow. Use numeric
+ * addresses, hostaddr= or a unix socket where that matters.
  *
- * Threads: a stream must only be used on its loop's thread.
+ * Threads: a session must only be used on one thread at a time, its
+ * host's.
  *
- * Building: <uv.h> needs POSIX declarations (pthread types) that a strict
- * -std=c11 hides; compile with the compiler's default dialect (gnu11, gnu17)
- * or define _POSIX_C_SOURCE=200809L.
+ * The policies (acknowledgement, gaps, reconnection, heartbeats, read
+ * batching) are explained in docs/guide.md; this header says what each
+ * function does.
  */
-#ifndef PGREPL_STREAM_H
-#define PGREPL_STREAM_H
-
-#include <uv.h>
+#ifndef PGREPL_SESSION_H
+#define PGREPL_SESSION_H
 
 #include <pgrepl/common.h>
 #include <pgrepl/decode.h>
@@ -57,7 +61,7 @@
 extern "C" {
 #endif
 
-typedef struct pgrepl_stream pgrepl_stream;
+typedef struct pgrepl_session pgrepl_session;
 
 typedef enum pgrepl_stream_state {
     PGREPL_STREAM_STOPPED = 0,  /* not connected: before start, after stop, after a failure */
@@ -65,8 +69,8 @@ typedef enum pgrepl_stream_state {
     PGREPL_STREAM_READY,        /* connected and idle (connect() without start, or a snapshot is held) */
     PGREPL_STREAM_STREAMING,    /* START_REPLICATION accepted: data flows */
     PGREPL_STREAM_STOPPING,     /* final status update and CopyDone sent, draining */
-    PGREPL_STREAM_CLOSING,      /* pgrepl_stream_close() called; close_cb pending */
-    PGREPL_STREAM_RECONNECTING  /* a retryable failure: waiting to connect again (pgrepl_stream_set_reconnect) */
+    PGREPL_STREAM_CLOSING,      /* pgrepl_session_close() called; close_cb pending */
+    PGREPL_STREAM_RECONNECTING  /* a retryable failure: waiting to connect again (pgrepl_session_set_reconnect) */
 } pgrepl_stream_state;
 
 /* Name of a state ("streaming"). Static storage. */
@@ -109,7 +113,7 @@ typedef struct pgrepl_error {
 
 /* What START_REPLICATION is about to ask for, and where the slot is (on_start). */
 typedef struct pgrepl_start_info {
-    pgrepl_lsn requested;      /* the position asked for (pgrepl_stream_set_start_lsn / _durable_lsn / acked) */
+    pgrepl_lsn requested;      /* the position asked for (pgrepl_session_set_start_lsn / _durable_lsn / acked) */
     pgrepl_lsn slot_confirmed; /* the slot's confirmed_flush_lsn: the server starts at the later of the two */
     pgrepl_lsn held;           /* the latest position this consumer is known to hold: set durable, acknowledged,
                                   confirmed by this stream, or the slot's position when this stream began on it */
@@ -126,30 +130,80 @@ typedef struct pgrepl_start_info {
     pgrepl_lsn server_wal;     /* its xlogpos */
 } pgrepl_start_info;
 
-typedef struct pgrepl_stream_callbacks {
-    /* The state changed. Not called for CLOSING: after pgrepl_stream_close() only slot command
+typedef struct pgrepl_session_callbacks {
+    /* The state changed. Not called for CLOSING: after pgrepl_session_close() only slot command
        callbacks (PGREPL_ECANCELED) and close_cb run. */
-    void (*on_state)(pgrepl_stream *s, pgrepl_stream_state state);
+    void (*on_state)(pgrepl_session *s, pgrepl_stream_state state);
     /* A NoticeResponse (WARNING, NOTICE, ...) arrived, e.g. PostgreSQL 18's "skipped loading publication". */
-    void (*on_notice)(pgrepl_stream *s, const pgrepl_server_message *notice);
+    void (*on_notice)(pgrepl_session *s, const pgrepl_server_message *notice);
     /* Something failed. The stream is STOPPED when this runs (unless it was already closing), or RECONNECTING
        when err->retrying (see "failures and reconnection" below), except for heartbeat problems
        (err->stream_continues, see "heartbeats" below), after which it goes on as it was. */
-    void (*on_error)(pgrepl_stream *s, const pgrepl_error *err);
+    void (*on_error)(pgrepl_session *s, const pgrepl_error *err);
     /* A primary keepalive arrived (after the ledger took it into account). */
-    void (*on_keepalive)(pgrepl_stream *s, pgrepl_lsn wal_end, pgrepl_timestamp send_time, bool reply_requested);
+    void (*on_keepalive)(pgrepl_session *s, pgrepl_lsn wal_end, pgrepl_timestamp send_time, bool reply_requested);
     /* A standby status update was sent. */
-    void (*on_status_sent)(pgrepl_stream *s, pgrepl_lsn write, pgrepl_lsn flush);
+    void (*on_status_sent)(pgrepl_session *s, pgrepl_lsn write, pgrepl_lsn flush);
     /* START_REPLICATION is about to be sent (after the check before streaming, see "gaps" below). The
        application may stop or close the stream from here. Valid during the callback. */
-    void (*on_start)(pgrepl_stream *s, const pgrepl_start_info *info);
-} pgrepl_stream_callbacks;
+    void (*on_start)(pgrepl_session *s, const pgrepl_start_info *info);
+} pgrepl_session_callbacks;
+
+/* ---- the host: what the session asks of its event loop ----------------- */
+
+/* Readiness, for pgrepl_session_host.watch and pgrepl_session_io. */
+#define PGREPL_IO_READ 0x01u
+#define PGREPL_IO_WRITE 0x02u
+#define PGREPL_IO_ERROR 0x04u /* only in pgrepl_session_io: the host saw an error on the socket */
+
+typedef struct pgrepl_session_host {
+    void *arg; /* passed to every operation */
+    /*
+     * Watch fd for events (PGREPL_IO_READ and/or PGREPL_IO_WRITE) and call
+     * pgrepl_session_io(s, fd, ready) when it is ready; a later call for the
+     * same fd replaces the events. events == 0: stop watching fd, which may
+     * be closed right after (and its number reused by another socket). The
+     * session watches at most two sockets at a time and calls this only
+     * when something changed. Return 0, or a negative PGREPL_E* code
+     * (PGREPL_ENOMEM, ...): the session then fails the connection.
+     */
+    int (*watch)(void *arg, int fd, unsigned events);
+    /*
+     * Call pgrepl_session_timeout(s) once, timeout_us microseconds from now
+     * (0: as soon as possible, but from the loop, not from inside this
+     * call); replaces the timer set before. timeout_us < 0: cancel it.
+     * Called only when the deadline changed. A host whose timers count
+     * milliseconds should round up. Return 0 or a negative PGREPL_E* code.
+     */
+    int (*timer)(void *arg, int64_t timeout_us);
+    /*
+     * The clock, in microseconds, monotonic (never going backwards); NULL
+     * for CLOCK_MONOTONIC. Tests supply a fake one.
+     */
+    int64_t (*now)(void *arg);
+} pgrepl_session_host;
 
 /*
- * Create a stream on loop. Returns NULL when out of memory. Nothing touches
- * the loop until pgrepl_stream_start_replication() or _connect().
+ * Create a session that will ask host for readiness and time (the table is
+ * copied; host->watch and host->timer are required). Returns NULL when out
+ * of memory or when host is incomplete. Nothing is asked of the host until
+ * pgrepl_session_start() or _connect().
  */
-PGREPL_EXTERN pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop);
+PGREPL_EXTERN pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host);
+
+/*
+ * The host saw fd (one the session asked it to watch) ready for events
+ * (PGREPL_IO_READ, PGREPL_IO_WRITE, or PGREPL_IO_ERROR for an error or hang
+ * up on it). Runs callbacks. Returns 0; PGREPL_EINVAL for a NULL session
+ * or an fd the session does not watch (ignored). Not from a callback.
+ */
+PGREPL_EXTERN int pgrepl_session_io(pgrepl_session *s, int fd, unsigned events);
+/*
+ * The deadline the session set with host->timer passed (calling it early,
+ * or more often, is harmless). Runs callbacks. Returns 0; PGREPL_EINVAL
+ * for NULL. Not from a callback.
+ */
+PGREPL_EXTERN int pgrepl_session_timeout(pgrepl_session *s);
 
 /* ---- configuration: only in STOPPED state, else PGREPL_ESTATE ---------- */
 
@@ -157,36 +211,36 @@ PGREPL_EXTERN pgrepl_stream *pgrepl_stream_new(uv_loop_t *loop);
  * Connection string, key=value or postgresql:// URI. libpq environment
  * variables and service files apply as usual. replication=database is added
  * (a replication= given here is overridden). PGREPL_EINVAL when libpq cannot
- * parse it (the message says why, see pgrepl_stream_errmsg).
+ * parse it (the message says why, see pgrepl_session_errmsg).
  */
-PGREPL_EXTERN int pgrepl_stream_set_conninfo(pgrepl_stream *s, const char *conninfo);
+PGREPL_EXTERN int pgrepl_session_set_conninfo(pgrepl_session *s, const char *conninfo);
 /*
  * Slot to stream from (an identifier; case is kept, the library quotes it).
  * PGREPL_EINVAL for an empty name or one of 64 bytes or more, which the
  * server would truncate to another slot's name (also for the slot
  * commands below).
  */
-PGREPL_EXTERN int pgrepl_stream_set_slot(pgrepl_stream *s, const char *slot);
+PGREPL_EXTERN int pgrepl_session_set_slot(pgrepl_session *s, const char *slot);
 /* Add a publication (case is kept, the library quotes it). At least one is needed to start. */
-PGREPL_EXTERN int pgrepl_stream_add_publication(pgrepl_stream *s, const char *name);
+PGREPL_EXTERN int pgrepl_session_add_publication(pgrepl_session *s, const char *name);
 /* pgoutput proto_version 1-4; 0 (default) = the highest the server supports (14: 2, 15: 3, 16+: 4). */
-PGREPL_EXTERN int pgrepl_stream_set_proto_version(pgrepl_stream *s, int version);
-PGREPL_EXTERN int pgrepl_stream_set_binary(pgrepl_stream *s, bool on);
-PGREPL_EXTERN int pgrepl_stream_set_messages(pgrepl_stream *s, bool on);
-PGREPL_EXTERN int pgrepl_stream_set_streaming(pgrepl_stream *s, pgrepl_streaming_mode mode);
-PGREPL_EXTERN int pgrepl_stream_set_two_phase(pgrepl_stream *s, bool on);
-PGREPL_EXTERN int pgrepl_stream_set_origin(pgrepl_stream *s, pgrepl_origin_filter origin);
+PGREPL_EXTERN int pgrepl_session_set_proto_version(pgrepl_session *s, int version);
+PGREPL_EXTERN int pgrepl_session_set_binary(pgrepl_session *s, bool on);
+PGREPL_EXTERN int pgrepl_session_set_messages(pgrepl_session *s, bool on);
+PGREPL_EXTERN int pgrepl_session_set_streaming(pgrepl_session *s, pgrepl_streaming_mode mode);
+PGREPL_EXTERN int pgrepl_session_set_two_phase(pgrepl_session *s, bool on);
+PGREPL_EXTERN int pgrepl_session_set_origin(pgrepl_session *s, pgrepl_origin_filter origin);
 /*
  * Two positions, never confused (default 0/0 for both):
  *
- * pgrepl_stream_set_start_lsn: where to ask the server to start. The
+ * pgrepl_session_set_start_lsn: where to ask the server to start. The
  * application may hold changes it has not made durable yet (written, not
  * fsynced) and not want them again: starting after them avoids the repeat.
  * The start position is never confirmed by itself: until the application
- * acknowledges it (pgrepl_stream_ack), nothing beyond what was acknowledged
+ * acknowledges it (pgrepl_session_ack), nothing beyond what was acknowledged
  * is confirmed, and the idle rule waits.
  *
- * pgrepl_stream_set_durable_lsn: the application holds everything below
+ * pgrepl_session_set_durable_lsn: the application holds everything below
  * lsn durably from before this stream (its own store: the commit LSN it
  * saved with its data, an output file's last complete transaction). It is
  * confirmable as if acknowledged, and the server never starts before it,
@@ -204,8 +258,8 @@ PGREPL_EXTERN int pgrepl_stream_set_origin(pgrepl_stream *s, pgrepl_origin_filte
  * docs/guide.md has the pattern for an application that writes first and
  * makes durable later.
  */
-PGREPL_EXTERN int pgrepl_stream_set_durable_lsn(pgrepl_stream *s, pgrepl_lsn lsn);
-PGREPL_EXTERN int pgrepl_stream_set_start_lsn(pgrepl_stream *s, pgrepl_lsn lsn);
+PGREPL_EXTERN int pgrepl_session_set_durable_lsn(pgrepl_session *s, pgrepl_lsn lsn);
+PGREPL_EXTERN int pgrepl_session_set_start_lsn(pgrepl_session *s, pgrepl_lsn lsn);
 /*
  * Gaps (default off: a certain gap is fatal). When the check before
  * streaming finds the slot ahead of what this consumer holds and the
@@ -216,22 +270,22 @@ PGREPL_EXTERN int pgrepl_stream_set_start_lsn(pgrepl_stream *s, pgrepl_lsn lsn);
  * (only a durable position from before this stream) never stops it: on_start
  * reports it, and the application decides.
  */
-PGREPL_EXTERN int pgrepl_stream_set_allow_gaps(pgrepl_stream *s, bool on);
+PGREPL_EXTERN int pgrepl_session_set_allow_gaps(pgrepl_session *s, bool on);
 /*
- * How long pgrepl_stream_stop_replication() waits for the server to end the
+ * How long pgrepl_session_stop() waits for the server to end the
  * copy before closing the connection itself (default 5000; > 0, at most
  * 2^40).
  */
-PGREPL_EXTERN int pgrepl_stream_set_stop_timeout(pgrepl_stream *s, uint64_t ms);
+PGREPL_EXTERN int pgrepl_session_set_stop_timeout(pgrepl_session *s, uint64_t ms);
 /* Status update interval in milliseconds (default 10000; > 0). Capped at half of wal_sender_timeout. */
-PGREPL_EXTERN int pgrepl_stream_set_status_interval(pgrepl_stream *s, uint64_t ms);
+PGREPL_EXTERN int pgrepl_session_set_status_interval(pgrepl_session *s, uint64_t ms);
 /*
  * Silence watchdog in milliseconds (default 0 = off): when nothing arrived for
  * half of it, ask the server to reply; when nothing arrived for all of it,
  * the connection is declared dead (PGREPL_ETIMEDOUT).
  */
-PGREPL_EXTERN int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t ms);
-/* Read batching's defaults and bounds (pgrepl_stream_set_read_batch). */
+PGREPL_EXTERN int pgrepl_session_set_receive_timeout(pgrepl_session *s, uint64_t ms);
+/* Read batching's defaults and bounds (pgrepl_session_set_read_batch). */
 #define PGREPL_READ_BATCH_BYTES 1024
 #define PGREPL_READ_BATCH_PAUSE_US 200
 #define PGREPL_READ_BATCH_MAX_BYTES 1048576
@@ -242,9 +296,9 @@ PGREPL_EXTERN int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t m
  * sends every message with its own send(); a reader that wakes for each
  * one spends most of its CPU in the kernel (and over TCP makes the kernel
  * send an acknowledgement per read, which the walsender pays for too).
- * A loop wakeup that brings at least min_bytes of replication data starts
+ * A wakeup that brings at least min_bytes of replication data starts
  * a burst: from then on the stream leaves its socket unwatched for pause_us
- * microseconds after each read (a timerfd in the loop), then reads what
+ * microseconds after each read (its timer is set to pause_us), then reads what
  * came meanwhile; a read after a pause that brings less than min_bytes ends
  * the burst, and every message wakes the loop at once again. There is no
  * pause after a read that filled the stream's buffer (more may be queued).
@@ -252,21 +306,22 @@ PGREPL_EXTERN int pgrepl_stream_set_receive_timeout(pgrepl_stream *s, uint64_t m
  * below the time the server needs to fill the socket's buffer, or the
  * walsender waits for the reader: a Unix socket holds a few hundred small
  * messages, about a millisecond of a walsender at full speed.
- * bench/README.md has what it saves. Linux only (timerfd); elsewhere reads
- * are not batched. TCP and Unix-domain sockets alike. min_bytes 0 turns it
+ * bench/README.md has what it saves. The pause is only as short as the
+ * host's timer allows: the libuv binding uses a timerfd on Linux, and
+ * rounds up to a millisecond elsewhere. TCP and Unix-domain sockets alike. min_bytes 0 turns it
  * off; else min_bytes <= PGREPL_READ_BATCH_MAX_BYTES (1048576) and
  * 1 <= pause_us <= PGREPL_READ_BATCH_MAX_PAUSE_US (100000), or
  * PGREPL_EINVAL. Applies from the next connection; PGREPL_ESTATE while
  * connected.
  */
-PGREPL_EXTERN int pgrepl_stream_set_read_batch(pgrepl_stream *s, size_t min_bytes, uint64_t pause_us);
+PGREPL_EXTERN int pgrepl_session_set_read_batch(pgrepl_session *s, size_t min_bytes, uint64_t pause_us);
 /*
  * Reconnection after a retryable failure (default on, 1000 to 60000 ms;
  * see "failures and reconnection" below). min_ms and max_ms bound the
  * delay: 0 < min_ms <= max_ms <= 2^40, or both 0 to turn reconnection off
  * (a failure then leaves the stream STOPPED). PGREPL_EINVAL otherwise.
  */
-PGREPL_EXTERN int pgrepl_stream_set_reconnect(pgrepl_stream *s, uint64_t min_ms, uint64_t max_ms);
+PGREPL_EXTERN int pgrepl_session_set_reconnect(pgrepl_session *s, uint64_t min_ms, uint64_t max_ms);
 /*
  * Connect timeout in milliseconds: the whole setup of a connection (every
  * host libpq tries, authentication, IDENTIFY_SYSTEM, the session settings,
@@ -277,13 +332,13 @@ PGREPL_EXTERN int pgrepl_stream_set_reconnect(pgrepl_stream *s, uint64_t min_ms,
  * conninfo's connect_timeout or PGCONNECT_TIMEOUT (seconds, at least 2),
  * else 10000. (libpq ignores connect_timeout on a non-blocking connection.)
  */
-PGREPL_EXTERN int pgrepl_stream_set_connect_timeout(pgrepl_stream *s, uint64_t ms);
+PGREPL_EXTERN int pgrepl_session_set_connect_timeout(pgrepl_session *s, uint64_t ms);
 /*
  * Acknowledge each unit when its callback returns 0 (default off): Commit,
  * Stream Commit, Prepare, Stream Prepare, Commit Prepared, Rollback Prepared
  * and non-transactional Message (a missing callback counts as 0).
  */
-PGREPL_EXTERN int pgrepl_stream_set_auto_ack(pgrepl_stream *s, bool on);
+PGREPL_EXTERN int pgrepl_session_set_auto_ack(pgrepl_session *s, bool on);
 /*
  * The idle rule (default on): when no transaction is open and everything
  * delivered was acknowledged, the flush position reported follows the
@@ -292,21 +347,21 @@ PGREPL_EXTERN int pgrepl_stream_set_auto_ack(pgrepl_stream *s, bool on);
  * 5.4). Off: only acknowledged positions (and heartbeat messages, see
  * below) are confirmed.
  */
-PGREPL_EXTERN int pgrepl_stream_set_idle_advance(pgrepl_stream *s, bool on);
+PGREPL_EXTERN int pgrepl_session_set_idle_advance(pgrepl_session *s, bool on);
 /*
  * Callbacks: decoder callbacks (one per pgoutput message, see decode.h; their
  * ud argument is the stream's user data) and stream callbacks. Either may be
  * NULL. Sizes as in pgrepl_decoder_new(). PGREPL_EINVAL when a size is larger
  * than this library's struct. A decoder callback returning PGREPL_PAUSE pauses
- * the stream as pgrepl_stream_pause() does; any other non-zero return is a
+ * the stream as pgrepl_session_pause() does; any other non-zero return is a
  * fatal PGREPL_ECALLBACK error (the connection is closed, nothing more is
  * acknowledged).
  */
-PGREPL_EXTERN int pgrepl_stream_set_callbacks(pgrepl_stream *s, const pgrepl_decoder_callbacks *dcb, size_t dcb_size,
-                                              const pgrepl_stream_callbacks *scb, size_t scb_size);
-/* User data: passed as ud to decoder callbacks; read back with pgrepl_stream_get_data(). Any state. */
-PGREPL_EXTERN void pgrepl_stream_set_data(pgrepl_stream *s, void *data);
-PGREPL_EXTERN void *pgrepl_stream_get_data(const pgrepl_stream *s);
+PGREPL_EXTERN int pgrepl_session_set_callbacks(pgrepl_session *s, const pgrepl_decoder_callbacks *dcb, size_t dcb_size,
+                                              const pgrepl_session_callbacks *scb, size_t scb_size);
+/* User data: passed as ud to decoder callbacks; read back with pgrepl_session_get_data(). Any state. */
+PGREPL_EXTERN void pgrepl_session_set_data(pgrepl_session *s, void *data);
+PGREPL_EXTERN void *pgrepl_session_get_data(const pgrepl_session *s);
 
 /* ---- running ------------------------------------------------------------ */
 
@@ -319,12 +374,12 @@ PGREPL_EXTERN void *pgrepl_stream_get_data(const pgrepl_stream *s);
  * slot or no publication is configured, PGREPL_ESTATE in another state
  * (also RECONNECTING) or when a start is already pending.
  */
-PGREPL_EXTERN int pgrepl_stream_start_replication(pgrepl_stream *s);
+PGREPL_EXTERN int pgrepl_session_start(pgrepl_session *s);
 /*
  * Connect, identify and run queued slot commands, then stay READY without
  * streaming (for slot management only). From STOPPED.
  */
-PGREPL_EXTERN int pgrepl_stream_connect(pgrepl_stream *s);
+PGREPL_EXTERN int pgrepl_session_connect(pgrepl_session *s);
 /*
  * Graceful stop: no more data callbacks; a final status update with the
  * acknowledged position, CopyDone, drain what the server still sends (not
@@ -332,32 +387,42 @@ PGREPL_EXTERN int pgrepl_stream_connect(pgrepl_stream *s);
  * acknowledged is sent again by the next start. The server ends the copy
  * only once it has read CopyDone, which a walsender inside a large
  * transaction does only after it: after the stop timeout
- * (pgrepl_stream_set_stop_timeout, default 5000 ms) the stream closes the
+ * (pgrepl_session_set_stop_timeout, default 5000 ms) the stream closes the
  * connection itself and goes to STOPPED all the same (the final status
  * update went out before CopyDone). The receive timeout, when shorter, ends
  * it sooner as a failure. In CONNECTING or READY it closes the connection.
  * No-op in STOPPED. Safe from callbacks.
  */
-PGREPL_EXTERN int pgrepl_stream_stop_replication(pgrepl_stream *s);
+PGREPL_EXTERN int pgrepl_session_stop(pgrepl_session *s);
 /*
- * Release everything, now: the connection is closed without a final status
- * update, queued slot commands are completed with PGREPL_ECANCELED, then
- * close_cb (may be NULL) runs once every uv handle is closed, and the stream
- * is freed after close_cb returns. close_cb always runs from the loop, never
- * from inside this call (even for a stream that never started): run the loop
- * after closing. Safe from callbacks; a second call is ignored. Returns 0.
+ * Release the connections: they are closed without a final status update,
+ * every socket is unwatched and the timer canceled, queued slot commands
+ * are completed with PGREPL_ECANCELED, then close_cb (may be NULL) runs;
+ * after it the session calls neither the host nor the application again,
+ * and only pgrepl_session_free and the getters may be called. close_cb
+ * runs from pgrepl_session_timeout (the session sets its timer to 0),
+ * never from inside this call. Safe from callbacks; a second call is
+ * ignored. Returns 0, PGREPL_EINVAL for NULL.
  */
-PGREPL_EXTERN int pgrepl_stream_close(pgrepl_stream *s, void (*close_cb)(pgrepl_stream *s));
+PGREPL_EXTERN int pgrepl_session_close(pgrepl_session *s, void (*close_cb)(pgrepl_session *s));
+/*
+ * Free the session. Without an earlier close, it closes first, at once:
+ * sockets unwatched, the timer canceled, the connections closed, no
+ * callback run (queued slot commands are dropped). From inside a callback
+ * (close_cb included) the free happens when the session is off the stack.
+ * NULL is ignored.
+ */
+PGREPL_EXTERN void pgrepl_session_free(pgrepl_session *s);
 
 /*
  * Stop reading from the server (backpressure). Status updates keep flowing,
  * so the server does not time the connection out. Safe from callbacks: a
  * pause from a decoder callback takes effect after that message. The pause
- * lasts until pgrepl_stream_resume(), across stop and start.
+ * lasts until pgrepl_session_resume(), across stop and start.
  */
-PGREPL_EXTERN int pgrepl_stream_pause(pgrepl_stream *s);
+PGREPL_EXTERN int pgrepl_session_pause(pgrepl_session *s);
 /* Resume reading; data already buffered in libpq is delivered without waiting for the socket. */
-PGREPL_EXTERN int pgrepl_stream_resume(pgrepl_stream *s);
+PGREPL_EXTERN int pgrepl_session_resume(pgrepl_session *s);
 
 /* ---- failures and reconnection ------------------------------------------ *
  *
@@ -403,7 +468,7 @@ PGREPL_EXTERN int pgrepl_stream_resume(pgrepl_stream *s);
  * what tells the two apart.
  *
  * Reconnection: after a retryable failure of a stream started with
- * pgrepl_stream_start_replication() (not _connect()) with reconnection on,
+ * pgrepl_session_start() (not _connect()) with reconnection on,
  * on_error reports err->retrying, err->retry_in_ms and err->attempt, the
  * stream is RECONNECTING, and after the delay it connects again and asks
  * for the later of the start LSN and the acknowledged position. The server
@@ -412,14 +477,14 @@ PGREPL_EXTERN int pgrepl_stream_resume(pgrepl_stream *s);
  * again whole: drop it when on_error runs. The delay of attempt n is drawn
  * uniformly from [min, min(max, min * 2^n)] (full jitter above a floor);
  * after a connection that streamed for max_ms, n starts at 1 again. Fatal
- * errors, pgrepl_stream_stop_replication() and _close() end the retries.
+ * errors, pgrepl_session_stop() and _close() end the retries.
  * In RECONNECTING, stop goes to STOPPED at once, start returns
  * PGREPL_ESTATE, slot commands wait for the next connection, and
  * acknowledgements are kept.
  *
  * The connection: TCP keepalives (idle 30 s, interval 10 s, 3 probes) and
  * tcp_user_timeout=30000 are defaults the conninfo may override. The
- * receive timeout (pgrepl_stream_set_receive_timeout) finds a connection
+ * receive timeout (pgrepl_session_set_receive_timeout) finds a connection
  * whose path is black-holed, which TCP alone notices late or never.
  *
  * Untrusted input: the library sizes nothing by a length or count whose
@@ -436,7 +501,7 @@ PGREPL_EXTERN int pgrepl_stream_resume(pgrepl_stream *s);
  */
 
 /* Reconnections started since the stream was created. */
-PGREPL_EXTERN uint64_t pgrepl_stream_reconnects(const pgrepl_stream *s);
+PGREPL_EXTERN uint64_t pgrepl_session_reconnects(const pgrepl_session *s);
 
 /* ---- acknowledgement ---------------------------------------------------- */
 
@@ -448,19 +513,19 @@ PGREPL_EXTERN uint64_t pgrepl_stream_reconnects(const pgrepl_stream *s);
  * (at once if the server is waiting for it). Safe from callbacks.
  * Returns 0, or PGREPL_EINVAL for NULL s.
  */
-PGREPL_EXTERN int pgrepl_stream_ack(pgrepl_stream *s, pgrepl_lsn lsn);
+PGREPL_EXTERN int pgrepl_session_ack(pgrepl_session *s, pgrepl_lsn lsn);
 
 /* Positions: highest received, acknowledged by the application, last reported as flushed. */
-PGREPL_EXTERN pgrepl_lsn pgrepl_stream_received_lsn(const pgrepl_stream *s);
-PGREPL_EXTERN pgrepl_lsn pgrepl_stream_acked_lsn(const pgrepl_stream *s);
-PGREPL_EXTERN pgrepl_lsn pgrepl_stream_reported_lsn(const pgrepl_stream *s);
+PGREPL_EXTERN pgrepl_lsn pgrepl_session_received_lsn(const pgrepl_session *s);
+PGREPL_EXTERN pgrepl_lsn pgrepl_session_acked_lsn(const pgrepl_session *s);
+PGREPL_EXTERN pgrepl_lsn pgrepl_session_reported_lsn(const pgrepl_session *s);
 
 /* ---- heartbeats ------------------------------------------------------------ *
  *
  * While STREAMING, the stream keeps a second, normal (non-replication)
  * connection to the slot's database: the configured conninfo without
  * replication=database (fallback_application_name "pgrepl-heartbeat"). It
- * is non-blocking on the same loop, opened when streaming starts and closed
+ * is non-blocking on the same host, opened when streaming starts and closed
  * when the stream stops, fails or closes. Every interval it runs
  * pg_logical_emit_message(false, prefix, '{"seq":N,"sent":"<UTC time>"}')
  * (on 17+ with flush => true; on 14-16 the message reaches the stream after
@@ -477,7 +542,7 @@ PGREPL_EXTERN pgrepl_lsn pgrepl_stream_reported_lsn(const pgrepl_stream *s);
  *     position move.
  *   - a round trip check: a heartbeat is seen when the stream reaches the
  *     LSN the function returned (its Message, or a later walEnd).
- *     pgrepl_stream_heartbeat_lag_us() is the time from emitting to seeing.
+ *     pgrepl_session_heartbeat_lag_us() is the time from emitting to seeing.
  *     When one is not seen within the deadline while the stream is
  *     STREAMING and not paused, on_error reports (once per heartbeat)
  *     PGREPL_EBEHIND when the stream moved meanwhile (a backlog: a huge
@@ -495,7 +560,7 @@ PGREPL_EXTERN pgrepl_lsn pgrepl_stream_reported_lsn(const pgrepl_stream *s);
  * connection is then retried after 1 s, doubling up to 30 s.
  *
  * Heartbeat messages (their prefix) are not handed to on_message unless
- * pgrepl_stream_set_deliver_heartbeats() asks for them; they are hidden
+ * pgrepl_session_set_deliver_heartbeats() asks for them; they are hidden
  * even with heartbeats off, since they may come from another consumer's
  * heartbeats in the same database. Other consumers of the database see
  * them as ordinary non-transactional messages.
@@ -504,29 +569,29 @@ PGREPL_EXTERN pgrepl_lsn pgrepl_stream_reported_lsn(const pgrepl_stream *s);
  * (PGREPL_ESTATE otherwise, PGREPL_EINVAL for a NULL stream or bad value).
  */
 /* Interval in milliseconds (default 10000); 0 disables heartbeats (no side connection). At most 2^40. */
-PGREPL_EXTERN int pgrepl_stream_set_heartbeat_interval(pgrepl_stream *s, uint64_t ms);
+PGREPL_EXTERN int pgrepl_session_set_heartbeat_interval(pgrepl_session *s, uint64_t ms);
 /* Message prefix (default "pgrepl.heartbeat"); not empty. */
-PGREPL_EXTERN int pgrepl_stream_set_heartbeat_prefix(pgrepl_stream *s, const char *prefix);
+PGREPL_EXTERN int pgrepl_session_set_heartbeat_prefix(pgrepl_session *s, const char *prefix);
 /*
  * Deadline in milliseconds (default 60000) for a heartbeat to be seen, and
  * for the side connection to connect or to run one heartbeat; 0 disables
  * the stall check (the side connection then gets 60 s). At most 2^40.
  */
-PGREPL_EXTERN int pgrepl_stream_set_heartbeat_deadline(pgrepl_stream *s, uint64_t ms);
+PGREPL_EXTERN int pgrepl_session_set_heartbeat_deadline(pgrepl_session *s, uint64_t ms);
 /* Hand heartbeat messages to on_message like any other (default off); the application acknowledges them. */
-PGREPL_EXTERN int pgrepl_stream_set_deliver_heartbeats(pgrepl_stream *s, bool on);
+PGREPL_EXTERN int pgrepl_session_set_deliver_heartbeats(pgrepl_session *s, bool on);
 /*
  * Emit to seen of the last heartbeat seen, in microseconds; -1 before the
  * first (it survives stop and start). Any state; from callbacks too.
  */
-PGREPL_EXTERN int64_t pgrepl_stream_heartbeat_lag_us(const pgrepl_stream *s);
+PGREPL_EXTERN int64_t pgrepl_session_heartbeat_lag_us(const pgrepl_session *s);
 
 /* ---- what the server said ------------------------------------------------ */
 
-PGREPL_EXTERN pgrepl_stream_state pgrepl_stream_get_state(const pgrepl_stream *s);
+PGREPL_EXTERN pgrepl_stream_state pgrepl_session_get_state(const pgrepl_session *s);
 /* Known once READY or STREAMING (0 / "" before). */
-PGREPL_EXTERN int pgrepl_stream_server_version(const pgrepl_stream *s); /* e.g. 180004 */
-PGREPL_EXTERN const char *pgrepl_stream_system_id(const pgrepl_stream *s);
+PGREPL_EXTERN int pgrepl_session_server_version(const pgrepl_session *s); /* e.g. 180004 */
+PGREPL_EXTERN const char *pgrepl_session_system_id(const pgrepl_session *s);
 /*
  * The database's encoding ("UTF8", "LATIN1", "SQL_ASCII", ...). The stream
  * asks for UTF-8 (client_encoding), so every name and text value arrives
@@ -534,17 +599,17 @@ PGREPL_EXTERN const char *pgrepl_stream_system_id(const pgrepl_stream *s);
  * on unchecked (asking for UTF-8 there would make the server stop the
  * stream at the first byte that is not): they may be anything.
  */
-PGREPL_EXTERN const char *pgrepl_stream_server_encoding(const pgrepl_stream *s);
-PGREPL_EXTERN uint32_t pgrepl_stream_timeline(const pgrepl_stream *s);
-PGREPL_EXTERN pgrepl_lsn pgrepl_stream_server_xlogpos(const pgrepl_stream *s); /* IDENTIFY_SYSTEM's xlogpos */
-PGREPL_EXTERN uint64_t pgrepl_stream_wal_sender_timeout_ms(const pgrepl_stream *s); /* 0 = disabled */
-PGREPL_EXTERN int pgrepl_stream_proto_version(const pgrepl_stream *s); /* negotiated */
+PGREPL_EXTERN const char *pgrepl_session_server_encoding(const pgrepl_session *s);
+PGREPL_EXTERN uint32_t pgrepl_session_timeline(const pgrepl_session *s);
+PGREPL_EXTERN pgrepl_lsn pgrepl_session_server_xlogpos(const pgrepl_session *s); /* IDENTIFY_SYSTEM's xlogpos */
+PGREPL_EXTERN uint64_t pgrepl_session_wal_sender_timeout_ms(const pgrepl_session *s); /* 0 = disabled */
+PGREPL_EXTERN int pgrepl_session_proto_version(const pgrepl_session *s); /* negotiated */
 /* Last error message ("" if none). Valid until the next call on the stream. */
-PGREPL_EXTERN const char *pgrepl_stream_errmsg(const pgrepl_stream *s);
+PGREPL_EXTERN const char *pgrepl_session_errmsg(const pgrepl_session *s);
 /* SQLSTATE of the last server error ("" if none). */
-PGREPL_EXTERN const char *pgrepl_stream_sqlstate(const pgrepl_stream *s);
-/* The stream's loop. */
-PGREPL_EXTERN uv_loop_t *pgrepl_stream_loop(const pgrepl_stream *s);
+PGREPL_EXTERN const char *pgrepl_session_sqlstate(const pgrepl_session *s);
+/* The host table given to pgrepl_session_new (its arg is what the host's operations receive). */
+PGREPL_EXTERN const pgrepl_session_host *pgrepl_session_host_of(const pgrepl_session *s);
 
 /* ---- slot management on the same connection ----------------------------- *
  *
@@ -552,7 +617,7 @@ PGREPL_EXTERN uv_loop_t *pgrepl_stream_loop(const pgrepl_stream *s);
  * after it is identified and before START_REPLICATION (or READY). They may be
  * queued in STOPPED, CONNECTING and READY; in READY they run at once. Each
  * completes through its callback with status 0 or a PGREPL_E* code (the
- * server's message in pgrepl_stream_errmsg / _sqlstate during the callback).
+ * server's message in pgrepl_session_errmsg / _sqlstate during the callback).
  * A failed slot command does not stop the stream; START_REPLICATION then
  * proceeds only if the application does not stop it from the callback.
  *
@@ -573,7 +638,7 @@ PGREPL_EXTERN uv_loop_t *pgrepl_stream_loop(const pgrepl_stream *s);
 typedef enum pgrepl_snapshot_action {
     PGREPL_SNAPSHOT_NOTHING = 0, /* no snapshot */
     PGREPL_SNAPSHOT_EXPORT,      /* export one: snapshot_name is set and the connection is held until
-                                    pgrepl_stream_snapshot_done() */
+                                    pgrepl_session_snapshot_done() */
     PGREPL_SNAPSHOT_USE          /* use it in a READ ONLY REPEATABLE READ transaction on this
                                     connection (14: USE_SNAPSHOT): held like EXPORT, then COMMIT.
                                     There is no call yet to run the application's queries in it. */
@@ -587,25 +652,25 @@ typedef struct pgrepl_slot_created {
     const char *plugin;           /* "pgoutput"; NULL when it existed */
 } pgrepl_slot_created;
 
-typedef void (*pgrepl_slot_created_cb)(pgrepl_stream *s, int status, const pgrepl_slot_created *slot);
+typedef void (*pgrepl_slot_created_cb)(pgrepl_session *s, int status, const pgrepl_slot_created *slot);
 
 /*
  * Queue CREATE_REPLICATION_SLOT name [TEMPORARY] LOGICAL pgoutput with the
  * options the server version needs. PGREPL_EUNSUPPORTED (through the
  * callback) for TWO_PHASE on 14 or FAILOVER before 17 or with TEMPORARY.
  */
-PGREPL_EXTERN int pgrepl_stream_create_slot(pgrepl_stream *s, const char *name, unsigned flags,
+PGREPL_EXTERN int pgrepl_session_create_slot(pgrepl_session *s, const char *name, unsigned flags,
                                             pgrepl_snapshot_action snapshot, pgrepl_slot_created_cb cb);
 /*
  * The exported snapshot has been used (imported elsewhere, or the initial copy
  * on this connection is done): release the connection so that it goes on
  * (START_REPLICATION, or the next command). For SNAPSHOT_USE, COMMIT is sent.
  */
-PGREPL_EXTERN int pgrepl_stream_snapshot_done(pgrepl_stream *s);
+PGREPL_EXTERN int pgrepl_session_snapshot_done(pgrepl_session *s);
 
-typedef void (*pgrepl_slot_cb)(pgrepl_stream *s, int status);
+typedef void (*pgrepl_slot_cb)(pgrepl_session *s, int status);
 /* Queue DROP_REPLICATION_SLOT name [WAIT]. */
-PGREPL_EXTERN int pgrepl_stream_drop_slot(pgrepl_stream *s, const char *name, bool wait, pgrepl_slot_cb cb);
+PGREPL_EXTERN int pgrepl_session_drop_slot(pgrepl_session *s, const char *name, bool wait, pgrepl_slot_cb cb);
 
 /* Slot health, from pg_replication_slots (columns the server version lacks are 0 / NULL / false). */
 typedef struct pgrepl_slot_info {
@@ -629,12 +694,12 @@ typedef struct pgrepl_slot_info {
     bool failover;                  /* 17+ */
 } pgrepl_slot_info;
 
-typedef void (*pgrepl_slot_info_cb)(pgrepl_stream *s, int status, const pgrepl_slot_info *info);
+typedef void (*pgrepl_slot_info_cb)(pgrepl_session *s, int status, const pgrepl_slot_info *info);
 /* Queue a health query for one slot. status 0 with info->exists false when there is no such slot. */
-PGREPL_EXTERN int pgrepl_stream_slot_info(pgrepl_stream *s, const char *name, pgrepl_slot_info_cb cb);
+PGREPL_EXTERN int pgrepl_session_slot_info(pgrepl_session *s, const char *name, pgrepl_slot_info_cb cb);
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* PGREPL_STREAM_H */
+#endif /* PGREPL_SESSION_H */
