@@ -1080,8 +1080,8 @@ static bool beyond_wal(pgrepl_session *s)
     pgrepl_lsn_format(want, w);
     pgrepl_lsn_format(s->xlogpos, x);
     const char *what = want == s->ledger.acked    ? "what this stream already received and acknowledged"
-                       : want == s->durable_lsn ? "the durable position (pgrepl_session_set_durable_lsn)"
-                                                : "the start position (pgrepl_session_set_start_lsn)";
+                       : want == s->durable_lsn ? "the durable position (pgrepl_stream_set_durable_lsn)"
+                                                : "the start position (pgrepl_stream_set_start_lsn)";
     fail_with(s, PGREPL_EINVAL, (pgrepl_verdict){true, pgrepl__hint_beyond_wal}, NULL,
               "cannot start at %s, %s: the server's WAL ends at %s, and the server would skip every change "
               "up to %s",
