@@ -15,6 +15,7 @@
 
 #include "pgrepl/types.h"
 #include "pgrepl/values.h"
+#include "buf.h"
 #include "bytes.h"
 
 /* Nesting (arrays, records, ranges inside each other) deeper than this is refused. */
@@ -41,52 +42,6 @@ int pgrepl__render_bad(const char *fmt, ...)
     ;
 /* Set the thread's message for a type that cannot be rendered and return PGREPL_ENOTFOUND. */
 int pgrepl__render_notfound(uint32_t oid);
-
-/* ---- appending ---------------------------------------------------------- */
-
-/* Room for n more bytes at the end of b: where to write them, or NULL when out of memory. */
-static inline char *pgrepl__buf_room(pgrepl_buf *b, size_t n)
-{
-    if (pgrepl_buf_reserve(b, n) != 0)
-        return NULL;
-    return b->data + b->len;
-}
-
-/* Commit k bytes written after pgrepl__buf_room. */
-static inline void pgrepl__buf_used(pgrepl_buf *b, size_t k)
-{
-    b->len += k;
-    b->data[b->len] = '\0';
-}
-
-/* Shorten b to len bytes (len <= b->len). */
-static inline void pgrepl__buf_cut(pgrepl_buf *b, size_t len)
-{
-    if (b->data != NULL) {
-        b->len = len;
-        b->data[len] = '\0';
-    }
-}
-
-static inline int pgrepl__put(pgrepl_buf *b, const char *s, size_t n)
-{
-    return pgrepl_buf_append(b, s, n);
-}
-
-static inline int pgrepl__puts(pgrepl_buf *b, const char *s)
-{
-    return pgrepl_buf_append(b, s, strlen(s));
-}
-
-static inline int pgrepl__putc(pgrepl_buf *b, char c)
-{
-    char *w = pgrepl__buf_room(b, 1);
-    if (w == NULL)
-        return PGREPL_ENOMEM;
-    *w = c;
-    pgrepl__buf_used(b, 1);
-    return 0;
-}
 
 /* Decimal digits of v into the end of buf (at least min_digits, zero-padded); returns the count. */
 int pgrepl__fmt_u64(char *end, uint64_t v, int min_digits);

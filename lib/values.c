@@ -1,7 +1,7 @@
 /*
- * Column values: the output buffer, the public entry points, the dispatch by
- * type OID and the renderers of the simple types (text-like, bool, bytea,
- * "char", uuid, json/jsonb/jsonpath, bit strings, tid, pg_lsn, snapshots).
+ * Column values: the public entry points, the dispatch by type OID and the
+ * renderers of the simple types (text-like, bool, bytea, "char", uuid,
+ * json/jsonb/jsonpath, bit strings, tid, pg_lsn, snapshots).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,52 +39,6 @@ int pgrepl__render_notfound(uint32_t oid)
     snprintf(errmsg, sizeof errmsg, "type %u cannot be rendered: not a built-in type, or its text needs the catalog",
              (unsigned)oid);
     return PGREPL_ENOTFOUND;
-}
-
-/* ---- the buffer ---------------------------------------------------------- */
-
-void pgrepl_buf_init(pgrepl_buf *b)
-{
-    b->data = NULL;
-    b->len = 0;
-    b->cap = 0;
-}
-
-void pgrepl_buf_free(pgrepl_buf *b)
-{
-    pgrepl__free(b->data);
-    pgrepl_buf_init(b);
-}
-
-int pgrepl_buf_reserve(pgrepl_buf *b, size_t n)
-{
-    /* cap counts the NUL, so len + n + 1 bytes are needed. */
-    if (b->cap > b->len && b->cap - b->len > n)
-        return 0;
-    if (n > SIZE_MAX / 2 - b->len - 1)
-        return PGREPL_ENOMEM;
-    size_t need = b->len + n + 1;
-    size_t cap = b->cap < 64 ? 64 : b->cap;
-    while (cap < need)
-        cap *= 2;
-    char *data = pgrepl__realloc(b->data, cap);
-    if (data == NULL)
-        return PGREPL_ENOMEM;
-    b->data = data;
-    b->cap = cap;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-int pgrepl_buf_append(pgrepl_buf *b, const void *data, size_t n)
-{
-    char *w = pgrepl__buf_room(b, n);
-    if (w == NULL)
-        return PGREPL_ENOMEM;
-    if (n > 0)
-        memcpy(w, data, n);
-    pgrepl__buf_used(b, n);
-    return 0;
 }
 
 /* ---- simple types --------------------------------------------------------- */
