@@ -4,6 +4,7 @@
 #include "pgrepl/common.h"
 #include "classify.h"
 #include "conn.h"
+#include "quote.h"
 
 const char pgrepl__hint_invalidated[] =
     "The slot was invalidated and can no longer be used: drop it, create a new one and resynchronize the data.";

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "quote.h"
+#include "str.h"
 
 typedef struct pgrepl_verdict {
     bool fatal;       /* retrying the same configuration cannot help */
