@@ -17,6 +17,7 @@
 #include "pgrepl/values.h"
 #include "buf.h"
 #include "bytes.h"
+#include "render_error.h"
 
 /* Nesting (arrays, records, ranges inside each other) deeper than this is refused. */
 #define PGREPL_RENDER_MAX_DEPTH 64
@@ -30,18 +31,6 @@ int pgrepl__render(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, in
  * PGREPL_ENOTFOUND.
  */
 int pgrepl__render_nested(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, int depth);
-
-/* Empty the thread's message (a public entry point that succeeds leaves "" behind). */
-void pgrepl__render_clear(void);
-
-/* Set the thread's message and return PGREPL_EPROTOCOL. */
-int pgrepl__render_bad(const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-/* Set the thread's message for a type that cannot be rendered and return PGREPL_ENOTFOUND. */
-int pgrepl__render_notfound(uint32_t oid);
 
 /* Decimal digits of v into the end of buf (at least min_digits, zero-padded); returns the count. */
 int pgrepl__fmt_u64(char *end, uint64_t v, int min_digits);

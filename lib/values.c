@@ -3,43 +3,11 @@
  * renderers of the simple types (text-like, bool, bytea, "char", uuid,
  * json/jsonb/jsonpath, bit strings, tid, pg_lsn, snapshots).
  */
-#include <stdarg.h>
-#include <stdio.h>
-
-#include "alloc.h"
 #include "render.h"
 #include "types_internal.h"
 
 /* OIDs below this are the ones initdb creates; pgoutput sends Type messages only for the others. */
 #define FIRST_NON_BUILTIN_OID 10000
-
-static _Thread_local char errmsg[256];
-
-const char *pgrepl_render_errmsg(void)
-{
-    return errmsg;
-}
-
-void pgrepl__render_clear(void)
-{
-    errmsg[0] = '\0';
-}
-
-int pgrepl__render_bad(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg, sizeof errmsg, fmt, ap);
-    va_end(ap);
-    return PGREPL_EPROTOCOL;
-}
-
-int pgrepl__render_notfound(uint32_t oid)
-{
-    snprintf(errmsg, sizeof errmsg, "type %u cannot be rendered: not a built-in type, or its text needs the catalog",
-             (unsigned)oid);
-    return PGREPL_ENOTFOUND;
-}
 
 /* ---- simple types --------------------------------------------------------- */
 
@@ -331,7 +299,7 @@ static int finish(pgrepl_buf *out, size_t len, int rc)
 
 int pgrepl_binary_to_text(pgrepl_buf *out, uint32_t type_oid, const uint8_t *data, size_t len)
 {
-    errmsg[0] = '\0';
+    pgrepl__render_clear();
     if (out == NULL || (data == NULL && len > 0))
         return PGREPL_EINVAL;
     if (type_oid >= FIRST_NON_BUILTIN_OID)
@@ -380,7 +348,7 @@ static int render_described(pgrepl_buf *out, const pgrepl_column *col, const uin
 
 int pgrepl_value_to_text(pgrepl_buf *out, const pgrepl_column *col, const pgrepl_value *v)
 {
-    errmsg[0] = '\0';
+    pgrepl__render_clear();
     if (out == NULL || col == NULL || v == NULL || (v->data == NULL && v->len > 0))
         return PGREPL_EINVAL;
     size_t start = out->len;
@@ -392,7 +360,7 @@ int pgrepl_value_to_text(pgrepl_buf *out, const pgrepl_column *col, const pgrepl
             return finish(out, start, pgrepl__render(out, col->type_oid, v->data, v->len, 0));
         return finish(out, start, render_described(out, col, v->data, v->len));
     default:
-        snprintf(errmsg, sizeof errmsg, "a value of kind '%c' has no text", v->kind);
+        (void)pgrepl__render_bad("a value of kind '%c' has no text", v->kind);
         return PGREPL_EINVAL;
     }
 }
