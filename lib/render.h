@@ -32,13 +32,6 @@ int pgrepl__render(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, in
  */
 int pgrepl__render_nested(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, int depth);
 
-/* Decimal digits of v into the end of buf (at least min_digits, zero-padded); returns the count. */
-int pgrepl__fmt_u64(char *end, uint64_t v, int min_digits);
-
-/* Append an unsigned / signed decimal integer, zero-padded to min_digits. */
-int pgrepl__put_u64(pgrepl_buf *b, uint64_t v, int min_digits);
-int pgrepl__put_i64(pgrepl_buf *b, int64_t v);
-
 /*
  * Shortest digits of v (finite, > 0; read as a float when single) as the
  * server's Ryu picks them (render_float.c): at most 17 digits into d,

@@ -5,6 +5,7 @@
  */
 #include <strings.h>
 
+#include "digits.h"
 #include "render.h"
 
 #define MAXDIM 6

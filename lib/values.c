@@ -3,6 +3,7 @@
  * renderers of the simple types (text-like, bool, bytea, "char", uuid,
  * json/jsonb/jsonpath, bit strings, tid, pg_lsn, snapshots).
  */
+#include "digits.h"
 #include "render.h"
 #include "types_internal.h"
 
