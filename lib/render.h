@@ -1,7 +1,8 @@
 /*
- * Internal interface of the binary-to-text renderers (values.c and
- * render_*.c). Each renderer appends the text of one value to the buffer and
- * returns 0, or an error with the thread's message set (pgrepl__render_bad,
+ * Internal interface of the binary-to-text renderers (render.c and
+ * render_*.c; values.c holds the public entry points). Each renderer
+ * appends the text of one value to the buffer and returns 0, or an error
+ * with the thread's message set (pgrepl__render_bad,
  * pgrepl__render_notfound). Renderers may leave partial output behind on
  * error: the public entry points cut the buffer back.
  */
@@ -18,6 +19,9 @@
 #include "buf.h"
 #include "bytes.h"
 #include "render_error.h"
+
+/* OIDs below this are the ones initdb creates; pgoutput sends Type messages only for the others. */
+#define PGREPL_FIRST_NON_BUILTIN_OID 10000
 
 /* Nesting (arrays, records, ranges inside each other) deeper than this is refused. */
 #define PGREPL_RENDER_MAX_DEPTH 64
@@ -77,6 +81,18 @@ enum pgrepl_quote_style {
 int pgrepl__quote_tail(pgrepl_buf *b, size_t start, enum pgrepl_quote_style style, char delim);
 
 /* ---- renderers by family ------------------------------------------------ */
+
+/* The simple types (render_simple.c); type names the value in messages ("jsonb", "jsonpath"). */
+int pgrepl__render_bool(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_bytea(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_char(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_versioned_text(pgrepl_buf *out, const char *type, const uint8_t *p, size_t n);
+int pgrepl__render_uuid(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_bits(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_tid(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_pg_lsn(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_snapshot(pgrepl_buf *out, const uint8_t *p, size_t n);
+
 
 int pgrepl__render_int(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n);
 int pgrepl__render_float(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n);
