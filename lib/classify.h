@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "quote.h"
+#include "str.h"
 
 typedef struct pgrepl_verdict {
     bool fatal;       /* retrying the same configuration cannot help */
@@ -41,25 +41,6 @@ extern const char pgrepl__hint_gap[];
  * password and an invalid connection option are not.
  */
 pgrepl_verdict pgrepl__classify_libpq(const char *text);
-
-/*
- * libpq reports an error during connection setup only as text in
- * PQerrorMessage. With PQERRORS_VERBOSE that text carries the SQLSTATE
- * ("...failed: FATAL:  3D000: database \"x\" does not exist\nLOCATION: ...").
- * This takes it apart: the last server error in it (several appear when
- * libpq tried more than one host or mode), and the whole text on one line
- * without the SQLSTATE and LOCATION, as the default verbosity would print it.
- */
-typedef struct pgrepl_connect_diag {
-    char severity[16];
-    char sqlstate[6]; /* "" when no server error is in the text */
-    char message[256];
-    char detail[256];
-    char hint[256];
-    char text[512];
-} pgrepl_connect_diag;
-
-void pgrepl__parse_connect_error(const char *text, pgrepl_connect_diag *d);
 
 /*
  * The check before START_REPLICATION, one row:

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "quote.h"
 
 /*
  * pgoutput prints text values with the walsender session's settings; pinning

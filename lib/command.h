@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "pgrepl/session.h"
-#include "quote.h"
+#include "str.h"
 
 /* Highest pgoutput proto_version of a server (14: 2, 15: 3, 16+: 4). */
 int pgrepl__max_proto_version(int server_version);

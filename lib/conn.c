@@ -15,24 +15,6 @@ void pgrepl__conn_init(pgrepl_conn *c)
     memset(c, 0, sizeof *c);
 }
 
-void pgrepl__oneline(char *dst, size_t size, const char *src)
-{
-    size_t n = 0;
-    bool blank = false;
-    for (const char *p = src; *p != '\0' && n + 1 < size; p++) {
-        bool space = *p == '\n' || *p == '\t' || *p == '\r' || *p == ' ';
-        if (space) {
-            blank = n > 0;
-            continue;
-        }
-        if (blank && n + 2 < size)
-            dst[n++] = ' ';
-        blank = false;
-        dst[n++] = *p;
-    }
-    dst[n] = '\0';
-}
-
 static void take_errmsg(pgrepl_conn *c)
 {
     pgrepl__oneline(c->errmsg, sizeof c->errmsg, c->pg != NULL ? PQerrorMessage(c->pg) : "out of memory");
@@ -74,20 +56,6 @@ static void lose_raw(pgrepl_conn *c, int code, const char *why)
     }
     c->lost = true;
     c->flushing = false;
-}
-
-void pgrepl__server_message(const PGresult *res, pgrepl_server_message *m)
-{
-    const char *v[5] = {
-        PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED), PQresultErrorField(res, PG_DIAG_SQLSTATE),
-        PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),       PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
-        PQresultErrorField(res, PG_DIAG_MESSAGE_HINT),
-    };
-    if (v[0] == NULL)
-        v[0] = PQresultErrorField(res, PG_DIAG_SEVERITY);
-    for (int i = 0; i < 5; i++)
-        v[i] = v[i] != NULL ? v[i] : "";
-    *m = (pgrepl_server_message){.severity = v[0], .sqlstate = v[1], .message = v[2], .detail = v[3], .hint = v[4]};
 }
 
 static void on_pq_notice(void *arg, const PGresult *res)

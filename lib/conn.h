@@ -37,7 +37,7 @@
 
 #include "pgrepl/session.h"
 #include "pgrepl/values.h"
-#include "classify.h"
+#include "pqerror.h"
 
 #define PGREPL_CONN_READ 0x01
 #define PGREPL_CONN_WRITE 0x02
@@ -146,9 +146,6 @@ int pgrepl__conn_start_copy(pgrepl_conn *c, const char *sql);
 /* Free an ERROR event's error (NULL is fine). */
 void pgrepl__conn_error_free(pgrepl_conn_error *e);
 
-/* A libpq result's error or notice fields, pointing into res ("" when absent). */
-void pgrepl__server_message(const PGresult *res, pgrepl_server_message *m);
-
 /* Queue one CopyData message (only in COPY). Returns 0, PGREPL_ENOMEM, or PGREPL_ECONNLOST (a FAILED event follows). */
 int pgrepl__conn_put(pgrepl_conn *c, const void *buf, size_t len);
 
@@ -185,8 +182,5 @@ const char *pgrepl__conn_errmsg(const pgrepl_conn *c);
 
 /* Close the connection (PQfinish). The owner stops watching the socket first. */
 void pgrepl__conn_finish(pgrepl_conn *c);
-
-/* libpq's messages end in newlines and may span lines: src as one line in dst (size > 0). */
-void pgrepl__oneline(char *dst, size_t size, const char *src);
 
 #endif

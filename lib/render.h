@@ -1,7 +1,8 @@
 /*
- * Internal interface of the binary-to-text renderers (values.c and
- * render_*.c). Each renderer appends the text of one value to the buffer and
- * returns 0, or an error with the thread's message set (pgrepl__render_bad,
+ * Internal interface of the binary-to-text renderers (render.c and
+ * render_*.c; values.c holds the public entry points). Each renderer
+ * appends the text of one value to the buffer and returns 0, or an error
+ * with the thread's message set (pgrepl__render_bad,
  * pgrepl__render_notfound). Renderers may leave partial output behind on
  * error: the public entry points cut the buffer back.
  */
@@ -15,7 +16,12 @@
 
 #include "pgrepl/types.h"
 #include "pgrepl/values.h"
+#include "buf.h"
 #include "bytes.h"
+#include "render_error.h"
+
+/* OIDs below this are the ones initdb creates; pgoutput sends Type messages only for the others. */
+#define PGREPL_FIRST_NON_BUILTIN_OID 10000
 
 /* Nesting (arrays, records, ranges inside each other) deeper than this is refused. */
 #define PGREPL_RENDER_MAX_DEPTH 64
@@ -29,71 +35,6 @@ int pgrepl__render(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, in
  * PGREPL_ENOTFOUND.
  */
 int pgrepl__render_nested(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, int depth);
-
-/* Empty the thread's message (a public entry point that succeeds leaves "" behind). */
-void pgrepl__render_clear(void);
-
-/* Set the thread's message and return PGREPL_EPROTOCOL. */
-int pgrepl__render_bad(const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-/* Set the thread's message for a type that cannot be rendered and return PGREPL_ENOTFOUND. */
-int pgrepl__render_notfound(uint32_t oid);
-
-/* ---- appending ---------------------------------------------------------- */
-
-/* Room for n more bytes at the end of b: where to write them, or NULL when out of memory. */
-static inline char *pgrepl__buf_room(pgrepl_buf *b, size_t n)
-{
-    if (pgrepl_buf_reserve(b, n) != 0)
-        return NULL;
-    return b->data + b->len;
-}
-
-/* Commit k bytes written after pgrepl__buf_room. */
-static inline void pgrepl__buf_used(pgrepl_buf *b, size_t k)
-{
-    b->len += k;
-    b->data[b->len] = '\0';
-}
-
-/* Shorten b to len bytes (len <= b->len). */
-static inline void pgrepl__buf_cut(pgrepl_buf *b, size_t len)
-{
-    if (b->data != NULL) {
-        b->len = len;
-        b->data[len] = '\0';
-    }
-}
-
-static inline int pgrepl__put(pgrepl_buf *b, const char *s, size_t n)
-{
-    return pgrepl_buf_append(b, s, n);
-}
-
-static inline int pgrepl__puts(pgrepl_buf *b, const char *s)
-{
-    return pgrepl_buf_append(b, s, strlen(s));
-}
-
-static inline int pgrepl__putc(pgrepl_buf *b, char c)
-{
-    char *w = pgrepl__buf_room(b, 1);
-    if (w == NULL)
-        return PGREPL_ENOMEM;
-    *w = c;
-    pgrepl__buf_used(b, 1);
-    return 0;
-}
-
-/* Decimal digits of v into the end of buf (at least min_digits, zero-padded); returns the count. */
-int pgrepl__fmt_u64(char *end, uint64_t v, int min_digits);
-
-/* Append an unsigned / signed decimal integer, zero-padded to min_digits. */
-int pgrepl__put_u64(pgrepl_buf *b, uint64_t v, int min_digits);
-int pgrepl__put_i64(pgrepl_buf *b, int64_t v);
 
 /*
  * Shortest digits of v (finite, > 0; read as a float when single) as the
@@ -140,6 +81,18 @@ enum pgrepl_quote_style {
 int pgrepl__quote_tail(pgrepl_buf *b, size_t start, enum pgrepl_quote_style style, char delim);
 
 /* ---- renderers by family ------------------------------------------------ */
+
+/* The simple types (render_simple.c); type names the value in messages ("jsonb", "jsonpath"). */
+int pgrepl__render_bool(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_bytea(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_char(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_versioned_text(pgrepl_buf *out, const char *type, const uint8_t *p, size_t n);
+int pgrepl__render_uuid(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_bits(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_tid(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_pg_lsn(pgrepl_buf *out, const uint8_t *p, size_t n);
+int pgrepl__render_snapshot(pgrepl_buf *out, const uint8_t *p, size_t n);
+
 
 int pgrepl__render_int(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n);
 int pgrepl__render_float(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n);

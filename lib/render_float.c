@@ -11,6 +11,7 @@
  * candidates are then the multiples of 10 and the integers either side of
  * v * 10^-k. No division beyond small constants, no allocation, no locale.
  */
+#include "digits.h"
 #include "render.h"
 
 /* Exponents of ten whose approximation the table holds: floor(log10(2^q)) over every double's q. */

@@ -4,6 +4,7 @@
  * longest run of two or more zero groups shortened to "::" and the
  * IPv4-compatible and -mapped forms with a dotted tail), macaddr, macaddr8.
  */
+#include "digits.h"
 #include "render.h"
 
 #define PGSQL_AF_INET 2

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 
+#include "digits.h"
 #include "render.h"
 
 #define USECS_PER_SEC INT64_C(1000000)

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 
+#include "digits.h"
 #include "render.h"
 
 /* A lexeme or operand in single quotes, with quotes and backslashes doubled. */

@@ -33,6 +33,7 @@
 #include "classify.h"
 #include "command.h"
 #include "conn.h"
+#include "feedback.h"
 #include "heartbeat.h"
 #include "ledger.h"
 #include "quote.h"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "digits.h"
 #include "render.h"
 
 /* OIDs below this are the ones initdb creates; pgoutput names the others in Type messages. */

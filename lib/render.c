@@ -1,11 +1,16 @@
 /*
- * Containers: arrays (array_send / array_out), int2vector and oidvector,
- * records (record_send / record_out), ranges and multiranges. Each element is
- * rendered straight into the output and then requoted in place.
+ * One value of a built-in type to text: the dispatch by type OID, and the
+ * containers whose elements go back through it: arrays (array_send /
+ * array_out), int2vector and oidvector, records (record_send / record_out),
+ * ranges and multiranges. The dispatch and the containers call each other,
+ * so they are one file. Each element is rendered straight into the output
+ * and then requoted in place.
  */
 #include <strings.h>
 
+#include "digits.h"
 #include "render.h"
+#include "types_internal.h"
 
 #define MAXDIM 6
 #define MAX_RECORD_FIELDS 1664 /* MaxTupleAttributeNumber */
@@ -362,4 +367,145 @@ int pgrepl__render_multirange(pgrepl_buf *out, uint32_t subtype, const uint8_t *
     if (rc == 0)
         rc = expect_end(&r, "multirange");
     return rc != 0 ? rc : pgrepl__putc(out, '}');
+}
+
+/* ---- dispatch --------------------------------------------------------------- */
+
+/* Range and multirange types and their subtypes. */
+static uint32_t range_subtype(uint32_t oid)
+{
+    switch (oid) {
+    case 3904: return PGREPL_INT4OID;        /* int4range */
+    case 3906: return PGREPL_NUMERICOID;     /* numrange */
+    case 3908: return PGREPL_TIMESTAMPOID;   /* tsrange */
+    case 3910: return PGREPL_TIMESTAMPTZOID; /* tstzrange */
+    case 3912: return PGREPL_DATEOID;        /* daterange */
+    case 3926: return PGREPL_INT8OID;        /* int8range */
+    default: return 0;
+    }
+}
+
+static uint32_t multirange_subtype(uint32_t oid)
+{
+    switch (oid) {
+    case 4451: return PGREPL_INT4OID;
+    case 4532: return PGREPL_NUMERICOID;
+    case 4533: return PGREPL_TIMESTAMPOID;
+    case 4534: return PGREPL_TIMESTAMPTZOID;
+    case 4535: return PGREPL_DATEOID;
+    case 4536: return PGREPL_INT8OID;
+    default: return 0;
+    }
+}
+
+/* Types whose send format is their text: name, text, varchar, bpchar, json, xml and the like. */
+static bool is_text_like(uint32_t oid)
+{
+    switch (oid) {
+    case PGREPL_NAMEOID:
+    case PGREPL_TEXTOID:
+    case PGREPL_JSONOID:
+    case 142:  /* xml (sent in the client encoding, as text mode prints it) */
+    case 194:  /* pg_node_tree */
+    case 705:  /* unknown */
+    case PGREPL_BPCHAROID:
+    case PGREPL_VARCHAROID:
+    case 1790: /* refcursor */
+    case 2275: /* cstring */
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int render_containers(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, int depth)
+{
+    uint32_t sub = range_subtype(oid);
+    if (sub != 0)
+        return pgrepl__render_range(out, sub, p, n, depth);
+    sub = multirange_subtype(oid);
+    if (sub != 0)
+        return pgrepl__render_multirange(out, sub, p, n, depth);
+    uint32_t elem = pgrepl__type_elem(oid);
+    if (elem != 0)
+        return pgrepl__render_array(out, elem, p, n, depth);
+    return pgrepl__render_notfound(oid);
+}
+
+int pgrepl__render(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, int depth)
+{
+    if (depth > PGREPL_RENDER_MAX_DEPTH)
+        return pgrepl__render_bad("values nested more than %d deep", PGREPL_RENDER_MAX_DEPTH);
+    if (is_text_like(oid))
+        return pgrepl__put(out, (const char *)p, n);
+    switch (oid) {
+    case PGREPL_BOOLOID: return pgrepl__render_bool(out, p, n);
+    case PGREPL_BYTEAOID: return pgrepl__render_bytea(out, p, n);
+    case PGREPL_CHAROID: return pgrepl__render_char(out, p, n);
+    case PGREPL_INT8OID:
+    case PGREPL_INT2OID:
+    case PGREPL_INT4OID:
+    case PGREPL_OIDOID:
+    case 28:   /* xid */
+    case 29:   /* cid */
+    case 5069: /* xid8 */
+        return pgrepl__render_int(out, oid, p, n);
+    case 22: return pgrepl__render_vector(out, PGREPL_INT2OID, p, n); /* int2vector */
+    case 30: return pgrepl__render_vector(out, PGREPL_OIDOID, p, n);  /* oidvector */
+    case 27: return pgrepl__render_tid(out, p, n);
+    case PGREPL_FLOAT4OID:
+    case PGREPL_FLOAT8OID:
+        return pgrepl__render_float(out, oid, p, n);
+    case PGREPL_NUMERICOID: return pgrepl__render_numeric(out, p, n);
+    case 790: return pgrepl__render_money(out, p, n);
+    case PGREPL_DATEOID:
+    case PGREPL_TIMEOID:
+    case PGREPL_TIMESTAMPOID:
+    case PGREPL_TIMESTAMPTZOID:
+    case PGREPL_INTERVALOID:
+    case PGREPL_TIMETZOID:
+        return pgrepl__render_time(out, oid, p, n);
+    case 600: /* point */
+    case 601: /* lseg */
+    case 602: /* path */
+    case 603: /* box */
+    case 604: /* polygon */
+    case 628: /* line */
+    case 718: /* circle */
+        return pgrepl__render_geo(out, oid, p, n);
+    case 650: /* cidr */
+    case 869: /* inet */
+    case 774: /* macaddr8 */
+    case 829: /* macaddr */
+        return pgrepl__render_net(out, oid, p, n);
+    case PGREPL_BITOID:
+    case PGREPL_VARBITOID:
+        return pgrepl__render_bits(out, p, n);
+    case PGREPL_UUIDOID: return pgrepl__render_uuid(out, p, n);
+    case PGREPL_JSONBOID: return pgrepl__render_versioned_text(out, "jsonb", p, n);
+    case 4072: return pgrepl__render_versioned_text(out, "jsonpath", p, n);
+    case 3220: return pgrepl__render_pg_lsn(out, p, n);
+    case 2970: /* txid_snapshot */
+    case 5038: /* pg_snapshot */
+        return pgrepl__render_snapshot(out, p, n);
+    case 3614: return pgrepl__render_tsvector(out, p, n);
+    case 3615: return pgrepl__render_tsquery(out, p, n);
+    case 2249: return pgrepl__render_record(out, p, n, depth);
+    default: return render_containers(out, oid, p, n, depth);
+    }
+}
+
+int pgrepl__render_nested(pgrepl_buf *out, uint32_t oid, const uint8_t *p, size_t n, int depth)
+{
+    if (depth > PGREPL_RENDER_MAX_DEPTH)
+        return pgrepl__render_bad("values nested more than %d deep", PGREPL_RENDER_MAX_DEPTH);
+    if (oid < PGREPL_FIRST_NON_BUILTIN_OID)
+        return pgrepl__render(out, oid, p, n, depth);
+    size_t start = out->len;
+    int rc = pgrepl__render_record(out, p, n, depth);
+    if (rc == PGREPL_EPROTOCOL) {
+        pgrepl__buf_cut(out, start);
+        return pgrepl__render_notfound(oid);
+    }
+    return rc;
 }
