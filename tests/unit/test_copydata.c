@@ -178,6 +178,17 @@ START_TEST(message_type_names)
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_str_eq(pgrepl_message_type_name(names[i].type), names[i].name);
+    /* the public list holds each of these bytes once */
+    static const char listed[] = {
+#define BYTE_(byte, fn, T) byte,
+        PGREPL_DECODER_CALLBACKS(BYTE_)
+#undef BYTE_
+    };
+    ck_assert_uint_eq(sizeof listed, sizeof names / sizeof names[0]);
+    for (size_t i = 0; i < sizeof listed; i++) {
+        ck_assert_str_ne(pgrepl_message_type_name(listed[i]), "unknown");
+        ck_assert_ptr_eq(memchr(listed, listed[i], i), NULL);
+    }
     ck_assert_str_eq(pgrepl_message_type_name('w'), "unknown");
     ck_assert_str_eq(pgrepl_message_type_name('\0'), "unknown");
     ck_assert_str_eq(pgrepl_message_type_name((char)0xff), "unknown");
