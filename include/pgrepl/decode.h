@@ -70,14 +70,6 @@ PGREPL_EXTERN size_t pgrepl_status_update_encode(uint8_t out[PGREPL_STATUS_UPDAT
                                                  pgrepl_lsn flush, pgrepl_lsn apply, pgrepl_timestamp now,
                                                  bool reply_requested);
 
-/*
- * Decode a standby status update (used by tests and fake servers).
- * Returns 0, PGREPL_ETRUNCATED, PGREPL_ETRAILING or PGREPL_EUNKNOWNMSG.
- * Any output pointer may be NULL.
- */
-PGREPL_EXTERN int pgrepl_status_update_decode(const void *buf, size_t len, pgrepl_lsn *write, pgrepl_lsn *flush,
-                                              pgrepl_lsn *apply, pgrepl_timestamp *now, bool *reply_requested);
-
 /* Current time as a protocol timestamp (CLOCK_REALTIME). */
 PGREPL_EXTERN pgrepl_timestamp pgrepl_now(void);
 

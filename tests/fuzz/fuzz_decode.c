@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "pgrepl/decode.h"
+#include "copydata.h"
 
 #define FLAG_PAUSE 0x01
 #define FLAG_CBFAIL 0x02
@@ -520,7 +521,7 @@ static void status_update(const uint8_t *buf, size_t len)
     pgrepl_lsn write, flush, apply;
     pgrepl_timestamp t;
     bool reply;
-    int rc = pgrepl_status_update_decode(buf, len, &write, &flush, &apply, &t, &reply);
+    int rc = pgrepl__status_update_decode(buf, len, &write, &flush, &apply, &t, &reply);
     if (rc != 0) {
         CHECK(rc == PGREPL_ETRUNCATED || rc == PGREPL_ETRAILING || rc == PGREPL_EUNKNOWNMSG);
         return;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Install the build into a temporary DESTDIR, then build and run a program
-# against it with nothing but `pkg-config --cflags --libs pgrepl`, linked to
-# the shared library. The compiler's default C dialect is used, as a user
-# would: <uv.h> needs POSIX declarations that strict -std=c11 hides.
+# Install the build into a temporary DESTDIR, check that the installed
+# library exports exactly the functions its installed headers declare, then
+# build and run a program against it with nothing but
+# `pkg-config --cflags --libs pgrepl`, linked to the shared library. The
+# compiler's default C dialect is used, as a user would: <uv.h> needs POSIX
+# declarations that strict -std=c11 hides.
 # Usage: check-install.sh SOURCE.c
 # Environment (set by tests/install/meson.build): MESON, BUILD_ROOT, CC,
 # EXTRA_CFLAGS (the build's sanitizer flags), EXPECT_VERSION.
@@ -36,6 +38,22 @@ cflags=$(pkg-config --cflags pgrepl) || fail "pkg-config --cflags pgrepl"
 libs=$(pkg-config --libs pgrepl) || fail "pkg-config --libs pgrepl"
 echo "cflags: $cflags"
 echo "libs:   $libs"
+
+# The exported ABI is exactly what the installed headers declare: nothing
+# internal (pgrepl__*, test helpers) is exported, nothing declared is missing.
+includedir=$(pkg-config --variable=includedir pgrepl)
+so=$(find "$dest" -name 'libpgrepl.so.*.*' -type f)
+[[ -n $so ]] || fail "no libpgrepl.so installed"
+extern_lines=$(grep -h '^PGREPL_EXTERN ' "$includedir"/pgrepl/*.h)
+declared=$(sed -E -n 's/^PGREPL_EXTERN [^(]*[^a-z0-9_](pgrepl_[a-z0-9_]+)\(.*/\1/p' <<<"$extern_lines" | sort -u)
+[[ $(wc -l <<<"$extern_lines") -eq $(wc -l <<<"$declared") ]] ||
+    fail "a PGREPL_EXTERN declaration this check cannot read"
+symbols=$(nm -D --defined-only "$so")
+exported=$(awk '$3 ~ /^pgrepl/ { print $3 }' <<<"$symbols" | sort -u)
+[[ $exported == "$declared" ]] ||
+    fail "exported symbols differ from the installed headers (< exported only, > declared only):
+$(diff <(echo "$exported") <(echo "$declared") | grep '^[<>]')"
+echo "abi:    $(wc -l <<<"$exported") functions, as declared"
 
 # shellcheck disable=SC2086 # word splitting of the flags is intended
 $CC $EXTRA_CFLAGS -Wall -Wextra -Wpedantic -Werror $cflags "$source_file" -o "$tmp/prog" $libs ||
