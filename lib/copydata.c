@@ -1,4 +1,5 @@
 #include "pgrepl/decode.h"
+#include "copydata.h"
 #include "wire.h"
 
 static int parse_xlogdata(pgrepl_cursor *c, pgrepl_copydata *out)
@@ -59,8 +60,8 @@ size_t pgrepl_status_update_encode(uint8_t out[PGREPL_STATUS_UPDATE_SIZE], pgrep
     return PGREPL_STATUS_UPDATE_SIZE;
 }
 
-int pgrepl_status_update_decode(const void *buf, size_t len, pgrepl_lsn *write, pgrepl_lsn *flush,
-                                pgrepl_lsn *apply, pgrepl_timestamp *now, bool *reply_requested)
+int pgrepl__status_update_decode(const void *buf, size_t len, pgrepl_lsn *write, pgrepl_lsn *flush,
+                                 pgrepl_lsn *apply, pgrepl_timestamp *now, bool *reply_requested)
 {
     if (buf == NULL)
         len = 0;

@@ -1,4 +1,5 @@
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,26 +78,25 @@ static void set_errmsg(pgrepl_decoder *d, const pgrepl_cursor *c, char type)
 
 /* ---- callbacks ------------------------------------------------------- */
 
-#define DECODER_CALLBACKS(X)                                                                                          \
-    X('B', on_begin, pgrepl_msg_begin)                                                                                 \
-    X('C', on_commit, pgrepl_msg_commit)                                                                               \
-    X('O', on_origin, pgrepl_msg_origin)                                                                               \
-    X('R', on_relation, pgrepl_relation)                                                                              \
-    X('Y', on_type, pgrepl_msg_type)                                                                                   \
-    X('I', on_insert, pgrepl_msg_change)                                                                               \
-    X('U', on_update, pgrepl_msg_change)                                                                               \
-    X('D', on_delete, pgrepl_msg_change)                                                                               \
-    X('T', on_truncate, pgrepl_msg_truncate)                                                                           \
-    X('M', on_message, pgrepl_msg_logical)                                                                             \
-    X('S', on_stream_start, pgrepl_msg_stream_start)                                                                   \
-    X('E', on_stream_stop, pgrepl_msg_stream_stop)                                                                     \
-    X('c', on_stream_commit, pgrepl_msg_commit)                                                                        \
-    X('A', on_stream_abort, pgrepl_msg_stream_abort)                                                                   \
-    X('b', on_begin_prepare, pgrepl_msg_prepare)                                                                       \
-    X('P', on_prepare, pgrepl_msg_prepare)                                                                             \
-    X('K', on_commit_prepared, pgrepl_msg_commit_prepared)                                                             \
-    X('r', on_rollback_prepared, pgrepl_msg_rollback_prepared)                                                         \
-    X('p', on_stream_prepare, pgrepl_msg_prepare)
+/*
+ * The public list must name every member of pgrepl_decoder_callbacks, in order, with the argument type its
+ * callback takes: applications build whole tables from it, and call() below dispatches by it.
+ */
+enum {
+#define INDEX_(byte, fn, T) CB_INDEX_##fn,
+    PGREPL_DECODER_CALLBACKS(INDEX_)
+#undef INDEX_
+    CB_COUNT
+};
+#define CHECK_(byte, fn, T)                                                                                           \
+    _Static_assert(offsetof(pgrepl_decoder_callbacks, fn) == CB_INDEX_##fn * sizeof(int (*)(void *, const T *)),      \
+                   #fn " is not where PGREPL_DECODER_CALLBACKS lists it");                                            \
+    _Static_assert(_Generic(((pgrepl_decoder_callbacks *)NULL)->fn, int (*)(void *, const T *): 1, default: 0),       \
+                   #fn " does not take a " #T);
+PGREPL_DECODER_CALLBACKS(CHECK_)
+#undef CHECK_
+_Static_assert(sizeof(pgrepl_decoder_callbacks) == CB_COUNT * sizeof(int (*)(void *, const void *)),
+               "PGREPL_DECODER_CALLBACKS misses a member of pgrepl_decoder_callbacks");
 
 /*
  * The one door to application callbacks: skips NULL ones, marks the decoder
@@ -113,7 +113,7 @@ static int call(pgrepl_decoder *d, pgrepl_cursor *c, char type, const void *arg)
         name = #fn;                                                                                                   \
         rc = d->cbs.fn != NULL ? d->cbs.fn(d->ud, (const T *)arg) : 0;                                                \
         break;
-        DECODER_CALLBACKS(CALL_)
+        PGREPL_DECODER_CALLBACKS(CALL_)
 #undef CALL_
     }
     d->in_callback = false;

@@ -422,24 +422,7 @@ static int on_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
     return end_line(log);
 }
 
-const pgrepl_decoder_callbacks declog_callbacks = {
-    .on_begin = on_begin,
-    .on_commit = on_commit,
-    .on_origin = on_origin,
-    .on_relation = on_relation,
-    .on_type = on_type,
-    .on_insert = on_insert,
-    .on_update = on_update,
-    .on_delete = on_delete,
-    .on_truncate = on_truncate,
-    .on_message = on_message,
-    .on_stream_start = on_stream_start,
-    .on_stream_stop = on_stream_stop,
-    .on_stream_commit = on_stream_commit,
-    .on_stream_abort = on_stream_abort,
-    .on_begin_prepare = on_begin_prepare,
-    .on_prepare = on_prepare,
-    .on_commit_prepared = on_commit_prepared,
-    .on_rollback_prepared = on_rollback_prepared,
-    .on_stream_prepare = on_stream_prepare,
-};
+/* Every member is set from the list: a callback the decoder gains fails to compile here until it is logged. */
+#define SET_(byte, fn, T) .fn = fn,
+const pgrepl_decoder_callbacks declog_callbacks = {PGREPL_DECODER_CALLBACKS(SET_)};
+#undef SET_

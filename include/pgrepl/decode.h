@@ -70,14 +70,6 @@ PGREPL_EXTERN size_t pgrepl_status_update_encode(uint8_t out[PGREPL_STATUS_UPDAT
                                                  pgrepl_lsn flush, pgrepl_lsn apply, pgrepl_timestamp now,
                                                  bool reply_requested);
 
-/*
- * Decode a standby status update (used by tests and fake servers).
- * Returns 0, PGREPL_ETRUNCATED, PGREPL_ETRAILING or PGREPL_EUNKNOWNMSG.
- * Any output pointer may be NULL.
- */
-PGREPL_EXTERN int pgrepl_status_update_decode(const void *buf, size_t len, pgrepl_lsn *write, pgrepl_lsn *flush,
-                                              pgrepl_lsn *apply, pgrepl_timestamp *now, bool *reply_requested);
-
 /* Current time as a protocol timestamp (CLOCK_REALTIME). */
 PGREPL_EXTERN pgrepl_timestamp pgrepl_now(void);
 
@@ -288,6 +280,58 @@ typedef struct pgrepl_decoder_callbacks {
     int (*on_rollback_prepared)(void *ud, const pgrepl_msg_rollback_prepared *m);
     int (*on_stream_prepare)(void *ud, const pgrepl_msg_prepare *m);
 } pgrepl_decoder_callbacks;
+
+/*
+ * The callbacks above as one list, for code that treats them all alike: a
+ * wrapper that counts or forwards every message type, a table that must set
+ * every member. X(tag, member, type) is expanded once per callback, in member
+ * order: the pgoutput message type byte ('B'), the member of
+ * pgrepl_decoder_callbacks (on_begin) and the type its callback receives a
+ * const pointer to (pgrepl_msg_begin). Entries are appended with the members;
+ * X's three arguments never change. Code generated from the list covers a
+ * callback added later when it is compiled again; a table that names
+ * hand-written functions after the members stops compiling until the new
+ * function exists, which is the point of using it there.
+ *
+ * Counting the messages of each type:
+ *
+ *     #define COUNT(tag, member, type)                                        \
+ *         static int count_##member(void *ud, const type *m)                  \
+ *         {                                                                   \
+ *             (void)m;                                                        \
+ *             ((unsigned long *)ud)[(unsigned char)(tag)]++;                  \
+ *             return 0;                                                       \
+ *         }
+ *     PGREPL_DECODER_CALLBACKS(COUNT)
+ *     #undef COUNT
+ *
+ *     #define SET(tag, member, type) .member = count_##member,
+ *     static const pgrepl_decoder_callbacks counting = {PGREPL_DECODER_CALLBACKS(SET)};
+ *     #undef SET
+ *
+ *     static unsigned long counts[256];
+ *     pgrepl_decoder *dec = pgrepl_decoder_new(&counting, sizeof counting, counts);
+ */
+#define PGREPL_DECODER_CALLBACKS(X)                                                                                    \
+    X('B', on_begin, pgrepl_msg_begin)                                                                                 \
+    X('C', on_commit, pgrepl_msg_commit)                                                                               \
+    X('O', on_origin, pgrepl_msg_origin)                                                                               \
+    X('R', on_relation, pgrepl_relation)                                                                               \
+    X('Y', on_type, pgrepl_msg_type)                                                                                   \
+    X('I', on_insert, pgrepl_msg_change)                                                                               \
+    X('U', on_update, pgrepl_msg_change)                                                                               \
+    X('D', on_delete, pgrepl_msg_change)                                                                               \
+    X('T', on_truncate, pgrepl_msg_truncate)                                                                           \
+    X('M', on_message, pgrepl_msg_logical)                                                                             \
+    X('S', on_stream_start, pgrepl_msg_stream_start)                                                                   \
+    X('E', on_stream_stop, pgrepl_msg_stream_stop)                                                                     \
+    X('c', on_stream_commit, pgrepl_msg_commit)                                                                        \
+    X('A', on_stream_abort, pgrepl_msg_stream_abort)                                                                   \
+    X('b', on_begin_prepare, pgrepl_msg_prepare)                                                                       \
+    X('P', on_prepare, pgrepl_msg_prepare)                                                                             \
+    X('K', on_commit_prepared, pgrepl_msg_commit_prepared)                                                             \
+    X('r', on_rollback_prepared, pgrepl_msg_rollback_prepared)                                                         \
+    X('p', on_stream_prepare, pgrepl_msg_prepare)
 
 typedef struct pgrepl_decoder pgrepl_decoder;
 

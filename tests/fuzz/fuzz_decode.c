@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "pgrepl/decode.h"
+#include "copydata.h"
 
 #define FLAG_PAUSE 0x01
 #define FLAG_CBFAIL 0x02
@@ -431,27 +432,10 @@ static int on_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
     return leave(f);
 }
 
-static const pgrepl_decoder_callbacks callbacks = {
-    .on_begin = on_begin,
-    .on_commit = on_commit,
-    .on_origin = on_origin,
-    .on_relation = on_relation,
-    .on_type = on_type,
-    .on_insert = on_insert,
-    .on_update = on_update,
-    .on_delete = on_delete,
-    .on_truncate = on_truncate,
-    .on_message = on_message,
-    .on_stream_start = on_stream_start,
-    .on_stream_stop = on_stream_stop,
-    .on_stream_commit = on_stream_commit,
-    .on_stream_abort = on_stream_abort,
-    .on_begin_prepare = on_begin_prepare,
-    .on_prepare = on_prepare,
-    .on_commit_prepared = on_commit_prepared,
-    .on_rollback_prepared = on_rollback_prepared,
-    .on_stream_prepare = on_stream_prepare,
-};
+/* Every member is set from the list: a callback the decoder gains fails to compile here until it is checked. */
+#define SET_(byte, fn, T) .fn = fn,
+static const pgrepl_decoder_callbacks callbacks = {PGREPL_DECODER_CALLBACKS(SET_)};
+#undef SET_
 
 /* ---- feeding ---------------------------------------------------------------- */
 
@@ -537,7 +521,7 @@ static void status_update(const uint8_t *buf, size_t len)
     pgrepl_lsn write, flush, apply;
     pgrepl_timestamp t;
     bool reply;
-    int rc = pgrepl_status_update_decode(buf, len, &write, &flush, &apply, &t, &reply);
+    int rc = pgrepl__status_update_decode(buf, len, &write, &flush, &apply, &t, &reply);
     if (rc != 0) {
         CHECK(rc == PGREPL_ETRUNCATED || rc == PGREPL_ETRAILING || rc == PGREPL_EUNKNOWNMSG);
         return;

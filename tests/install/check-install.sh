@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install the build into a temporary DESTDIR, then build and run a program
-# against it with nothing but `pkg-config --cflags --libs MODULE`, linked to
-# the shared libraries. The compiler's default C dialect is used, as a user
+# Install the build into a temporary DESTDIR, check that each installed
+# library exports exactly the functions its installed headers declare
+# (libpgrepl-uv: pgrepl/uv.h; libpgrepl: the others), then build and run a
+# program against it with nothing but `pkg-config --cflags --libs MODULE`,
+# linked to the shared libraries. The compiler's default C dialect is used, as a user
 # would: <uv.h> needs POSIX declarations that strict -std=c11 hides.
 # Module pgrepl must name no libuv; pgrepl-uv must bring it.
 # Usage: check-install.sh MODULE SOURCE.c
@@ -43,6 +45,33 @@ core_libs=$(pkg-config --libs pgrepl)
 [[ $core_libs != *-luv* ]] || fail "pkg-config --libs pgrepl names libuv: $core_libs"
 echo "cflags: $cflags"
 echo "libs:   $libs"
+
+# The exported ABI is exactly what the installed headers declare: nothing
+# internal (pgrepl__*, test helpers) is exported, nothing declared is missing.
+includedir=$(pkg-config --variable=includedir pgrepl)
+check_abi() {
+    local name=$1
+    shift
+    local so extern_lines declared symbols exported
+    so=$(find "$dest" -name "$name.so.*.*" -type f)
+    [[ -n $so ]] || fail "no $name.so installed"
+    extern_lines=$(grep -h '^PGREPL_EXTERN ' "$@")
+    declared=$(sed -E -n 's/^PGREPL_EXTERN [^(]*[^a-z0-9_](pgrepl_[a-z0-9_]+)\(.*/\1/p' <<<"$extern_lines" | sort -u)
+    [[ $(wc -l <<<"$extern_lines") -eq $(wc -l <<<"$declared") ]] ||
+        fail "a PGREPL_EXTERN declaration this check cannot read"
+    symbols=$(nm -D --defined-only "$so")
+    exported=$(awk '$3 ~ /^pgrepl/ { print $3 }' <<<"$symbols" | sort -u)
+    [[ $exported == "$declared" ]] ||
+        fail "$name: exported symbols differ from the installed headers (< exported only, > declared only):
+$(diff <(echo "$exported") <(echo "$declared") | grep '^[<>]')"
+    echo "abi:    $name: $(wc -l <<<"$exported") functions, as declared"
+}
+core_headers=()
+for h in "$includedir"/pgrepl/*.h; do
+    [[ $h == */uv.h ]] || core_headers+=("$h")
+done
+check_abi libpgrepl "${core_headers[@]}"
+check_abi libpgrepl-uv "$includedir/pgrepl/uv.h"
 
 # shellcheck disable=SC2086 # word splitting of the flags is intended
 $CC $EXTRA_CFLAGS -Wall -Wextra -Wpedantic -Werror $cflags "$source_file" -o "$tmp/prog" $libs ||

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "pgrepl/pgrepl.h"
+#include "copydata.h"
 #include "msgbuild.h"
 #include "testutil.h"
 
@@ -132,13 +133,13 @@ START_TEST(status_update_round_trip)
         pgrepl_lsn w = 9, f = 9, a = 9;
         pgrepl_timestamp t = 9;
         bool reply = !rows[i].reply;
-        ck_assert_int_eq(pgrepl_status_update_decode(buf, sizeof buf, &w, &f, &a, &t, &reply), 0);
+        ck_assert_int_eq(pgrepl__status_update_decode(buf, sizeof buf, &w, &f, &a, &t, &reply), 0);
         ck_assert(w == rows[i].w);
         ck_assert(f == rows[i].f);
         ck_assert(a == rows[i].a);
         ck_assert(t == rows[i].t);
         ck_assert(reply == rows[i].reply);
-        ck_assert_int_eq(pgrepl_status_update_decode(buf, sizeof buf, NULL, NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(pgrepl__status_update_decode(buf, sizeof buf, NULL, NULL, NULL, NULL, NULL), 0);
     }
 }
 END_TEST
@@ -148,16 +149,16 @@ START_TEST(status_update_malformed)
     msg m = msg_of(STATUS_UPDATE);
     pgrepl_lsn w = 9;
     for (size_t cut = 1; cut < m.len; cut++) {
-        ck_assert_int_eq(pgrepl_status_update_decode(m.b, cut, &w, NULL, NULL, NULL, NULL), PGREPL_ETRUNCATED);
+        ck_assert_int_eq(pgrepl__status_update_decode(m.b, cut, &w, NULL, NULL, NULL, NULL), PGREPL_ETRUNCATED);
         ck_assert(w == 9);
     }
-    ck_assert_int_eq(pgrepl_status_update_decode(m.b, 0, &w, NULL, NULL, NULL, NULL), PGREPL_EUNKNOWNMSG);
-    ck_assert_int_eq(pgrepl_status_update_decode(NULL, 34, &w, NULL, NULL, NULL, NULL), PGREPL_EUNKNOWNMSG);
+    ck_assert_int_eq(pgrepl__status_update_decode(m.b, 0, &w, NULL, NULL, NULL, NULL), PGREPL_EUNKNOWNMSG);
+    ck_assert_int_eq(pgrepl__status_update_decode(NULL, 34, &w, NULL, NULL, NULL, NULL), PGREPL_EUNKNOWNMSG);
     msg_u8(&m, 0);
-    ck_assert_int_eq(pgrepl_status_update_decode(m.b, m.len, &w, NULL, NULL, NULL, NULL), PGREPL_ETRAILING);
+    ck_assert_int_eq(pgrepl__status_update_decode(m.b, m.len, &w, NULL, NULL, NULL, NULL), PGREPL_ETRAILING);
     ck_assert(w == 9);
     m.b[0] = 'k';
-    ck_assert_int_eq(pgrepl_status_update_decode(m.b, PGREPL_STATUS_UPDATE_SIZE, &w, NULL, NULL, NULL, NULL),
+    ck_assert_int_eq(pgrepl__status_update_decode(m.b, PGREPL_STATUS_UPDATE_SIZE, &w, NULL, NULL, NULL, NULL),
                      PGREPL_EUNKNOWNMSG);
 }
 END_TEST
@@ -178,6 +179,17 @@ START_TEST(message_type_names)
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_str_eq(pgrepl_message_type_name(names[i].type), names[i].name);
+    /* the public list holds each of these bytes once */
+    static const char listed[] = {
+#define BYTE_(byte, fn, T) byte,
+        PGREPL_DECODER_CALLBACKS(BYTE_)
+#undef BYTE_
+    };
+    ck_assert_uint_eq(sizeof listed, sizeof names / sizeof names[0]);
+    for (size_t i = 0; i < sizeof listed; i++) {
+        ck_assert_str_ne(pgrepl_message_type_name(listed[i]), "unknown");
+        ck_assert_ptr_eq(memchr(listed, listed[i], i), NULL);
+    }
     ck_assert_str_eq(pgrepl_message_type_name('w'), "unknown");
     ck_assert_str_eq(pgrepl_message_type_name('\0'), "unknown");
     ck_assert_str_eq(pgrepl_message_type_name((char)0xff), "unknown");
