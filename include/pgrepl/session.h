@@ -426,78 +426,12 @@ PGREPL_EXTERN int pgrepl_session_resume(pgrepl_session *s);
 
 /* ---- failures and reconnection ------------------------------------------ *
  *
- * Every failure reaches on_error once. err->fatal is the stream's verdict:
- * whether retrying the same configuration can help (it may differ from
- * pgrepl_err_is_fatal(err->code), which is about repeating one call), and
- * err->hint says what an operator can do.
- *
- * Retryable: a lost or refused connection; administrator termination,
- * server shutdown or startup (SQLSTATE class 57 but 57P04); too many
- * connections or WAL senders (53300) and other resource shortages (53);
- * the slot active for another process (55006); other connection
- * exceptions (08 but 08P01), rollbacks (40), I/O errors (58 but 58P01);
- * timeouts (connect and receive, PGREPL_ETIMEDOUT); a malformed or
- * self-contradictory message from the server (PGREPL_EPROTOCOL: nothing of
- * it was acknowledged, and the next connection receives it again).
- *
- * Fatal: no such slot (42704), a slot of another database or a physical
- * one, wal_level below logical, a standby before 16 (55000); an invalidated
- * slot (55000 in each version's wording, or found by the check below); a
- * missing publication; a role without REPLICATION (42501); no such
- * database (3D000); failed authentication (28000, 28P01); a protocol
- * violation the server reports (08P01); options the server rejects (0A000,
- * 22023, 42601, 42602); WAL the slot needs removed (58P01); an unknown host
- * name (but not a resolver that did not answer), a missing password, an
- * invalid connection option; an application callback's failure
- * (PGREPL_ECALLBACK); any other server error.
- *
- * Errors during connection setup are PGREPL_ECONNECT; when the server
- * sent one, err->server carries it with its SQLSTATE (libpq hands it over
- * only as text, which the stream takes apart). Message texts refine a few
- * SQLSTATEs and pick hints, matched in English: in another language the
- * SQLSTATE alone decides.
- *
- * The check before streaming: before every START_REPLICATION, also after
- * a reconnection, the stream looks up the publications and the slot on its
- * connection. Missing publications are a fatal PGREPL_ENOTFOUND naming them
- * (14-17 would fail only at the first decoded change, 18 only warns and
- * skips the changes). An invalidated slot (wal_status lost, 16's
- * conflicting, 17+'s invalidation_reason) is a fatal PGREPL_ESTATE naming
- * the reason: the server ends the connection of an active slot it
- * invalidates with the same 57P01 as pg_terminate_backend(), so this is
- * what tells the two apart.
- *
- * Reconnection: after a retryable failure of a stream started with
- * pgrepl_session_start() (not _connect()) with reconnection on,
- * on_error reports err->retrying, err->retry_in_ms and err->attempt, the
- * stream is RECONNECTING, and after the delay it connects again and asks
- * for the later of the start LSN and the acknowledged position. The server
- * then sends again every transaction not confirmed: at least once, in
- * commit order. What arrived of a transaction whose commit did not is sent
- * again whole: drop it when on_error runs. The delay of attempt n is drawn
- * uniformly from [min, min(max, min * 2^n)] (full jitter above a floor);
- * after a connection that streamed for max_ms, n starts at 1 again. Fatal
- * errors, pgrepl_session_stop() and _close() end the retries.
- * In RECONNECTING, stop goes to STOPPED at once, start returns
- * PGREPL_ESTATE, slot commands wait for the next connection, and
- * acknowledgements are kept.
- *
- * The connection: TCP keepalives (idle 30 s, interval 10 s, 3 probes) and
- * tcp_user_timeout=30000 are defaults the conninfo may override. The
- * receive timeout (pgrepl_session_set_receive_timeout) finds a connection
- * whose path is black-holed, which TCP alone notices late or never.
- *
- * Untrusted input: the library sizes nothing by a length or count whose
- * bytes it has not received, and hands out logical messages' prefixes and
- * contents as spans into the received message. On a plaintext connection
- * the library reads the replication stream from the socket itself (libpq
- * runs the commands before it): its buffer starts at 64 kB and grows only
- * while a message's bytes arrive, to at most twice what arrived of it; a
- * header announcing more than 1 GB (the server's own limit) is a protocol
- * error as soon as it arrives; a buffer that cannot grow is PGREPL_ENOMEM
- * (retryable). With SSL or GSS encryption libpq reads the stream, and
- * libpq reserves buffer space for a message's declared length before its
- * bytes arrive (up to 2 GB of address space).
+ * Every failure reaches on_error once; err->fatal says whether retrying the
+ * same configuration can help, err->hint what an operator can do, and
+ * err->retrying whether the stream reconnects (RECONNECTING) after
+ * err->retry_in_ms. Which errors are retryable or fatal, the check before
+ * streaming, the backoff, the connection's TCP defaults and how untrusted
+ * input is bounded: docs/guide.md, "Failures and reconnection".
  */
 
 /* Reconnections started since the stream was created. */
@@ -522,51 +456,15 @@ PGREPL_EXTERN pgrepl_lsn pgrepl_session_reported_lsn(const pgrepl_session *s);
 
 /* ---- heartbeats ------------------------------------------------------------ *
  *
- * While STREAMING, the stream keeps a second, normal (non-replication)
- * connection to the slot's database: the configured conninfo without
- * replication=database (fallback_application_name "pgrepl-heartbeat"). It
- * is non-blocking on the same host, opened when streaming starts and closed
- * when the stream stops, fails or closes. Every interval it runs
- * pg_logical_emit_message(false, prefix, '{"seq":N,"sent":"<UTC time>"}')
- * (on 17+ with flush => true; on 14-16 the message reaches the stream after
- * the next WAL flush, about 200 ms). One heartbeat is outstanding at a
- * time: the next is emitted an interval after the previous one, once that
- * one was seen.
- *
- * What it gives:
- *   - a quiet slot keeps moving: with messages on, the heartbeat Message is
- *     acknowledged by the library when no transaction is open and everything
- *     delivered before it was acknowledged (it never confirms more than
- *     that); with messages off, the walEnd after it serves the idle rule.
- *     A status update goes out as soon as a heartbeat lets the confirmed
- *     position move.
- *   - a round trip check: a heartbeat is seen when the stream reaches the
- *     LSN the function returned (its Message, or a later walEnd).
- *     pgrepl_session_heartbeat_lag_us() is the time from emitting to seeing.
- *     When one is not seen within the deadline while the stream is
- *     STREAMING and not paused, on_error reports (once per heartbeat)
- *     PGREPL_EBEHIND when the stream moved meanwhile (a backlog: a huge
- *     transaction, a slow consumer; the message says how far it is from
- *     the heartbeat), or PGREPL_ESTALLED when it did not move at all. The
- *     stream itself is left alone, since a walsender busy decoding a huge
- *     transaction is slow, not dead: stop and restart it if that is the
- *     policy.
- *
- * Problems of the side connection (it cannot connect, the role lacks
- * EXECUTE on pg_logical_emit_message, the server is a standby, the query
- * does not return within the deadline, the connection breaks) are reported
- * through on_error with fatal = false and stream_continues = true, and a
- * message starting "heartbeat:" that says the stream continues. The side
- * connection is then retried after 1 s, doubling up to 30 s.
- *
- * Heartbeat messages (their prefix) are not handed to on_message unless
- * pgrepl_session_set_deliver_heartbeats() asks for them; they are hidden
- * even with heartbeats off, since they may come from another consumer's
- * heartbeats in the same database. Other consumers of the database see
- * them as ordinary non-transactional messages.
- *
- * Setters: only in STOPPED state, like the configuration above
- * (PGREPL_ESTATE otherwise, PGREPL_EINVAL for a NULL stream or bad value).
+ * While STREAMING, a second, normal connection to the slot's database runs
+ * pg_logical_emit_message every interval, so that a quiet slot keeps
+ * moving, and checks that the stream reaches each heartbeat (its lag, and
+ * PGREPL_EBEHIND or PGREPL_ESTALLED through on_error when it does not).
+ * Problems of that connection are reported with stream_continues = true
+ * and retried; the stream goes on. Heartbeat messages are not handed to
+ * on_message unless asked for. docs/guide.md, "Heartbeats", has the whole
+ * behaviour. Setters: only in STOPPED state, like the configuration above
+ * (PGREPL_ESTATE otherwise, PGREPL_EINVAL for a NULL session or bad value).
  */
 /* Interval in milliseconds (default 10000); 0 disables heartbeats (no side connection). At most 2^40. */
 PGREPL_EXTERN int pgrepl_session_set_heartbeat_interval(pgrepl_session *s, uint64_t ms);
