@@ -32,8 +32,10 @@
 
 #include "bytes.h"
 
-/* The input buffer starts at this size, and shrinks back to it once empty. */
+/* The input buffer starts at this size, and shrinks back to it once empty (the fuzz build makes it small). */
+#ifndef PGREPL_COPYREADER_INBUF
 #define PGREPL_COPYREADER_INBUF (64u * 1024u)
+#endif
 /* Largest body accepted: CopyData (the server's own limit is 1 GB), any other message. */
 #define PGREPL_COPYREADER_MAX_COPYDATA ((size_t)0x40000000 + 64u)
 #define PGREPL_COPYREADER_MAX_OTHER ((size_t)1 << 20)
