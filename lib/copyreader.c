@@ -6,6 +6,9 @@
 #include "alloc.h"
 #include "copyreader.h"
 
+/* below this a header might not fit, and a quarter of the buffer would be no room at all */
+_Static_assert(PGREPL_COPYREADER_INBUF >= 16, "the initial buffer must hold a header with room to spare");
+
 void pgrepl__copyreader_init(pgrepl_copyreader *r)
 {
     memset(r, 0, sizeof *r);
