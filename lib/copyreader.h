@@ -89,7 +89,9 @@ void pgrepl__copyreader_received(pgrepl_copyreader *r, size_t n);
 /*
  * Copy as many of the len bytes as there is room for (see _room) and set
  * *taken to their number, which is less than len when complete messages must
- * be taken first. Returns 0 or PGREPL_ENOMEM (*taken is then 0).
+ * be taken first. Returns 0, or PGREPL_ENOMEM when the buffer could not be
+ * made or grown for more (*taken still counts the bytes copied before that).
+ * Spans handed out before are gone, as after _room.
  */
 int pgrepl__copyreader_feed(pgrepl_copyreader *r, const void *bytes, size_t len, size_t *taken);
 
