@@ -13,6 +13,7 @@
 void pgrepl__conn_init(pgrepl_conn *c)
 {
     memset(c, 0, sizeof *c);
+    pgrepl__copyreader_init(&c->in);
 }
 
 static void take_errmsg(pgrepl_conn *c)
@@ -191,62 +192,21 @@ static int raw_queue(pgrepl_conn *c, char type, const void *body, size_t len)
     return 0;
 }
 
-/*
- * Room to read into. Complete messages are handed out before more is read,
- * so a full buffer holds one message longer than the buffer: only then does
- * it grow, to at most twice what it holds (and no further than the
- * message's end plus a read's worth). An empty buffer that grew for a long
- * message goes back to the initial size.
- */
-static size_t raw_room(pgrepl_conn *c)
-{
-    size_t held = c->in_end - c->in_start;
-    if (held == 0 && c->in_cap > PGREPL_CONN_INBUF) {
-        pgrepl__free(c->in);
-        c->in = NULL;
-        c->in_cap = 0;
-    }
-    if (c->in == NULL) {
-        c->in = pgrepl__malloc(PGREPL_CONN_INBUF);
-        if (c->in == NULL) {
-            lose_raw(c, PGREPL_ENOMEM, "out of memory for the input buffer");
-            return 0;
-        }
-        c->in_cap = PGREPL_CONN_INBUF;
-        c->in_start = c->in_end = 0;
-    }
-    if (c->in_cap - c->in_end >= c->in_cap / 4)
-        return c->in_cap - c->in_end;
-    memmove(c->in, c->in + c->in_start, held);
-    c->in_start = 0;
-    c->in_end = held;
-    size_t total = held >= 5 ? 1 + (size_t)pgrepl__rd32((const uint8_t *)c->in + 1) : 0;
-    if (c->in_cap - held >= c->in_cap / 4 || total <= c->in_cap)
-        return c->in_cap - held; /* 0 when complete messages fill it: they are handed out first */
-    /* nearly full of one message longer than the buffer (its header was checked when it came in) */
-    size_t cap = 2 * held;
-    if (cap > total + PGREPL_CONN_INBUF)
-        cap = total + PGREPL_CONN_INBUF;
-    char *p = pgrepl__realloc(c->in, cap);
-    if (p == NULL) {
-        lose_raw(c, PGREPL_ENOMEM, "out of memory for the input buffer");
-        return 0;
-    }
-    c->in = p;
-    c->in_cap = cap;
-    return cap - held;
-}
-
 static void raw_read(pgrepl_conn *c)
 {
-    size_t room = raw_room(c);
+    char *at;
+    size_t room;
+    if (pgrepl__copyreader_room(&c->in, &at, &room) != 0) {
+        lose_raw(c, PGREPL_ENOMEM, "out of memory for the input buffer");
+        return;
+    }
     if (room == 0)
         return;
     for (;;) {
-        ssize_t n = recv(c->sock, c->in + c->in_end, room, 0);
+        ssize_t n = recv(c->sock, at, room, 0);
         c->filled = n > 0 && (size_t)n == room;
         if (n > 0) {
-            c->in_end += (size_t)n;
+            pgrepl__copyreader_received(&c->in, (size_t)n);
             return;
         }
         if (n == 0) {
@@ -382,22 +342,15 @@ static void raw_message(pgrepl_conn *c, pgrepl_conn_event *ev, char type, const 
 static void raw_next(pgrepl_conn *c, pgrepl_conn_event *ev)
 {
     while (ev->kind == PGREPL_CONN_EV_NONE && c->phase != PGREPL_CONN_FAILED) {
-        size_t held = c->in_end - c->in_start;
-        if (held < 5)
+        pgrepl_copymsg m;
+        pgrepl_copyreader_result r = pgrepl__copyreader_next(&c->in, &m);
+        if (r == PGREPL_COPYREADER_MORE)
             break;
-        const char *p = c->in + c->in_start;
-        uint32_t len = pgrepl__rd32((const uint8_t *)p + 1);
-        size_t max = p[0] == 'd' ? PGREPL_CONN_MAX_COPYDATA : PGREPL_CONN_MAX_OTHER;
-        /* checked as soon as the header is in: nothing waits for, or is sized by, a length that cannot be */
-        if (len < 4 || len - 4 > max) {
-            garbled(c, "lost synchronization with server: message type 0x%02x announces %lu bytes",
-                    (unsigned)(unsigned char)p[0], (unsigned long)len);
+        if (r == PGREPL_COPYREADER_ERROR) {
+            garbled(c, "%s", pgrepl__copyreader_errmsg(&c->in));
             break;
         }
-        if (held - 1 < len)
-            break;
-        c->in_start += 1 + (size_t)len;
-        raw_message(c, ev, p[0], p + 5, len - 4);
+        raw_message(c, ev, m.type, m.body, m.len);
     }
     if (c->phase == PGREPL_CONN_FAILED && ev->kind == PGREPL_CONN_EV_NONE) {
         c->fail_code = 0;
@@ -714,7 +667,7 @@ void pgrepl__conn_finish(pgrepl_conn *c)
 {
     if (c->copybuf != NULL)
         PQfreemem(c->copybuf);
-    pgrepl__free(c->in);
+    pgrepl__copyreader_free(&c->in);
     pgrepl_buf_free(&c->out);
     if (c->pg != NULL)
         PQfinish(c->pg);

@@ -14,10 +14,11 @@
  * The copy (pgrepl__conn_start_copy) on a plaintext connection is read and
  * written here, on the socket, not by libpq: libpq reserves its input buffer
  * for a message's declared length before the bytes arrive (a 5-byte header
- * can claim 1 GB), while this buffer grows only with bytes received (to at
- * most twice what arrived of a message, and at least the initial
- * PGREPL_CONN_INBUF), and each CopyData is handed out in place, with no
- * allocation or copy per message. With SSL or GSS encryption only libpq can
+ * can claim 1 GB), while the copy reader's buffer (copyreader.h), which this
+ * file reads into, grows only with bytes received (to at most twice what
+ * arrived of a message, and at least the initial PGREPL_CONN_INBUF), and
+ * each CopyData is handed out in place, with no allocation or copy per
+ * message. With SSL or GSS encryption only libpq can
  * read the socket, and it does. After a copy read here the connection takes
  * no further command: the owner closes it.
  *
@@ -37,16 +38,17 @@
 
 #include "pgrepl/session.h"
 #include "pgrepl/values.h"
+#include "copyreader.h"
 #include "pqerror.h"
 
 #define PGREPL_CONN_READ 0x01
 #define PGREPL_CONN_WRITE 0x02
 
 /* The input buffer of a copy read on the socket starts at this size, and shrinks back to it once empty. */
-#define PGREPL_CONN_INBUF (64u * 1024u)
+#define PGREPL_CONN_INBUF PGREPL_COPYREADER_INBUF
 /* Largest message accepted on the socket: CopyData (the server's own limit is 1 GB), any other message. */
-#define PGREPL_CONN_MAX_COPYDATA ((size_t)0x40000000 + 64u)
-#define PGREPL_CONN_MAX_OTHER ((size_t)1 << 20)
+#define PGREPL_CONN_MAX_COPYDATA PGREPL_COPYREADER_MAX_COPYDATA
+#define PGREPL_CONN_MAX_OTHER PGREPL_COPYREADER_MAX_OTHER
 
 typedef enum pgrepl_conn_phase {
     PGREPL_CONN_CLOSED = 0, /* no PGconn */
@@ -106,8 +108,7 @@ typedef struct pgrepl_conn {
     bool copied;                       /* the copy began: CopyData after it ended is discarded, as libpq does */
     bool filled;                       /* the last read filled the room it had: more may be waiting */
     int sock;
-    char *in;
-    size_t in_cap, in_start, in_end;   /* unread bytes are in[in_start, in_end) */
+    pgrepl_copyreader in;              /* frames what is read: CopyData handed out in place */
     pgrepl_buf out;
     size_t out_start;                  /* unsent bytes are out.data[out_start, out.len) */
     char errmsg[512];

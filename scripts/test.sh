@@ -7,7 +7,7 @@
 #
 # Environment: PGREPL_LIVE_MAJORS (default 14,15,16,17,18), the majors the
 # live suites run against; PGREPL_FUZZ_SECONDS (default 60), how long the
-# decoder fuzz run lasts.
+# fuzz runs (the decoder's and the copy reader's) last in all.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -87,8 +87,9 @@ fi
 # ---- Later steps go here. Each adds its own outcome to $passed / $failed so
 # ---- that the closing line covers it.
 
-# Bounded fuzz run of the decoder (tests/fuzz/run-fuzz.sh), counted as one
-# test: a clang build in build-fuzz, PGREPL_FUZZ_SECONDS seconds (default 60).
+# Bounded fuzz runs of the decoder and the copy reader (tests/fuzz/run-fuzz.sh,
+# which shares the time out between them), counted as one test: a clang build
+# in build-fuzz, PGREPL_FUZZ_SECONDS seconds in all (default 60).
 if CC=clang configure build-fuzz -Dwerror=true -Dfuzz=true &&
     bash tests/fuzz/run-fuzz.sh build-fuzz "${PGREPL_FUZZ_SECONDS:-60}"; then
     passed=$((passed + 1))

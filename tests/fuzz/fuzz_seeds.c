@@ -1,7 +1,9 @@
 /*
- * fuzz_seeds: write the seed corpus of fuzz_decode into a directory.
+ * fuzz_seeds: write the seed corpus of fuzz_decode (or, with --copyreader,
+ * of fuzz_copyreader) into a directory.
  *
  *   fuzz_seeds OUTDIR [FIXTURE.cap ...]
+ *   fuzz_seeds --copyreader OUTDIR [FIXTURE.cap ...]
  *
  * Seeds are in fuzz_decode's input format (see fuzz_decode.c): a 2-byte
  * header, then [2-byte big-endian length][bytes] records. They come from
@@ -13,6 +15,12 @@
  *   - every capture file given (tests/fixtures/pg<major>/<name>.cap:
  *     "PGRCAP01", then [4-byte length][CopyData payload] records): each
  *     XLogData's pgoutput message alone, and the whole file as one input.
+ * fuzz_copyreader's seeds (see fuzz_copyreader.c: a 2-byte header, then a
+ * backend message stream) are the end of a copy, a server's error and
+ * notice, headers that announce too little or too much, and each capture
+ * file's CopyData payloads framed as the server sent them (its first 16 kB),
+ * with header variants for the pieces the stream arrives in and failing
+ * allocations.
  * A seed's file name is a hash of its bytes, so duplicates collapse.
  * Exit status 0, or 1 with a message on stderr.
  */
@@ -374,10 +382,93 @@ static void write_capture(const char *path)
     free(buf);
 }
 
+/* ---- fuzz_copyreader ------------------------------------------------------- */
+
+#define COPY_SEED_MAX 16384
+
+/* [allocation failure period][pieces]: all at once, byte by byte, up to 3, 64 and 1000 bytes, failing allocations */
+static const uint8_t copy_headers[][2] = {{0, 7}, {0, 0}, {0, 2 | 8}, {0, 4 | 40}, {0, 5 | 80}, {2, 4 | 16}, {3, 7}};
+
+static const char *const copy_streams[] = {
+    "64 00000007 010203",
+    /* the end of a copy: CopyDone, CommandComplete, ReadyForQuery */
+    "63 00000004 43 0000000b 434f5059203000 5a 00000005 49",
+    /* a keepalive, then how a walsender ends at a server shutdown */
+    "64 00000016 " KEEPALIVE " 43 0000000b 434f5059203000",
+    /* NoticeResponse, ErrorResponse, ReadyForQuery */
+    ("4e 00000012 53574152 4e494e4700 4d6869 00 00 45 00000022 53 4552524f52 00 56 4552524f52 00"
+     " 43 3432373034 00 4d 6e6f20707562 00 00 5a 00000005 49"),
+    "64 00000003",
+    "64 00000005 2a 64 00000000",
+    "64 ffffffff",
+    "64 40000044 77777777",
+    "64 40000045",
+    "45 00100004 4d",
+    "45 00100005",
+    "53 40000004",
+    "21 00000004",
+};
+
+static void seed_bytes(seed *s, const uint8_t *p, size_t n)
+{
+    if (n > MAX_SEED - s->len)
+        die("seed too long");
+    memcpy(s->b + s->len, p, n);
+    s->len += n;
+}
+
+static void write_copy_stream(const uint8_t *p, size_t n)
+{
+    static seed s;
+    for (size_t h = 0; h < sizeof copy_headers / sizeof copy_headers[0]; h++) {
+        seed_start(&s, copy_headers[h]);
+        seed_bytes(&s, p, n);
+        seed_write(&s);
+    }
+}
+
+/* A capture file's CopyData payloads framed as messages, as long as they fit COPY_SEED_MAX. */
+static void write_copy_capture(const char *path)
+{
+    static uint8_t stream[COPY_SEED_MAX];
+    size_t len, n = 0;
+    uint8_t *buf = read_file(path, &len);
+    if (len < 8 || memcmp(buf, "PGRCAP01", 8) != 0)
+        die("%s is not a capture file (no PGRCAP01 magic)", path);
+    for (size_t pos = 8; len - pos >= 4;) {
+        size_t k = (size_t)buf[pos] << 24 | (size_t)buf[pos + 1] << 16 | (size_t)buf[pos + 2] << 8 | buf[pos + 3];
+        pos += 4;
+        if (k > len - pos || k + 5 > sizeof stream - n)
+            break;
+        stream[n] = 'd';
+        put_u32(stream + n + 1, (uint32_t)k + 4);
+        memcpy(stream + n + 5, buf + pos, k);
+        n += 5 + k;
+        pos += k;
+    }
+    write_copy_stream(stream, n);
+    free(buf);
+}
+
+static void write_copyreader_seeds(int nfiles, char **files)
+{
+    uint8_t b[4096];
+    for (size_t i = 0; i < sizeof copy_streams / sizeof copy_streams[0]; i++)
+        write_copy_stream(b, unhex(copy_streams[i], b, sizeof b));
+    for (int i = 0; i < nfiles; i++)
+        write_copy_capture(files[i]);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && strcmp(argv[1], "--copyreader") == 0) {
+        outdir = argv[2];
+        write_copyreader_seeds(argc - 3, argv + 3);
+        printf("fuzz_seeds: %lu seeds written to %s\n", written, outdir);
+        return 0;
+    }
     if (argc < 2)
-        die("usage: fuzz_seeds OUTDIR [FIXTURE.cap ...]");
+        die("usage: fuzz_seeds [--copyreader] OUTDIR [FIXTURE.cap ...]");
     outdir = argv[1];
     write_examples();
     write_many_relations();
