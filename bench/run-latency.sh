@@ -29,8 +29,9 @@
 # at the rate (over the Unix socket); each row carries the inserting
 # backend's clock_timestamp(), and the reader subtracts it from the time the
 # row's line arrived. Client and walsender CPU are the growth of utime +
-# stime in /proc/PID/stat over the load (10 ms resolution). With the
-# defaults a run takes about 2.5 minutes per build directory plus 1 minute.
+# stime in /proc/PID/stat over the load (10 ms resolution). A point takes
+# about 24 s with the defaults: a run about 2.5 minutes with one build
+# directory (6 points), 4 minutes with two (10 points).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -168,6 +169,11 @@ cpu_of() {
     awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
 }
 
+# Busy and total jiffies of the whole machine (all CPUs; iowait counts as idle).
+machine_cpu() {
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
+}
+
 # The walsender pid of SLOT once it streams (empty until then).
 slot_walsender() {
     sql -c "SELECT s.active_pid FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
@@ -214,7 +220,7 @@ point_seq=0
 
 # point CLIENT RATE ROUND: one measurement; appends a line to the results.
 point() {
-    local client=$1 rate=$2 round=$3 slot fifo ws i c0 c1 w0 w1 gen rdr status
+    local client=$1 rate=$2 round=$3 slot fifo ws i c0 c1 w0 w1 m0 m1 gen rdr status
     local -a cmd
     local fmt sig
     slot=lat_$((++point_seq))
@@ -243,6 +249,7 @@ point() {
     sleep 0.5
     c0=$(cpu_of "$consumer_pid")
     w0=$(cpu_of "$ws")
+    m0=$(machine_cpu)
     "$tools/bench/latency_load" -d "$conninfo" -r "$rate" -t "$secs" -w "$warm" -c "$conns" >"$out/load.txt" ||
         die "latency_load failed"
     status=0
@@ -250,6 +257,7 @@ point() {
     reader_pid=
     c1=$(cpu_of "$consumer_pid")
     w1=$(cpu_of "$ws")
+    m1=$(machine_cpu)
     if ((status != 0)); then
         cat "$out/reader.err" "$out/consumer.err" >&2
         die "latency_reader failed (status $status) reading $client"
@@ -272,28 +280,31 @@ point() {
         n = split(g " " r, kv, /[ =]/); for (i = 1; i < n; i += 2) v[kv[i]] = kv[i + 1]
         exit !(v["rows"] == v["measured"] && v["distinct"] == v["measured"] && v["max_id"] == v["measured"]) }' ||
         die "$client: the reader did not see each measured row once: load: $gen; reader: $rdr"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(client_label "$client")" "$rate" "$round" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(client_label "$client")" "$rate" "$round" \
         "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" \
-        "$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.2f", b - a }')" "$gen" "$rdr" | tee -a "$results" >&2
+        "$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.2f", b - a }')" "$gen" "$rdr" \
+        "$(awk -v a="$m0" -v b="$m1" 'BEGIN { split(a, x, " "); split(b, y, " ")
+            printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }')" | tee -a "$results" >&2
 }
 
 summary() {
     echo
     echo "Commit-to-line latency, microseconds: from the row's clock_timestamp() in the inserting backend to the"
     echo "arrival of its line at a reader of the consumer's stdout; $secs s per point after $warm s of warm-up;"
-    echo "CPU in seconds over the warm-up and the measured time (user + sys, 10 ms resolution)."
+    echo "CPU in seconds over the warm-up and the measured time (user + sys, 10 ms resolution); machine busy: the"
+    echo "share of all CPUs' time that was not idle meanwhile (the generator, server, consumer, reader and all else)."
     awk -F'\t' '
         function get(s, k,   n, kv, i) {
             n = split(s, kv, /[ =]/)
             for (i = 1; i < n; i += 2) if (kv[i] == k) return kv[i + 1]
             return "?"
         }
-        BEGIN { fmt = "%-32s %8s %10s %8s %8s %8s %12s %15s\n"
+        BEGIN { fmt = "%-32s %8s %10s %8s %8s %8s %12s %15s %14s\n"
             printf fmt, "consumer", "target/s", "achieved/s", "p50 us", "p99 us", "max us", "client CPU s",
-                "walsender CPU s" }
-        {
+                "walsender CPU s", "machine busy %" }
+        $2 ~ /^[0-9]+$/ {
             printf fmt, $1, $2, sprintf("%.0f", get($6, "achieved_rate")), get($7, "p50_us"), get($7, "p99_us"),
-                get($7, "max_us"), $4, $5
+                get($7, "max_us"), $4, $5, $8
             if (get($6, "missed") > 0 || get($6, "achieved_rate") < 0.99 * $2)
                 warn = warn sprintf("  %s at %s/s: %s slots missed, sends late by up to %s us\n", $1, $2,
                     get($6, "missed"), get($6, "late_max_us"))
@@ -303,7 +314,8 @@ summary() {
 
 build_tools
 start_server
-: >"$results"
+printf 'consumer\trate\tround\tclient_cpu_s\twalsender_cpu_s\tlatency_load\tlatency_reader\tmachine_busy_pct\n' \
+    >"$results"
 clients=(recvlogical)
 for i in "${!builds[@]}"; do
     clients+=("stream$((i + 1))" "stream$((i + 1))-nopause")
