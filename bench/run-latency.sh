@@ -47,7 +47,7 @@ tcp=false
 readonly PROTO=2
 
 usage() {
-    sed -n '2,30p' "${BASH_SOURCE[0]}" >&2
+    awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 
