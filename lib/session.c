@@ -37,6 +37,7 @@
 #include "heartbeat.h"
 #include "ledger.h"
 #include "quote.h"
+#include "session_int.h"
 
 #define DEFAULT_STATUS_INTERVAL_MS 10000
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
@@ -47,23 +48,6 @@
 #define MAX_SLOT_NAME 63
 /* Longest interval or timeout accepted: its microseconds must fit an int64_t. */
 #define MAX_MS (UINT64_C(1) << 40)
-
-typedef enum phase {
-    PH_NONE,       /* no connection */
-    PH_CONNECT,    /* PQconnectPoll */
-    PH_IDENTIFY,   /* IDENTIFY_SYSTEM in flight */
-    PH_SHOW,       /* SHOW wal_sender_timeout in flight */
-    PH_SETTINGS,   /* SET ... in flight */
-    PH_IDLE,       /* connected, nothing in flight: next slot command, START_REPLICATION or READY */
-    PH_SLOT_BEGIN, /* BEGIN of a SNAPSHOT 'use' slot creation in flight */
-    PH_SLOT,       /* a slot command in flight */
-    PH_HELD,       /* snapshot exported or in use: nothing is sent until pgrepl_session_snapshot_done */
-    PH_SLOT_END,   /* COMMIT / ROLLBACK of the SNAPSHOT 'use' transaction in flight */
-    PH_CHECK,      /* the check before START_REPLICATION in flight (publications, slot validity) */
-    PH_START,      /* START_REPLICATION in flight */
-    PH_STREAMING,  /* CopyBoth */
-    PH_STOPPING    /* CopyDone sent: draining */
-} phase;
 
 typedef enum cmd_kind { CMD_CREATE, CMD_DROP, CMD_INFO } cmd_kind;
 
@@ -78,114 +62,6 @@ typedef struct slot_cmd {
     pgrepl_slot_cb done_cb;
     pgrepl_slot_info_cb info_cb;
 } slot_cmd;
-
-struct pgrepl_session {
-    pgrepl_session_host host;
-    void *data;
-
-    /* configuration */
-    char *conninfo;
-    char *slot;
-    char **pubs;
-    int npubs;
-    int proto_req;
-    bool binary;
-    bool messages;
-    bool two_phase;
-    bool auto_ack;
-    pgrepl_streaming_mode streaming;
-    pgrepl_origin_filter origin;
-    pgrepl_lsn start_lsn;   /* where to ask the server to start; never confirmed by itself */
-    pgrepl_lsn durable_lsn; /* what the application holds durably from before this stream */
-    bool allow_gaps;
-    uint64_t stop_timeout_ms;
-    uint64_t interval_ms;
-    uint64_t recv_timeout_ms;
-    uint64_t connect_timeout_ms; /* 0: the conninfo's connect_timeout, else DEFAULT_CONNECT_TIMEOUT_MS */
-    uint64_t retry_min_ms;       /* bounds of the delay before reconnecting; 0: do not reconnect */
-    uint64_t retry_max_ms;
-    size_t batch_bytes;          /* read batching (pgrepl_session_set_read_batch); 0: off */
-    uint64_t batch_pause_us;
-    pgrepl_decoder_callbacks dcb;
-    pgrepl_session_callbacks scb;
-
-    /* where we are, and what was asked for */
-    pgrepl_stream_state state;
-    phase ph;
-    bool connect_req;  /* start()/connect() from STOPPED */
-    bool want_start;   /* START_REPLICATION once the queue is done */
-    bool stop_req;
-    bool release_req;  /* pgrepl_session_snapshot_done() */
-    bool close_req;
-    bool closed;       /* do_close ran: nothing is watched, the connections are gone */
-    bool free_req;     /* pgrepl_session_free() from inside a callback */
-    bool finalizing;
-    bool paused;
-    bool run_req;      /* start_replication() until a stop, close or fatal error: failures reconnect */
-    void (*close_cb)(pgrepl_session *s);
-    int busy;          /* inside a loop callback or an application callback: close is deferred */
-
-    /* what the host was asked for (deadlines: microseconds on the session's clock, -1 none) */
-    bool kicked;       /* run soon: a request came from outside a dispatch */
-    int64_t timer_at;  /* the next status update or watchdog check */
-    int64_t wait_at;   /* the connect deadline, the delay before reconnecting, or the stop timeout */
-    bool wait_due;     /* it expired */
-    int64_t hold_at;   /* read batching: the end of the pause */
-    int64_t host_due;  /* the deadline the host's timer holds */
-    int conn_fd;       /* the replication socket the host watches, -1 none */
-    unsigned conn_events;
-    int hb_fd;         /* the heartbeat's socket the host watches, -1 none */
-    unsigned hb_events;
-
-    /* the connection and what the server told */
-    pgrepl_conn conn;
-    PGresult *res;     /* the result kept for the command in flight */
-    int server_version;
-    char system_id[32];
-    char server_encoding[64];
-    uint32_t timeline;
-    pgrepl_lsn xlogpos;
-    uint64_t sender_timeout_ms;
-    int proto;
-
-    /* slot commands */
-    slot_cmd *queue;
-    slot_cmd **queue_tail;
-    slot_cmd *cur;     /* in flight */
-    bool use_txn;      /* cur runs inside the SNAPSHOT 'use' transaction */
-
-    /* streaming */
-    pgrepl_decoder *dec;
-    pgrepl_ledger ledger;
-    pgrepl_feedback fb;
-    int cb_err;        /* why a decoder callback of ours failed */
-    char cb_why[192];  /* with PGREPL_EPROTOCOL: what the server sent that contradicts itself */
-    pgrepl_lsn begin_lsn; /* final_lsn of the open Begin, 0 when none */
-    pgrepl_lsn unit_end;  /* end of the last unit on this connection: ends only grow */
-    bool batch;           /* read batching applies to this connection */
-    bool batching;        /* the stream is busy: it pauses between reads */
-    size_t got;           /* CopyData bytes taken in the current loop callback */
-    int64_t wake_us;      /* when the current loop callback began (valid while in_run > 0) */
-    int in_run;           /* run_io calls in progress */
-
-    /* reconnection */
-    unsigned attempts;     /* failures in a row */
-    uint64_t reconnects;   /* reconnections started, in all */
-    uint64_t retry_in_ms;  /* the delay before the one scheduled */
-    uint64_t deadline_ms;  /* the connect deadline armed last */
-    uint64_t rng;          /* jitter */
-    int64_t streaming_since; /* when this connection began streaming; 0 if it has not */
-    pgrepl_lsn started_flush; /* the flush reported when this connection began streaming: beyond it is progress */
-
-    /* gaps: what this consumer is known to hold on the slot */
-    pgrepl_lsn held;       /* the latest of what it held at each start and the slot's position then */
-    unsigned starts;       /* START_REPLICATION sent on this slot */
-    bool idle_advance; /* the idle rule: flush follows keepalive walEnd (ledger.h) */
-    pgrepl_heartbeat *hb; /* NULL once closing */
-
-    char errmsg[512];
-    char sqlstate[6];
-};
 
 static void batch_begin(pgrepl_session *s);
 static void batch_settle(pgrepl_session *s, bool paused_read);
@@ -226,7 +102,7 @@ static int64_t mono_us(void)
 
 static int64_t now_us(const pgrepl_session *s)
 {
-    return s->host.now != NULL ? s->host.now(s->host.arg) : mono_us();
+    return s->host.cb.now != NULL ? s->host.cb.now(s->host.cb.arg) : mono_us();
 }
 
 /* ---- the door to the application's stream callbacks ------------------------ */
@@ -267,29 +143,29 @@ typedef struct note {
 static void notify(pgrepl_session *s, const note *n)
 {
     bool slot = n->kind == NOTE_SLOT_CREATED || n->kind == NOTE_SLOT_DONE || n->kind == NOTE_SLOT_INFO;
-    if (s->close_req && !(slot && s->finalizing))
+    if (s->core.close_req && !(slot && s->core.finalizing))
         return;
-    s->busy++;
+    s->core.busy++;
     switch (n->kind) {
     case NOTE_STATE:
-        if (s->scb.on_state != NULL)
-            s->scb.on_state(s, n->state);
+        if (s->cfg.scb.on_state != NULL)
+            s->cfg.scb.on_state(s, n->state);
         break;
     case NOTE_NOTICE:
-        if (s->scb.on_notice != NULL)
-            s->scb.on_notice(s, n->server);
+        if (s->cfg.scb.on_notice != NULL)
+            s->cfg.scb.on_notice(s, n->server);
         break;
     case NOTE_ERROR:
-        if (s->scb.on_error != NULL)
-            s->scb.on_error(s, n->error);
+        if (s->cfg.scb.on_error != NULL)
+            s->cfg.scb.on_error(s, n->error);
         break;
     case NOTE_KEEPALIVE:
-        if (s->scb.on_keepalive != NULL)
-            s->scb.on_keepalive(s, n->lsn1, n->time, n->flag);
+        if (s->cfg.scb.on_keepalive != NULL)
+            s->cfg.scb.on_keepalive(s, n->lsn1, n->time, n->flag);
         break;
     case NOTE_STATUS_SENT:
-        if (s->scb.on_status_sent != NULL)
-            s->scb.on_status_sent(s, n->lsn1, n->lsn2);
+        if (s->cfg.scb.on_status_sent != NULL)
+            s->cfg.scb.on_status_sent(s, n->lsn1, n->lsn2);
         break;
     case NOTE_SLOT_CREATED:
         if (n->cmd->created_cb != NULL)
@@ -304,18 +180,18 @@ static void notify(pgrepl_session *s, const note *n)
             n->cmd->info_cb(s, n->status, n->info);
         break;
     case NOTE_START:
-        if (s->scb.on_start != NULL)
-            s->scb.on_start(s, n->start);
+        if (s->cfg.scb.on_start != NULL)
+            s->cfg.scb.on_start(s, n->start);
         break;
     }
-    s->busy--;
+    s->core.busy--;
 }
 
 static void set_state(pgrepl_session *s, pgrepl_stream_state state)
 {
-    if (s->state == state)
+    if (s->door.state == state)
         return;
-    s->state = state;
+    s->door.state = state;
     notify(s, &(note){.kind = NOTE_STATE, .state = state});
 }
 
@@ -326,24 +202,24 @@ static void set_state(pgrepl_session *s, pgrepl_stream_state state)
  * step with unit boundaries and call the application with its own user data.
  * busy defers close() from inside; the decoder maps the return value.
  */
-#define CALL_APP(s, fn, m) ((s)->dcb.fn == NULL ? 0 : app_done((s), (app_enter(s), (s)->dcb.fn((s)->data, (m)))))
+#define CALL_APP(s, fn, m) ((s)->cfg.dcb.fn == NULL ? 0 : app_done((s), (app_enter(s), (s)->cfg.dcb.fn((s)->cfg.data, (m)))))
 
 static void app_enter(pgrepl_session *s)
 {
-    s->busy++;
+    s->core.busy++;
 }
 
 static int app_done(pgrepl_session *s, int rc)
 {
-    s->busy--;
+    s->core.busy--;
     return rc;
 }
 
 /* Auto-acknowledge a unit whose callback succeeded. */
 static int unit_done(pgrepl_session *s, int rc, pgrepl_lsn end)
 {
-    if (rc == 0 && s->auto_ack)
-        pgrepl__ledger_ack(&s->ledger, end);
+    if (rc == 0 && s->cfg.auto_ack)
+        pgrepl__ledger_ack(&s->dlv.ledger, end);
     return rc;
 }
 
@@ -360,9 +236,9 @@ static int contradiction(pgrepl_session *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s->cb_why, sizeof s->cb_why, fmt, ap);
+    vsnprintf(s->dlv.cb_why, sizeof s->dlv.cb_why, fmt, ap);
     va_end(ap);
-    s->cb_err = PGREPL_EPROTOCOL;
+    s->dlv.cb_err = PGREPL_EPROTOCOL;
     return PGREPL_EPROTOCOL;
 }
 
@@ -382,27 +258,27 @@ static int check_unit(pgrepl_session *s, const char *what, pgrepl_lsn start, pgr
     }
     if (!ordered)
         return 0;
-    if (end <= s->unit_end) {
-        pgrepl_lsn_format(s->unit_end, a);
+    if (end <= s->dlv.unit_end) {
+        pgrepl_lsn_format(s->dlv.unit_end, a);
         return contradiction(s, "%s ends at %s, not after the previous end %s", what, b, a);
     }
-    s->unit_end = end;
+    s->dlv.unit_end = end;
     return 0;
 }
 
 static int w_begin(void *ud, const pgrepl_msg_begin *m)
 {
     pgrepl_session *s = ud;
-    s->begin_lsn = m->final_lsn;
-    pgrepl__ledger_begin(&s->ledger);
+    s->dlv.begin_lsn = m->final_lsn;
+    pgrepl__ledger_begin(&s->dlv.ledger);
     return CALL_APP(s, on_begin, m);
 }
 
 static int w_commit(void *ud, const pgrepl_msg_commit *m)
 {
     pgrepl_session *s = ud;
-    pgrepl_lsn begin = s->begin_lsn;
-    s->begin_lsn = 0;
+    pgrepl_lsn begin = s->dlv.begin_lsn;
+    s->dlv.begin_lsn = 0;
     if (m->commit_lsn != begin) {
         char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
         pgrepl_lsn_format(m->commit_lsn, a);
@@ -411,7 +287,7 @@ static int w_commit(void *ud, const pgrepl_msg_commit *m)
     }
     if (check_unit(s, "Commit", m->commit_lsn, m->end_lsn, true) != 0)
         return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
+    pgrepl__ledger_unit_end(&s->dlv.ledger, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_commit, m), m->end_lsn);
 }
 
@@ -465,10 +341,10 @@ static int w_truncate(void *ud, const pgrepl_msg_truncate *m)
  */
 static int hidden_heartbeat(pgrepl_session *s, const pgrepl_msg_logical *m)
 {
-    if (m->transactional || !pgrepl__ledger_idle(&s->ledger) || s->ledger.acked < s->ledger.delivered_end)
+    if (m->transactional || !pgrepl__ledger_idle(&s->dlv.ledger) || s->dlv.ledger.acked < s->dlv.ledger.delivered_end)
         return 0;
-    pgrepl__ledger_unit_end(&s->ledger, m->lsn);
-    pgrepl__ledger_ack(&s->ledger, m->lsn);
+    pgrepl__ledger_unit_end(&s->dlv.ledger, m->lsn);
+    pgrepl__ledger_ack(&s->dlv.ledger, m->lsn);
     return 0;
 }
 
@@ -477,19 +353,19 @@ static int w_message(void *ud, const pgrepl_msg_logical *m)
     pgrepl_session *s = ud;
     if (!m->transactional && check_unit(s, "Message", 0, m->lsn, true) != 0)
         return PGREPL_EPROTOCOL;
-    if (pgrepl__heartbeat_hides(s->hb, m->prefix))
+    if (pgrepl__heartbeat_hides(s->core.hb, m->prefix))
         return hidden_heartbeat(s, m);
     if (m->transactional)
         return CALL_APP(s, on_message, m);
-    pgrepl__ledger_unit_end(&s->ledger, m->lsn);
+    pgrepl__ledger_unit_end(&s->dlv.ledger, m->lsn);
     return unit_done(s, CALL_APP(s, on_message, m), m->lsn);
 }
 
 static int w_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 {
     pgrepl_session *s = ud;
-    if (m->first_segment && pgrepl__ledger_stream_open(&s->ledger, m->xid) != 0) {
-        s->cb_err = PGREPL_ENOMEM;
+    if (m->first_segment && pgrepl__ledger_stream_open(&s->dlv.ledger, m->xid) != 0) {
+        s->dlv.cb_err = PGREPL_ENOMEM;
         return PGREPL_ENOMEM;
     }
     return CALL_APP(s, on_stream_start, m);
@@ -506,7 +382,7 @@ static int w_stream_commit(void *ud, const pgrepl_msg_commit *m)
     pgrepl_session *s = ud;
     if (check_unit(s, "Stream Commit", m->commit_lsn, m->end_lsn, true) != 0)
         return PGREPL_EPROTOCOL;
-    pgrepl__ledger_stream_close(&s->ledger, m->xid, m->end_lsn);
+    pgrepl__ledger_stream_close(&s->dlv.ledger, m->xid, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_stream_commit, m), m->end_lsn);
 }
 
@@ -515,14 +391,14 @@ static int w_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
     pgrepl_session *s = ud;
     /* an aborted transaction leaves nothing to acknowledge: it must not hold back the idle rule */
     if (m->xid == m->subxid)
-        pgrepl__ledger_stream_close(&s->ledger, m->xid, 0);
+        pgrepl__ledger_stream_close(&s->dlv.ledger, m->xid, 0);
     return CALL_APP(s, on_stream_abort, m);
 }
 
 static int w_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     pgrepl_session *s = ud;
-    pgrepl__ledger_begin(&s->ledger);
+    pgrepl__ledger_begin(&s->dlv.ledger);
     return CALL_APP(s, on_begin_prepare, m);
 }
 
@@ -531,7 +407,7 @@ static int w_prepare(void *ud, const pgrepl_msg_prepare *m)
     pgrepl_session *s = ud;
     if (check_unit(s, "Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
         return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
+    pgrepl__ledger_unit_end(&s->dlv.ledger, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_prepare, m), m->end_lsn);
 }
 
@@ -540,7 +416,7 @@ static int w_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
     pgrepl_session *s = ud;
     if (check_unit(s, "Commit Prepared", m->commit_lsn, m->end_lsn, true) != 0)
         return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
+    pgrepl__ledger_unit_end(&s->dlv.ledger, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_commit_prepared, m), m->end_lsn);
 }
 
@@ -549,7 +425,7 @@ static int w_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
     pgrepl_session *s = ud;
     if (check_unit(s, "Rollback Prepared", 0, m->rollback_end_lsn, true) != 0)
         return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->ledger, m->rollback_end_lsn);
+    pgrepl__ledger_unit_end(&s->dlv.ledger, m->rollback_end_lsn);
     return unit_done(s, CALL_APP(s, on_rollback_prepared, m), m->rollback_end_lsn);
 }
 
@@ -558,7 +434,7 @@ static int w_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
     pgrepl_session *s = ud;
     if (check_unit(s, "Stream Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
         return PGREPL_EPROTOCOL;
-    pgrepl__ledger_stream_close(&s->ledger, m->xid, m->end_lsn);
+    pgrepl__ledger_stream_close(&s->dlv.ledger, m->xid, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_stream_prepare, m), m->end_lsn);
 }
 
@@ -591,8 +467,8 @@ __attribute__((format(printf, 3, 0)))
 #endif
 static void set_errmsgv(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, va_list ap)
 {
-    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
-    snprintf(s->sqlstate, sizeof s->sqlstate, "%s", server != NULL ? server->sqlstate : "");
+    vsnprintf(s->door.errmsg, sizeof s->door.errmsg, fmt, ap);
+    snprintf(s->door.sqlstate, sizeof s->door.sqlstate, "%s", server != NULL ? server->sqlstate : "");
 }
 
 #if defined(__GNUC__)
@@ -613,23 +489,23 @@ static void sync_timer(pgrepl_session *s);
 /* Have dispatch() run soon (sync_timer asks the host when no dispatch is under way to see the request). */
 static void kick(pgrepl_session *s)
 {
-    if (s->closed || s->kicked)
+    if (s->core.closed || s->host.kicked)
         return;
-    s->kicked = true;
-    if (s->busy == 0)
+    s->host.kicked = true;
+    if (s->core.busy == 0)
         sync_timer(s);
 }
 
 static int watch(pgrepl_session *s, int *fd_watched, unsigned *watched, int fd, unsigned events)
 {
     if (*fd_watched >= 0 && (*fd_watched != fd || events == 0)) {
-        (void)s->host.watch(s->host.arg, *fd_watched, 0);
+        (void)s->host.cb.watch(s->host.cb.arg, *fd_watched, 0);
         *fd_watched = -1;
         *watched = 0;
     }
     if (fd < 0 || events == 0 || (*fd_watched == fd && *watched == events))
         return 0;
-    int rc = s->host.watch(s->host.arg, fd, events);
+    int rc = s->host.cb.watch(s->host.cb.arg, fd, events);
     if (rc != 0)
         return rc;
     *fd_watched = fd;
@@ -640,12 +516,12 @@ static int watch(pgrepl_session *s, int *fd_watched, unsigned *watched, int fd, 
 /* Stop watching the replication socket: PQconnectPoll may close it and open another with the same number. */
 static void unwatch_conn(pgrepl_session *s)
 {
-    (void)watch(s, &s->conn_fd, &s->conn_events, -1, 0);
+    (void)watch(s, &s->host.conn_fd, &s->host.conn_events, -1, 0);
 }
 
 static void unwatch_hb(pgrepl_session *s)
 {
-    (void)watch(s, &s->hb_fd, &s->hb_events, -1, 0);
+    (void)watch(s, &s->host.hb_fd, &s->host.hb_events, -1, 0);
 }
 
 static unsigned io_events(unsigned conn_want)
@@ -657,15 +533,15 @@ static unsigned io_events(unsigned conn_want)
 /* Watch what the connection asks for, on the socket it has now. Returns non-zero when it had to fail the stream. */
 static int sync_io(pgrepl_session *s)
 {
-    int fd = s->ph == PH_NONE ? -1 : pgrepl__conn_socket(&s->conn);
-    if (fd < 0 || s->close_req) {
+    int fd = s->core.ph == PH_NONE ? -1 : pgrepl__conn_socket(&s->core.conn);
+    if (fd < 0 || s->core.close_req) {
         unwatch_conn(s);
         return 0;
     }
-    unsigned want = pgrepl__conn_wants(&s->conn);
-    if ((s->paused && s->ph == PH_STREAMING) || s->hold_at >= 0)
+    unsigned want = pgrepl__conn_wants(&s->core.conn);
+    if ((s->dlv.paused && s->core.ph == PH_STREAMING) || s->host.hold_at >= 0)
         want &= ~(unsigned)PGREPL_CONN_READ;
-    int rc = watch(s, &s->conn_fd, &s->conn_events, fd, io_events(want));
+    int rc = watch(s, &s->host.conn_fd, &s->host.conn_events, fd, io_events(want));
     if (rc == 0)
         return 0;
     fail(s, rc == PGREPL_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL,
@@ -677,8 +553,8 @@ static int sync_io(pgrepl_session *s)
 static void sync_hb(pgrepl_session *s)
 {
     unsigned want = 0;
-    int fd = s->close_req ? -1 : pgrepl__heartbeat_socket(s->hb, &want);
-    (void)watch(s, &s->hb_fd, &s->hb_events, fd, io_events(want));
+    int fd = s->core.close_req ? -1 : pgrepl__heartbeat_socket(s->core.hb, &want);
+    (void)watch(s, &s->host.hb_fd, &s->host.hb_events, fd, io_events(want));
 }
 
 static int64_t earliest(int64_t a, int64_t b)
@@ -689,20 +565,20 @@ static int64_t earliest(int64_t a, int64_t b)
 /* Ask the host for a call at the earliest deadline, when it changed. */
 static void sync_timer(pgrepl_session *s)
 {
-    if (s->closed && !s->kicked) {
-        if (s->host_due >= 0)
-            (void)s->host.timer(s->host.arg, -1);
-        s->host_due = -1;
+    if (s->core.closed && !s->host.kicked) {
+        if (s->host.host_due >= 0)
+            (void)s->host.cb.timer(s->host.cb.arg, -1);
+        s->host.host_due = -1;
         return;
     }
     int64_t now = now_us(s);
     int64_t due = now;
-    if (!s->kicked)
-        due = earliest(earliest(earliest(s->timer_at, s->wait_at), s->hold_at), pgrepl__heartbeat_due(s->hb));
-    if (due == s->host_due && !s->kicked)
+    if (!s->host.kicked)
+        due = earliest(earliest(earliest(s->host.timer_at, s->host.wait_at), s->host.hold_at), pgrepl__heartbeat_due(s->core.hb));
+    if (due == s->host.host_due && !s->host.kicked)
         return;
-    s->host_due = due;
-    (void)s->host.timer(s->host.arg, due < 0 ? -1 : due > now ? due - now : 0);
+    s->host.host_due = due;
+    (void)s->host.cb.timer(s->host.cb.arg, due < 0 ? -1 : due > now ? due - now : 0);
 }
 
 /* ---- slot commands ---------------------------------------------------------- */
@@ -737,9 +613,9 @@ static void complete_failed(pgrepl_session *s, slot_cmd *c, int status)
 
 static void cancel_current(pgrepl_session *s, int status)
 {
-    slot_cmd *c = s->cur;
-    s->cur = NULL;
-    s->use_txn = false;
+    slot_cmd *c = s->slots.cur;
+    s->slots.cur = NULL;
+    s->slots.use_txn = false;
     if (c != NULL)
         complete_failed(s, c, status);
 }
@@ -748,8 +624,8 @@ static void cancel_current(pgrepl_session *s, int status)
 
 static void drop_result(pgrepl_session *s)
 {
-    PQclear(s->res);
-    s->res = NULL;
+    PQclear(s->core.res);
+    s->core.res = NULL;
 }
 
 /* Close the connection; the command in flight completes with status. */
@@ -757,17 +633,17 @@ static void teardown(pgrepl_session *s, int status)
 {
     unwatch_conn(s);
     drop_result(s);
-    pgrepl__conn_finish(&s->conn);
-    pgrepl__heartbeat_stop(s->hb);
-    s->timer_at = -1;
-    s->wait_at = -1;
+    pgrepl__conn_finish(&s->core.conn);
+    pgrepl__heartbeat_stop(s->core.hb);
+    s->host.timer_at = -1;
+    s->host.wait_at = -1;
     hold_stop(s);
-    s->batch = false;
-    s->batching = false;
-    s->wait_due = false;
-    s->ph = PH_NONE;
-    s->want_start = false;
-    s->release_req = false;
+    s->core.batch = false;
+    s->core.batching = false;
+    s->host.wait_due = false;
+    s->core.ph = PH_NONE;
+    s->core.want_start = false;
+    s->core.release_req = false;
     cancel_current(s, status);
 }
 
@@ -783,18 +659,18 @@ static void teardown(pgrepl_session *s, int status)
  */
 static bool plan_retry(pgrepl_session *s, bool fatal)
 {
-    bool progressed = s->ledger.reported > s->started_flush;
-    if (s->streaming_since != 0 &&
-        (progressed || now_us(s) - s->streaming_since >= (int64_t)s->retry_max_ms * 1000))
-        s->attempts = 0;
-    s->streaming_since = 0;
-    s->attempts++;
-    if (fatal || !s->run_req || s->retry_min_ms == 0 || s->close_req) {
-        s->run_req = false;
+    bool progressed = s->dlv.ledger.reported > s->retry.started_flush;
+    if (s->retry.streaming_since != 0 &&
+        (progressed || now_us(s) - s->retry.streaming_since >= (int64_t)s->cfg.retry_max_ms * 1000))
+        s->retry.attempts = 0;
+    s->retry.streaming_since = 0;
+    s->retry.attempts++;
+    if (fatal || !s->retry.run_req || s->cfg.retry_min_ms == 0 || s->core.close_req) {
+        s->retry.run_req = false;
         return false;
     }
-    s->retry_in_ms = pgrepl__backoff_ms(s->retry_min_ms, s->retry_max_ms, s->attempts, pgrepl__random_next(&s->rng));
-    s->wait_at = now_us(s) + (int64_t)s->retry_in_ms * 1000;
+    s->retry.retry_in_ms = pgrepl__backoff_ms(s->cfg.retry_min_ms, s->cfg.retry_max_ms, s->retry.attempts, pgrepl__random_next(&s->retry.rng));
+    s->host.wait_at = now_us(s) + (int64_t)s->retry.retry_in_ms * 1000;
     return true;
 }
 
@@ -806,20 +682,20 @@ static void fail_va(pgrepl_session *s, int code, pgrepl_verdict v, const pgrepl_
 {
     set_errmsgv(s, server, fmt, ap);
     teardown(s, code);
-    pgrepl_stream_state old = s->state;
+    pgrepl_stream_state old = s->door.state;
     bool retry = plan_retry(s, v.fatal);
-    s->state = retry ? PGREPL_STREAM_RECONNECTING : PGREPL_STREAM_STOPPED;
+    s->door.state = retry ? PGREPL_STREAM_RECONNECTING : PGREPL_STREAM_STOPPED;
     pgrepl_error err = {.code = code,
                         .fatal = v.fatal,
-                        .message = s->errmsg,
+                        .message = s->door.errmsg,
                         .server = server,
                         .hint = v.hint,
                         .retrying = retry,
-                        .retry_in_ms = retry ? s->retry_in_ms : 0,
-                        .attempt = s->attempts};
+                        .retry_in_ms = retry ? s->retry.retry_in_ms : 0,
+                        .attempt = s->retry.attempts};
     notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
-    if (old != s->state)
-        notify(s, &(note){.kind = NOTE_STATE, .state = s->state});
+    if (old != s->door.state)
+        notify(s, &(note){.kind = NOTE_STATE, .state = s->door.state});
 }
 
 static void fail(pgrepl_session *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
@@ -880,23 +756,23 @@ static void fail_error(pgrepl_session *s, pgrepl_conn_error *e, const char *what
 /* The connection failed; a server error already received says more than libpq. */
 static void fail_conn(pgrepl_session *s, int code, const char *what)
 {
-    if (s->res != NULL && is_error(s->res)) {
-        PGresult *res = s->res;
-        s->res = NULL;
+    if (s->core.res != NULL && is_error(s->core.res)) {
+        PGresult *res = s->core.res;
+        s->core.res = NULL;
         fail_result(s, res, what);
         PQclear(res);
         return;
     }
     if (code == PGREPL_EPROTOCOL || code == PGREPL_ENOMEM) {
-        fail(s, code, false, NULL, "%s: %s", what, pgrepl__conn_errmsg(&s->conn));
+        fail(s, code, false, NULL, "%s: %s", what, pgrepl__conn_errmsg(&s->core.conn));
         return;
     }
     if (code != PGREPL_ECONNECT) {
-        fail(s, code, false, NULL, "connection lost: %s", pgrepl__conn_errmsg(&s->conn));
+        fail(s, code, false, NULL, "connection lost: %s", pgrepl__conn_errmsg(&s->core.conn));
         return;
     }
     /* a copy: closing the connection clears it, and on_error gets the server message built on it */
-    pgrepl_connect_diag d = s->conn.diag;
+    pgrepl_connect_diag d = s->core.conn.diag;
     if (d.sqlstate[0] == '\0') {
         fail_with(s, code, pgrepl__classify_libpq(d.text), NULL, "could not connect: %s", d.text);
         return;
@@ -912,11 +788,11 @@ static void on_notice(void *arg, const pgrepl_server_message *m)
     notify(s, &(note){.kind = NOTE_NOTICE, .server = m});
 }
 
-static void send_command(pgrepl_session *s, const char *sql, phase next)
+static void send_command(pgrepl_session *s, const char *sql, pgrepl_phase next)
 {
     /* a failure to send arrives as a FAILED event in phase next */
-    (void)pgrepl__conn_send(&s->conn, sql);
-    s->ph = next;
+    (void)pgrepl__conn_send(&s->core.conn, sql);
+    s->core.ph = next;
 }
 
 /*
@@ -926,35 +802,35 @@ static void send_command(pgrepl_session *s, const char *sql, phase next)
  */
 static void arm_deadline(pgrepl_session *s)
 {
-    s->deadline_ms = s->connect_timeout_ms != 0 ? s->connect_timeout_ms : pgrepl__conn_connect_timeout_ms(&s->conn);
-    if (s->deadline_ms == 0)
-        s->deadline_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-    s->wait_due = false;
-    s->wait_at = now_us(s) + (int64_t)s->deadline_ms * 1000;
+    s->setup.deadline_ms = s->cfg.connect_timeout_ms != 0 ? s->cfg.connect_timeout_ms : pgrepl__conn_connect_timeout_ms(&s->core.conn);
+    if (s->setup.deadline_ms == 0)
+        s->setup.deadline_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    s->host.wait_due = false;
+    s->host.wait_at = now_us(s) + (int64_t)s->setup.deadline_ms * 1000;
 }
 
 /* Slot commands and a held snapshot take the application's time, not the setup's. */
 static void disarm_deadline(pgrepl_session *s)
 {
-    s->wait_at = -1;
-    s->wait_due = false;
+    s->host.wait_at = -1;
+    s->host.wait_due = false;
 }
 
 static pgrepl_lsn requested_start(const pgrepl_session *s)
 {
-    return pgrepl__ledger_start_at(&s->ledger, s->start_lsn, s->durable_lsn);
+    return pgrepl__ledger_start_at(&s->dlv.ledger, s->cfg.start_lsn, s->cfg.durable_lsn);
 }
 
 static void connect_now(pgrepl_session *s)
 {
-    s->connect_req = false;
-    s->begin_lsn = 0;
-    s->unit_end = 0;
-    s->streaming_since = 0;
-    pgrepl__ledger_restart(&s->ledger, s->ledger.acked);
-    pgrepl_decoder_reset(s->dec);
-    s->ph = PH_CONNECT;
-    if (pgrepl__conn_start(&s->conn, s->conninfo, on_notice, s) != 0) {
+    s->core.connect_req = false;
+    s->dlv.begin_lsn = 0;
+    s->dlv.unit_end = 0;
+    s->retry.streaming_since = 0;
+    pgrepl__ledger_restart(&s->dlv.ledger, s->dlv.ledger.acked);
+    pgrepl_decoder_reset(s->dlv.dec);
+    s->core.ph = PH_CONNECT;
+    if (pgrepl__conn_start(&s->core.conn, s->cfg.conninfo, on_notice, s) != 0) {
         fail(s, PGREPL_ENOMEM, false, NULL, "could not start connecting: out of memory");
         return;
     }
@@ -967,23 +843,23 @@ static void connect_now(pgrepl_session *s)
 static int send_status(pgrepl_session *s, bool ping)
 {
     pgrepl_lsn write, flush;
-    pgrepl__ledger_positions(&s->ledger, &write, &flush);
+    pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
     uint8_t msg[PGREPL_STATUS_UPDATE_SIZE];
     pgrepl_status_update_encode(msg, write, flush, flush, pgrepl_now(), ping);
-    int rc = pgrepl__conn_put(&s->conn, msg, sizeof msg);
+    int rc = pgrepl__conn_put(&s->core.conn, msg, sizeof msg);
     if (rc == PGREPL_ENOMEM)
         fail(s, rc, false, NULL, "cannot queue a status update: out of memory");
     if (rc != 0)
         return rc;
-    pgrepl__ledger_reported(&s->ledger, write, flush);
-    pgrepl__feedback_on_sent(&s->fb, now_us(s), ping, flush);
+    pgrepl__ledger_reported(&s->dlv.ledger, write, flush);
+    pgrepl__feedback_on_sent(&s->dlv.fb, now_us(s), ping, flush);
     notify(s, &(note){.kind = NOTE_STATUS_SENT, .lsn1 = write, .lsn2 = flush});
     return 0;
 }
 
 static void arm_timer(pgrepl_session *s, int64_t now, int64_t due_us)
 {
-    s->timer_at = now + due_us;
+    s->host.timer_at = now + due_us;
 }
 
 /*
@@ -993,12 +869,12 @@ static void arm_timer(pgrepl_session *s, int64_t now, int64_t due_us)
  */
 static bool input_waiting(pgrepl_session *s)
 {
-    struct pollfd p = {.fd = pgrepl__conn_socket(&s->conn), .events = POLLIN};
+    struct pollfd p = {.fd = pgrepl__conn_socket(&s->core.conn), .events = POLLIN};
     if (p.fd < 0 || poll(&p, 1, 0) != 1)
         return false;
-    s->wake_us = now_us(s);
-    pgrepl__conn_io(&s->conn, PGREPL_CONN_READ);
-    pgrepl__feedback_on_recv(&s->fb, s->wake_us);
+    s->host.wake_us = now_us(s);
+    pgrepl__conn_io(&s->core.conn, PGREPL_CONN_READ);
+    pgrepl__feedback_on_recv(&s->dlv.fb, s->host.wake_us);
     return true;
 }
 
@@ -1007,18 +883,18 @@ static bool declare_dead(pgrepl_session *s)
     if (input_waiting(s))
         return true;
     fail(s, PGREPL_ETIMEDOUT, false, NULL, "nothing received from the server for %llu ms",
-         (unsigned long long)s->recv_timeout_ms);
+         (unsigned long long)s->cfg.recv_timeout_ms);
     return true;
 }
 
 /* While stopping, or once the copy has ended, no status update may be sent; only the watchdog runs. */
 static bool watchdog_only(pgrepl_session *s, int64_t now)
 {
-    if (s->fb.recv_timeout_us == 0) {
-        s->timer_at = -1;
+    if (s->dlv.fb.recv_timeout_us == 0) {
+        s->host.timer_at = -1;
         return false;
     }
-    int64_t left = s->fb.last_recv + s->fb.recv_timeout_us - now;
+    int64_t left = s->dlv.fb.last_recv + s->dlv.fb.recv_timeout_us - now;
     if (left <= 0)
         return declare_dead(s);
     arm_timer(s, now, left);
@@ -1032,21 +908,21 @@ static bool watchdog_only(pgrepl_session *s, int64_t now)
  */
 static bool feedback(pgrepl_session *s)
 {
-    if (s->ph != PH_STREAMING && s->ph != PH_STOPPING) {
-        s->timer_at = -1;
+    if (s->core.ph != PH_STREAMING && s->core.ph != PH_STOPPING) {
+        s->host.timer_at = -1;
         return false;
     }
     /* inside a loop callback: the clock reading of this wakeup (one per wakeup, not per decision) */
-    int64_t now = s->in_run > 0 ? s->wake_us : now_us(s);
+    int64_t now = s->host.in_run > 0 ? s->host.wake_us : now_us(s);
     /* while paused the silence is ours, not the server's */
-    if (s->paused)
-        pgrepl__feedback_on_recv(&s->fb, now);
+    if (s->dlv.paused)
+        pgrepl__feedback_on_recv(&s->dlv.fb, now);
     /* stopping, or the server ended the copy (a shutdown's "COPY 0"): nothing can be sent, the end is awaited */
-    if (s->ph == PH_STOPPING || !pgrepl__conn_copying(&s->conn))
+    if (s->core.ph == PH_STOPPING || !pgrepl__conn_copying(&s->core.conn))
         return watchdog_only(s, now);
     pgrepl_lsn write, flush;
-    pgrepl__ledger_positions(&s->ledger, &write, &flush);
-    switch (pgrepl__feedback_decide(&s->fb, now, flush, s->ledger.reported)) {
+    pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
+    switch (pgrepl__feedback_decide(&s->dlv.fb, now, flush, s->dlv.ledger.reported)) {
     case PGREPL_FEEDBACK_DEAD:
         return declare_dead(s);
     case PGREPL_FEEDBACK_SEND:
@@ -1060,7 +936,7 @@ static bool feedback(pgrepl_session *s)
     case PGREPL_FEEDBACK_NONE:
         break;
     }
-    arm_timer(s, now, pgrepl__feedback_next_due(&s->fb, now));
+    arm_timer(s, now, pgrepl__feedback_next_due(&s->dlv.fb, now));
     return false;
 }
 
@@ -1075,13 +951,13 @@ static bool feedback(pgrepl_session *s)
 static bool beyond_wal(pgrepl_session *s)
 {
     pgrepl_lsn want = requested_start(s);
-    if (want <= s->xlogpos)
+    if (want <= s->setup.xlogpos)
         return false;
     char w[PGREPL_LSN_BUFSIZE], x[PGREPL_LSN_BUFSIZE];
     pgrepl_lsn_format(want, w);
-    pgrepl_lsn_format(s->xlogpos, x);
-    const char *what = want == s->ledger.acked    ? "what this stream already received and acknowledged"
-                       : want == s->durable_lsn ? "the durable position (pgrepl_stream_set_durable_lsn)"
+    pgrepl_lsn_format(s->setup.xlogpos, x);
+    const char *what = want == s->dlv.ledger.acked    ? "what this stream already received and acknowledged"
+                       : want == s->cfg.durable_lsn ? "the durable position (pgrepl_stream_set_durable_lsn)"
                                                 : "the start position (pgrepl_stream_set_start_lsn)";
     fail_with(s, PGREPL_EINVAL, (pgrepl_verdict){true, pgrepl__hint_beyond_wal}, NULL,
               "cannot start at %s, %s: the server's WAL ends at %s, and the server would skip every change "
@@ -1097,29 +973,29 @@ static void identify_done(pgrepl_session *s, const PGresult *res)
              PQntuples(res), PQnfields(res));
         return;
     }
-    snprintf(s->system_id, sizeof s->system_id, "%s", PQgetvalue(res, 0, 0));
-    s->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
-    if (pgrepl_lsn_parse(PQgetvalue(res, 0, 2), &s->xlogpos) != 0) {
+    snprintf(s->setup.system_id, sizeof s->setup.system_id, "%s", PQgetvalue(res, 0, 0));
+    s->setup.timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    if (pgrepl_lsn_parse(PQgetvalue(res, 0, 2), &s->setup.xlogpos) != 0) {
         fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: bad xlogpos \"%s\"", PQgetvalue(res, 0, 2));
         return;
     }
     if (beyond_wal(s))
         return;
     /* the server's WAL reaches it: the durable position counts as received and acknowledged */
-    pgrepl__ledger_durable(&s->ledger, s->durable_lsn);
-    s->server_version = pgrepl__conn_server_version(&s->conn);
-    snprintf(s->server_encoding, sizeof s->server_encoding, "%s", pgrepl__conn_parameter(&s->conn, "server_encoding"));
+    pgrepl__ledger_durable(&s->dlv.ledger, s->cfg.durable_lsn);
+    s->setup.server_version = pgrepl__conn_server_version(&s->core.conn);
+    snprintf(s->setup.server_encoding, sizeof s->setup.server_encoding, "%s", pgrepl__conn_parameter(&s->core.conn, "server_encoding"));
     send_command(s, "SHOW wal_sender_timeout", PH_SHOW);
 }
 
 static void show_done(pgrepl_session *s, const PGresult *res)
 {
     const char *v = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
-    if (pgrepl__parse_duration_ms(v, &s->sender_timeout_ms) != 0) {
+    if (pgrepl__parse_duration_ms(v, &s->setup.sender_timeout_ms) != 0) {
         fail(s, PGREPL_EPROTOCOL, true, NULL, "SHOW wal_sender_timeout: unexpected value \"%s\"", v ? v : "");
         return;
     }
-    bool raw = strcmp(s->server_encoding, "SQL_ASCII") == 0;
+    bool raw = strcmp(s->setup.server_encoding, "SQL_ASCII") == 0;
     send_command(s, raw ? pgrepl__session_settings_sql_ascii : pgrepl__session_settings, PH_SETTINGS);
 }
 
@@ -1130,12 +1006,12 @@ static char *value_or_null(const PGresult *res, int col)
 
 static void created_done(pgrepl_session *s, const PGresult *res)
 {
-    slot_cmd *c = s->cur;
+    slot_cmd *c = s->slots.cur;
     pgrepl_slot_created info = {.slot_name = c->name, .created = true, .plugin = "pgoutput"};
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4 ||
         pgrepl_lsn_parse(PQgetvalue(res, 0, 1), &info.consistent_point) != 0) {
         set_errmsg(s, NULL, "CREATE_REPLICATION_SLOT: unexpected result");
-        s->cur = NULL;
+        s->slots.cur = NULL;
         complete_failed(s, c, PGREPL_EPROTOCOL);
         return;
     }
@@ -1144,24 +1020,24 @@ static void created_done(pgrepl_session *s, const PGresult *res)
     info.plugin = PQgetvalue(res, 0, 3);
     /* the snapshot lives until the next command: hold the connection for the application */
     bool held = c->snapshot != PGREPL_SNAPSHOT_NOTHING;
-    s->ph = held ? PH_HELD : PH_IDLE;
-    s->cur = NULL;
+    s->core.ph = held ? PH_HELD : PH_IDLE;
+    s->slots.cur = NULL;
     set_errmsg(s, NULL, "%s", "");
     complete_created(s, c, 0, &info);
     free_cmd(c);
-    if (held && s->ph == PH_HELD && !s->release_req)
+    if (held && s->core.ph == PH_HELD && !s->core.release_req)
         set_state(s, PGREPL_STREAM_READY);
 }
 
 static void create_failed(pgrepl_session *s, const PGresult *res)
 {
-    slot_cmd *c = s->cur;
+    slot_cmd *c = s->slots.cur;
     pgrepl_server_message m;
     pgrepl__server_message(res, &m);
-    s->cur = NULL;
-    s->ph = PH_IDLE;
+    s->slots.cur = NULL;
+    s->core.ph = PH_IDLE;
     /* an aborted SNAPSHOT 'use' transaction must be rolled back before anything else runs */
-    if (s->use_txn)
+    if (s->slots.use_txn)
         send_command(s, "ROLLBACK", PH_SLOT_END);
     if ((c->flags & PGREPL_SLOT_IF_NOT_EXISTS) && strcmp(m.sqlstate, "42710") == 0) {
         pgrepl_slot_created info = {.slot_name = c->name, .created = false};
@@ -1176,9 +1052,9 @@ static void create_failed(pgrepl_session *s, const PGresult *res)
 
 static void drop_done(pgrepl_session *s, const PGresult *res)
 {
-    slot_cmd *c = s->cur;
-    s->cur = NULL;
-    s->ph = PH_IDLE;
+    slot_cmd *c = s->slots.cur;
+    s->slots.cur = NULL;
+    s->core.ph = PH_IDLE;
     int status = 0;
     if (is_error(res)) {
         pgrepl_server_message m;
@@ -1236,9 +1112,9 @@ static void fill_info(const PGresult *res, pgrepl_slot_info *i)
 
 static void info_done(pgrepl_session *s, const PGresult *res)
 {
-    slot_cmd *c = s->cur;
-    s->cur = NULL;
-    s->ph = PH_IDLE;
+    slot_cmd *c = s->slots.cur;
+    s->slots.cur = NULL;
+    s->core.ph = PH_IDLE;
     pgrepl_slot_info info = {0};
     int status = 0;
     if (is_error(res)) {
@@ -1260,7 +1136,7 @@ static void info_done(pgrepl_session *s, const PGresult *res)
 
 static void slot_done(pgrepl_session *s, const PGresult *res)
 {
-    switch (s->cur->kind) {
+    switch (s->slots.cur->kind) {
     case CMD_CREATE:
         if (is_error(res))
             create_failed(s, res);
@@ -1283,17 +1159,17 @@ static int build_slot_cmd(pgrepl_session *s, const slot_cmd *c, pgrepl_str *sql)
     int rc = 0;
     switch (c->kind) {
     case CMD_CREATE:
-        rc = pgrepl__cmd_create_slot(sql, s->server_version, c->name, c->flags, c->snapshot, &why);
+        rc = pgrepl__cmd_create_slot(sql, s->setup.server_version, c->name, c->flags, c->snapshot, &why);
         break;
     case CMD_DROP:
         rc = pgrepl__cmd_drop_slot(sql, c->name, c->wait);
         break;
     case CMD_INFO:
-        rc = pgrepl__cmd_slot_info(sql, s->server_version, c->name);
+        rc = pgrepl__cmd_slot_info(sql, s->setup.server_version, c->name);
         break;
     }
     if (rc == PGREPL_EUNSUPPORTED)
-        set_errmsg(s, NULL, "%s (server version %d)", why, s->server_version);
+        set_errmsg(s, NULL, "%s (server version %d)", why, s->setup.server_version);
     else if (rc != 0)
         set_errmsg(s, NULL, "%s", pgrepl_strerror(rc));
     return rc;
@@ -1302,10 +1178,10 @@ static int build_slot_cmd(pgrepl_session *s, const slot_cmd *c, pgrepl_str *sql)
 static void run_slot_cmd(pgrepl_session *s)
 {
     disarm_deadline(s);
-    slot_cmd *c = s->queue;
-    s->queue = c->next;
-    if (s->queue == NULL)
-        s->queue_tail = &s->queue;
+    slot_cmd *c = s->slots.queue;
+    s->slots.queue = c->next;
+    if (s->slots.queue == NULL)
+        s->slots.queue_tail = &s->slots.queue;
     c->next = NULL;
     pgrepl_str sql;
     pgrepl__str_init(&sql);
@@ -1313,10 +1189,10 @@ static void run_slot_cmd(pgrepl_session *s)
     if (rc != 0) {
         complete_failed(s, c, rc);
     } else if (c->kind == CMD_CREATE && c->snapshot == PGREPL_SNAPSHOT_USE) {
-        s->cur = c;
+        s->slots.cur = c;
         send_command(s, pgrepl__snapshot_use_begin, PH_SLOT_BEGIN);
     } else {
-        s->cur = c;
+        s->slots.cur = c;
         send_command(s, sql.data, PH_SLOT);
     }
     pgrepl__str_free(&sql);
@@ -1330,14 +1206,14 @@ static void slot_begin_done(pgrepl_session *s, const PGresult *res)
     }
     pgrepl_str sql;
     pgrepl__str_init(&sql);
-    int rc = build_slot_cmd(s, s->cur, &sql);
+    int rc = build_slot_cmd(s, s->slots.cur, &sql);
     if (rc != 0) {
-        slot_cmd *c = s->cur;
-        s->cur = NULL;
+        slot_cmd *c = s->slots.cur;
+        s->slots.cur = NULL;
         complete_failed(s, c, rc);
         send_command(s, "ROLLBACK", PH_SLOT_END);
     } else {
-        s->use_txn = true;
+        s->slots.use_txn = true;
         send_command(s, sql.data, PH_SLOT);
     }
     pgrepl__str_free(&sql);
@@ -1346,33 +1222,33 @@ static void slot_begin_done(pgrepl_session *s, const PGresult *res)
 static void send_start(pgrepl_session *s)
 {
     pgrepl_start_cmd c = {
-        .server_version = s->server_version,
-        .slot = s->slot,
+        .server_version = s->setup.server_version,
+        .slot = s->cfg.slot,
         .start_lsn = requested_start(s),
-        .proto_version = s->proto_req,
-        .publications = (const char *const *)s->pubs,
-        .npublications = s->npubs,
-        .binary = s->binary,
-        .messages = s->messages,
-        .two_phase = s->two_phase,
-        .streaming = s->streaming,
-        .origin = s->origin,
+        .proto_version = s->cfg.proto_req,
+        .publications = (const char *const *)s->cfg.pubs,
+        .npublications = s->cfg.npubs,
+        .binary = s->cfg.binary,
+        .messages = s->cfg.messages,
+        .two_phase = s->cfg.two_phase,
+        .streaming = s->cfg.streaming,
+        .origin = s->cfg.origin,
     };
     pgrepl_str sql;
     pgrepl__str_init(&sql);
     const char *why = "";
-    int rc = pgrepl__cmd_start(&sql, &c, &s->proto, &why);
+    int rc = pgrepl__cmd_start(&sql, &c, &s->setup.proto, &why);
     if (rc == PGREPL_EUNSUPPORTED)
-        fail(s, rc, true, NULL, "START_REPLICATION: %s (server version %d)", why, s->server_version);
+        fail(s, rc, true, NULL, "START_REPLICATION: %s (server version %d)", why, s->setup.server_version);
     else if (rc != 0)
         fail(s, rc, false, NULL, "START_REPLICATION: %s", pgrepl_strerror(rc));
-    else if ((rc = pgrepl__conn_start_copy(&s->conn, sql.data)) != 0)
+    else if ((rc = pgrepl__conn_start_copy(&s->core.conn, sql.data)) != 0)
         fail(s, rc, false, NULL, "START_REPLICATION: cannot send: %s", pgrepl_strerror(rc));
     else
-        s->ph = PH_START; /* a failure to send arrives as a FAILED event */
+        s->core.ph = PH_START; /* a failure to send arrives as a FAILED event */
     pgrepl__str_free(&sql);
     if (rc == 0)
-        pgrepl__ledger_restart(&s->ledger, c.start_lsn);
+        pgrepl__ledger_restart(&s->dlv.ledger, c.start_lsn);
     if (rc == 0)
         set_state(s, PGREPL_STREAM_CONNECTING);
 }
@@ -1382,7 +1258,7 @@ static void send_check(pgrepl_session *s)
 {
     pgrepl_str sql;
     pgrepl__str_init(&sql);
-    if (pgrepl__check_sql(&sql, s->server_version, s->slot, (const char *const *)s->pubs, s->npubs) != 0) {
+    if (pgrepl__check_sql(&sql, s->setup.server_version, s->cfg.slot, (const char *const *)s->cfg.pubs, s->cfg.npubs) != 0) {
         fail(s, PGREPL_ENOMEM, false, NULL, "the check before streaming: out of memory");
     } else {
         arm_deadline(s);
@@ -1404,33 +1280,33 @@ static bool report_start(pgrepl_session *s, pgrepl_lsn confirmed)
 {
     /* what it asks for (start, durable, acknowledged) and what it confirmed here */
     pgrepl_lsn requested = requested_start(s);
-    pgrepl_lsn held = pgrepl__lsn_max(pgrepl__lsn_max(s->held, s->ledger.reported), requested);
-    bool known = held != 0 || s->starts > 0;
+    pgrepl_lsn held = pgrepl__lsn_max(pgrepl__lsn_max(s->setup.held, s->dlv.ledger.reported), requested);
+    bool known = held != 0 || s->setup.starts > 0;
     pgrepl_start_info info = {.requested = requested,
                               .slot_confirmed = confirmed,
                               .held = held,
-                              .connection = s->starts + 1,
-                              .system_id = s->system_id,
-                              .timeline = s->timeline,
-                              .server_wal = s->xlogpos};
+                              .connection = s->setup.starts + 1,
+                              .system_id = s->setup.system_id,
+                              .timeline = s->setup.timeline,
+                              .server_wal = s->setup.xlogpos};
     if (known && confirmed > held) {
         info.skipped_from = held;
         info.skipped_to = confirmed;
-        info.skip_certain = s->starts > 0;
+        info.skip_certain = s->setup.starts > 0;
     }
-    s->held = pgrepl__lsn_max(held, confirmed);
-    s->starts++;
+    s->setup.held = pgrepl__lsn_max(held, confirmed);
+    s->setup.starts++;
     notify(s, &(note){.kind = NOTE_START, .start = &info});
-    if (s->stop_req || s->close_req || s->ph != PH_CHECK)
+    if (s->core.stop_req || s->core.close_req || s->core.ph != PH_CHECK)
         return false;
-    if (info.skip_certain && !s->allow_gaps) {
+    if (info.skip_certain && !s->cfg.allow_gaps) {
         char from[PGREPL_LSN_BUFSIZE], to[PGREPL_LSN_BUFSIZE];
         pgrepl_lsn_format(info.skipped_from, from);
         pgrepl_lsn_format(info.skipped_to, to);
         fail_with(s, PGREPL_EGAP, (pgrepl_verdict){true, pgrepl__hint_gap}, NULL,
                   "replication slot \"%s\" was moved to %s while this consumer holds only up to %s: the changes "
                   "from %s to %s would be skipped",
-                  s->slot, to, from, from, to);
+                  s->cfg.slot, to, from, from, to);
         return false;
     }
     return true;
@@ -1456,14 +1332,14 @@ static void check_done(pgrepl_session *s, const PGresult *res)
     const char *type = PQgetvalue(res, 0, PGREPL_CHECK_SLOT_TYPE);
     if (strcmp(type, "logical") != 0) {
         fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, NULL}, NULL,
-                  "replication slot \"%s\" is a %s slot, not a logical one", s->slot, type);
+                  "replication slot \"%s\" is a %s slot, not a logical one", s->cfg.slot, type);
         return;
     }
     const char *db = PQgetvalue(res, 0, PGREPL_CHECK_SLOT_DATABASE);
     const char *here = PQgetvalue(res, 0, PGREPL_CHECK_DATABASE);
     if (strcmp(db, here) != 0) {
         fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_other_database}, NULL,
-                  "replication slot \"%s\" belongs to database \"%s\", not to \"%s\" (the connection's)", s->slot,
+                  "replication slot \"%s\" belongs to database \"%s\", not to \"%s\" (the connection's)", s->cfg.slot,
                   db, here);
         return;
     }
@@ -1477,7 +1353,7 @@ static void check_done(pgrepl_session *s, const PGresult *res)
                                                 value_or_null(res, PGREPL_CHECK_INVALIDATION));
     if (why != NULL) {
         fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_invalidated}, NULL,
-                  "replication slot \"%s\" has been invalidated (%s)", s->slot, why);
+                  "replication slot \"%s\" has been invalidated (%s)", s->cfg.slot, why);
         return;
     }
     if (report_start(s, col_lsn(res, PGREPL_CHECK_CONFIRMED)))
@@ -1486,28 +1362,28 @@ static void check_done(pgrepl_session *s, const PGresult *res)
 
 static void streaming_begin(pgrepl_session *s)
 {
-    s->ph = PH_STREAMING;
-    s->want_start = false;
-    s->wait_at = -1;
-    s->streaming_since = now_us(s);
-    s->started_flush = s->ledger.reported;
+    s->core.ph = PH_STREAMING;
+    s->core.want_start = false;
+    s->host.wait_at = -1;
+    s->retry.streaming_since = now_us(s);
+    s->retry.started_flush = s->dlv.ledger.reported;
     batch_begin(s);
-    pgrepl__feedback_init(&s->fb, (int64_t)s->interval_ms * 1000, (int64_t)s->sender_timeout_ms * 1000,
-                          (int64_t)s->recv_timeout_ms * 1000, now_us(s));
-    pgrepl__heartbeat_start(s->hb, s->conninfo);
+    pgrepl__feedback_init(&s->dlv.fb, (int64_t)s->cfg.interval_ms * 1000, (int64_t)s->setup.sender_timeout_ms * 1000,
+                          (int64_t)s->cfg.recv_timeout_ms * 1000, now_us(s));
+    pgrepl__heartbeat_start(s->core.hb, s->cfg.conninfo);
     set_state(s, PGREPL_STREAM_STREAMING);
 }
 
 /* With nothing in flight: the next slot command, START_REPLICATION, or READY. */
 static bool next_command(pgrepl_session *s)
 {
-    if (s->ph != PH_IDLE)
+    if (s->core.ph != PH_IDLE)
         return false;
-    if (s->queue != NULL)
+    if (s->slots.queue != NULL)
         run_slot_cmd(s);
-    else if (s->want_start)
+    else if (s->core.want_start)
         send_check(s);
-    else if (s->state != PGREPL_STREAM_READY)
+    else if (s->door.state != PGREPL_STREAM_READY)
         set_state(s, PGREPL_STREAM_READY);
     else
         return false;
@@ -1516,7 +1392,7 @@ static bool next_command(pgrepl_session *s)
 
 /* ---- events from the connection, by phase ------------------------------------ */
 
-static const char *phase_command(phase ph)
+static const char *phase_command(pgrepl_phase ph)
 {
     switch (ph) {
     case PH_IDENTIFY:
@@ -1542,9 +1418,9 @@ static const char *phase_command(phase ph)
 /* Keep the first error, else the first result, of the command in flight. */
 static void keep_result(pgrepl_session *s, PGresult *res)
 {
-    if (s->res == NULL || (is_error(res) && !is_error(s->res))) {
-        PQclear(s->res);
-        s->res = res;
+    if (s->core.res == NULL || (is_error(res) && !is_error(s->core.res))) {
+        PQclear(s->core.res);
+        s->core.res = res;
     } else {
         PQclear(res);
     }
@@ -1552,18 +1428,18 @@ static void keep_result(pgrepl_session *s, PGresult *res)
 
 static void query_done(pgrepl_session *s)
 {
-    PGresult *res = s->res;
-    s->res = NULL;
-    if (res == NULL && s->ph != PH_START) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: no result", phase_command(s->ph));
+    PGresult *res = s->core.res;
+    s->core.res = NULL;
+    if (res == NULL && s->core.ph != PH_START) {
+        fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: no result", phase_command(s->core.ph));
         return;
     }
-    if (res != NULL && is_error(res) && s->ph != PH_SLOT && s->ph != PH_SLOT_BEGIN) {
-        fail_result(s, res, phase_command(s->ph));
+    if (res != NULL && is_error(res) && s->core.ph != PH_SLOT && s->core.ph != PH_SLOT_BEGIN) {
+        fail_result(s, res, phase_command(s->core.ph));
         PQclear(res);
         return;
     }
-    switch (s->ph) {
+    switch (s->core.ph) {
     case PH_IDENTIFY:
         identify_done(s, res);
         break;
@@ -1572,8 +1448,8 @@ static void query_done(pgrepl_session *s)
         break;
     case PH_SETTINGS:
     case PH_SLOT_END:
-        s->ph = PH_IDLE;
-        s->use_txn = false;
+        s->core.ph = PH_IDLE;
+        s->slots.use_txn = false;
         break;
     case PH_SLOT_BEGIN:
         slot_begin_done(s, res);
@@ -1586,7 +1462,7 @@ static void query_done(pgrepl_session *s)
         break;
     default:
         /* START_REPLICATION completed without CopyBoth */
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: completed without starting to stream", phase_command(s->ph));
+        fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: completed without starting to stream", phase_command(s->core.ph));
         break;
     }
     PQclear(res);
@@ -1601,19 +1477,19 @@ static void query_done(pgrepl_session *s)
  */
 static void decode_failed(pgrepl_session *s, int rc)
 {
-    if (s->cb_err == PGREPL_EPROTOCOL)
-        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", s->cb_why);
-    else if (s->cb_err != 0)
-        fail(s, s->cb_err, false, NULL, "replication stream: %s", pgrepl_strerror(s->cb_err));
+    if (s->dlv.cb_err == PGREPL_EPROTOCOL)
+        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", s->dlv.cb_why);
+    else if (s->dlv.cb_err != 0)
+        fail(s, s->dlv.cb_err, false, NULL, "replication stream: %s", pgrepl_strerror(s->dlv.cb_err));
     else if (rc == PGREPL_ECALLBACK || rc == PGREPL_ENOMEM)
-        fail(s, rc, rc == PGREPL_ECALLBACK, NULL, "replication stream: %s", pgrepl_decoder_errmsg(s->dec));
+        fail(s, rc, rc == PGREPL_ECALLBACK, NULL, "replication stream: %s", pgrepl_decoder_errmsg(s->dlv.dec));
     else
-        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", pgrepl_decoder_errmsg(s->dec));
+        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", pgrepl_decoder_errmsg(s->dlv.dec));
 }
 
 static void on_copydata(pgrepl_session *s, const char *data, size_t len)
 {
-    s->got += len;
+    s->core.got += len;
     pgrepl_copydata cd;
     int rc = pgrepl_copydata_parse(data, len, &cd);
     if (rc != 0) {
@@ -1630,30 +1506,30 @@ static void on_copydata(pgrepl_session *s, const char *data, size_t len)
         return;
     }
     /* the clock of the wakeup that read it: one clock_gettime per wakeup, not per message */
-    pgrepl__feedback_on_recv(&s->fb, s->wake_us);
+    pgrepl__feedback_on_recv(&s->dlv.fb, s->host.wake_us);
     if (cd.kind == 'k') {
         pgrepl_lsn write, flush;
-        if (s->idle_advance)
-            pgrepl__ledger_keepalive(&s->ledger, cd.wal_end);
+        if (s->cfg.idle_advance)
+            pgrepl__ledger_keepalive(&s->dlv.ledger, cd.wal_end);
         else
-            pgrepl__ledger_received(&s->ledger, cd.wal_end);
-        pgrepl__ledger_positions(&s->ledger, &write, &flush);
-        pgrepl__feedback_on_keepalive(&s->fb, cd.reply_requested, cd.wal_end, flush);
-        pgrepl__heartbeat_reached(s->hb, cd.wal_end);
+            pgrepl__ledger_received(&s->dlv.ledger, cd.wal_end);
+        pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
+        pgrepl__feedback_on_keepalive(&s->dlv.fb, cd.reply_requested, cd.wal_end, flush);
+        pgrepl__heartbeat_reached(s->core.hb, cd.wal_end);
         notify(s, &(note){.kind = NOTE_KEEPALIVE, .lsn1 = cd.wal_end, .time = cd.send_time,
                           .flag = cd.reply_requested});
         return;
     }
-    pgrepl__ledger_received(&s->ledger, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
+    pgrepl__ledger_received(&s->dlv.ledger, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
     pgrepl_wal wal = {.start = cd.wal_start, .end = cd.wal_end, .send_time = cd.send_time};
-    s->cb_err = 0;
-    rc = pgrepl_decoder_feed(s->dec, &wal, cd.data, cd.len);
+    s->dlv.cb_err = 0;
+    rc = pgrepl_decoder_feed(s->dlv.dec, &wal, cd.data, cd.len);
     if (rc == PGREPL_PAUSE)
-        s->paused = true;
+        s->dlv.paused = true;
     else if (rc != 0)
         decode_failed(s, rc);
     /* after decoding: a heartbeat Message has been acknowledged by now, so seeing it can confirm it */
-    pgrepl__heartbeat_reached(s->hb, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
+    pgrepl__heartbeat_reached(s->core.hb, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
 }
 
 static void on_query_event(pgrepl_session *s, pgrepl_conn_event *ev)
@@ -1663,21 +1539,21 @@ static void on_query_event(pgrepl_session *s, pgrepl_conn_event *ev)
         keep_result(s, ev->result);
         return;
     case PGREPL_CONN_EV_COPY_BOTH:
-        if (s->ph == PH_START) {
+        if (s->core.ph == PH_START) {
             drop_result(s);
             streaming_begin(s);
         } else {
-            fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: unexpected CopyBoth", phase_command(s->ph));
+            fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: unexpected CopyBoth", phase_command(s->core.ph));
         }
         return;
     case PGREPL_CONN_EV_ERROR:
-        fail_error(s, ev->error, phase_command(s->ph));
+        fail_error(s, ev->error, phase_command(s->core.ph));
         return;
     case PGREPL_CONN_EV_DONE:
         query_done(s);
         return;
     case PGREPL_CONN_EV_FAILED:
-        fail_conn(s, ev->code, phase_command(s->ph));
+        fail_conn(s, ev->code, phase_command(s->core.ph));
         return;
     default:
         return;
@@ -1752,7 +1628,7 @@ static void on_stopping_event(pgrepl_session *s, pgrepl_conn_event *ev)
 
 static void on_event(pgrepl_session *s, pgrepl_conn_event *ev)
 {
-    switch (s->ph) {
+    switch (s->core.ph) {
     case PH_CONNECT:
         if (ev->kind == PGREPL_CONN_EV_CONNECTED)
             send_command(s, "IDENTIFY_SYSTEM", PH_IDENTIFY);
@@ -1783,10 +1659,10 @@ static void on_event(pgrepl_session *s, pgrepl_conn_event *ev)
 /* Handle one event from the connection; false when there is none now. */
 static bool pump_one(pgrepl_session *s)
 {
-    if (s->ph == PH_NONE || (s->paused && s->ph == PH_STREAMING))
+    if (s->core.ph == PH_NONE || (s->dlv.paused && s->core.ph == PH_STREAMING))
         return false;
     pgrepl_conn_event ev;
-    pgrepl__conn_next(&s->conn, &ev);
+    pgrepl__conn_next(&s->core.conn, &ev);
     if (ev.kind == PGREPL_CONN_EV_NONE)
         return false;
     on_event(s, &ev);
@@ -1797,35 +1673,35 @@ static bool pump_one(pgrepl_session *s)
 
 static void stop_now(pgrepl_session *s)
 {
-    s->stop_req = false;
-    s->want_start = false;
-    if (s->state == PGREPL_STREAM_RECONNECTING) {
-        s->wait_at = -1;
-        s->wait_due = false;
+    s->core.stop_req = false;
+    s->core.want_start = false;
+    if (s->door.state == PGREPL_STREAM_RECONNECTING) {
+        s->host.wait_at = -1;
+        s->host.wait_due = false;
         set_state(s, PGREPL_STREAM_STOPPED);
         return;
     }
-    switch (s->ph) {
+    switch (s->core.ph) {
     case PH_NONE:
     case PH_STOPPING:
         return;
     case PH_STREAMING:
         /* a failed final update or CopyDone means the connection is gone: nothing to drain */
-        if (send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->conn) == 0) {
-            s->ph = PH_STOPPING;
+        if (send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->core.conn) == 0) {
+            s->core.ph = PH_STOPPING;
             /* a walsender inside a huge transaction reads CopyDone only after it: do not wait for that */
-            s->wait_at = now_us(s) + (int64_t)s->stop_timeout_ms * 1000;
-            pgrepl__heartbeat_stop(s->hb);
+            s->host.wait_at = now_us(s) + (int64_t)s->cfg.stop_timeout_ms * 1000;
+            pgrepl__heartbeat_stop(s->core.hb);
             set_state(s, PGREPL_STREAM_STOPPING);
             return;
         }
-        if (s->ph == PH_NONE)
+        if (s->core.ph == PH_NONE)
             return;
         break;
     default:
         break;
     }
-    if (s->cur != NULL)
+    if (s->slots.cur != NULL)
         set_errmsg(s, NULL, "canceled: the stream was stopped");
     teardown(s, PGREPL_ECANCELED);
     set_state(s, PGREPL_STREAM_STOPPED);
@@ -1833,19 +1709,19 @@ static void stop_now(pgrepl_session *s)
 
 static void release_now(pgrepl_session *s)
 {
-    s->release_req = false;
-    if (s->ph != PH_HELD)
+    s->core.release_req = false;
+    if (s->core.ph != PH_HELD)
         return;
-    if (s->use_txn)
+    if (s->slots.use_txn)
         send_command(s, "COMMIT", PH_SLOT_END);
     else
-        s->ph = PH_IDLE;
-    if (s->want_start)
+        s->core.ph = PH_IDLE;
+    if (s->core.want_start)
         set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
 /* Phases the connect deadline covers: the setup, not slot commands or a held snapshot. */
-static bool timed_phase(phase ph)
+static bool timed_phase(pgrepl_phase ph)
 {
     return ph == PH_CONNECT || ph == PH_IDENTIFY || ph == PH_SHOW || ph == PH_SETTINGS || ph == PH_CHECK ||
            ph == PH_START;
@@ -1854,32 +1730,32 @@ static bool timed_phase(phase ph)
 /* The wait timer expired: time to reconnect, or the setup took too long. */
 static void wait_expired(pgrepl_session *s)
 {
-    s->wait_due = false;
-    if (s->state == PGREPL_STREAM_RECONNECTING) {
-        s->reconnects++;
-        s->connect_req = true;
-        s->want_start = true;
-    } else if (s->ph == PH_STOPPING) {
+    s->host.wait_due = false;
+    if (s->door.state == PGREPL_STREAM_RECONNECTING) {
+        s->retry.reconnects++;
+        s->core.connect_req = true;
+        s->core.want_start = true;
+    } else if (s->core.ph == PH_STOPPING) {
         /* the final status update went out before CopyDone: the server has the confirmation */
         teardown(s, PGREPL_ECANCELED);
         set_state(s, PGREPL_STREAM_STOPPED);
-    } else if (timed_phase(s->ph)) {
+    } else if (timed_phase(s->core.ph)) {
         fail(s, PGREPL_ETIMEDOUT, false, NULL, "%s: no answer within %llu ms (connect timeout)",
-             s->ph == PH_CONNECT ? "could not connect" : phase_command(s->ph), (unsigned long long)s->deadline_ms);
+             s->core.ph == PH_CONNECT ? "could not connect" : phase_command(s->core.ph), (unsigned long long)s->setup.deadline_ms);
     }
 }
 
 /* Everything that can happen now, until nothing can. */
 static void advance(pgrepl_session *s)
 {
-    while (!s->close_req) {
-        if (s->stop_req)
+    while (!s->core.close_req) {
+        if (s->core.stop_req)
             stop_now(s);
-        else if (s->wait_due)
+        else if (s->host.wait_due)
             wait_expired(s);
-        else if (s->connect_req)
+        else if (s->core.connect_req)
             connect_now(s);
-        else if (s->release_req)
+        else if (s->core.release_req)
             release_now(s);
         else if (!next_command(s) && !pump_one(s) && !feedback(s))
             return;
@@ -1892,10 +1768,10 @@ static void hold_stop(pgrepl_session *s);
 
 static void enter(pgrepl_session *s)
 {
-    if (s->busy++ == 0)
-        s->got = 0;
-    if (s->in_run++ == 0)
-        s->wake_us = now_us(s);
+    if (s->core.busy++ == 0)
+        s->core.got = 0;
+    if (s->host.in_run++ == 0)
+        s->host.wake_us = now_us(s);
 }
 
 /*
@@ -1905,16 +1781,16 @@ static void enter(pgrepl_session *s)
  */
 static bool leave(pgrepl_session *s)
 {
-    s->in_run--;
-    if (--s->busy > 0)
+    s->host.in_run--;
+    if (--s->core.busy > 0)
         return true;
-    if (s->free_req) {
+    if (s->core.free_req) {
         free_now(s);
         return false;
     }
-    if (s->close_req && !s->closed)
+    if (s->core.close_req && !s->core.closed)
         do_close(s);
-    if (!s->closed)
+    if (!s->core.closed)
         sync_hb(s);
     sync_timer(s);
     return true;
@@ -1929,7 +1805,7 @@ static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, 
     unsigned io = ((events & PGREPL_IO_READ) ? PGREPL_CONN_READ : 0u) | ((events & PGREPL_IO_WRITE) ? PGREPL_CONN_WRITE : 0u);
     switch (kind) {
     case ENTRY_CONN:
-        if (pgrepl__conn_connecting(&s->conn)) {
+        if (pgrepl__conn_connecting(&s->core.conn)) {
             /* PQconnectPoll may close the socket and open another: stop watching first. A refused or failed
              * connect shows as a socket error here; PQconnectPoll reads SO_ERROR and says what happened. */
             unwatch_conn(s);
@@ -1939,25 +1815,25 @@ static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, 
             fail(s, PGREPL_ECONNLOST, false, NULL, "connection socket error (the host saw an error or hang-up)");
         return error ? 0u : io;
     case ENTRY_HB:
-        if (pgrepl__heartbeat_connecting(s->hb))
+        if (pgrepl__heartbeat_connecting(s->core.hb))
             unwatch_hb(s);
-        pgrepl__heartbeat_io(s->hb, io, error);
+        pgrepl__heartbeat_io(s->core.hb, io, error);
         return 0;
     case ENTRY_TIMEOUT:
         break;
     }
-    int64_t now = s->wake_us;
-    if (s->wait_at >= 0 && now >= s->wait_at) {
-        s->wait_at = -1;
-        s->wait_due = true;
+    int64_t now = s->host.wake_us;
+    if (s->host.wait_at >= 0 && now >= s->host.wait_at) {
+        s->host.wait_at = -1;
+        s->host.wait_due = true;
     }
-    int64_t hb_due = pgrepl__heartbeat_due(s->hb);
+    int64_t hb_due = pgrepl__heartbeat_due(s->core.hb);
     if (hb_due >= 0 && now >= hb_due)
-        pgrepl__heartbeat_timeout(s->hb);
-    if (s->hold_at >= 0 && now >= s->hold_at) {
-        s->hold_at = -1;
+        pgrepl__heartbeat_timeout(s->core.hb);
+    if (s->host.hold_at >= 0 && now >= s->host.hold_at) {
+        s->host.hold_at = -1;
         *paused_read = true;
-        return s->ph == PH_STREAMING && !s->paused ? PGREPL_CONN_READ : 0u;
+        return s->core.ph == PH_STREAMING && !s->dlv.paused ? PGREPL_CONN_READ : 0u;
     }
     return 0;
 }
@@ -1967,18 +1843,18 @@ static bool dispatch(pgrepl_session *s, entry_kind kind, unsigned events)
 {
     enter(s);
     /* this dispatch sees every request made so far */
-    s->kicked = false;
+    s->host.kicked = false;
     bool paused_read = false;
     unsigned io = take_entry(s, kind, events, &paused_read);
-    if (io != 0 && s->ph != PH_NONE)
-        pgrepl__conn_io(&s->conn, io);
+    if (io != 0 && s->core.ph != PH_NONE)
+        pgrepl__conn_io(&s->core.conn, io);
     /* the batching decision comes before sync_io: a pause stops watching the socket */
     do {
         advance(s);
-        if (s->busy == 1 && !s->close_req)
+        if (s->core.busy == 1 && !s->core.close_req)
             batch_settle(s, paused_read);
-    } while (!s->close_req && sync_io(s) != 0);
-    pgrepl__heartbeat_hold(s->hb, s->paused);
+    } while (!s->core.close_req && sync_io(s) != 0);
+    pgrepl__heartbeat_hold(s->core.hb, s->dlv.paused);
     return leave(s);
 }
 
@@ -1986,11 +1862,11 @@ static void finalize_now(pgrepl_session *s);
 
 int pgrepl_session_io(pgrepl_session *s, int fd, unsigned events)
 {
-    if (s == NULL || s->busy > 0 || fd < 0 || s->closed)
+    if (s == NULL || s->core.busy > 0 || fd < 0 || s->core.closed)
         return PGREPL_EINVAL;
-    if (fd == s->conn_fd)
+    if (fd == s->host.conn_fd)
         dispatch(s, ENTRY_CONN, events);
-    else if (fd == s->hb_fd)
+    else if (fd == s->host.hb_fd)
         dispatch(s, ENTRY_HB, events);
     else
         return PGREPL_EINVAL;
@@ -1999,11 +1875,11 @@ int pgrepl_session_io(pgrepl_session *s, int fd, unsigned events)
 
 int pgrepl_session_timeout(pgrepl_session *s)
 {
-    if (s == NULL || s->busy > 0)
+    if (s == NULL || s->core.busy > 0)
         return PGREPL_EINVAL;
     /* the host's timer is spent: whatever is due next must be asked for again */
-    s->host_due = -1;
-    if (s->closed)
+    s->host.host_due = -1;
+    if (s->core.closed)
         finalize_now(s);
     else
         dispatch(s, ENTRY_TIMEOUT, 0);
@@ -2027,44 +1903,44 @@ int pgrepl_session_timeout(pgrepl_session *s)
 /* Pause: the socket unwatched until the timer fires. */
 static void hold_start(pgrepl_session *s)
 {
-    if (s->hold_at < 0)
-        s->hold_at = now_us(s) + (int64_t)s->batch_pause_us;
+    if (s->host.hold_at < 0)
+        s->host.hold_at = now_us(s) + (int64_t)s->cfg.batch_pause_us;
 }
 
 static void hold_stop(pgrepl_session *s)
 {
-    s->hold_at = -1;
+    s->host.hold_at = -1;
 }
 
 /* Batching applies to a TCP or Unix-domain connection when it is configured and the timer can be had. */
 static void batch_begin(pgrepl_session *s)
 {
-    s->batching = false;
-    s->batch = false;
-    int fd = pgrepl__conn_socket(&s->conn);
+    s->core.batching = false;
+    s->core.batch = false;
+    int fd = pgrepl__conn_socket(&s->core.conn);
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
-    if (s->batch_bytes == 0 || fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+    if (s->cfg.batch_bytes == 0 || fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
         return;
-    s->batch = addr.ss_family == AF_INET || addr.ss_family == AF_INET6 || addr.ss_family == AF_UNIX;
+    s->core.batch = addr.ss_family == AF_INET || addr.ss_family == AF_INET6 || addr.ss_family == AF_UNIX;
 }
 
 /* After a loop callback: enter or leave a burst; in one, pause after every read. */
 static void batch_settle(pgrepl_session *s, bool paused_read)
 {
-    if (!s->batch)
+    if (!s->core.batch)
         return;
-    if (s->ph != PH_STREAMING || s->paused) {
-        s->batching = false;
+    if (s->core.ph != PH_STREAMING || s->dlv.paused) {
+        s->core.batching = false;
         hold_stop(s);
         return;
     }
-    if (!s->batching && s->got >= s->batch_bytes)
-        s->batching = true;
-    else if (s->batching && paused_read && s->got < s->batch_bytes)
-        s->batching = false;
+    if (!s->core.batching && s->core.got >= s->cfg.batch_bytes)
+        s->core.batching = true;
+    else if (s->core.batching && paused_read && s->core.got < s->cfg.batch_bytes)
+        s->core.batching = false;
     /* a read that filled the buffer may have left more: no pause then */
-    if (s->batching && s->got > 0 && !pgrepl__conn_read_filled(&s->conn))
+    if (s->core.batching && s->core.got > 0 && !pgrepl__conn_read_filled(&s->core.conn))
         hold_start(s);
 }
 
@@ -2073,73 +1949,73 @@ static void batch_settle(pgrepl_session *s, bool paused_read)
 /* Close the connections and stop asking the host for anything; finalize_now follows from the timer. */
 static void do_close(pgrepl_session *s)
 {
-    s->state = PGREPL_STREAM_CLOSING;
+    s->door.state = PGREPL_STREAM_CLOSING;
     unwatch_conn(s);
     unwatch_hb(s);
     drop_result(s);
-    pgrepl__conn_finish(&s->conn);
-    pgrepl__heartbeat_free(s->hb);
-    s->hb = NULL;
+    pgrepl__conn_finish(&s->core.conn);
+    pgrepl__heartbeat_free(s->core.hb);
+    s->core.hb = NULL;
     hold_stop(s);
-    s->timer_at = -1;
-    s->wait_at = -1;
-    s->closed = true;
+    s->host.timer_at = -1;
+    s->host.wait_at = -1;
+    s->core.closed = true;
     /* slot command callbacks and close_cb run from the host's timer, never inside pgrepl_session_close */
-    s->kicked = true;
+    s->host.kicked = true;
 }
 
 static void free_stream(pgrepl_session *s)
 {
-    pgrepl_decoder_free(s->dec);
-    pgrepl__ledger_free(&s->ledger);
-    for (int i = 0; i < s->npubs; i++)
-        pgrepl__free(s->pubs[i]);
-    pgrepl__free(s->pubs);
-    pgrepl__free(s->conninfo);
-    pgrepl__free(s->slot);
+    pgrepl_decoder_free(s->dlv.dec);
+    pgrepl__ledger_free(&s->dlv.ledger);
+    for (int i = 0; i < s->cfg.npubs; i++)
+        pgrepl__free(s->cfg.pubs[i]);
+    pgrepl__free(s->cfg.pubs);
+    pgrepl__free(s->cfg.conninfo);
+    pgrepl__free(s->cfg.slot);
     pgrepl__free(s);
 }
 
 /* Free without callbacks: close first when that has not happened, then tell the host nothing is due. */
 static void free_now(pgrepl_session *s)
 {
-    s->close_req = true;
-    if (!s->closed)
+    s->core.close_req = true;
+    if (!s->core.closed)
         do_close(s);
-    if (s->host_due >= 0)
-        (void)s->host.timer(s->host.arg, -1);
-    while (s->queue != NULL) {
-        slot_cmd *c = s->queue;
-        s->queue = c->next;
+    if (s->host.host_due >= 0)
+        (void)s->host.cb.timer(s->host.cb.arg, -1);
+    while (s->slots.queue != NULL) {
+        slot_cmd *c = s->slots.queue;
+        s->slots.queue = c->next;
         free_cmd(c);
     }
-    if (s->cur != NULL)
-        free_cmd(s->cur);
+    if (s->slots.cur != NULL)
+        free_cmd(s->slots.cur);
     free_stream(s);
 }
 
 /* After do_close: the host's timer is canceled, then the slot commands' and the close callbacks run. */
 static void finalize_now(pgrepl_session *s)
 {
-    if (s->finalizing)
+    if (s->core.finalizing)
         return;
-    s->finalizing = true;
-    s->kicked = false;
-    if (s->host_due >= 0)
-        (void)s->host.timer(s->host.arg, -1);
-    s->host_due = -1;
-    s->busy++;
+    s->core.finalizing = true;
+    s->host.kicked = false;
+    if (s->host.host_due >= 0)
+        (void)s->host.cb.timer(s->host.cb.arg, -1);
+    s->host.host_due = -1;
+    s->core.busy++;
     set_errmsg(s, NULL, "canceled: the stream was closed");
     cancel_current(s, PGREPL_ECANCELED);
-    while (s->queue != NULL) {
-        slot_cmd *c = s->queue;
-        s->queue = c->next;
+    while (s->slots.queue != NULL) {
+        slot_cmd *c = s->slots.queue;
+        s->slots.queue = c->next;
         complete_failed(s, c, PGREPL_ECANCELED);
     }
-    if (s->close_cb != NULL)
-        s->close_cb(s);
-    s->busy--;
-    if (s->free_req)
+    if (s->core.close_cb != NULL)
+        s->core.close_cb(s);
+    s->core.busy--;
+    if (s->core.free_req)
         free_stream(s);
 }
 
@@ -2150,7 +2026,7 @@ static void heartbeat_error(void *arg, int code, const char *message, const pgre
 {
     pgrepl_session *s = arg;
     set_errmsg(s, server, "%s", message);
-    pgrepl_error err = {.code = code, .message = s->errmsg, .server = server, .stream_continues = true};
+    pgrepl_error err = {.code = code, .message = s->door.errmsg, .server = server, .stream_continues = true};
     notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
 }
 
@@ -2164,9 +2040,9 @@ static void heartbeat_seen(void *arg)
 {
     pgrepl_session *s = arg;
     pgrepl_lsn write, flush;
-    pgrepl__ledger_positions(&s->ledger, &write, &flush);
-    if (s->ph == PH_STREAMING && flush > s->ledger.reported) {
-        s->fb.reply_pending = true;
+    pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
+    if (s->core.ph == PH_STREAMING && flush > s->dlv.ledger.reported) {
+        s->dlv.fb.reply_pending = true;
         kick(s);
     }
 }
@@ -2178,56 +2054,56 @@ pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
     pgrepl_session *s = pgrepl__calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
-    s->dec = pgrepl_decoder_new(&wrappers, sizeof wrappers, s);
+    s->dlv.dec = pgrepl_decoder_new(&wrappers, sizeof wrappers, s);
     const pgrepl_heartbeat_hooks hooks = {
         .arg = s, .on_error = heartbeat_error, .on_seen = heartbeat_seen, .now = heartbeat_now};
-    s->hb = s->dec != NULL ? pgrepl__heartbeat_new(&hooks) : NULL;
-    if (s->hb == NULL) {
-        pgrepl_decoder_free(s->dec);
+    s->core.hb = s->dlv.dec != NULL ? pgrepl__heartbeat_new(&hooks) : NULL;
+    if (s->core.hb == NULL) {
+        pgrepl_decoder_free(s->dlv.dec);
         pgrepl__free(s);
         return NULL;
     }
-    s->idle_advance = true;
-    s->host = *host;
-    s->interval_ms = DEFAULT_STATUS_INTERVAL_MS;
-    s->queue_tail = &s->queue;
-    s->conn_fd = -1;
-    s->hb_fd = -1;
-    s->timer_at = -1;
-    s->wait_at = -1;
-    s->hold_at = -1;
-    s->host_due = -1;
-    s->retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
-    s->retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
-    s->stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
-    s->batch_bytes = PGREPL_READ_BATCH_BYTES;
-    s->batch_pause_us = PGREPL_READ_BATCH_PAUSE_US;
+    s->cfg.idle_advance = true;
+    s->host.cb = *host;
+    s->cfg.interval_ms = DEFAULT_STATUS_INTERVAL_MS;
+    s->slots.queue_tail = &s->slots.queue;
+    s->host.conn_fd = -1;
+    s->host.hb_fd = -1;
+    s->host.timer_at = -1;
+    s->host.wait_at = -1;
+    s->host.hold_at = -1;
+    s->host.host_due = -1;
+    s->cfg.retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
+    s->cfg.retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
+    s->cfg.stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
+    s->cfg.batch_bytes = PGREPL_READ_BATCH_BYTES;
+    s->cfg.batch_pause_us = PGREPL_READ_BATCH_PAUSE_US;
     /* jitter only has to differ between processes and streams; never 0 for xorshift */
-    s->rng = ((uint64_t)mono_us() ^ (uint64_t)(uintptr_t)s) | 1;
-    pgrepl__ledger_init(&s->ledger, 0);
-    pgrepl__conn_init(&s->conn);
+    s->retry.rng = ((uint64_t)mono_us() ^ (uint64_t)(uintptr_t)s) | 1;
+    pgrepl__ledger_init(&s->dlv.ledger, 0);
+    pgrepl__conn_init(&s->core.conn);
     return s;
 }
 
 static bool configurable(const pgrepl_session *s)
 {
-    return s->state == PGREPL_STREAM_STOPPED && !s->connect_req && !s->close_req;
+    return s->door.state == PGREPL_STREAM_STOPPED && !s->core.connect_req && !s->core.close_req;
 }
 
 int pgrepl_session_start(pgrepl_session *s)
 {
-    if (s == NULL || s->slot == NULL || s->npubs == 0)
+    if (s == NULL || s->cfg.slot == NULL || s->cfg.npubs == 0)
         return PGREPL_EINVAL;
-    if (s->close_req || s->want_start)
+    if (s->core.close_req || s->core.want_start)
         return PGREPL_ESTATE;
-    if (s->state == PGREPL_STREAM_STOPPED && !s->connect_req)
-        s->connect_req = true;
-    else if (s->state != PGREPL_STREAM_READY)
+    if (s->door.state == PGREPL_STREAM_STOPPED && !s->core.connect_req)
+        s->core.connect_req = true;
+    else if (s->door.state != PGREPL_STREAM_READY)
         return PGREPL_ESTATE;
-    if (s->state == PGREPL_STREAM_STOPPED)
-        s->attempts = 0;
-    s->want_start = true;
-    s->run_req = true;
+    if (s->door.state == PGREPL_STREAM_STOPPED)
+        s->retry.attempts = 0;
+    s->core.want_start = true;
+    s->retry.run_req = true;
     kick(s);
     return 0;
 }
@@ -2238,8 +2114,8 @@ int pgrepl_session_connect(pgrepl_session *s)
         return PGREPL_EINVAL;
     if (!configurable(s))
         return PGREPL_ESTATE;
-    s->connect_req = true;
-    s->want_start = false;
+    s->core.connect_req = true;
+    s->core.want_start = false;
     kick(s);
     return 0;
 }
@@ -2248,14 +2124,14 @@ int pgrepl_session_stop(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
-    if (s->close_req)
+    if (s->core.close_req)
         return 0;
-    s->connect_req = false;
-    s->want_start = false;
-    s->run_req = false;
-    if ((s->ph == PH_NONE && s->state != PGREPL_STREAM_RECONNECTING) || s->ph == PH_STOPPING)
+    s->core.connect_req = false;
+    s->core.want_start = false;
+    s->retry.run_req = false;
+    if ((s->core.ph == PH_NONE && s->door.state != PGREPL_STREAM_RECONNECTING) || s->core.ph == PH_STOPPING)
         return 0;
-    s->stop_req = true;
+    s->core.stop_req = true;
     kick(s);
     return 0;
 }
@@ -2264,11 +2140,11 @@ int pgrepl_session_close(pgrepl_session *s, void (*close_cb)(pgrepl_session *s))
 {
     if (s == NULL)
         return PGREPL_EINVAL;
-    if (s->close_req)
+    if (s->core.close_req)
         return 0;
-    s->close_req = true;
-    s->close_cb = close_cb;
-    if (s->busy == 0) {
+    s->core.close_req = true;
+    s->core.close_cb = close_cb;
+    if (s->core.busy == 0) {
         do_close(s);
         sync_timer(s);
     }
@@ -2279,8 +2155,8 @@ void pgrepl_session_free(pgrepl_session *s)
 {
     if (s == NULL)
         return;
-    if (s->busy > 0)
-        s->free_req = true;
+    if (s->core.busy > 0)
+        s->core.free_req = true;
     else
         free_now(s);
 }
@@ -2289,9 +2165,9 @@ int pgrepl_session_pause(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
-    if (s->close_req)
+    if (s->core.close_req)
         return PGREPL_ESTATE;
-    s->paused = true;
+    s->dlv.paused = true;
     kick(s);
     return 0;
 }
@@ -2300,9 +2176,9 @@ int pgrepl_session_resume(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
-    if (s->close_req)
+    if (s->core.close_req)
         return PGREPL_ESTATE;
-    s->paused = false;
+    s->dlv.paused = false;
     kick(s);
     return 0;
 }
@@ -2311,9 +2187,9 @@ int pgrepl_session_ack(pgrepl_session *s, pgrepl_lsn lsn)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
-    pgrepl__ledger_ack(&s->ledger, lsn);
+    pgrepl__ledger_ack(&s->dlv.ledger, lsn);
     /* the server may be waiting for exactly this: let the feedback decision run */
-    if (s->ph == PH_STREAMING)
+    if (s->core.ph == PH_STREAMING)
         kick(s);
     return 0;
 }
@@ -2324,7 +2200,7 @@ int pgrepl_session_set_heartbeat_interval(pgrepl_session *s, uint64_t ms)
 {
     int rc = s == NULL || ms > MAX_MS ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
     if (rc == 0)
-        pgrepl__heartbeat_set_interval(s->hb, ms);
+        pgrepl__heartbeat_set_interval(s->core.hb, ms);
     return rc;
 }
 
@@ -2332,27 +2208,27 @@ int pgrepl_session_set_heartbeat_deadline(pgrepl_session *s, uint64_t ms)
 {
     int rc = s == NULL || ms > MAX_MS ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
     if (rc == 0)
-        pgrepl__heartbeat_set_deadline(s->hb, ms);
+        pgrepl__heartbeat_set_deadline(s->core.hb, ms);
     return rc;
 }
 
 int pgrepl_session_set_heartbeat_prefix(pgrepl_session *s, const char *prefix)
 {
     int rc = s == NULL || prefix == NULL || *prefix == '\0' ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
-    return rc == 0 ? pgrepl__heartbeat_set_prefix(s->hb, prefix) : rc;
+    return rc == 0 ? pgrepl__heartbeat_set_prefix(s->core.hb, prefix) : rc;
 }
 
 int pgrepl_session_set_deliver_heartbeats(pgrepl_session *s, bool on)
 {
     int rc = s == NULL ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
     if (rc == 0)
-        pgrepl__heartbeat_set_deliver(s->hb, on);
+        pgrepl__heartbeat_set_deliver(s->core.hb, on);
     return rc;
 }
 
 int64_t pgrepl_session_heartbeat_lag_us(const pgrepl_session *s)
 {
-    return s != NULL ? pgrepl__heartbeat_lag_us(s->hb) : -1;
+    return s != NULL ? pgrepl__heartbeat_lag_us(s->core.hb) : -1;
 }
 
 /* ---- public API: configuration ------------------------------------------------------- */
@@ -2377,15 +2253,15 @@ int pgrepl_session_set_conninfo(pgrepl_session *s, const char *conninfo)
     PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
     if (opts == NULL) {
         set_errmsg(s, NULL, "invalid conninfo: %s", err != NULL ? err : "out of memory");
-        size_t n = strlen(s->errmsg);
-        while (n > 0 && s->errmsg[n - 1] == '\n')
-            s->errmsg[--n] = '\0';
+        size_t n = strlen(s->door.errmsg);
+        while (n > 0 && s->door.errmsg[n - 1] == '\n')
+            s->door.errmsg[--n] = '\0';
         int rc = err != NULL ? PGREPL_EINVAL : PGREPL_ENOMEM;
         PQfreemem(err);
         return rc;
     }
     PQconninfoFree(opts);
-    return replace_string(&s->conninfo, conninfo);
+    return replace_string(&s->cfg.conninfo, conninfo);
 }
 
 static bool bad_slot_name(const char *name)
@@ -2399,12 +2275,12 @@ int pgrepl_session_set_slot(pgrepl_session *s, const char *slot)
         return PGREPL_EINVAL;
     if (!configurable(s))
         return PGREPL_ESTATE;
-    if (s->slot != NULL && strcmp(s->slot, slot) != 0) {
+    if (s->cfg.slot != NULL && strcmp(s->cfg.slot, slot) != 0) {
         /* another slot: nothing is known of it yet */
-        s->held = 0;
-        s->starts = 0;
+        s->setup.held = 0;
+        s->setup.starts = 0;
     }
-    return replace_string(&s->slot, slot);
+    return replace_string(&s->cfg.slot, slot);
 }
 
 int pgrepl_session_add_publication(pgrepl_session *s, const char *name)
@@ -2413,14 +2289,14 @@ int pgrepl_session_add_publication(pgrepl_session *s, const char *name)
         return PGREPL_EINVAL;
     if (!configurable(s))
         return PGREPL_ESTATE;
-    char **pubs = pgrepl__realloc(s->pubs, (size_t)(s->npubs + 1) * sizeof *pubs);
+    char **pubs = pgrepl__realloc(s->cfg.pubs, (size_t)(s->cfg.npubs + 1) * sizeof *pubs);
     if (pubs == NULL)
         return PGREPL_ENOMEM;
-    s->pubs = pubs;
-    pubs[s->npubs] = pgrepl__strndup(name, strlen(name));
-    if (pubs[s->npubs] == NULL)
+    s->cfg.pubs = pubs;
+    pubs[s->cfg.npubs] = pgrepl__strndup(name, strlen(name));
+    if (pubs[s->cfg.npubs] == NULL)
         return PGREPL_ENOMEM;
-    s->npubs++;
+    s->cfg.npubs++;
     return 0;
 }
 
@@ -2438,7 +2314,7 @@ int pgrepl_session_set_proto_version(pgrepl_session *s, int version)
     if (rc == 0 && (version < 0 || version > 4))
         rc = PGREPL_EINVAL;
     if (rc == 0)
-        s->proto_req = version;
+        s->cfg.proto_req = version;
     return rc;
 }
 
@@ -2446,7 +2322,7 @@ int pgrepl_session_set_binary(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
-        s->binary = on;
+        s->cfg.binary = on;
     return rc;
 }
 
@@ -2454,7 +2330,7 @@ int pgrepl_session_set_messages(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
-        s->messages = on;
+        s->cfg.messages = on;
     return rc;
 }
 
@@ -2464,7 +2340,7 @@ int pgrepl_session_set_streaming(pgrepl_session *s, pgrepl_streaming_mode mode)
     if (rc == 0 && (mode < PGREPL_STREAMING_OFF || mode > PGREPL_STREAMING_PARALLEL))
         rc = PGREPL_EINVAL;
     if (rc == 0)
-        s->streaming = mode;
+        s->cfg.streaming = mode;
     return rc;
 }
 
@@ -2472,7 +2348,7 @@ int pgrepl_session_set_two_phase(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
-        s->two_phase = on;
+        s->cfg.two_phase = on;
     return rc;
 }
 
@@ -2482,21 +2358,21 @@ int pgrepl_session_set_origin(pgrepl_session *s, pgrepl_origin_filter origin)
     if (rc == 0 && (origin < PGREPL_ORIGIN_DEFAULT || origin > PGREPL_ORIGIN_NONE))
         rc = PGREPL_EINVAL;
     if (rc == 0)
-        s->origin = origin;
+        s->cfg.origin = origin;
     return rc;
 }
 
 /* Positions may also be set while a reconnection is pending: for the next connection. */
 static int check_position(const pgrepl_session *s)
 {
-    return s != NULL && s->state == PGREPL_STREAM_RECONNECTING && !s->close_req ? 0 : check_config(s);
+    return s != NULL && s->door.state == PGREPL_STREAM_RECONNECTING && !s->core.close_req ? 0 : check_config(s);
 }
 
 int pgrepl_session_set_start_lsn(pgrepl_session *s, pgrepl_lsn lsn)
 {
     int rc = check_position(s);
     if (rc == 0)
-        s->start_lsn = lsn;
+        s->cfg.start_lsn = lsn;
     return rc;
 }
 
@@ -2504,7 +2380,7 @@ int pgrepl_session_set_durable_lsn(pgrepl_session *s, pgrepl_lsn lsn)
 {
     int rc = check_position(s);
     if (rc == 0)
-        s->durable_lsn = lsn;
+        s->cfg.durable_lsn = lsn;
     return rc;
 }
 
@@ -2514,7 +2390,7 @@ int pgrepl_session_set_stop_timeout(pgrepl_session *s, uint64_t ms)
     if (rc == 0 && (ms == 0 || ms > MAX_MS))
         rc = PGREPL_EINVAL;
     if (rc == 0)
-        s->stop_timeout_ms = ms;
+        s->cfg.stop_timeout_ms = ms;
     return rc;
 }
 
@@ -2522,7 +2398,7 @@ int pgrepl_session_set_allow_gaps(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
-        s->allow_gaps = on;
+        s->cfg.allow_gaps = on;
     return rc;
 }
 
@@ -2532,7 +2408,7 @@ int pgrepl_session_set_status_interval(pgrepl_session *s, uint64_t ms)
     if (rc == 0 && (ms == 0 || ms > MAX_MS))
         rc = PGREPL_EINVAL;
     if (rc == 0)
-        s->interval_ms = ms;
+        s->cfg.interval_ms = ms;
     return rc;
 }
 
@@ -2542,7 +2418,7 @@ int pgrepl_session_set_receive_timeout(pgrepl_session *s, uint64_t ms)
     if (rc == 0 && ms > MAX_MS)
         rc = PGREPL_EINVAL;
     if (rc == 0)
-        s->recv_timeout_ms = ms;
+        s->cfg.recv_timeout_ms = ms;
     return rc;
 }
 
@@ -2553,8 +2429,8 @@ int pgrepl_session_set_read_batch(pgrepl_session *s, size_t min_bytes, uint64_t 
         (min_bytes > PGREPL_READ_BATCH_MAX_BYTES || pause_us == 0 || pause_us > PGREPL_READ_BATCH_MAX_PAUSE_US))
         rc = PGREPL_EINVAL;
     if (rc == 0) {
-        s->batch_bytes = min_bytes;
-        s->batch_pause_us = pause_us;
+        s->cfg.batch_bytes = min_bytes;
+        s->cfg.batch_pause_us = pause_us;
     }
     return rc;
 }
@@ -2566,8 +2442,8 @@ int pgrepl_session_set_reconnect(pgrepl_session *s, uint64_t min_ms, uint64_t ma
     if (rc == 0 && !off && (min_ms == 0 || max_ms < min_ms || max_ms > MAX_MS))
         rc = PGREPL_EINVAL;
     if (rc == 0) {
-        s->retry_min_ms = min_ms;
-        s->retry_max_ms = max_ms;
+        s->cfg.retry_min_ms = min_ms;
+        s->cfg.retry_max_ms = max_ms;
     }
     return rc;
 }
@@ -2578,7 +2454,7 @@ int pgrepl_session_set_connect_timeout(pgrepl_session *s, uint64_t ms)
     if (rc == 0 && ms > MAX_MS)
         rc = PGREPL_EINVAL;
     if (rc == 0)
-        s->connect_timeout_ms = ms;
+        s->cfg.connect_timeout_ms = ms;
     return rc;
 }
 
@@ -2586,7 +2462,7 @@ int pgrepl_session_set_auto_ack(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
-        s->auto_ack = on;
+        s->cfg.auto_ack = on;
     return rc;
 }
 
@@ -2594,7 +2470,7 @@ int pgrepl_session_set_idle_advance(pgrepl_session *s, bool on)
 {
     int rc = check_config(s);
     if (rc == 0)
-        s->idle_advance = on;
+        s->cfg.idle_advance = on;
     return rc;
 }
 
@@ -2604,103 +2480,103 @@ int pgrepl_session_set_callbacks(pgrepl_session *s, const pgrepl_decoder_callbac
     int rc = check_config(s);
     if (rc != 0)
         return rc;
-    if ((dcb != NULL && dcb_size > sizeof s->dcb) || (scb != NULL && scb_size > sizeof s->scb))
+    if ((dcb != NULL && dcb_size > sizeof s->cfg.dcb) || (scb != NULL && scb_size > sizeof s->cfg.scb))
         return PGREPL_EINVAL;
-    memset(&s->dcb, 0, sizeof s->dcb);
-    memset(&s->scb, 0, sizeof s->scb);
+    memset(&s->cfg.dcb, 0, sizeof s->cfg.dcb);
+    memset(&s->cfg.scb, 0, sizeof s->cfg.scb);
     if (dcb != NULL)
-        memcpy(&s->dcb, dcb, dcb_size);
+        memcpy(&s->cfg.dcb, dcb, dcb_size);
     if (scb != NULL)
-        memcpy(&s->scb, scb, scb_size);
+        memcpy(&s->cfg.scb, scb, scb_size);
     return 0;
 }
 
 void pgrepl_session_set_data(pgrepl_session *s, void *data)
 {
     if (s != NULL)
-        s->data = data;
+        s->cfg.data = data;
 }
 
 void *pgrepl_session_get_data(const pgrepl_session *s)
 {
-    return s != NULL ? s->data : NULL;
+    return s != NULL ? s->cfg.data : NULL;
 }
 
 /* ---- public API: positions and what the server said ---------------------------------- */
 
 pgrepl_lsn pgrepl_session_received_lsn(const pgrepl_session *s)
 {
-    return s != NULL ? s->ledger.received : 0;
+    return s != NULL ? s->dlv.ledger.received : 0;
 }
 
 pgrepl_lsn pgrepl_session_acked_lsn(const pgrepl_session *s)
 {
-    return s != NULL ? s->ledger.acked : 0;
+    return s != NULL ? s->dlv.ledger.acked : 0;
 }
 
 pgrepl_lsn pgrepl_session_reported_lsn(const pgrepl_session *s)
 {
-    return s != NULL ? s->ledger.reported : 0;
+    return s != NULL ? s->dlv.ledger.reported : 0;
 }
 
 uint64_t pgrepl_session_reconnects(const pgrepl_session *s)
 {
-    return s != NULL ? s->reconnects : 0;
+    return s != NULL ? s->retry.reconnects : 0;
 }
 
 pgrepl_stream_state pgrepl_session_get_state(const pgrepl_session *s)
 {
-    return s != NULL ? s->state : PGREPL_STREAM_STOPPED;
+    return s != NULL ? s->door.state : PGREPL_STREAM_STOPPED;
 }
 
 int pgrepl_session_server_version(const pgrepl_session *s)
 {
-    return s != NULL ? s->server_version : 0;
+    return s != NULL ? s->setup.server_version : 0;
 }
 
 const char *pgrepl_session_server_encoding(const pgrepl_session *s)
 {
-    return s != NULL ? s->server_encoding : "";
+    return s != NULL ? s->setup.server_encoding : "";
 }
 
 const char *pgrepl_session_system_id(const pgrepl_session *s)
 {
-    return s != NULL ? s->system_id : "";
+    return s != NULL ? s->setup.system_id : "";
 }
 
 uint32_t pgrepl_session_timeline(const pgrepl_session *s)
 {
-    return s != NULL ? s->timeline : 0;
+    return s != NULL ? s->setup.timeline : 0;
 }
 
 pgrepl_lsn pgrepl_session_server_xlogpos(const pgrepl_session *s)
 {
-    return s != NULL ? s->xlogpos : 0;
+    return s != NULL ? s->setup.xlogpos : 0;
 }
 
 uint64_t pgrepl_session_wal_sender_timeout_ms(const pgrepl_session *s)
 {
-    return s != NULL ? s->sender_timeout_ms : 0;
+    return s != NULL ? s->setup.sender_timeout_ms : 0;
 }
 
 int pgrepl_session_proto_version(const pgrepl_session *s)
 {
-    return s != NULL ? s->proto : 0;
+    return s != NULL ? s->setup.proto : 0;
 }
 
 const char *pgrepl_session_errmsg(const pgrepl_session *s)
 {
-    return s != NULL ? s->errmsg : "";
+    return s != NULL ? s->door.errmsg : "";
 }
 
 const char *pgrepl_session_sqlstate(const pgrepl_session *s)
 {
-    return s != NULL ? s->sqlstate : "";
+    return s != NULL ? s->door.sqlstate : "";
 }
 
 const pgrepl_session_host *pgrepl_session_host_of(const pgrepl_session *s)
 {
-    return s != NULL ? &s->host : NULL;
+    return s != NULL ? &s->host.cb : NULL;
 }
 
 /* ---- public API: slot commands --------------------------------------------------------- */
@@ -2709,9 +2585,9 @@ static int queue_cmd(pgrepl_session *s, slot_cmd *proto, const char *name)
 {
     if (s == NULL || bad_slot_name(name))
         return PGREPL_EINVAL;
-    bool open = s->state == PGREPL_STREAM_STOPPED || s->state == PGREPL_STREAM_CONNECTING ||
-                s->state == PGREPL_STREAM_READY || s->state == PGREPL_STREAM_RECONNECTING;
-    if (s->close_req || !open)
+    bool open = s->door.state == PGREPL_STREAM_STOPPED || s->door.state == PGREPL_STREAM_CONNECTING ||
+                s->door.state == PGREPL_STREAM_READY || s->door.state == PGREPL_STREAM_RECONNECTING;
+    if (s->core.close_req || !open)
         return PGREPL_ESTATE;
     slot_cmd *c = pgrepl__malloc(sizeof *c);
     if (c == NULL)
@@ -2723,8 +2599,8 @@ static int queue_cmd(pgrepl_session *s, slot_cmd *proto, const char *name)
         pgrepl__free(c);
         return PGREPL_ENOMEM;
     }
-    *s->queue_tail = c;
-    s->queue_tail = &c->next;
+    *s->slots.queue_tail = c;
+    s->slots.queue_tail = &c->next;
     kick(s);
     return 0;
 }
@@ -2756,9 +2632,9 @@ int pgrepl_session_snapshot_done(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
-    if (s->close_req || s->ph != PH_HELD || s->release_req)
+    if (s->core.close_req || s->core.ph != PH_HELD || s->core.release_req)
         return PGREPL_ESTATE;
-    s->release_req = true;
+    s->core.release_req = true;
     kick(s);
     return 0;
 }

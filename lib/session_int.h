@@ -1,0 +1,182 @@
+/*
+ * The session's state, one sub-struct per part, each written by one file:
+ *
+ *   cfg    config.c   what the application set (other parts only read it)
+ *   host   host.c     what the host watches and when it calls back; the clock of a wakeup
+ *   door   notify.c   the door to the application's stream callbacks: the state it was told, the last error
+ *   core   session.c  the phase, the requests, close and free, the connection, the heartbeat, read batching
+ *   setup  setup.c    what the server told, the connect deadline, what this consumer holds on the slot
+ *   slots  slotcmd.c  the queue of slot commands and the one in flight
+ *   dlv    delivery.c the decoder, the ledger, the status updates, pausing
+ *   retry  retry.c    failures in a row, the delay before reconnecting
+ *
+ * The object files form layers: session.c calls every part; no part calls
+ * session.c (what a part needs of the core is an inline function below,
+ * or a function pointer the core gives it); host.c and notify.c call no
+ * part.
+ */
+#ifndef PGREPL_LIB_SESSION_INT_H
+#define PGREPL_LIB_SESSION_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "pgrepl/session.h"
+#include "conn.h"
+#include "feedback.h"
+#include "heartbeat.h"
+#include "ledger.h"
+
+typedef enum pgrepl_phase {
+    PH_NONE,       /* no connection */
+    PH_CONNECT,    /* PQconnectPoll */
+    PH_IDENTIFY,   /* IDENTIFY_SYSTEM in flight */
+    PH_SHOW,       /* SHOW wal_sender_timeout in flight */
+    PH_SETTINGS,   /* SET ... in flight */
+    PH_IDLE,       /* connected, nothing in flight: next slot command, START_REPLICATION or READY */
+    PH_SLOT_BEGIN, /* BEGIN of a SNAPSHOT 'use' slot creation in flight */
+    PH_SLOT,       /* a slot command in flight */
+    PH_HELD,       /* snapshot exported or in use: nothing is sent until pgrepl_session_snapshot_done */
+    PH_SLOT_END,   /* COMMIT / ROLLBACK of the SNAPSHOT 'use' transaction in flight */
+    PH_CHECK,      /* the check before START_REPLICATION in flight (publications, slot validity) */
+    PH_START,      /* START_REPLICATION in flight */
+    PH_STREAMING,  /* CopyBoth */
+    PH_STOPPING    /* CopyDone sent: draining */
+} pgrepl_phase;
+
+/* config.c */
+typedef struct session_config {
+    char *conninfo;
+    char *slot;
+    char **pubs;
+    int npubs;
+    int proto_req;
+    bool binary;
+    bool messages;
+    bool two_phase;
+    bool auto_ack;
+    pgrepl_streaming_mode streaming;
+    pgrepl_origin_filter origin;
+    pgrepl_lsn start_lsn;   /* where to ask the server to start; never confirmed by itself */
+    pgrepl_lsn durable_lsn; /* what the application holds durably from before this stream */
+    bool allow_gaps;
+    bool idle_advance;      /* the idle rule: flush follows keepalive walEnd (ledger.h) */
+    uint64_t stop_timeout_ms;
+    uint64_t interval_ms;
+    uint64_t recv_timeout_ms;
+    uint64_t connect_timeout_ms; /* 0: the conninfo's connect_timeout, else the default */
+    uint64_t retry_min_ms;       /* bounds of the delay before reconnecting; 0: do not reconnect */
+    uint64_t retry_max_ms;
+    size_t batch_bytes;          /* read batching (pgrepl_session_set_read_batch); 0: off */
+    uint64_t batch_pause_us;
+    pgrepl_decoder_callbacks dcb;
+    pgrepl_session_callbacks scb;
+    void *data;
+} session_config;
+
+/* host.c: what the host was asked for (deadlines: microseconds on the session's clock, -1 none) */
+typedef struct session_host {
+    pgrepl_session_host cb;
+    bool kicked;       /* run soon: a request came from outside a dispatch */
+    int64_t timer_at;  /* the next status update or watchdog check */
+    int64_t wait_at;   /* the connect deadline, the delay before reconnecting, or the stop timeout */
+    bool wait_due;     /* it expired */
+    int64_t hold_at;   /* read batching: the end of the pause */
+    int64_t host_due;  /* the deadline the host's timer holds */
+    int conn_fd;       /* the replication socket the host watches, -1 none */
+    unsigned conn_events;
+    int hb_fd;         /* the heartbeat's socket the host watches, -1 none */
+    unsigned hb_events;
+    int64_t wake_us;   /* when the current loop callback began (valid while in_run > 0) */
+    int in_run;        /* run_io calls in progress */
+} session_host;
+
+/* notify.c */
+typedef struct session_door {
+    pgrepl_stream_state state;
+    char errmsg[512];
+    char sqlstate[6];
+} session_door;
+
+/* session.c */
+typedef struct session_core {
+    pgrepl_phase ph;
+    bool connect_req;  /* start()/connect() from STOPPED */
+    bool want_start;   /* START_REPLICATION once the queue is done */
+    bool stop_req;
+    bool release_req;  /* pgrepl_session_snapshot_done() */
+    bool close_req;
+    bool closed;       /* do_close ran: nothing is watched, the connections are gone */
+    bool free_req;     /* pgrepl_session_free() from inside a callback */
+    bool finalizing;
+    void (*close_cb)(pgrepl_session *s);
+    int busy;          /* inside a loop callback or an application callback: close is deferred */
+    pgrepl_conn conn;
+    PGresult *res;     /* the result kept for the command in flight */
+    pgrepl_heartbeat *hb; /* NULL once closing */
+    bool batch;        /* read batching applies to this connection */
+    bool batching;     /* the stream is busy: it pauses between reads */
+    size_t got;        /* CopyData bytes taken in the current loop callback */
+} session_core;
+
+/* setup.c */
+typedef struct session_setup {
+    int server_version;
+    char system_id[32];
+    char server_encoding[64];
+    uint32_t timeline;
+    pgrepl_lsn xlogpos;
+    uint64_t sender_timeout_ms;
+    int proto;
+    uint64_t deadline_ms;  /* the connect deadline armed last */
+    /* gaps: what this consumer is known to hold on the slot */
+    pgrepl_lsn held;       /* the latest of what it held at each start and the slot's position then */
+    unsigned starts;       /* START_REPLICATION sent on this slot */
+} session_setup;
+
+/* slotcmd.c */
+typedef struct session_slots {
+    struct slot_cmd *queue;
+    struct slot_cmd **queue_tail;
+    struct slot_cmd *cur; /* in flight */
+    bool use_txn;         /* cur runs inside the SNAPSHOT 'use' transaction */
+} session_slots;
+
+/* delivery.c */
+typedef struct session_delivery {
+    pgrepl_decoder *dec;
+    pgrepl_ledger ledger;
+    pgrepl_feedback fb;
+    bool paused;
+    int cb_err;           /* why a decoder callback of ours failed */
+    char cb_why[192];     /* with PGREPL_EPROTOCOL: what the server sent that contradicts itself */
+    pgrepl_lsn begin_lsn; /* final_lsn of the open Begin, 0 when none */
+    pgrepl_lsn unit_end;  /* end of the last unit on this connection: ends only grow */
+} session_delivery;
+
+/* retry.c */
+typedef struct session_retry {
+    bool run_req;          /* start_replication() until a stop, close or fatal error: failures reconnect */
+    unsigned attempts;     /* failures in a row */
+    uint64_t reconnects;   /* reconnections started, in all */
+    uint64_t retry_in_ms;  /* the delay before the one scheduled */
+    uint64_t rng;          /* jitter */
+    int64_t streaming_since;  /* when this connection began streaming; 0 if it has not */
+    pgrepl_lsn started_flush; /* the flush reported when this connection began streaming: beyond it is progress */
+} session_retry;
+
+struct pgrepl_session {
+    session_config cfg;
+    session_host host;
+    session_door door;
+    session_core core;
+    session_setup setup;
+    session_slots slots;
+    session_delivery dlv;
+    session_retry retry;
+};
+
+#endif
