@@ -72,128 +72,7 @@ static void fail(pgrepl_session *s, int code, bool fatal, const pgrepl_server_me
 #endif
     ;
 
-const char *pgrepl_stream_state_name(pgrepl_stream_state state)
-{
-    switch (state) {
-    case PGREPL_STREAM_STOPPED:
-        return "stopped";
-    case PGREPL_STREAM_CONNECTING:
-        return "connecting";
-    case PGREPL_STREAM_READY:
-        return "ready";
-    case PGREPL_STREAM_STREAMING:
-        return "streaming";
-    case PGREPL_STREAM_STOPPING:
-        return "stopping";
-    case PGREPL_STREAM_CLOSING:
-        return "closing";
-    case PGREPL_STREAM_RECONNECTING:
-        return "reconnecting";
-    }
-    return "unknown";
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t now_us(const pgrepl_session *s)
-{
-    return s->host.cb.now != NULL ? s->host.cb.now(s->host.cb.arg) : mono_us();
-}
-
 /* ---- the door to the application's stream callbacks ------------------------ */
-
-typedef enum note_kind {
-    NOTE_STATE,
-    NOTE_NOTICE,
-    NOTE_ERROR,
-    NOTE_KEEPALIVE,
-    NOTE_STATUS_SENT,
-    NOTE_SLOT_CREATED,
-    NOTE_SLOT_DONE,
-    NOTE_SLOT_INFO,
-    NOTE_START
-} note_kind;
-
-typedef struct note {
-    note_kind kind;
-    pgrepl_stream_state state;
-    const pgrepl_server_message *server;
-    const pgrepl_error *error;
-    pgrepl_lsn lsn1;
-    pgrepl_lsn lsn2;
-    pgrepl_timestamp time;
-    bool flag;
-    const slot_cmd *cmd;
-    int status;
-    const pgrepl_slot_created *created;
-    const pgrepl_slot_info *info;
-    const pgrepl_start_info *start;
-} note;
-
-/*
- * Every stream callback goes through here: NULL ones are skipped, nothing
- * but the completion of slot commands runs once close() was called, and
- * busy makes close() from inside wait until the stream is off the stack.
- */
-static void notify(pgrepl_session *s, const note *n)
-{
-    bool slot = n->kind == NOTE_SLOT_CREATED || n->kind == NOTE_SLOT_DONE || n->kind == NOTE_SLOT_INFO;
-    if (s->core.close_req && !(slot && s->core.finalizing))
-        return;
-    s->core.busy++;
-    switch (n->kind) {
-    case NOTE_STATE:
-        if (s->cfg.scb.on_state != NULL)
-            s->cfg.scb.on_state(s, n->state);
-        break;
-    case NOTE_NOTICE:
-        if (s->cfg.scb.on_notice != NULL)
-            s->cfg.scb.on_notice(s, n->server);
-        break;
-    case NOTE_ERROR:
-        if (s->cfg.scb.on_error != NULL)
-            s->cfg.scb.on_error(s, n->error);
-        break;
-    case NOTE_KEEPALIVE:
-        if (s->cfg.scb.on_keepalive != NULL)
-            s->cfg.scb.on_keepalive(s, n->lsn1, n->time, n->flag);
-        break;
-    case NOTE_STATUS_SENT:
-        if (s->cfg.scb.on_status_sent != NULL)
-            s->cfg.scb.on_status_sent(s, n->lsn1, n->lsn2);
-        break;
-    case NOTE_SLOT_CREATED:
-        if (n->cmd->created_cb != NULL)
-            n->cmd->created_cb(s, n->status, n->created);
-        break;
-    case NOTE_SLOT_DONE:
-        if (n->cmd->done_cb != NULL)
-            n->cmd->done_cb(s, n->status);
-        break;
-    case NOTE_SLOT_INFO:
-        if (n->cmd->info_cb != NULL)
-            n->cmd->info_cb(s, n->status, n->info);
-        break;
-    case NOTE_START:
-        if (s->cfg.scb.on_start != NULL)
-            s->cfg.scb.on_start(s, n->start);
-        break;
-    }
-    s->core.busy--;
-}
-
-static void set_state(pgrepl_session *s, pgrepl_stream_state state)
-{
-    if (s->door.state == state)
-        return;
-    s->door.state = state;
-    notify(s, &(note){.kind = NOTE_STATE, .state = state});
-}
 
 /* ---- the door to the application's decoder callbacks ----------------------- */
 
@@ -462,123 +341,25 @@ static const pgrepl_decoder_callbacks wrappers = {
 
 /* ---- errors ------------------------------------------------------------------ */
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 0)))
-#endif
-static void set_errmsgv(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, va_list ap)
-{
-    vsnprintf(s->door.errmsg, sizeof s->door.errmsg, fmt, ap);
-    snprintf(s->door.sqlstate, sizeof s->door.sqlstate, "%s", server != NULL ? server->sqlstate : "");
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void set_errmsg(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    set_errmsgv(s, server, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- the host: what to watch, when to be called ----------------------------- */
-
-static void sync_timer(pgrepl_session *s);
-
-/* Have dispatch() run soon (sync_timer asks the host when no dispatch is under way to see the request). */
-static void kick(pgrepl_session *s)
-{
-    if (s->core.closed || s->host.kicked)
-        return;
-    s->host.kicked = true;
-    if (s->core.busy == 0)
-        sync_timer(s);
-}
-
-static int watch(pgrepl_session *s, int *fd_watched, unsigned *watched, int fd, unsigned events)
-{
-    if (*fd_watched >= 0 && (*fd_watched != fd || events == 0)) {
-        (void)s->host.cb.watch(s->host.cb.arg, *fd_watched, 0);
-        *fd_watched = -1;
-        *watched = 0;
-    }
-    if (fd < 0 || events == 0 || (*fd_watched == fd && *watched == events))
-        return 0;
-    int rc = s->host.cb.watch(s->host.cb.arg, fd, events);
-    if (rc != 0)
-        return rc;
-    *fd_watched = fd;
-    *watched = events;
-    return 0;
-}
-
-/* Stop watching the replication socket: PQconnectPoll may close it and open another with the same number. */
-static void unwatch_conn(pgrepl_session *s)
-{
-    (void)watch(s, &s->host.conn_fd, &s->host.conn_events, -1, 0);
-}
-
-static void unwatch_hb(pgrepl_session *s)
-{
-    (void)watch(s, &s->host.hb_fd, &s->host.hb_events, -1, 0);
-}
-
-static unsigned io_events(unsigned conn_want)
-{
-    return ((conn_want & PGREPL_CONN_READ) ? PGREPL_IO_READ : 0u) |
-           ((conn_want & PGREPL_CONN_WRITE) ? PGREPL_IO_WRITE : 0u);
-}
 
 /* Watch what the connection asks for, on the socket it has now. Returns non-zero when it had to fail the stream. */
 static int sync_io(pgrepl_session *s)
 {
     int fd = s->core.ph == PH_NONE ? -1 : pgrepl__conn_socket(&s->core.conn);
     if (fd < 0 || s->core.close_req) {
-        unwatch_conn(s);
+        pgrepl__unwatch_conn(s);
         return 0;
     }
     unsigned want = pgrepl__conn_wants(&s->core.conn);
-    if ((s->dlv.paused && s->core.ph == PH_STREAMING) || s->host.hold_at >= 0)
+    if ((s->dlv.paused && s->core.ph == PH_STREAMING) || pgrepl__holding(s))
         want &= ~(unsigned)PGREPL_CONN_READ;
-    int rc = watch(s, &s->host.conn_fd, &s->host.conn_events, fd, io_events(want));
+    int rc = pgrepl__watch_conn(s, fd, want);
     if (rc == 0)
         return 0;
     fail(s, rc == PGREPL_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL,
          "cannot watch the connection socket: %s", pgrepl_strerror(rc));
     return -1;
-}
-
-/* The heartbeat's socket (a failure to watch it shows as its deadline passing). */
-static void sync_hb(pgrepl_session *s)
-{
-    unsigned want = 0;
-    int fd = s->core.close_req ? -1 : pgrepl__heartbeat_socket(s->core.hb, &want);
-    (void)watch(s, &s->host.hb_fd, &s->host.hb_events, fd, io_events(want));
-}
-
-static int64_t earliest(int64_t a, int64_t b)
-{
-    return a < 0 || (b >= 0 && b < a) ? b : a;
-}
-
-/* Ask the host for a call at the earliest deadline, when it changed. */
-static void sync_timer(pgrepl_session *s)
-{
-    if (s->core.closed && !s->host.kicked) {
-        if (s->host.host_due >= 0)
-            (void)s->host.cb.timer(s->host.cb.arg, -1);
-        s->host.host_due = -1;
-        return;
-    }
-    int64_t now = now_us(s);
-    int64_t due = now;
-    if (!s->host.kicked)
-        due = earliest(earliest(earliest(s->host.timer_at, s->host.wait_at), s->host.hold_at), pgrepl__heartbeat_due(s->core.hb));
-    if (due == s->host.host_due && !s->host.kicked)
-        return;
-    s->host.host_due = due;
-    (void)s->host.cb.timer(s->host.cb.arg, due < 0 ? -1 : due > now ? due - now : 0);
 }
 
 /* ---- slot commands ---------------------------------------------------------- */
@@ -591,7 +372,7 @@ static void free_cmd(slot_cmd *c)
 
 static void complete_created(pgrepl_session *s, slot_cmd *c, int status, const pgrepl_slot_created *created)
 {
-    notify(s, &(note){.kind = NOTE_SLOT_CREATED, .cmd = c, .status = status, .created = created});
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_CREATED, .created_cb = c->created_cb, .status = status, .created = created});
 }
 
 /* Complete c with a failure status (no result to show). */
@@ -602,10 +383,10 @@ static void complete_failed(pgrepl_session *s, slot_cmd *c, int status)
         complete_created(s, c, status, NULL);
         break;
     case CMD_DROP:
-        notify(s, &(note){.kind = NOTE_SLOT_DONE, .cmd = c, .status = status});
+        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_DONE, .done_cb = c->done_cb, .status = status});
         break;
     case CMD_INFO:
-        notify(s, &(note){.kind = NOTE_SLOT_INFO, .cmd = c, .status = status});
+        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .status = status});
         break;
     }
     free_cmd(c);
@@ -631,16 +412,16 @@ static void drop_result(pgrepl_session *s)
 /* Close the connection; the command in flight completes with status. */
 static void teardown(pgrepl_session *s, int status)
 {
-    unwatch_conn(s);
+    pgrepl__unwatch_conn(s);
     drop_result(s);
     pgrepl__conn_finish(&s->core.conn);
     pgrepl__heartbeat_stop(s->core.hb);
-    s->host.timer_at = -1;
-    s->host.wait_at = -1;
+    pgrepl__set_timer(s, -1);
+    pgrepl__set_wait(s, -1);
     hold_stop(s);
     s->core.batch = false;
     s->core.batching = false;
-    s->host.wait_due = false;
+    pgrepl__clear_wait_due(s);
     s->core.ph = PH_NONE;
     s->core.want_start = false;
     s->core.release_req = false;
@@ -661,7 +442,7 @@ static bool plan_retry(pgrepl_session *s, bool fatal)
 {
     bool progressed = s->dlv.ledger.reported > s->retry.started_flush;
     if (s->retry.streaming_since != 0 &&
-        (progressed || now_us(s) - s->retry.streaming_since >= (int64_t)s->cfg.retry_max_ms * 1000))
+        (progressed || pgrepl__now_us(s) - s->retry.streaming_since >= (int64_t)s->cfg.retry_max_ms * 1000))
         s->retry.attempts = 0;
     s->retry.streaming_since = 0;
     s->retry.attempts++;
@@ -670,7 +451,7 @@ static bool plan_retry(pgrepl_session *s, bool fatal)
         return false;
     }
     s->retry.retry_in_ms = pgrepl__backoff_ms(s->cfg.retry_min_ms, s->cfg.retry_max_ms, s->retry.attempts, pgrepl__random_next(&s->retry.rng));
-    s->host.wait_at = now_us(s) + (int64_t)s->retry.retry_in_ms * 1000;
+    pgrepl__set_wait(s, pgrepl__now_us(s) + (int64_t)s->retry.retry_in_ms * 1000);
     return true;
 }
 
@@ -680,7 +461,7 @@ __attribute__((format(printf, 5, 0)))
 static void fail_va(pgrepl_session *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
                     const char *fmt, va_list ap)
 {
-    set_errmsgv(s, server, fmt, ap);
+    pgrepl__set_errmsgv(s, server, fmt, ap);
     teardown(s, code);
     pgrepl_stream_state old = s->door.state;
     bool retry = plan_retry(s, v.fatal);
@@ -693,9 +474,9 @@ static void fail_va(pgrepl_session *s, int code, pgrepl_verdict v, const pgrepl_
                         .retrying = retry,
                         .retry_in_ms = retry ? s->retry.retry_in_ms : 0,
                         .attempt = s->retry.attempts};
-    notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_ERROR, .error = &err});
     if (old != s->door.state)
-        notify(s, &(note){.kind = NOTE_STATE, .state = s->door.state});
+        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_STATE, .state = s->door.state});
 }
 
 static void fail(pgrepl_session *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
@@ -782,12 +563,6 @@ static void fail_conn(pgrepl_session *s, int code, const char *what)
     fail_with(s, code, pgrepl__classify_server(d.sqlstate, d.message), &m, "could not connect: %s", d.text);
 }
 
-static void on_notice(void *arg, const pgrepl_server_message *m)
-{
-    pgrepl_session *s = arg;
-    notify(s, &(note){.kind = NOTE_NOTICE, .server = m});
-}
-
 static void send_command(pgrepl_session *s, const char *sql, pgrepl_phase next)
 {
     /* a failure to send arrives as a FAILED event in phase next */
@@ -805,15 +580,15 @@ static void arm_deadline(pgrepl_session *s)
     s->setup.deadline_ms = s->cfg.connect_timeout_ms != 0 ? s->cfg.connect_timeout_ms : pgrepl__conn_connect_timeout_ms(&s->core.conn);
     if (s->setup.deadline_ms == 0)
         s->setup.deadline_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-    s->host.wait_due = false;
-    s->host.wait_at = now_us(s) + (int64_t)s->setup.deadline_ms * 1000;
+    pgrepl__clear_wait_due(s);
+    pgrepl__set_wait(s, pgrepl__now_us(s) + (int64_t)s->setup.deadline_ms * 1000);
 }
 
 /* Slot commands and a held snapshot take the application's time, not the setup's. */
 static void disarm_deadline(pgrepl_session *s)
 {
-    s->host.wait_at = -1;
-    s->host.wait_due = false;
+    pgrepl__set_wait(s, -1);
+    pgrepl__clear_wait_due(s);
 }
 
 static pgrepl_lsn requested_start(const pgrepl_session *s)
@@ -830,12 +605,12 @@ static void connect_now(pgrepl_session *s)
     pgrepl__ledger_restart(&s->dlv.ledger, s->dlv.ledger.acked);
     pgrepl_decoder_reset(s->dlv.dec);
     s->core.ph = PH_CONNECT;
-    if (pgrepl__conn_start(&s->core.conn, s->cfg.conninfo, on_notice, s) != 0) {
+    if (pgrepl__conn_start(&s->core.conn, s->cfg.conninfo, pgrepl__on_notice, s) != 0) {
         fail(s, PGREPL_ENOMEM, false, NULL, "could not start connecting: out of memory");
         return;
     }
     arm_deadline(s);
-    set_state(s, PGREPL_STREAM_CONNECTING);
+    pgrepl__set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
 /* ---- status updates and the watchdog ---------------------------------------- */
@@ -852,14 +627,14 @@ static int send_status(pgrepl_session *s, bool ping)
     if (rc != 0)
         return rc;
     pgrepl__ledger_reported(&s->dlv.ledger, write, flush);
-    pgrepl__feedback_on_sent(&s->dlv.fb, now_us(s), ping, flush);
-    notify(s, &(note){.kind = NOTE_STATUS_SENT, .lsn1 = write, .lsn2 = flush});
+    pgrepl__feedback_on_sent(&s->dlv.fb, pgrepl__now_us(s), ping, flush);
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_STATUS_SENT, .lsn1 = write, .lsn2 = flush});
     return 0;
 }
 
 static void arm_timer(pgrepl_session *s, int64_t now, int64_t due_us)
 {
-    s->host.timer_at = now + due_us;
+    pgrepl__set_timer(s, now + due_us);
 }
 
 /*
@@ -872,9 +647,9 @@ static bool input_waiting(pgrepl_session *s)
     struct pollfd p = {.fd = pgrepl__conn_socket(&s->core.conn), .events = POLLIN};
     if (p.fd < 0 || poll(&p, 1, 0) != 1)
         return false;
-    s->host.wake_us = now_us(s);
+    pgrepl__wakeup_reread(s);
     pgrepl__conn_io(&s->core.conn, PGREPL_CONN_READ);
-    pgrepl__feedback_on_recv(&s->dlv.fb, s->host.wake_us);
+    pgrepl__feedback_on_recv(&s->dlv.fb, pgrepl__wakeup_us(s));
     return true;
 }
 
@@ -891,7 +666,7 @@ static bool declare_dead(pgrepl_session *s)
 static bool watchdog_only(pgrepl_session *s, int64_t now)
 {
     if (s->dlv.fb.recv_timeout_us == 0) {
-        s->host.timer_at = -1;
+        pgrepl__set_timer(s, -1);
         return false;
     }
     int64_t left = s->dlv.fb.last_recv + s->dlv.fb.recv_timeout_us - now;
@@ -909,11 +684,11 @@ static bool watchdog_only(pgrepl_session *s, int64_t now)
 static bool feedback(pgrepl_session *s)
 {
     if (s->core.ph != PH_STREAMING && s->core.ph != PH_STOPPING) {
-        s->host.timer_at = -1;
+        pgrepl__set_timer(s, -1);
         return false;
     }
     /* inside a loop callback: the clock reading of this wakeup (one per wakeup, not per decision) */
-    int64_t now = s->host.in_run > 0 ? s->host.wake_us : now_us(s);
+    int64_t now = pgrepl__in_wakeup(s) ? pgrepl__wakeup_us(s) : pgrepl__now_us(s);
     /* while paused the silence is ours, not the server's */
     if (s->dlv.paused)
         pgrepl__feedback_on_recv(&s->dlv.fb, now);
@@ -1010,7 +785,7 @@ static void created_done(pgrepl_session *s, const PGresult *res)
     pgrepl_slot_created info = {.slot_name = c->name, .created = true, .plugin = "pgoutput"};
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4 ||
         pgrepl_lsn_parse(PQgetvalue(res, 0, 1), &info.consistent_point) != 0) {
-        set_errmsg(s, NULL, "CREATE_REPLICATION_SLOT: unexpected result");
+        pgrepl__set_errmsg(s, NULL, "CREATE_REPLICATION_SLOT: unexpected result");
         s->slots.cur = NULL;
         complete_failed(s, c, PGREPL_EPROTOCOL);
         return;
@@ -1022,11 +797,11 @@ static void created_done(pgrepl_session *s, const PGresult *res)
     bool held = c->snapshot != PGREPL_SNAPSHOT_NOTHING;
     s->core.ph = held ? PH_HELD : PH_IDLE;
     s->slots.cur = NULL;
-    set_errmsg(s, NULL, "%s", "");
+    pgrepl__set_errmsg(s, NULL, "%s", "");
     complete_created(s, c, 0, &info);
     free_cmd(c);
     if (held && s->core.ph == PH_HELD && !s->core.release_req)
-        set_state(s, PGREPL_STREAM_READY);
+        pgrepl__set_state(s, PGREPL_STREAM_READY);
 }
 
 static void create_failed(pgrepl_session *s, const PGresult *res)
@@ -1041,12 +816,12 @@ static void create_failed(pgrepl_session *s, const PGresult *res)
         send_command(s, "ROLLBACK", PH_SLOT_END);
     if ((c->flags & PGREPL_SLOT_IF_NOT_EXISTS) && strcmp(m.sqlstate, "42710") == 0) {
         pgrepl_slot_created info = {.slot_name = c->name, .created = false};
-        set_errmsg(s, NULL, "%s", "");
+        pgrepl__set_errmsg(s, NULL, "%s", "");
         complete_created(s, c, 0, &info);
         free_cmd(c);
         return;
     }
-    set_errmsg(s, &m, "CREATE_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
+    pgrepl__set_errmsg(s, &m, "CREATE_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
     complete_failed(s, c, *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST);
 }
 
@@ -1059,12 +834,12 @@ static void drop_done(pgrepl_session *s, const PGresult *res)
     if (is_error(res)) {
         pgrepl_server_message m;
         pgrepl__server_message(res, &m);
-        set_errmsg(s, &m, "DROP_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
+        pgrepl__set_errmsg(s, &m, "DROP_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
         status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
     } else {
-        set_errmsg(s, NULL, "%s", "");
+        pgrepl__set_errmsg(s, NULL, "%s", "");
     }
-    notify(s, &(note){.kind = NOTE_SLOT_DONE, .cmd = c, .status = status});
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_DONE, .done_cb = c->done_cb, .status = status});
     free_cmd(c);
 }
 
@@ -1120,17 +895,17 @@ static void info_done(pgrepl_session *s, const PGresult *res)
     if (is_error(res)) {
         pgrepl_server_message m;
         pgrepl__server_message(res, &m);
-        set_errmsg(s, &m, "slot query failed: %s %s: %s", m.severity, m.sqlstate, m.message);
+        pgrepl__set_errmsg(s, &m, "slot query failed: %s %s: %s", m.severity, m.sqlstate, m.message);
         status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
     } else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
                PQnfields(res) != PGREPL_SLOTCOL_COUNT) {
-        set_errmsg(s, NULL, "slot query: unexpected result");
+        pgrepl__set_errmsg(s, NULL, "slot query: unexpected result");
         status = PGREPL_EPROTOCOL;
     } else {
-        set_errmsg(s, NULL, "%s", "");
+        pgrepl__set_errmsg(s, NULL, "%s", "");
         fill_info(res, &info);
     }
-    notify(s, &(note){.kind = NOTE_SLOT_INFO, .cmd = c, .status = status, .info = status == 0 ? &info : NULL});
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .status = status, .info = status == 0 ? &info : NULL});
     free_cmd(c);
 }
 
@@ -1169,9 +944,9 @@ static int build_slot_cmd(pgrepl_session *s, const slot_cmd *c, pgrepl_str *sql)
         break;
     }
     if (rc == PGREPL_EUNSUPPORTED)
-        set_errmsg(s, NULL, "%s (server version %d)", why, s->setup.server_version);
+        pgrepl__set_errmsg(s, NULL, "%s (server version %d)", why, s->setup.server_version);
     else if (rc != 0)
-        set_errmsg(s, NULL, "%s", pgrepl_strerror(rc));
+        pgrepl__set_errmsg(s, NULL, "%s", pgrepl_strerror(rc));
     return rc;
 }
 
@@ -1250,7 +1025,7 @@ static void send_start(pgrepl_session *s)
     if (rc == 0)
         pgrepl__ledger_restart(&s->dlv.ledger, c.start_lsn);
     if (rc == 0)
-        set_state(s, PGREPL_STREAM_CONNECTING);
+        pgrepl__set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
 /* The check runs before every START_REPLICATION, so also after each reconnection. */
@@ -1263,7 +1038,7 @@ static void send_check(pgrepl_session *s)
     } else {
         arm_deadline(s);
         send_command(s, sql.data, PH_CHECK);
-        set_state(s, PGREPL_STREAM_CONNECTING);
+        pgrepl__set_state(s, PGREPL_STREAM_CONNECTING);
     }
     pgrepl__str_free(&sql);
 }
@@ -1296,7 +1071,7 @@ static bool report_start(pgrepl_session *s, pgrepl_lsn confirmed)
     }
     s->setup.held = pgrepl__lsn_max(held, confirmed);
     s->setup.starts++;
-    notify(s, &(note){.kind = NOTE_START, .start = &info});
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_START, .start = &info});
     if (s->core.stop_req || s->core.close_req || s->core.ph != PH_CHECK)
         return false;
     if (info.skip_certain && !s->cfg.allow_gaps) {
@@ -1364,14 +1139,14 @@ static void streaming_begin(pgrepl_session *s)
 {
     s->core.ph = PH_STREAMING;
     s->core.want_start = false;
-    s->host.wait_at = -1;
-    s->retry.streaming_since = now_us(s);
+    pgrepl__set_wait(s, -1);
+    s->retry.streaming_since = pgrepl__now_us(s);
     s->retry.started_flush = s->dlv.ledger.reported;
     batch_begin(s);
     pgrepl__feedback_init(&s->dlv.fb, (int64_t)s->cfg.interval_ms * 1000, (int64_t)s->setup.sender_timeout_ms * 1000,
-                          (int64_t)s->cfg.recv_timeout_ms * 1000, now_us(s));
+                          (int64_t)s->cfg.recv_timeout_ms * 1000, pgrepl__now_us(s));
     pgrepl__heartbeat_start(s->core.hb, s->cfg.conninfo);
-    set_state(s, PGREPL_STREAM_STREAMING);
+    pgrepl__set_state(s, PGREPL_STREAM_STREAMING);
 }
 
 /* With nothing in flight: the next slot command, START_REPLICATION, or READY. */
@@ -1384,7 +1159,7 @@ static bool next_command(pgrepl_session *s)
     else if (s->core.want_start)
         send_check(s);
     else if (s->door.state != PGREPL_STREAM_READY)
-        set_state(s, PGREPL_STREAM_READY);
+        pgrepl__set_state(s, PGREPL_STREAM_READY);
     else
         return false;
     return true;
@@ -1506,7 +1281,7 @@ static void on_copydata(pgrepl_session *s, const char *data, size_t len)
         return;
     }
     /* the clock of the wakeup that read it: one clock_gettime per wakeup, not per message */
-    pgrepl__feedback_on_recv(&s->dlv.fb, s->host.wake_us);
+    pgrepl__feedback_on_recv(&s->dlv.fb, pgrepl__wakeup_us(s));
     if (cd.kind == 'k') {
         pgrepl_lsn write, flush;
         if (s->cfg.idle_advance)
@@ -1516,7 +1291,7 @@ static void on_copydata(pgrepl_session *s, const char *data, size_t len)
         pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
         pgrepl__feedback_on_keepalive(&s->dlv.fb, cd.reply_requested, cd.wal_end, flush);
         pgrepl__heartbeat_reached(s->core.hb, cd.wal_end);
-        notify(s, &(note){.kind = NOTE_KEEPALIVE, .lsn1 = cd.wal_end, .time = cd.send_time,
+        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_KEEPALIVE, .lsn1 = cd.wal_end, .time = cd.send_time,
                           .flag = cd.reply_requested});
         return;
     }
@@ -1619,7 +1394,7 @@ static void on_stopping_event(pgrepl_session *s, pgrepl_conn_event *ev)
     case PGREPL_CONN_EV_DONE:
     case PGREPL_CONN_EV_FAILED:
         teardown(s, PGREPL_ECANCELED);
-        set_state(s, PGREPL_STREAM_STOPPED);
+        pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
         return;
     default:
         return;
@@ -1676,9 +1451,9 @@ static void stop_now(pgrepl_session *s)
     s->core.stop_req = false;
     s->core.want_start = false;
     if (s->door.state == PGREPL_STREAM_RECONNECTING) {
-        s->host.wait_at = -1;
-        s->host.wait_due = false;
-        set_state(s, PGREPL_STREAM_STOPPED);
+        pgrepl__set_wait(s, -1);
+        pgrepl__clear_wait_due(s);
+        pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
         return;
     }
     switch (s->core.ph) {
@@ -1690,9 +1465,9 @@ static void stop_now(pgrepl_session *s)
         if (send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->core.conn) == 0) {
             s->core.ph = PH_STOPPING;
             /* a walsender inside a huge transaction reads CopyDone only after it: do not wait for that */
-            s->host.wait_at = now_us(s) + (int64_t)s->cfg.stop_timeout_ms * 1000;
+            pgrepl__set_wait(s, pgrepl__now_us(s) + (int64_t)s->cfg.stop_timeout_ms * 1000);
             pgrepl__heartbeat_stop(s->core.hb);
-            set_state(s, PGREPL_STREAM_STOPPING);
+            pgrepl__set_state(s, PGREPL_STREAM_STOPPING);
             return;
         }
         if (s->core.ph == PH_NONE)
@@ -1702,9 +1477,9 @@ static void stop_now(pgrepl_session *s)
         break;
     }
     if (s->slots.cur != NULL)
-        set_errmsg(s, NULL, "canceled: the stream was stopped");
+        pgrepl__set_errmsg(s, NULL, "canceled: the stream was stopped");
     teardown(s, PGREPL_ECANCELED);
-    set_state(s, PGREPL_STREAM_STOPPED);
+    pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
 }
 
 static void release_now(pgrepl_session *s)
@@ -1717,7 +1492,7 @@ static void release_now(pgrepl_session *s)
     else
         s->core.ph = PH_IDLE;
     if (s->core.want_start)
-        set_state(s, PGREPL_STREAM_CONNECTING);
+        pgrepl__set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
 /* Phases the connect deadline covers: the setup, not slot commands or a held snapshot. */
@@ -1730,7 +1505,7 @@ static bool timed_phase(pgrepl_phase ph)
 /* The wait timer expired: time to reconnect, or the setup took too long. */
 static void wait_expired(pgrepl_session *s)
 {
-    s->host.wait_due = false;
+    pgrepl__clear_wait_due(s);
     if (s->door.state == PGREPL_STREAM_RECONNECTING) {
         s->retry.reconnects++;
         s->core.connect_req = true;
@@ -1738,7 +1513,7 @@ static void wait_expired(pgrepl_session *s)
     } else if (s->core.ph == PH_STOPPING) {
         /* the final status update went out before CopyDone: the server has the confirmation */
         teardown(s, PGREPL_ECANCELED);
-        set_state(s, PGREPL_STREAM_STOPPED);
+        pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
     } else if (timed_phase(s->core.ph)) {
         fail(s, PGREPL_ETIMEDOUT, false, NULL, "%s: no answer within %llu ms (connect timeout)",
              s->core.ph == PH_CONNECT ? "could not connect" : phase_command(s->core.ph), (unsigned long long)s->setup.deadline_ms);
@@ -1751,7 +1526,7 @@ static void advance(pgrepl_session *s)
     while (!s->core.close_req) {
         if (s->core.stop_req)
             stop_now(s);
-        else if (s->host.wait_due)
+        else if (pgrepl__wait_due(s))
             wait_expired(s);
         else if (s->core.connect_req)
             connect_now(s);
@@ -1770,8 +1545,7 @@ static void enter(pgrepl_session *s)
 {
     if (s->core.busy++ == 0)
         s->core.got = 0;
-    if (s->host.in_run++ == 0)
-        s->host.wake_us = now_us(s);
+    pgrepl__wakeup_begin(s);
 }
 
 /*
@@ -1781,7 +1555,7 @@ static void enter(pgrepl_session *s)
  */
 static bool leave(pgrepl_session *s)
 {
-    s->host.in_run--;
+    pgrepl__wakeup_end(s);
     if (--s->core.busy > 0)
         return true;
     if (s->core.free_req) {
@@ -1791,8 +1565,8 @@ static bool leave(pgrepl_session *s)
     if (s->core.close_req && !s->core.closed)
         do_close(s);
     if (!s->core.closed)
-        sync_hb(s);
-    sync_timer(s);
+        pgrepl__sync_hb(s);
+    pgrepl__sync_timer(s);
     return true;
 }
 
@@ -1808,7 +1582,7 @@ static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, 
         if (pgrepl__conn_connecting(&s->core.conn)) {
             /* PQconnectPoll may close the socket and open another: stop watching first. A refused or failed
              * connect shows as a socket error here; PQconnectPoll reads SO_ERROR and says what happened. */
-            unwatch_conn(s);
+            pgrepl__unwatch_conn(s);
             return error ? PGREPL_CONN_READ | PGREPL_CONN_WRITE : io;
         }
         if (error)
@@ -1816,22 +1590,18 @@ static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, 
         return error ? 0u : io;
     case ENTRY_HB:
         if (pgrepl__heartbeat_connecting(s->core.hb))
-            unwatch_hb(s);
+            pgrepl__unwatch_hb(s);
         pgrepl__heartbeat_io(s->core.hb, io, error);
         return 0;
     case ENTRY_TIMEOUT:
         break;
     }
-    int64_t now = s->host.wake_us;
-    if (s->host.wait_at >= 0 && now >= s->host.wait_at) {
-        s->host.wait_at = -1;
-        s->host.wait_due = true;
-    }
+    int64_t now = pgrepl__wakeup_us(s);
+    pgrepl__expire_wait(s, now);
     int64_t hb_due = pgrepl__heartbeat_due(s->core.hb);
     if (hb_due >= 0 && now >= hb_due)
         pgrepl__heartbeat_timeout(s->core.hb);
-    if (s->host.hold_at >= 0 && now >= s->host.hold_at) {
-        s->host.hold_at = -1;
+    if (pgrepl__expire_hold(s, now)) {
         *paused_read = true;
         return s->core.ph == PH_STREAMING && !s->dlv.paused ? PGREPL_CONN_READ : 0u;
     }
@@ -1843,7 +1613,7 @@ static bool dispatch(pgrepl_session *s, entry_kind kind, unsigned events)
 {
     enter(s);
     /* this dispatch sees every request made so far */
-    s->host.kicked = false;
+    pgrepl__kick_taken(s);
     bool paused_read = false;
     unsigned io = take_entry(s, kind, events, &paused_read);
     if (io != 0 && s->core.ph != PH_NONE)
@@ -1864,9 +1634,9 @@ int pgrepl_session_io(pgrepl_session *s, int fd, unsigned events)
 {
     if (s == NULL || s->core.busy > 0 || fd < 0 || s->core.closed)
         return PGREPL_EINVAL;
-    if (fd == s->host.conn_fd)
+    if (pgrepl__is_conn_fd(s, fd))
         dispatch(s, ENTRY_CONN, events);
-    else if (fd == s->host.hb_fd)
+    else if (pgrepl__is_hb_fd(s, fd))
         dispatch(s, ENTRY_HB, events);
     else
         return PGREPL_EINVAL;
@@ -1878,7 +1648,7 @@ int pgrepl_session_timeout(pgrepl_session *s)
     if (s == NULL || s->core.busy > 0)
         return PGREPL_EINVAL;
     /* the host's timer is spent: whatever is due next must be asked for again */
-    s->host.host_due = -1;
+    pgrepl__timer_spent(s);
     if (s->core.closed)
         finalize_now(s);
     else
@@ -1903,13 +1673,13 @@ int pgrepl_session_timeout(pgrepl_session *s)
 /* Pause: the socket unwatched until the timer fires. */
 static void hold_start(pgrepl_session *s)
 {
-    if (s->host.hold_at < 0)
-        s->host.hold_at = now_us(s) + (int64_t)s->cfg.batch_pause_us;
+    if (!pgrepl__holding(s))
+        pgrepl__set_hold(s, pgrepl__now_us(s) + (int64_t)s->cfg.batch_pause_us);
 }
 
 static void hold_stop(pgrepl_session *s)
 {
-    s->host.hold_at = -1;
+    pgrepl__set_hold(s, -1);
 }
 
 /* Batching applies to a TCP or Unix-domain connection when it is configured and the timer can be had. */
@@ -1950,18 +1720,18 @@ static void batch_settle(pgrepl_session *s, bool paused_read)
 static void do_close(pgrepl_session *s)
 {
     s->door.state = PGREPL_STREAM_CLOSING;
-    unwatch_conn(s);
-    unwatch_hb(s);
+    pgrepl__unwatch_conn(s);
+    pgrepl__unwatch_hb(s);
     drop_result(s);
     pgrepl__conn_finish(&s->core.conn);
     pgrepl__heartbeat_free(s->core.hb);
     s->core.hb = NULL;
     hold_stop(s);
-    s->host.timer_at = -1;
-    s->host.wait_at = -1;
+    pgrepl__set_timer(s, -1);
+    pgrepl__set_wait(s, -1);
     s->core.closed = true;
     /* slot command callbacks and close_cb run from the host's timer, never inside pgrepl_session_close */
-    s->host.kicked = true;
+    pgrepl__kick_quietly(s);
 }
 
 static void free_stream(pgrepl_session *s)
@@ -1982,8 +1752,7 @@ static void free_now(pgrepl_session *s)
     s->core.close_req = true;
     if (!s->core.closed)
         do_close(s);
-    if (s->host.host_due >= 0)
-        (void)s->host.cb.timer(s->host.cb.arg, -1);
+    pgrepl__timer_cancel(s);
     while (s->slots.queue != NULL) {
         slot_cmd *c = s->slots.queue;
         s->slots.queue = c->next;
@@ -2000,12 +1769,10 @@ static void finalize_now(pgrepl_session *s)
     if (s->core.finalizing)
         return;
     s->core.finalizing = true;
-    s->host.kicked = false;
-    if (s->host.host_due >= 0)
-        (void)s->host.cb.timer(s->host.cb.arg, -1);
-    s->host.host_due = -1;
+    pgrepl__kick_taken(s);
+    pgrepl__timer_cancel(s);
     s->core.busy++;
-    set_errmsg(s, NULL, "canceled: the stream was closed");
+    pgrepl__set_errmsg(s, NULL, "canceled: the stream was closed");
     cancel_current(s, PGREPL_ECANCELED);
     while (s->slots.queue != NULL) {
         slot_cmd *c = s->slots.queue;
@@ -2025,14 +1792,14 @@ static void finalize_now(pgrepl_session *s)
 static void heartbeat_error(void *arg, int code, const char *message, const pgrepl_server_message *server)
 {
     pgrepl_session *s = arg;
-    set_errmsg(s, server, "%s", message);
+    pgrepl__set_errmsg(s, server, "%s", message);
     pgrepl_error err = {.code = code, .message = s->door.errmsg, .server = server, .stream_continues = true};
-    notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_ERROR, .error = &err});
 }
 
 static int64_t heartbeat_now(void *arg)
 {
-    return now_us(arg);
+    return pgrepl__now_us(arg);
 }
 
 /* A heartbeat was seen: what it lets the slot confirm goes out now, not at the next status interval. */
@@ -2043,7 +1810,7 @@ static void heartbeat_seen(void *arg)
     pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
     if (s->core.ph == PH_STREAMING && flush > s->dlv.ledger.reported) {
         s->dlv.fb.reply_pending = true;
-        kick(s);
+        pgrepl__kick(s);
     }
 }
 
@@ -2064,22 +1831,16 @@ pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
         return NULL;
     }
     s->cfg.idle_advance = true;
-    s->host.cb = *host;
+    pgrepl__host_init(s, host);
     s->cfg.interval_ms = DEFAULT_STATUS_INTERVAL_MS;
     s->slots.queue_tail = &s->slots.queue;
-    s->host.conn_fd = -1;
-    s->host.hb_fd = -1;
-    s->host.timer_at = -1;
-    s->host.wait_at = -1;
-    s->host.hold_at = -1;
-    s->host.host_due = -1;
     s->cfg.retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
     s->cfg.retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
     s->cfg.stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
     s->cfg.batch_bytes = PGREPL_READ_BATCH_BYTES;
     s->cfg.batch_pause_us = PGREPL_READ_BATCH_PAUSE_US;
     /* jitter only has to differ between processes and streams; never 0 for xorshift */
-    s->retry.rng = ((uint64_t)mono_us() ^ (uint64_t)(uintptr_t)s) | 1;
+    s->retry.rng = ((uint64_t)pgrepl__mono_us() ^ (uint64_t)(uintptr_t)s) | 1;
     pgrepl__ledger_init(&s->dlv.ledger, 0);
     pgrepl__conn_init(&s->core.conn);
     return s;
@@ -2104,7 +1865,7 @@ int pgrepl_session_start(pgrepl_session *s)
         s->retry.attempts = 0;
     s->core.want_start = true;
     s->retry.run_req = true;
-    kick(s);
+    pgrepl__kick(s);
     return 0;
 }
 
@@ -2116,7 +1877,7 @@ int pgrepl_session_connect(pgrepl_session *s)
         return PGREPL_ESTATE;
     s->core.connect_req = true;
     s->core.want_start = false;
-    kick(s);
+    pgrepl__kick(s);
     return 0;
 }
 
@@ -2132,7 +1893,7 @@ int pgrepl_session_stop(pgrepl_session *s)
     if ((s->core.ph == PH_NONE && s->door.state != PGREPL_STREAM_RECONNECTING) || s->core.ph == PH_STOPPING)
         return 0;
     s->core.stop_req = true;
-    kick(s);
+    pgrepl__kick(s);
     return 0;
 }
 
@@ -2146,7 +1907,7 @@ int pgrepl_session_close(pgrepl_session *s, void (*close_cb)(pgrepl_session *s))
     s->core.close_cb = close_cb;
     if (s->core.busy == 0) {
         do_close(s);
-        sync_timer(s);
+        pgrepl__sync_timer(s);
     }
     return 0;
 }
@@ -2168,7 +1929,7 @@ int pgrepl_session_pause(pgrepl_session *s)
     if (s->core.close_req)
         return PGREPL_ESTATE;
     s->dlv.paused = true;
-    kick(s);
+    pgrepl__kick(s);
     return 0;
 }
 
@@ -2179,7 +1940,7 @@ int pgrepl_session_resume(pgrepl_session *s)
     if (s->core.close_req)
         return PGREPL_ESTATE;
     s->dlv.paused = false;
-    kick(s);
+    pgrepl__kick(s);
     return 0;
 }
 
@@ -2190,7 +1951,7 @@ int pgrepl_session_ack(pgrepl_session *s, pgrepl_lsn lsn)
     pgrepl__ledger_ack(&s->dlv.ledger, lsn);
     /* the server may be waiting for exactly this: let the feedback decision run */
     if (s->core.ph == PH_STREAMING)
-        kick(s);
+        pgrepl__kick(s);
     return 0;
 }
 
@@ -2252,7 +2013,7 @@ int pgrepl_session_set_conninfo(pgrepl_session *s, const char *conninfo)
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
     if (opts == NULL) {
-        set_errmsg(s, NULL, "invalid conninfo: %s", err != NULL ? err : "out of memory");
+        pgrepl__set_errmsg(s, NULL, "invalid conninfo: %s", err != NULL ? err : "out of memory");
         size_t n = strlen(s->door.errmsg);
         while (n > 0 && s->door.errmsg[n - 1] == '\n')
             s->door.errmsg[--n] = '\0';
@@ -2524,11 +2285,6 @@ uint64_t pgrepl_session_reconnects(const pgrepl_session *s)
     return s != NULL ? s->retry.reconnects : 0;
 }
 
-pgrepl_stream_state pgrepl_session_get_state(const pgrepl_session *s)
-{
-    return s != NULL ? s->door.state : PGREPL_STREAM_STOPPED;
-}
-
 int pgrepl_session_server_version(const pgrepl_session *s)
 {
     return s != NULL ? s->setup.server_version : 0;
@@ -2564,21 +2320,6 @@ int pgrepl_session_proto_version(const pgrepl_session *s)
     return s != NULL ? s->setup.proto : 0;
 }
 
-const char *pgrepl_session_errmsg(const pgrepl_session *s)
-{
-    return s != NULL ? s->door.errmsg : "";
-}
-
-const char *pgrepl_session_sqlstate(const pgrepl_session *s)
-{
-    return s != NULL ? s->door.sqlstate : "";
-}
-
-const pgrepl_session_host *pgrepl_session_host_of(const pgrepl_session *s)
-{
-    return s != NULL ? &s->host.cb : NULL;
-}
-
 /* ---- public API: slot commands --------------------------------------------------------- */
 
 static int queue_cmd(pgrepl_session *s, slot_cmd *proto, const char *name)
@@ -2601,7 +2342,7 @@ static int queue_cmd(pgrepl_session *s, slot_cmd *proto, const char *name)
     }
     *s->slots.queue_tail = c;
     s->slots.queue_tail = &c->next;
-    kick(s);
+    pgrepl__kick(s);
     return 0;
 }
 
@@ -2635,6 +2376,6 @@ int pgrepl_session_snapshot_done(pgrepl_session *s)
     if (s->core.close_req || s->core.ph != PH_HELD || s->core.release_req)
         return PGREPL_ESTATE;
     s->core.release_req = true;
-    kick(s);
+    pgrepl__kick(s);
     return 0;
 }

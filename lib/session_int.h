@@ -18,6 +18,7 @@
 #ifndef PGREPL_LIB_SESSION_INT_H
 #define PGREPL_LIB_SESSION_INT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -178,5 +179,132 @@ struct pgrepl_session {
     session_delivery dlv;
     session_retry retry;
 };
+
+/* ---- session.c: what the parts below the core read of it ------------------------------------------------------------
+ * Inline, not calls: a call from a part into session.c would make a cycle of object files. */
+
+/* pgrepl_session_close() was called. */
+static inline bool pgrepl__closing(const pgrepl_session *s)
+{
+    return s->core.close_req;
+}
+
+/* The connections are gone and nothing is watched (close, on its way to the close callback). */
+static inline bool pgrepl__closed(const pgrepl_session *s)
+{
+    return s->core.closed;
+}
+
+/* After close: the slot commands' and the close callbacks are running. */
+static inline bool pgrepl__finalizing(const pgrepl_session *s)
+{
+    return s->core.finalizing;
+}
+
+/* Inside a loop callback or an application callback (close and free are deferred). */
+static inline int pgrepl__busy(const pgrepl_session *s)
+{
+    return s->core.busy;
+}
+
+static inline void pgrepl__busy_enter(pgrepl_session *s)
+{
+    s->core.busy++;
+}
+
+static inline void pgrepl__busy_leave(pgrepl_session *s)
+{
+    s->core.busy--;
+}
+
+/* The heartbeat's side connection; NULL once closing. */
+static inline pgrepl_heartbeat *pgrepl__hb(const pgrepl_session *s)
+{
+    return s->core.hb;
+}
+
+/* ---- host.c ------------------------------------------------------------------------------------------------------- */
+
+void pgrepl__host_init(pgrepl_session *s, const pgrepl_session_host *host);
+int64_t pgrepl__mono_us(void);
+/* The session's clock: the host's, else CLOCK_MONOTONIC. */
+int64_t pgrepl__now_us(const pgrepl_session *s);
+/* The clock read once per wakeup (a loop callback), for the decisions taken in it. */
+void pgrepl__wakeup_begin(pgrepl_session *s);
+void pgrepl__wakeup_end(pgrepl_session *s);
+bool pgrepl__in_wakeup(const pgrepl_session *s);
+int64_t pgrepl__wakeup_us(const pgrepl_session *s);
+void pgrepl__wakeup_reread(pgrepl_session *s);
+int pgrepl__watch_conn(pgrepl_session *s, int fd, unsigned conn_want);
+void pgrepl__unwatch_conn(pgrepl_session *s);
+void pgrepl__unwatch_hb(pgrepl_session *s);
+void pgrepl__sync_hb(pgrepl_session *s);
+bool pgrepl__is_conn_fd(const pgrepl_session *s, int fd);
+bool pgrepl__is_hb_fd(const pgrepl_session *s, int fd);
+/* The status update or watchdog time. */
+void pgrepl__set_timer(pgrepl_session *s, int64_t at);
+/* The wait: the connect deadline, the delay before reconnecting, or the stop timeout. */
+void pgrepl__set_wait(pgrepl_session *s, int64_t at);
+bool pgrepl__wait_due(const pgrepl_session *s);
+void pgrepl__clear_wait_due(pgrepl_session *s);
+void pgrepl__expire_wait(pgrepl_session *s, int64_t now);
+/* The end of a read-batching pause. */
+void pgrepl__set_hold(pgrepl_session *s, int64_t at);
+bool pgrepl__holding(const pgrepl_session *s);
+bool pgrepl__expire_hold(pgrepl_session *s, int64_t now);
+void pgrepl__kick(pgrepl_session *s);
+void pgrepl__kick_taken(pgrepl_session *s);
+void pgrepl__kick_quietly(pgrepl_session *s);
+void pgrepl__sync_timer(pgrepl_session *s);
+void pgrepl__timer_spent(pgrepl_session *s);
+void pgrepl__timer_cancel(pgrepl_session *s);
+
+/* ---- notify.c ----------------------------------------------------------------------------------------------------- */
+
+typedef enum pgrepl_note_kind {
+    NOTE_STATE,
+    NOTE_NOTICE,
+    NOTE_ERROR,
+    NOTE_KEEPALIVE,
+    NOTE_STATUS_SENT,
+    NOTE_SLOT_CREATED,
+    NOTE_SLOT_DONE,
+    NOTE_SLOT_INFO,
+    NOTE_START
+} pgrepl_note_kind;
+
+typedef struct pgrepl_note {
+    pgrepl_note_kind kind;
+    pgrepl_stream_state state;
+    const pgrepl_server_message *server;
+    const pgrepl_error *error;
+    pgrepl_lsn lsn1;
+    pgrepl_lsn lsn2;
+    pgrepl_timestamp time;
+    bool flag;
+    /* the slot command's callback, by kind */
+    pgrepl_slot_created_cb created_cb;
+    pgrepl_slot_cb done_cb;
+    pgrepl_slot_info_cb info_cb;
+    int status;
+    const pgrepl_slot_created *created;
+    const pgrepl_slot_info *info;
+    const pgrepl_start_info *start;
+} pgrepl_note;
+
+void pgrepl__notify(pgrepl_session *s, const pgrepl_note *n);
+/* Set the state; the application is told when it changed. */
+void pgrepl__set_state(pgrepl_session *s, pgrepl_stream_state state);
+/* Set the state without telling (the caller tells, or nobody is to be told). */
+void pgrepl__put_state(pgrepl_session *s, pgrepl_stream_state state);
+void pgrepl__on_notice(void *arg, const pgrepl_server_message *m);
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 0)))
+#endif
+void pgrepl__set_errmsgv(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, va_list ap);
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void pgrepl__set_errmsg(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, ...);
 
 #endif
