@@ -119,6 +119,14 @@ void pgrepl__set_errmsg(pgrepl_session *s, const pgrepl_server_message *server, 
     va_end(ap);
 }
 
+/* Without the newlines that end libpq's messages. */
+void pgrepl__chomp_errmsg(pgrepl_session *s)
+{
+    size_t n = strlen(s->door.errmsg);
+    while (n > 0 && s->door.errmsg[n - 1] == '\n')
+        s->door.errmsg[--n] = '\0';
+}
+
 pgrepl_stream_state pgrepl_session_get_state(const pgrepl_session *s)
 {
     return s != NULL ? s->door.state : PGREPL_STREAM_STOPPED;

@@ -66,11 +66,6 @@ typedef struct slot_cmd {
 static void batch_begin(pgrepl_session *s);
 static void batch_settle(pgrepl_session *s, bool paused_read);
 static void hold_stop(pgrepl_session *s);
-static void fail(pgrepl_session *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
 
 /* ---- the door to the application's stream callbacks ------------------------ */
 
@@ -357,7 +352,7 @@ static int sync_io(pgrepl_session *s)
     int rc = pgrepl__watch_conn(s, fd, want);
     if (rc == 0)
         return 0;
-    fail(s, rc == PGREPL_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL,
+    pgrepl__fail(s, rc == PGREPL_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL,
          "cannot watch the connection socket: %s", pgrepl_strerror(rc));
     return -1;
 }
@@ -428,110 +423,10 @@ static void teardown(pgrepl_session *s, int status)
     cancel_current(s, status);
 }
 
-/*
- * After a failure: reconnect later when the application wants to stream,
- * reconnection is on and retrying can help. attempts counts failures in a
- * row; a connection that streamed and confirmed progress, or streamed for
- * as long as the longest delay, proved the trouble gone, so the delays
- * start small again after it (an outage that follows begins with short
- * delays: the sooner the stream is back, the less a server restart that
- * forgets unpersisted confirmations sends again). Returns
- * whether a reconnection is scheduled.
- */
-static bool plan_retry(pgrepl_session *s, bool fatal)
-{
-    bool progressed = s->dlv.ledger.reported > s->retry.started_flush;
-    if (s->retry.streaming_since != 0 &&
-        (progressed || pgrepl__now_us(s) - s->retry.streaming_since >= (int64_t)s->cfg.retry_max_ms * 1000))
-        s->retry.attempts = 0;
-    s->retry.streaming_since = 0;
-    s->retry.attempts++;
-    if (fatal || !s->retry.run_req || s->cfg.retry_min_ms == 0 || s->core.close_req) {
-        s->retry.run_req = false;
-        return false;
-    }
-    s->retry.retry_in_ms = pgrepl__backoff_ms(s->cfg.retry_min_ms, s->cfg.retry_max_ms, s->retry.attempts, pgrepl__random_next(&s->retry.rng));
-    pgrepl__set_wait(s, pgrepl__now_us(s) + (int64_t)s->retry.retry_in_ms * 1000);
-    return true;
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 0)))
-#endif
-static void fail_va(pgrepl_session *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
-                    const char *fmt, va_list ap)
-{
-    pgrepl__set_errmsgv(s, server, fmt, ap);
-    teardown(s, code);
-    pgrepl_stream_state old = s->door.state;
-    bool retry = plan_retry(s, v.fatal);
-    s->door.state = retry ? PGREPL_STREAM_RECONNECTING : PGREPL_STREAM_STOPPED;
-    pgrepl_error err = {.code = code,
-                        .fatal = v.fatal,
-                        .message = s->door.errmsg,
-                        .server = server,
-                        .hint = v.hint,
-                        .retrying = retry,
-                        .retry_in_ms = retry ? s->retry.retry_in_ms : 0,
-                        .attempt = s->retry.attempts};
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_ERROR, .error = &err});
-    if (old != s->door.state)
-        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_STATE, .state = s->door.state});
-}
-
-static void fail(pgrepl_session *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fail_va(s, code, (pgrepl_verdict){fatal, NULL}, server, fmt, ap);
-    va_end(ap);
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
-#endif
-static void fail_with(pgrepl_session *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
-                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fail_va(s, code, v, server, fmt, ap);
-    va_end(ap);
-}
-
 static bool is_error(const PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
     return st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR;
-}
-
-/* The command `what` failed with the server's error m. */
-static void fail_server(pgrepl_session *s, const pgrepl_server_message *m, const char *what)
-{
-    fail_with(s, PGREPL_ESERVER, pgrepl__classify_server(m->sqlstate, m->message), m, "%s failed: %s %s: %s", what,
-              m->severity, m->sqlstate, m->message);
-}
-
-/* The command `what` failed with the error result res. */
-static void fail_result(pgrepl_session *s, const PGresult *res, const char *what)
-{
-    pgrepl_server_message m;
-    pgrepl__server_message(res, &m);
-    if (*m.sqlstate == '\0') {
-        /* libpq's own error (the connection went away): no server message */
-        char text[256];
-        pgrepl__oneline(text, sizeof text, PQresultErrorMessage(res));
-        fail(s, PGREPL_ECONNLOST, false, NULL, "%s failed: %s", what, *text ? text : "connection lost");
-        return;
-    }
-    fail_server(s, &m, what);
-}
-
-/* An ERROR event: the server's error ends the command `what`. */
-static void fail_error(pgrepl_session *s, pgrepl_conn_error *e, const char *what)
-{
-    fail_server(s, &e->m, what);
-    pgrepl__conn_error_free(e);
 }
 
 /* The connection failed; a server error already received says more than libpq. */
@@ -540,27 +435,27 @@ static void fail_conn(pgrepl_session *s, int code, const char *what)
     if (s->core.res != NULL && is_error(s->core.res)) {
         PGresult *res = s->core.res;
         s->core.res = NULL;
-        fail_result(s, res, what);
+        pgrepl__fail_result(s, res, what);
         PQclear(res);
         return;
     }
     if (code == PGREPL_EPROTOCOL || code == PGREPL_ENOMEM) {
-        fail(s, code, false, NULL, "%s: %s", what, pgrepl__conn_errmsg(&s->core.conn));
+        pgrepl__fail(s, code, false, NULL, "%s: %s", what, pgrepl__conn_errmsg(&s->core.conn));
         return;
     }
     if (code != PGREPL_ECONNECT) {
-        fail(s, code, false, NULL, "connection lost: %s", pgrepl__conn_errmsg(&s->core.conn));
+        pgrepl__fail(s, code, false, NULL, "connection lost: %s", pgrepl__conn_errmsg(&s->core.conn));
         return;
     }
     /* a copy: closing the connection clears it, and on_error gets the server message built on it */
     pgrepl_connect_diag d = s->core.conn.diag;
     if (d.sqlstate[0] == '\0') {
-        fail_with(s, code, pgrepl__classify_libpq(d.text), NULL, "could not connect: %s", d.text);
+        pgrepl__fail_with(s, code, pgrepl__classify_libpq(d.text), NULL, "could not connect: %s", d.text);
         return;
     }
     pgrepl_server_message m = {
         .severity = d.severity, .sqlstate = d.sqlstate, .message = d.message, .detail = d.detail, .hint = d.hint};
-    fail_with(s, code, pgrepl__classify_server(d.sqlstate, d.message), &m, "could not connect: %s", d.text);
+    pgrepl__fail_with(s, code, pgrepl__classify_server(d.sqlstate, d.message), &m, "could not connect: %s", d.text);
 }
 
 static void send_command(pgrepl_session *s, const char *sql, pgrepl_phase next)
@@ -601,12 +496,12 @@ static void connect_now(pgrepl_session *s)
     s->core.connect_req = false;
     s->dlv.begin_lsn = 0;
     s->dlv.unit_end = 0;
-    s->retry.streaming_since = 0;
+    pgrepl__retry_connecting(s);
     pgrepl__ledger_restart(&s->dlv.ledger, s->dlv.ledger.acked);
     pgrepl_decoder_reset(s->dlv.dec);
     s->core.ph = PH_CONNECT;
     if (pgrepl__conn_start(&s->core.conn, s->cfg.conninfo, pgrepl__on_notice, s) != 0) {
-        fail(s, PGREPL_ENOMEM, false, NULL, "could not start connecting: out of memory");
+        pgrepl__fail(s, PGREPL_ENOMEM, false, NULL, "could not start connecting: out of memory");
         return;
     }
     arm_deadline(s);
@@ -623,7 +518,7 @@ static int send_status(pgrepl_session *s, bool ping)
     pgrepl_status_update_encode(msg, write, flush, flush, pgrepl_now(), ping);
     int rc = pgrepl__conn_put(&s->core.conn, msg, sizeof msg);
     if (rc == PGREPL_ENOMEM)
-        fail(s, rc, false, NULL, "cannot queue a status update: out of memory");
+        pgrepl__fail(s, rc, false, NULL, "cannot queue a status update: out of memory");
     if (rc != 0)
         return rc;
     pgrepl__ledger_reported(&s->dlv.ledger, write, flush);
@@ -657,7 +552,7 @@ static bool declare_dead(pgrepl_session *s)
 {
     if (input_waiting(s))
         return true;
-    fail(s, PGREPL_ETIMEDOUT, false, NULL, "nothing received from the server for %llu ms",
+    pgrepl__fail(s, PGREPL_ETIMEDOUT, false, NULL, "nothing received from the server for %llu ms",
          (unsigned long long)s->cfg.recv_timeout_ms);
     return true;
 }
@@ -734,7 +629,7 @@ static bool beyond_wal(pgrepl_session *s)
     const char *what = want == s->dlv.ledger.acked    ? "what this stream already received and acknowledged"
                        : want == s->cfg.durable_lsn ? "the durable position (pgrepl_stream_set_durable_lsn)"
                                                 : "the start position (pgrepl_stream_set_start_lsn)";
-    fail_with(s, PGREPL_EINVAL, (pgrepl_verdict){true, pgrepl__hint_beyond_wal}, NULL,
+    pgrepl__fail_with(s, PGREPL_EINVAL, (pgrepl_verdict){true, pgrepl__hint_beyond_wal}, NULL,
               "cannot start at %s, %s: the server's WAL ends at %s, and the server would skip every change "
               "up to %s",
               w, what, x, w);
@@ -744,14 +639,14 @@ static bool beyond_wal(pgrepl_session *s)
 static void identify_done(pgrepl_session *s, const PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: unexpected result (%d rows, %d columns)",
+        pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: unexpected result (%d rows, %d columns)",
              PQntuples(res), PQnfields(res));
         return;
     }
     snprintf(s->setup.system_id, sizeof s->setup.system_id, "%s", PQgetvalue(res, 0, 0));
     s->setup.timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
     if (pgrepl_lsn_parse(PQgetvalue(res, 0, 2), &s->setup.xlogpos) != 0) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: bad xlogpos \"%s\"", PQgetvalue(res, 0, 2));
+        pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: bad xlogpos \"%s\"", PQgetvalue(res, 0, 2));
         return;
     }
     if (beyond_wal(s))
@@ -767,7 +662,7 @@ static void show_done(pgrepl_session *s, const PGresult *res)
 {
     const char *v = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
     if (pgrepl__parse_duration_ms(v, &s->setup.sender_timeout_ms) != 0) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "SHOW wal_sender_timeout: unexpected value \"%s\"", v ? v : "");
+        pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "SHOW wal_sender_timeout: unexpected value \"%s\"", v ? v : "");
         return;
     }
     bool raw = strcmp(s->setup.server_encoding, "SQL_ASCII") == 0;
@@ -1014,11 +909,11 @@ static void send_start(pgrepl_session *s)
     const char *why = "";
     int rc = pgrepl__cmd_start(&sql, &c, &s->setup.proto, &why);
     if (rc == PGREPL_EUNSUPPORTED)
-        fail(s, rc, true, NULL, "START_REPLICATION: %s (server version %d)", why, s->setup.server_version);
+        pgrepl__fail(s, rc, true, NULL, "START_REPLICATION: %s (server version %d)", why, s->setup.server_version);
     else if (rc != 0)
-        fail(s, rc, false, NULL, "START_REPLICATION: %s", pgrepl_strerror(rc));
+        pgrepl__fail(s, rc, false, NULL, "START_REPLICATION: %s", pgrepl_strerror(rc));
     else if ((rc = pgrepl__conn_start_copy(&s->core.conn, sql.data)) != 0)
-        fail(s, rc, false, NULL, "START_REPLICATION: cannot send: %s", pgrepl_strerror(rc));
+        pgrepl__fail(s, rc, false, NULL, "START_REPLICATION: cannot send: %s", pgrepl_strerror(rc));
     else
         s->core.ph = PH_START; /* a failure to send arrives as a FAILED event */
     pgrepl__str_free(&sql);
@@ -1034,7 +929,7 @@ static void send_check(pgrepl_session *s)
     pgrepl_str sql;
     pgrepl__str_init(&sql);
     if (pgrepl__check_sql(&sql, s->setup.server_version, s->cfg.slot, (const char *const *)s->cfg.pubs, s->cfg.npubs) != 0) {
-        fail(s, PGREPL_ENOMEM, false, NULL, "the check before streaming: out of memory");
+        pgrepl__fail(s, PGREPL_ENOMEM, false, NULL, "the check before streaming: out of memory");
     } else {
         arm_deadline(s);
         send_command(s, sql.data, PH_CHECK);
@@ -1078,7 +973,7 @@ static bool report_start(pgrepl_session *s, pgrepl_lsn confirmed)
         char from[PGREPL_LSN_BUFSIZE], to[PGREPL_LSN_BUFSIZE];
         pgrepl_lsn_format(info.skipped_from, from);
         pgrepl_lsn_format(info.skipped_to, to);
-        fail_with(s, PGREPL_EGAP, (pgrepl_verdict){true, pgrepl__hint_gap}, NULL,
+        pgrepl__fail_with(s, PGREPL_EGAP, (pgrepl_verdict){true, pgrepl__hint_gap}, NULL,
                   "replication slot \"%s\" was moved to %s while this consumer holds only up to %s: the changes "
                   "from %s to %s would be skipped",
                   s->cfg.slot, to, from, from, to);
@@ -1096,7 +991,7 @@ static bool report_start(pgrepl_session *s, pgrepl_lsn confirmed)
 static void check_done(pgrepl_session *s, const PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != PGREPL_CHECK_COLUMNS) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "the check before streaming: unexpected result");
+        pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "the check before streaming: unexpected result");
         return;
     }
     /* no such slot: START_REPLICATION says so in the server's words (42704) */
@@ -1106,20 +1001,20 @@ static void check_done(pgrepl_session *s, const PGresult *res)
     }
     const char *type = PQgetvalue(res, 0, PGREPL_CHECK_SLOT_TYPE);
     if (strcmp(type, "logical") != 0) {
-        fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, NULL}, NULL,
+        pgrepl__fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, NULL}, NULL,
                   "replication slot \"%s\" is a %s slot, not a logical one", s->cfg.slot, type);
         return;
     }
     const char *db = PQgetvalue(res, 0, PGREPL_CHECK_SLOT_DATABASE);
     const char *here = PQgetvalue(res, 0, PGREPL_CHECK_DATABASE);
     if (strcmp(db, here) != 0) {
-        fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_other_database}, NULL,
+        pgrepl__fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_other_database}, NULL,
                   "replication slot \"%s\" belongs to database \"%s\", not to \"%s\" (the connection's)", s->cfg.slot,
                   db, here);
         return;
     }
     if (!PQgetisnull(res, 0, PGREPL_CHECK_MISSING_PUBS)) {
-        fail_with(s, PGREPL_ENOTFOUND, (pgrepl_verdict){true, pgrepl__hint_publication}, NULL,
+        pgrepl__fail_with(s, PGREPL_ENOTFOUND, (pgrepl_verdict){true, pgrepl__hint_publication}, NULL,
                   "missing publication(s): %s", PQgetvalue(res, 0, PGREPL_CHECK_MISSING_PUBS));
         return;
     }
@@ -1127,7 +1022,7 @@ static void check_done(pgrepl_session *s, const PGresult *res)
                                                 value_or_null(res, PGREPL_CHECK_CONFLICTING),
                                                 value_or_null(res, PGREPL_CHECK_INVALIDATION));
     if (why != NULL) {
-        fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_invalidated}, NULL,
+        pgrepl__fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_invalidated}, NULL,
                   "replication slot \"%s\" has been invalidated (%s)", s->cfg.slot, why);
         return;
     }
@@ -1140,8 +1035,7 @@ static void streaming_begin(pgrepl_session *s)
     s->core.ph = PH_STREAMING;
     s->core.want_start = false;
     pgrepl__set_wait(s, -1);
-    s->retry.streaming_since = pgrepl__now_us(s);
-    s->retry.started_flush = s->dlv.ledger.reported;
+    pgrepl__retry_streaming(s);
     batch_begin(s);
     pgrepl__feedback_init(&s->dlv.fb, (int64_t)s->cfg.interval_ms * 1000, (int64_t)s->setup.sender_timeout_ms * 1000,
                           (int64_t)s->cfg.recv_timeout_ms * 1000, pgrepl__now_us(s));
@@ -1158,7 +1052,7 @@ static bool next_command(pgrepl_session *s)
         run_slot_cmd(s);
     else if (s->core.want_start)
         send_check(s);
-    else if (s->door.state != PGREPL_STREAM_READY)
+    else if (pgrepl_session_get_state(s) != PGREPL_STREAM_READY)
         pgrepl__set_state(s, PGREPL_STREAM_READY);
     else
         return false;
@@ -1206,11 +1100,11 @@ static void query_done(pgrepl_session *s)
     PGresult *res = s->core.res;
     s->core.res = NULL;
     if (res == NULL && s->core.ph != PH_START) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: no result", phase_command(s->core.ph));
+        pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: no result", phase_command(s->core.ph));
         return;
     }
     if (res != NULL && is_error(res) && s->core.ph != PH_SLOT && s->core.ph != PH_SLOT_BEGIN) {
-        fail_result(s, res, phase_command(s->core.ph));
+        pgrepl__fail_result(s, res, phase_command(s->core.ph));
         PQclear(res);
         return;
     }
@@ -1237,7 +1131,7 @@ static void query_done(pgrepl_session *s)
         break;
     default:
         /* START_REPLICATION completed without CopyBoth */
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: completed without starting to stream", phase_command(s->core.ph));
+        pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: completed without starting to stream", phase_command(s->core.ph));
         break;
     }
     PQclear(res);
@@ -1253,13 +1147,13 @@ static void query_done(pgrepl_session *s)
 static void decode_failed(pgrepl_session *s, int rc)
 {
     if (s->dlv.cb_err == PGREPL_EPROTOCOL)
-        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", s->dlv.cb_why);
+        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", s->dlv.cb_why);
     else if (s->dlv.cb_err != 0)
-        fail(s, s->dlv.cb_err, false, NULL, "replication stream: %s", pgrepl_strerror(s->dlv.cb_err));
+        pgrepl__fail(s, s->dlv.cb_err, false, NULL, "replication stream: %s", pgrepl_strerror(s->dlv.cb_err));
     else if (rc == PGREPL_ECALLBACK || rc == PGREPL_ENOMEM)
-        fail(s, rc, rc == PGREPL_ECALLBACK, NULL, "replication stream: %s", pgrepl_decoder_errmsg(s->dlv.dec));
+        pgrepl__fail(s, rc, rc == PGREPL_ECALLBACK, NULL, "replication stream: %s", pgrepl_decoder_errmsg(s->dlv.dec));
     else
-        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", pgrepl_decoder_errmsg(s->dlv.dec));
+        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", pgrepl_decoder_errmsg(s->dlv.dec));
 }
 
 static void on_copydata(pgrepl_session *s, const char *data, size_t len)
@@ -1268,7 +1162,7 @@ static void on_copydata(pgrepl_session *s, const char *data, size_t len)
     pgrepl_copydata cd;
     int rc = pgrepl_copydata_parse(data, len, &cd);
     if (rc != 0) {
-        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: bad CopyData message (%s)",
+        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: bad CopyData message (%s)",
              pgrepl_strerror(rc));
         return;
     }
@@ -1277,7 +1171,7 @@ static void on_copydata(pgrepl_session *s, const char *data, size_t len)
         char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
         pgrepl_lsn_format(cd.wal_start, a);
         pgrepl_lsn_format(cd.wal_end, b);
-        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: XLogData from %s to %s", a, b);
+        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: XLogData from %s to %s", a, b);
         return;
     }
     /* the clock of the wakeup that read it: one clock_gettime per wakeup, not per message */
@@ -1318,11 +1212,11 @@ static void on_query_event(pgrepl_session *s, pgrepl_conn_event *ev)
             drop_result(s);
             streaming_begin(s);
         } else {
-            fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: unexpected CopyBoth", phase_command(s->core.ph));
+            pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: unexpected CopyBoth", phase_command(s->core.ph));
         }
         return;
     case PGREPL_CONN_EV_ERROR:
-        fail_error(s, ev->error, phase_command(s->core.ph));
+        pgrepl__fail_error(s, ev->error, phase_command(s->core.ph));
         return;
     case PGREPL_CONN_EV_DONE:
         query_done(s);
@@ -1345,7 +1239,7 @@ static bool publication_gone(pgrepl_session *s, const pgrepl_server_message *m)
 {
     if (strcmp(m->sqlstate, "42704") != 0 || strstr(m->message, "publication") == NULL)
         return false;
-    fail_with(s, PGREPL_ESERVER, (pgrepl_verdict){true, pgrepl__hint_publication_recreated}, m,
+    pgrepl__fail_with(s, PGREPL_ESERVER, (pgrepl_verdict){true, pgrepl__hint_publication_recreated}, m,
               "replication stream failed: %s %s: %s: the publication was dropped (and created again) after the "
               "slot's position, and the slot cannot decode the changes since the drop",
               m->severity, m->sqlstate, m->message);
@@ -1361,7 +1255,7 @@ static void on_streaming_event(pgrepl_session *s, pgrepl_conn_event *ev)
     case PGREPL_CONN_EV_RESULT:
         /* the copy ended: an error says why; "COPY 0" (server shutdown) does not */
         if (is_error(ev->result))
-            fail_result(s, ev->result, "replication stream");
+            pgrepl__fail_result(s, ev->result, "replication stream");
         PQclear(ev->result);
         return;
     case PGREPL_CONN_EV_ERROR:
@@ -1369,10 +1263,10 @@ static void on_streaming_event(pgrepl_session *s, pgrepl_conn_event *ev)
             pgrepl__conn_error_free(ev->error);
             return;
         }
-        fail_error(s, ev->error, "replication stream");
+        pgrepl__fail_error(s, ev->error, "replication stream");
         return;
     case PGREPL_CONN_EV_DONE:
-        fail(s, PGREPL_ECONNLOST, false, NULL, "the server ended the replication stream");
+        pgrepl__fail(s, PGREPL_ECONNLOST, false, NULL, "the server ended the replication stream");
         return;
     case PGREPL_CONN_EV_FAILED:
         fail_conn(s, ev->code, "replication stream");
@@ -1450,7 +1344,7 @@ static void stop_now(pgrepl_session *s)
 {
     s->core.stop_req = false;
     s->core.want_start = false;
-    if (s->door.state == PGREPL_STREAM_RECONNECTING) {
+    if (pgrepl_session_get_state(s) == PGREPL_STREAM_RECONNECTING) {
         pgrepl__set_wait(s, -1);
         pgrepl__clear_wait_due(s);
         pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
@@ -1506,8 +1400,8 @@ static bool timed_phase(pgrepl_phase ph)
 static void wait_expired(pgrepl_session *s)
 {
     pgrepl__clear_wait_due(s);
-    if (s->door.state == PGREPL_STREAM_RECONNECTING) {
-        s->retry.reconnects++;
+    if (pgrepl_session_get_state(s) == PGREPL_STREAM_RECONNECTING) {
+        pgrepl__retry_reconnecting(s);
         s->core.connect_req = true;
         s->core.want_start = true;
     } else if (s->core.ph == PH_STOPPING) {
@@ -1515,7 +1409,7 @@ static void wait_expired(pgrepl_session *s)
         teardown(s, PGREPL_ECANCELED);
         pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
     } else if (timed_phase(s->core.ph)) {
-        fail(s, PGREPL_ETIMEDOUT, false, NULL, "%s: no answer within %llu ms (connect timeout)",
+        pgrepl__fail(s, PGREPL_ETIMEDOUT, false, NULL, "%s: no answer within %llu ms (connect timeout)",
              s->core.ph == PH_CONNECT ? "could not connect" : phase_command(s->core.ph), (unsigned long long)s->setup.deadline_ms);
     }
 }
@@ -1586,7 +1480,7 @@ static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, 
             return error ? PGREPL_CONN_READ | PGREPL_CONN_WRITE : io;
         }
         if (error)
-            fail(s, PGREPL_ECONNLOST, false, NULL, "connection socket error (the host saw an error or hang-up)");
+            pgrepl__fail(s, PGREPL_ECONNLOST, false, NULL, "connection socket error (the host saw an error or hang-up)");
         return error ? 0u : io;
     case ENTRY_HB:
         if (pgrepl__heartbeat_connecting(s->core.hb))
@@ -1719,7 +1613,7 @@ static void batch_settle(pgrepl_session *s, bool paused_read)
 /* Close the connections and stop asking the host for anything; finalize_now follows from the timer. */
 static void do_close(pgrepl_session *s)
 {
-    s->door.state = PGREPL_STREAM_CLOSING;
+    pgrepl__put_state(s, PGREPL_STREAM_CLOSING);
     pgrepl__unwatch_conn(s);
     pgrepl__unwatch_hb(s);
     drop_result(s);
@@ -1793,7 +1687,7 @@ static void heartbeat_error(void *arg, int code, const char *message, const pgre
 {
     pgrepl_session *s = arg;
     pgrepl__set_errmsg(s, server, "%s", message);
-    pgrepl_error err = {.code = code, .message = s->door.errmsg, .server = server, .stream_continues = true};
+    pgrepl_error err = {.code = code, .message = pgrepl_session_errmsg(s), .server = server, .stream_continues = true};
     pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_ERROR, .error = &err});
 }
 
@@ -1839,8 +1733,7 @@ pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
     s->cfg.stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
     s->cfg.batch_bytes = PGREPL_READ_BATCH_BYTES;
     s->cfg.batch_pause_us = PGREPL_READ_BATCH_PAUSE_US;
-    /* jitter only has to differ between processes and streams; never 0 for xorshift */
-    s->retry.rng = ((uint64_t)pgrepl__mono_us() ^ (uint64_t)(uintptr_t)s) | 1;
+    pgrepl__retry_init(s, teardown);
     pgrepl__ledger_init(&s->dlv.ledger, 0);
     pgrepl__conn_init(&s->core.conn);
     return s;
@@ -1848,7 +1741,7 @@ pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
 
 static bool configurable(const pgrepl_session *s)
 {
-    return s->door.state == PGREPL_STREAM_STOPPED && !s->core.connect_req && !s->core.close_req;
+    return pgrepl_session_get_state(s) == PGREPL_STREAM_STOPPED && !s->core.connect_req && !s->core.close_req;
 }
 
 int pgrepl_session_start(pgrepl_session *s)
@@ -1857,14 +1750,14 @@ int pgrepl_session_start(pgrepl_session *s)
         return PGREPL_EINVAL;
     if (s->core.close_req || s->core.want_start)
         return PGREPL_ESTATE;
-    if (s->door.state == PGREPL_STREAM_STOPPED && !s->core.connect_req)
+    if (pgrepl_session_get_state(s) == PGREPL_STREAM_STOPPED && !s->core.connect_req)
         s->core.connect_req = true;
-    else if (s->door.state != PGREPL_STREAM_READY)
+    else if (pgrepl_session_get_state(s) != PGREPL_STREAM_READY)
         return PGREPL_ESTATE;
-    if (s->door.state == PGREPL_STREAM_STOPPED)
-        s->retry.attempts = 0;
+    if (pgrepl_session_get_state(s) == PGREPL_STREAM_STOPPED)
+        pgrepl__retry_forget(s);
     s->core.want_start = true;
-    s->retry.run_req = true;
+    pgrepl__retry_run(s, true);
     pgrepl__kick(s);
     return 0;
 }
@@ -1889,8 +1782,8 @@ int pgrepl_session_stop(pgrepl_session *s)
         return 0;
     s->core.connect_req = false;
     s->core.want_start = false;
-    s->retry.run_req = false;
-    if ((s->core.ph == PH_NONE && s->door.state != PGREPL_STREAM_RECONNECTING) || s->core.ph == PH_STOPPING)
+    pgrepl__retry_run(s, false);
+    if ((s->core.ph == PH_NONE && pgrepl_session_get_state(s) != PGREPL_STREAM_RECONNECTING) || s->core.ph == PH_STOPPING)
         return 0;
     s->core.stop_req = true;
     pgrepl__kick(s);
@@ -2014,9 +1907,7 @@ int pgrepl_session_set_conninfo(pgrepl_session *s, const char *conninfo)
     PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
     if (opts == NULL) {
         pgrepl__set_errmsg(s, NULL, "invalid conninfo: %s", err != NULL ? err : "out of memory");
-        size_t n = strlen(s->door.errmsg);
-        while (n > 0 && s->door.errmsg[n - 1] == '\n')
-            s->door.errmsg[--n] = '\0';
+        pgrepl__chomp_errmsg(s);
         int rc = err != NULL ? PGREPL_EINVAL : PGREPL_ENOMEM;
         PQfreemem(err);
         return rc;
@@ -2126,7 +2017,7 @@ int pgrepl_session_set_origin(pgrepl_session *s, pgrepl_origin_filter origin)
 /* Positions may also be set while a reconnection is pending: for the next connection. */
 static int check_position(const pgrepl_session *s)
 {
-    return s != NULL && s->door.state == PGREPL_STREAM_RECONNECTING && !s->core.close_req ? 0 : check_config(s);
+    return s != NULL && pgrepl_session_get_state(s) == PGREPL_STREAM_RECONNECTING && !s->core.close_req ? 0 : check_config(s);
 }
 
 int pgrepl_session_set_start_lsn(pgrepl_session *s, pgrepl_lsn lsn)
@@ -2280,11 +2171,6 @@ pgrepl_lsn pgrepl_session_reported_lsn(const pgrepl_session *s)
     return s != NULL ? s->dlv.ledger.reported : 0;
 }
 
-uint64_t pgrepl_session_reconnects(const pgrepl_session *s)
-{
-    return s != NULL ? s->retry.reconnects : 0;
-}
-
 int pgrepl_session_server_version(const pgrepl_session *s)
 {
     return s != NULL ? s->setup.server_version : 0;
@@ -2326,8 +2212,8 @@ static int queue_cmd(pgrepl_session *s, slot_cmd *proto, const char *name)
 {
     if (s == NULL || bad_slot_name(name))
         return PGREPL_EINVAL;
-    bool open = s->door.state == PGREPL_STREAM_STOPPED || s->door.state == PGREPL_STREAM_CONNECTING ||
-                s->door.state == PGREPL_STREAM_READY || s->door.state == PGREPL_STREAM_RECONNECTING;
+    bool open = pgrepl_session_get_state(s) == PGREPL_STREAM_STOPPED || pgrepl_session_get_state(s) == PGREPL_STREAM_CONNECTING ||
+                pgrepl_session_get_state(s) == PGREPL_STREAM_READY || pgrepl_session_get_state(s) == PGREPL_STREAM_RECONNECTING;
     if (s->core.close_req || !open)
         return PGREPL_ESTATE;
     slot_cmd *c = pgrepl__malloc(sizeof *c);

@@ -26,6 +26,7 @@
 #include <libpq-fe.h>
 
 #include "pgrepl/session.h"
+#include "classify.h"
 #include "conn.h"
 #include "feedback.h"
 #include "heartbeat.h"
@@ -160,6 +161,7 @@ typedef struct session_delivery {
 
 /* retry.c */
 typedef struct session_retry {
+    void (*teardown)(pgrepl_session *s, int status); /* the core's: close the connection */
     bool run_req;          /* start_replication() until a stop, close or fatal error: failures reconnect */
     unsigned attempts;     /* failures in a row */
     uint64_t reconnects;   /* reconnections started, in all */
@@ -221,6 +223,14 @@ static inline void pgrepl__busy_leave(pgrepl_session *s)
 static inline pgrepl_heartbeat *pgrepl__hb(const pgrepl_session *s)
 {
     return s->core.hb;
+}
+
+/* ---- delivery.c: what the parts below it read of it (inline, as above) ---------------------------------------------- */
+
+/* The positions: received, delivered, acknowledged, reported (ledger.h). */
+static inline const pgrepl_ledger *pgrepl__positions(const pgrepl_session *s)
+{
+    return &s->dlv.ledger;
 }
 
 /* ---- host.c ------------------------------------------------------------------------------------------------------- */
@@ -306,5 +316,34 @@ void pgrepl__set_errmsgv(pgrepl_session *s, const pgrepl_server_message *server,
 __attribute__((format(printf, 3, 4)))
 #endif
 void pgrepl__set_errmsg(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, ...);
+void pgrepl__chomp_errmsg(pgrepl_session *s);
+
+/* ---- retry.c ------------------------------------------------------------------------------------------------------ */
+
+void pgrepl__retry_init(pgrepl_session *s, void (*teardown)(pgrepl_session *s, int status));
+void pgrepl__retry_run(pgrepl_session *s, bool run);
+void pgrepl__retry_forget(pgrepl_session *s);
+void pgrepl__retry_connecting(pgrepl_session *s);
+void pgrepl__retry_streaming(pgrepl_session *s);
+void pgrepl__retry_reconnecting(pgrepl_session *s);
+/*
+ * The stream failed with code (PGREPL_E*); fatal: retrying cannot help.
+ * server: the server's error, or NULL. Closes the connection; the
+ * application hears of it (on_error, on_state).
+ */
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 6)))
+#endif
+void pgrepl__fail(pgrepl_session *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...);
+/* The same with classify.h's verdict (fatal, and a hint). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 6)))
+#endif
+void pgrepl__fail_with(pgrepl_session *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
+                       const char *fmt, ...);
+/* The command `what` failed with the error result res. */
+void pgrepl__fail_result(pgrepl_session *s, const PGresult *res, const char *what);
+/* An ERROR event: the server's error ends the command `what` (e is freed). */
+void pgrepl__fail_error(pgrepl_session *s, pgrepl_conn_error *e, const char *what);
 
 #endif
