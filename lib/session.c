@@ -71,269 +71,6 @@ static void hold_stop(pgrepl_session *s);
 
 /* ---- the door to the application's decoder callbacks ----------------------- */
 
-/*
- * The decoder calls our wrappers (ud = the stream); they keep the ledger in
- * step with unit boundaries and call the application with its own user data.
- * busy defers close() from inside; the decoder maps the return value.
- */
-#define CALL_APP(s, fn, m) ((s)->cfg.dcb.fn == NULL ? 0 : app_done((s), (app_enter(s), (s)->cfg.dcb.fn((s)->cfg.data, (m)))))
-
-static void app_enter(pgrepl_session *s)
-{
-    s->core.busy++;
-}
-
-static int app_done(pgrepl_session *s, int rc)
-{
-    s->core.busy--;
-    return rc;
-}
-
-/* Auto-acknowledge a unit whose callback succeeded. */
-static int unit_done(pgrepl_session *s, int rc, pgrepl_lsn end)
-{
-    if (rc == 0 && s->cfg.auto_ack)
-        pgrepl__ledger_ack(&s->dlv.ledger, end);
-    return rc;
-}
-
-/*
- * LSNs that contradict each other mean a broken stream, and nothing in it
- * may be acknowledged: the wrapper fails before the ledger or the
- * application sees the message, the decoder stops with PGREPL_ECALLBACK,
- * and on_copydata reports cb_why as a protocol error.
- */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static int contradiction(pgrepl_session *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->dlv.cb_why, sizeof s->dlv.cb_why, fmt, ap);
-    va_end(ap);
-    s->dlv.cb_err = PGREPL_EPROTOCOL;
-    return PGREPL_EPROTOCOL;
-}
-
-/*
- * A record ends after it starts, and, when ordered, a unit ends at a later
- * WAL record than the one before it on the same connection. Prepares are
- * not ordered: a transaction prepared before its slot decoded two-phase
- * arrives at COMMIT PREPARED with its old PREPARE's positions.
- */
-static int check_unit(pgrepl_session *s, const char *what, pgrepl_lsn start, pgrepl_lsn end, bool ordered)
-{
-    char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
-    pgrepl_lsn_format(end, b);
-    if (start >= end) {
-        pgrepl_lsn_format(start, a);
-        return contradiction(s, "%s record starts at %s but ends at %s", what, a, b);
-    }
-    if (!ordered)
-        return 0;
-    if (end <= s->dlv.unit_end) {
-        pgrepl_lsn_format(s->dlv.unit_end, a);
-        return contradiction(s, "%s ends at %s, not after the previous end %s", what, b, a);
-    }
-    s->dlv.unit_end = end;
-    return 0;
-}
-
-static int w_begin(void *ud, const pgrepl_msg_begin *m)
-{
-    pgrepl_session *s = ud;
-    s->dlv.begin_lsn = m->final_lsn;
-    pgrepl__ledger_begin(&s->dlv.ledger);
-    return CALL_APP(s, on_begin, m);
-}
-
-static int w_commit(void *ud, const pgrepl_msg_commit *m)
-{
-    pgrepl_session *s = ud;
-    pgrepl_lsn begin = s->dlv.begin_lsn;
-    s->dlv.begin_lsn = 0;
-    if (m->commit_lsn != begin) {
-        char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
-        pgrepl_lsn_format(m->commit_lsn, a);
-        pgrepl_lsn_format(begin, b);
-        return contradiction(s, "Commit of the record at %s after a Begin announcing %s", a, b);
-    }
-    if (check_unit(s, "Commit", m->commit_lsn, m->end_lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->dlv.ledger, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_commit, m), m->end_lsn);
-}
-
-static int w_origin(void *ud, const pgrepl_msg_origin *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_origin, m);
-}
-
-static int w_relation(void *ud, const pgrepl_relation *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_relation, m);
-}
-
-static int w_type(void *ud, const pgrepl_msg_type *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_type, m);
-}
-
-static int w_insert(void *ud, const pgrepl_msg_change *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_insert, m);
-}
-
-static int w_update(void *ud, const pgrepl_msg_change *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_update, m);
-}
-
-static int w_delete(void *ud, const pgrepl_msg_change *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_delete, m);
-}
-
-static int w_truncate(void *ud, const pgrepl_msg_truncate *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_truncate, m);
-}
-
-/*
- * A heartbeat the application does not see: the library acknowledges it in
- * the application's place, but only where the application has nothing
- * unacknowledged before it, so it never confirms more than the ledger
- * rules allow.
- */
-static int hidden_heartbeat(pgrepl_session *s, const pgrepl_msg_logical *m)
-{
-    if (m->transactional || !pgrepl__ledger_idle(&s->dlv.ledger) || s->dlv.ledger.acked < s->dlv.ledger.delivered_end)
-        return 0;
-    pgrepl__ledger_unit_end(&s->dlv.ledger, m->lsn);
-    pgrepl__ledger_ack(&s->dlv.ledger, m->lsn);
-    return 0;
-}
-
-static int w_message(void *ud, const pgrepl_msg_logical *m)
-{
-    pgrepl_session *s = ud;
-    if (!m->transactional && check_unit(s, "Message", 0, m->lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    if (pgrepl__heartbeat_hides(s->core.hb, m->prefix))
-        return hidden_heartbeat(s, m);
-    if (m->transactional)
-        return CALL_APP(s, on_message, m);
-    pgrepl__ledger_unit_end(&s->dlv.ledger, m->lsn);
-    return unit_done(s, CALL_APP(s, on_message, m), m->lsn);
-}
-
-static int w_stream_start(void *ud, const pgrepl_msg_stream_start *m)
-{
-    pgrepl_session *s = ud;
-    if (m->first_segment && pgrepl__ledger_stream_open(&s->dlv.ledger, m->xid) != 0) {
-        s->dlv.cb_err = PGREPL_ENOMEM;
-        return PGREPL_ENOMEM;
-    }
-    return CALL_APP(s, on_stream_start, m);
-}
-
-static int w_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_stream_stop, m);
-}
-
-static int w_stream_commit(void *ud, const pgrepl_msg_commit *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Stream Commit", m->commit_lsn, m->end_lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_stream_close(&s->dlv.ledger, m->xid, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_stream_commit, m), m->end_lsn);
-}
-
-static int w_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
-{
-    pgrepl_session *s = ud;
-    /* an aborted transaction leaves nothing to acknowledge: it must not hold back the idle rule */
-    if (m->xid == m->subxid)
-        pgrepl__ledger_stream_close(&s->dlv.ledger, m->xid, 0);
-    return CALL_APP(s, on_stream_abort, m);
-}
-
-static int w_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
-{
-    pgrepl_session *s = ud;
-    pgrepl__ledger_begin(&s->dlv.ledger);
-    return CALL_APP(s, on_begin_prepare, m);
-}
-
-static int w_prepare(void *ud, const pgrepl_msg_prepare *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->dlv.ledger, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_prepare, m), m->end_lsn);
-}
-
-static int w_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Commit Prepared", m->commit_lsn, m->end_lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->dlv.ledger, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_commit_prepared, m), m->end_lsn);
-}
-
-static int w_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Rollback Prepared", 0, m->rollback_end_lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->dlv.ledger, m->rollback_end_lsn);
-    return unit_done(s, CALL_APP(s, on_rollback_prepared, m), m->rollback_end_lsn);
-}
-
-static int w_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Stream Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_stream_close(&s->dlv.ledger, m->xid, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_stream_prepare, m), m->end_lsn);
-}
-
-static const pgrepl_decoder_callbacks wrappers = {
-    .on_begin = w_begin,
-    .on_commit = w_commit,
-    .on_origin = w_origin,
-    .on_relation = w_relation,
-    .on_type = w_type,
-    .on_insert = w_insert,
-    .on_update = w_update,
-    .on_delete = w_delete,
-    .on_truncate = w_truncate,
-    .on_message = w_message,
-    .on_stream_start = w_stream_start,
-    .on_stream_stop = w_stream_stop,
-    .on_stream_commit = w_stream_commit,
-    .on_stream_abort = w_stream_abort,
-    .on_begin_prepare = w_begin_prepare,
-    .on_prepare = w_prepare,
-    .on_commit_prepared = w_commit_prepared,
-    .on_rollback_prepared = w_rollback_prepared,
-    .on_stream_prepare = w_stream_prepare,
-};
-
 /* ---- errors ------------------------------------------------------------------ */
 
 /* ---- the host: what to watch, when to be called ----------------------------- */
@@ -347,7 +84,7 @@ static int sync_io(pgrepl_session *s)
         return 0;
     }
     unsigned want = pgrepl__conn_wants(&s->core.conn);
-    if ((s->dlv.paused && s->core.ph == PH_STREAMING) || pgrepl__holding(s))
+    if ((pgrepl__delivery_paused(s) && s->core.ph == PH_STREAMING) || pgrepl__holding(s))
         want &= ~(unsigned)PGREPL_CONN_READ;
     int rc = pgrepl__watch_conn(s, fd, want);
     if (rc == 0)
@@ -488,17 +225,14 @@ static void disarm_deadline(pgrepl_session *s)
 
 static pgrepl_lsn requested_start(const pgrepl_session *s)
 {
-    return pgrepl__ledger_start_at(&s->dlv.ledger, s->cfg.start_lsn, s->cfg.durable_lsn);
+    return pgrepl__ledger_start_at(pgrepl__positions(s), s->cfg.start_lsn, s->cfg.durable_lsn);
 }
 
 static void connect_now(pgrepl_session *s)
 {
     s->core.connect_req = false;
-    s->dlv.begin_lsn = 0;
-    s->dlv.unit_end = 0;
     pgrepl__retry_connecting(s);
-    pgrepl__ledger_restart(&s->dlv.ledger, s->dlv.ledger.acked);
-    pgrepl_decoder_reset(s->dlv.dec);
+    pgrepl__delivery_reset(s);
     s->core.ph = PH_CONNECT;
     if (pgrepl__conn_start(&s->core.conn, s->cfg.conninfo, pgrepl__on_notice, s) != 0) {
         pgrepl__fail(s, PGREPL_ENOMEM, false, NULL, "could not start connecting: out of memory");
@@ -509,106 +243,6 @@ static void connect_now(pgrepl_session *s)
 }
 
 /* ---- status updates and the watchdog ---------------------------------------- */
-
-static int send_status(pgrepl_session *s, bool ping)
-{
-    pgrepl_lsn write, flush;
-    pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
-    uint8_t msg[PGREPL_STATUS_UPDATE_SIZE];
-    pgrepl_status_update_encode(msg, write, flush, flush, pgrepl_now(), ping);
-    int rc = pgrepl__conn_put(&s->core.conn, msg, sizeof msg);
-    if (rc == PGREPL_ENOMEM)
-        pgrepl__fail(s, rc, false, NULL, "cannot queue a status update: out of memory");
-    if (rc != 0)
-        return rc;
-    pgrepl__ledger_reported(&s->dlv.ledger, write, flush);
-    pgrepl__feedback_on_sent(&s->dlv.fb, pgrepl__now_us(s), ping, flush);
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_STATUS_SENT, .lsn1 = write, .lsn2 = flush});
-    return 0;
-}
-
-static void arm_timer(pgrepl_session *s, int64_t now, int64_t due_us)
-{
-    pgrepl__set_timer(s, now + due_us);
-}
-
-/*
- * Bytes (or the end of the connection) wait in the socket: the silence was
- * the loop's, busy in a callback or an allocation, not the server's. Read
- * them now and count them as received; the caller then handles them.
- */
-static bool input_waiting(pgrepl_session *s)
-{
-    struct pollfd p = {.fd = pgrepl__conn_socket(&s->core.conn), .events = POLLIN};
-    if (p.fd < 0 || poll(&p, 1, 0) != 1)
-        return false;
-    pgrepl__wakeup_reread(s);
-    pgrepl__conn_io(&s->core.conn, PGREPL_CONN_READ);
-    pgrepl__feedback_on_recv(&s->dlv.fb, pgrepl__wakeup_us(s));
-    return true;
-}
-
-static bool declare_dead(pgrepl_session *s)
-{
-    if (input_waiting(s))
-        return true;
-    pgrepl__fail(s, PGREPL_ETIMEDOUT, false, NULL, "nothing received from the server for %llu ms",
-         (unsigned long long)s->cfg.recv_timeout_ms);
-    return true;
-}
-
-/* While stopping, or once the copy has ended, no status update may be sent; only the watchdog runs. */
-static bool watchdog_only(pgrepl_session *s, int64_t now)
-{
-    if (s->dlv.fb.recv_timeout_us == 0) {
-        pgrepl__set_timer(s, -1);
-        return false;
-    }
-    int64_t left = s->dlv.fb.last_recv + s->dlv.fb.recv_timeout_us - now;
-    if (left <= 0)
-        return declare_dead(s);
-    arm_timer(s, now, left);
-    return false;
-}
-
-/*
- * Send a status update or ping when the feedback decision says so, declare
- * the connection dead after the receive timeout, and re-arm the timer.
- * Returns true when it changed the stream's course (a failure).
- */
-static bool feedback(pgrepl_session *s)
-{
-    if (s->core.ph != PH_STREAMING && s->core.ph != PH_STOPPING) {
-        pgrepl__set_timer(s, -1);
-        return false;
-    }
-    /* inside a loop callback: the clock reading of this wakeup (one per wakeup, not per decision) */
-    int64_t now = pgrepl__in_wakeup(s) ? pgrepl__wakeup_us(s) : pgrepl__now_us(s);
-    /* while paused the silence is ours, not the server's */
-    if (s->dlv.paused)
-        pgrepl__feedback_on_recv(&s->dlv.fb, now);
-    /* stopping, or the server ended the copy (a shutdown's "COPY 0"): nothing can be sent, the end is awaited */
-    if (s->core.ph == PH_STOPPING || !pgrepl__conn_copying(&s->core.conn))
-        return watchdog_only(s, now);
-    pgrepl_lsn write, flush;
-    pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
-    switch (pgrepl__feedback_decide(&s->dlv.fb, now, flush, s->dlv.ledger.reported)) {
-    case PGREPL_FEEDBACK_DEAD:
-        return declare_dead(s);
-    case PGREPL_FEEDBACK_SEND:
-        if (send_status(s, false) != 0)
-            return true;
-        break;
-    case PGREPL_FEEDBACK_PING:
-        if (send_status(s, true) != 0)
-            return true;
-        break;
-    case PGREPL_FEEDBACK_NONE:
-        break;
-    }
-    arm_timer(s, now, pgrepl__feedback_next_due(&s->dlv.fb, now));
-    return false;
-}
 
 /* ---- the command plan --------------------------------------------------------- */
 
@@ -626,7 +260,7 @@ static bool beyond_wal(pgrepl_session *s)
     char w[PGREPL_LSN_BUFSIZE], x[PGREPL_LSN_BUFSIZE];
     pgrepl_lsn_format(want, w);
     pgrepl_lsn_format(s->setup.xlogpos, x);
-    const char *what = want == s->dlv.ledger.acked    ? "what this stream already received and acknowledged"
+    const char *what = want == pgrepl__positions(s)->acked ? "what this stream already received and acknowledged"
                        : want == s->cfg.durable_lsn ? "the durable position (pgrepl_stream_set_durable_lsn)"
                                                 : "the start position (pgrepl_stream_set_start_lsn)";
     pgrepl__fail_with(s, PGREPL_EINVAL, (pgrepl_verdict){true, pgrepl__hint_beyond_wal}, NULL,
@@ -652,7 +286,7 @@ static void identify_done(pgrepl_session *s, const PGresult *res)
     if (beyond_wal(s))
         return;
     /* the server's WAL reaches it: the durable position counts as received and acknowledged */
-    pgrepl__ledger_durable(&s->dlv.ledger, s->cfg.durable_lsn);
+    pgrepl__delivery_durable(s, s->cfg.durable_lsn);
     s->setup.server_version = pgrepl__conn_server_version(&s->core.conn);
     snprintf(s->setup.server_encoding, sizeof s->setup.server_encoding, "%s", pgrepl__conn_parameter(&s->core.conn, "server_encoding"));
     send_command(s, "SHOW wal_sender_timeout", PH_SHOW);
@@ -918,7 +552,7 @@ static void send_start(pgrepl_session *s)
         s->core.ph = PH_START; /* a failure to send arrives as a FAILED event */
     pgrepl__str_free(&sql);
     if (rc == 0)
-        pgrepl__ledger_restart(&s->dlv.ledger, c.start_lsn);
+        pgrepl__delivery_restart(s, c.start_lsn);
     if (rc == 0)
         pgrepl__set_state(s, PGREPL_STREAM_CONNECTING);
 }
@@ -950,7 +584,7 @@ static bool report_start(pgrepl_session *s, pgrepl_lsn confirmed)
 {
     /* what it asks for (start, durable, acknowledged) and what it confirmed here */
     pgrepl_lsn requested = requested_start(s);
-    pgrepl_lsn held = pgrepl__lsn_max(pgrepl__lsn_max(s->setup.held, s->dlv.ledger.reported), requested);
+    pgrepl_lsn held = pgrepl__lsn_max(pgrepl__lsn_max(s->setup.held, pgrepl__positions(s)->reported), requested);
     bool known = held != 0 || s->setup.starts > 0;
     pgrepl_start_info info = {.requested = requested,
                               .slot_confirmed = confirmed,
@@ -1037,8 +671,7 @@ static void streaming_begin(pgrepl_session *s)
     pgrepl__set_wait(s, -1);
     pgrepl__retry_streaming(s);
     batch_begin(s);
-    pgrepl__feedback_init(&s->dlv.fb, (int64_t)s->cfg.interval_ms * 1000, (int64_t)s->setup.sender_timeout_ms * 1000,
-                          (int64_t)s->cfg.recv_timeout_ms * 1000, pgrepl__now_us(s));
+    pgrepl__delivery_streaming(s, s->setup.sender_timeout_ms);
     pgrepl__heartbeat_start(s->core.hb, s->cfg.conninfo);
     pgrepl__set_state(s, PGREPL_STREAM_STREAMING);
 }
@@ -1137,70 +770,6 @@ static void query_done(pgrepl_session *s)
     PQclear(res);
 }
 
-/*
- * A message the stream could not take. The application's own failure is
- * fatal. A malformed or contradictory message is a protocol error worth a
- * reconnection: nothing of it was acknowledged, and the server sends it
- * again, intact unless it is broken at the source (then every attempt
- * fails alike, each one reported, with a growing delay).
- */
-static void decode_failed(pgrepl_session *s, int rc)
-{
-    if (s->dlv.cb_err == PGREPL_EPROTOCOL)
-        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", s->dlv.cb_why);
-    else if (s->dlv.cb_err != 0)
-        pgrepl__fail(s, s->dlv.cb_err, false, NULL, "replication stream: %s", pgrepl_strerror(s->dlv.cb_err));
-    else if (rc == PGREPL_ECALLBACK || rc == PGREPL_ENOMEM)
-        pgrepl__fail(s, rc, rc == PGREPL_ECALLBACK, NULL, "replication stream: %s", pgrepl_decoder_errmsg(s->dlv.dec));
-    else
-        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", pgrepl_decoder_errmsg(s->dlv.dec));
-}
-
-static void on_copydata(pgrepl_session *s, const char *data, size_t len)
-{
-    s->core.got += len;
-    pgrepl_copydata cd;
-    int rc = pgrepl_copydata_parse(data, len, &cd);
-    if (rc != 0) {
-        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: bad CopyData message (%s)",
-             pgrepl_strerror(rc));
-        return;
-    }
-    /* a logical walsender writes one LSN into both fields */
-    if (cd.kind == 'w' && cd.wal_start != cd.wal_end) {
-        char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
-        pgrepl_lsn_format(cd.wal_start, a);
-        pgrepl_lsn_format(cd.wal_end, b);
-        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: XLogData from %s to %s", a, b);
-        return;
-    }
-    /* the clock of the wakeup that read it: one clock_gettime per wakeup, not per message */
-    pgrepl__feedback_on_recv(&s->dlv.fb, pgrepl__wakeup_us(s));
-    if (cd.kind == 'k') {
-        pgrepl_lsn write, flush;
-        if (s->cfg.idle_advance)
-            pgrepl__ledger_keepalive(&s->dlv.ledger, cd.wal_end);
-        else
-            pgrepl__ledger_received(&s->dlv.ledger, cd.wal_end);
-        pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
-        pgrepl__feedback_on_keepalive(&s->dlv.fb, cd.reply_requested, cd.wal_end, flush);
-        pgrepl__heartbeat_reached(s->core.hb, cd.wal_end);
-        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_KEEPALIVE, .lsn1 = cd.wal_end, .time = cd.send_time,
-                          .flag = cd.reply_requested});
-        return;
-    }
-    pgrepl__ledger_received(&s->dlv.ledger, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
-    pgrepl_wal wal = {.start = cd.wal_start, .end = cd.wal_end, .send_time = cd.send_time};
-    s->dlv.cb_err = 0;
-    rc = pgrepl_decoder_feed(s->dlv.dec, &wal, cd.data, cd.len);
-    if (rc == PGREPL_PAUSE)
-        s->dlv.paused = true;
-    else if (rc != 0)
-        decode_failed(s, rc);
-    /* after decoding: a heartbeat Message has been acknowledged by now, so seeing it can confirm it */
-    pgrepl__heartbeat_reached(s->core.hb, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
-}
-
 static void on_query_event(pgrepl_session *s, pgrepl_conn_event *ev)
 {
     switch (ev->kind) {
@@ -1250,7 +819,8 @@ static void on_streaming_event(pgrepl_session *s, pgrepl_conn_event *ev)
 {
     switch (ev->kind) {
     case PGREPL_CONN_EV_DATA:
-        on_copydata(s, ev->data, ev->len);
+        s->core.got += ev->len;
+        pgrepl__delivery_copydata(s, ev->data, ev->len);
         return;
     case PGREPL_CONN_EV_RESULT:
         /* the copy ended: an error says why; "COPY 0" (server shutdown) does not */
@@ -1328,7 +898,7 @@ static void on_event(pgrepl_session *s, pgrepl_conn_event *ev)
 /* Handle one event from the connection; false when there is none now. */
 static bool pump_one(pgrepl_session *s)
 {
-    if (s->core.ph == PH_NONE || (s->dlv.paused && s->core.ph == PH_STREAMING))
+    if (s->core.ph == PH_NONE || (pgrepl__delivery_paused(s) && s->core.ph == PH_STREAMING))
         return false;
     pgrepl_conn_event ev;
     pgrepl__conn_next(&s->core.conn, &ev);
@@ -1356,7 +926,7 @@ static void stop_now(pgrepl_session *s)
         return;
     case PH_STREAMING:
         /* a failed final update or CopyDone means the connection is gone: nothing to drain */
-        if (send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->core.conn) == 0) {
+        if (pgrepl__delivery_send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->core.conn) == 0) {
             s->core.ph = PH_STOPPING;
             /* a walsender inside a huge transaction reads CopyDone only after it: do not wait for that */
             pgrepl__set_wait(s, pgrepl__now_us(s) + (int64_t)s->cfg.stop_timeout_ms * 1000);
@@ -1426,7 +996,7 @@ static void advance(pgrepl_session *s)
             connect_now(s);
         else if (s->core.release_req)
             release_now(s);
-        else if (!next_command(s) && !pump_one(s) && !feedback(s))
+        else if (!next_command(s) && !pump_one(s) && !pgrepl__delivery_feedback(s))
             return;
     }
 }
@@ -1497,7 +1067,7 @@ static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, 
         pgrepl__heartbeat_timeout(s->core.hb);
     if (pgrepl__expire_hold(s, now)) {
         *paused_read = true;
-        return s->core.ph == PH_STREAMING && !s->dlv.paused ? PGREPL_CONN_READ : 0u;
+        return s->core.ph == PH_STREAMING && !pgrepl__delivery_paused(s) ? PGREPL_CONN_READ : 0u;
     }
     return 0;
 }
@@ -1518,7 +1088,7 @@ static bool dispatch(pgrepl_session *s, entry_kind kind, unsigned events)
         if (s->core.busy == 1 && !s->core.close_req)
             batch_settle(s, paused_read);
     } while (!s->core.close_req && sync_io(s) != 0);
-    pgrepl__heartbeat_hold(s->core.hb, s->dlv.paused);
+    pgrepl__heartbeat_hold(s->core.hb, pgrepl__delivery_paused(s));
     return leave(s);
 }
 
@@ -1594,7 +1164,7 @@ static void batch_settle(pgrepl_session *s, bool paused_read)
 {
     if (!s->core.batch)
         return;
-    if (s->core.ph != PH_STREAMING || s->dlv.paused) {
+    if (s->core.ph != PH_STREAMING || pgrepl__delivery_paused(s)) {
         s->core.batching = false;
         hold_stop(s);
         return;
@@ -1630,8 +1200,7 @@ static void do_close(pgrepl_session *s)
 
 static void free_stream(pgrepl_session *s)
 {
-    pgrepl_decoder_free(s->dlv.dec);
-    pgrepl__ledger_free(&s->dlv.ledger);
+    pgrepl__delivery_free(s);
     for (int i = 0; i < s->cfg.npubs; i++)
         pgrepl__free(s->cfg.pubs[i]);
     pgrepl__free(s->cfg.pubs);
@@ -1696,18 +1265,6 @@ static int64_t heartbeat_now(void *arg)
     return pgrepl__now_us(arg);
 }
 
-/* A heartbeat was seen: what it lets the slot confirm goes out now, not at the next status interval. */
-static void heartbeat_seen(void *arg)
-{
-    pgrepl_session *s = arg;
-    pgrepl_lsn write, flush;
-    pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
-    if (s->core.ph == PH_STREAMING && flush > s->dlv.ledger.reported) {
-        s->dlv.fb.reply_pending = true;
-        pgrepl__kick(s);
-    }
-}
-
 pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
 {
     if (host == NULL || host->watch == NULL || host->timer == NULL)
@@ -1715,12 +1272,11 @@ pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
     pgrepl_session *s = pgrepl__calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
-    s->dlv.dec = pgrepl_decoder_new(&wrappers, sizeof wrappers, s);
     const pgrepl_heartbeat_hooks hooks = {
-        .arg = s, .on_error = heartbeat_error, .on_seen = heartbeat_seen, .now = heartbeat_now};
-    s->core.hb = s->dlv.dec != NULL ? pgrepl__heartbeat_new(&hooks) : NULL;
+        .arg = s, .on_error = heartbeat_error, .on_seen = pgrepl__delivery_heartbeat_seen, .now = heartbeat_now};
+    s->core.hb = pgrepl__delivery_init(s) == 0 ? pgrepl__heartbeat_new(&hooks) : NULL;
     if (s->core.hb == NULL) {
-        pgrepl_decoder_free(s->dlv.dec);
+        pgrepl__delivery_free(s);
         pgrepl__free(s);
         return NULL;
     }
@@ -1734,7 +1290,6 @@ pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
     s->cfg.batch_bytes = PGREPL_READ_BATCH_BYTES;
     s->cfg.batch_pause_us = PGREPL_READ_BATCH_PAUSE_US;
     pgrepl__retry_init(s, teardown);
-    pgrepl__ledger_init(&s->dlv.ledger, 0);
     pgrepl__conn_init(&s->core.conn);
     return s;
 }
@@ -1813,39 +1368,6 @@ void pgrepl_session_free(pgrepl_session *s)
         s->core.free_req = true;
     else
         free_now(s);
-}
-
-int pgrepl_session_pause(pgrepl_session *s)
-{
-    if (s == NULL)
-        return PGREPL_EINVAL;
-    if (s->core.close_req)
-        return PGREPL_ESTATE;
-    s->dlv.paused = true;
-    pgrepl__kick(s);
-    return 0;
-}
-
-int pgrepl_session_resume(pgrepl_session *s)
-{
-    if (s == NULL)
-        return PGREPL_EINVAL;
-    if (s->core.close_req)
-        return PGREPL_ESTATE;
-    s->dlv.paused = false;
-    pgrepl__kick(s);
-    return 0;
-}
-
-int pgrepl_session_ack(pgrepl_session *s, pgrepl_lsn lsn)
-{
-    if (s == NULL)
-        return PGREPL_EINVAL;
-    pgrepl__ledger_ack(&s->dlv.ledger, lsn);
-    /* the server may be waiting for exactly this: let the feedback decision run */
-    if (s->core.ph == PH_STREAMING)
-        pgrepl__kick(s);
-    return 0;
 }
 
 /* ---- public API: heartbeats ------------------------------------------------------- */
@@ -2155,21 +1677,6 @@ void *pgrepl_session_get_data(const pgrepl_session *s)
 }
 
 /* ---- public API: positions and what the server said ---------------------------------- */
-
-pgrepl_lsn pgrepl_session_received_lsn(const pgrepl_session *s)
-{
-    return s != NULL ? s->dlv.ledger.received : 0;
-}
-
-pgrepl_lsn pgrepl_session_acked_lsn(const pgrepl_session *s)
-{
-    return s != NULL ? s->dlv.ledger.acked : 0;
-}
-
-pgrepl_lsn pgrepl_session_reported_lsn(const pgrepl_session *s)
-{
-    return s != NULL ? s->dlv.ledger.reported : 0;
-}
 
 int pgrepl_session_server_version(const pgrepl_session *s)
 {

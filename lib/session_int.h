@@ -219,6 +219,17 @@ static inline void pgrepl__busy_leave(pgrepl_session *s)
     s->core.busy--;
 }
 
+static inline pgrepl_phase pgrepl__phase(const pgrepl_session *s)
+{
+    return s->core.ph;
+}
+
+/* The replication connection (conn.h). */
+static inline pgrepl_conn *pgrepl__conn(pgrepl_session *s)
+{
+    return &s->core.conn;
+}
+
 /* The heartbeat's side connection; NULL once closing. */
 static inline pgrepl_heartbeat *pgrepl__hb(const pgrepl_session *s)
 {
@@ -345,5 +356,22 @@ void pgrepl__fail_with(pgrepl_session *s, int code, pgrepl_verdict v, const pgre
 void pgrepl__fail_result(pgrepl_session *s, const PGresult *res, const char *what);
 /* An ERROR event: the server's error ends the command `what` (e is freed). */
 void pgrepl__fail_error(pgrepl_session *s, pgrepl_conn_error *e, const char *what);
+
+/* ---- delivery.c --------------------------------------------------------------------------------------------------- */
+
+int pgrepl__delivery_init(pgrepl_session *s);
+void pgrepl__delivery_free(pgrepl_session *s);
+void pgrepl__delivery_reset(pgrepl_session *s);
+void pgrepl__delivery_durable(pgrepl_session *s, pgrepl_lsn durable);
+void pgrepl__delivery_restart(pgrepl_session *s, pgrepl_lsn from);
+void pgrepl__delivery_streaming(pgrepl_session *s, uint64_t sender_timeout_ms);
+bool pgrepl__delivery_paused(const pgrepl_session *s);
+void pgrepl__delivery_copydata(pgrepl_session *s, const char *data, size_t len);
+/* Send a status update (ping: ask for a reply); non-zero when it could not (a failure when out of memory). */
+int pgrepl__delivery_send_status(pgrepl_session *s, bool ping);
+/* The status update and watchdog decision, the timer re-armed; true when it failed the stream. */
+bool pgrepl__delivery_feedback(pgrepl_session *s);
+/* The heartbeat's on_seen hook (arg: the session). */
+void pgrepl__delivery_heartbeat_seen(void *arg);
 
 #endif
