@@ -88,7 +88,7 @@ static int check_unit(pgrepl_session *s, const char *what, pgrepl_lsn start, pgr
     return 0;
 }
 
-static int w_begin(void *ud, const pgrepl_msg_begin *m)
+static int w_on_begin(void *ud, const pgrepl_msg_begin *m)
 {
     pgrepl_session *s = ud;
     s->dlv.begin_lsn = m->final_lsn;
@@ -96,7 +96,7 @@ static int w_begin(void *ud, const pgrepl_msg_begin *m)
     return CALL_APP(s, on_begin, m);
 }
 
-static int w_commit(void *ud, const pgrepl_msg_commit *m)
+static int w_on_commit(void *ud, const pgrepl_msg_commit *m)
 {
     pgrepl_session *s = ud;
     pgrepl_lsn begin = s->dlv.begin_lsn;
@@ -113,43 +113,43 @@ static int w_commit(void *ud, const pgrepl_msg_commit *m)
     return unit_done(s, CALL_APP(s, on_commit, m), m->end_lsn);
 }
 
-static int w_origin(void *ud, const pgrepl_msg_origin *m)
+static int w_on_origin(void *ud, const pgrepl_msg_origin *m)
 {
     pgrepl_session *s = ud;
     return CALL_APP(s, on_origin, m);
 }
 
-static int w_relation(void *ud, const pgrepl_relation *m)
+static int w_on_relation(void *ud, const pgrepl_relation *m)
 {
     pgrepl_session *s = ud;
     return CALL_APP(s, on_relation, m);
 }
 
-static int w_type(void *ud, const pgrepl_msg_type *m)
+static int w_on_type(void *ud, const pgrepl_msg_type *m)
 {
     pgrepl_session *s = ud;
     return CALL_APP(s, on_type, m);
 }
 
-static int w_insert(void *ud, const pgrepl_msg_change *m)
+static int w_on_insert(void *ud, const pgrepl_msg_change *m)
 {
     pgrepl_session *s = ud;
     return CALL_APP(s, on_insert, m);
 }
 
-static int w_update(void *ud, const pgrepl_msg_change *m)
+static int w_on_update(void *ud, const pgrepl_msg_change *m)
 {
     pgrepl_session *s = ud;
     return CALL_APP(s, on_update, m);
 }
 
-static int w_delete(void *ud, const pgrepl_msg_change *m)
+static int w_on_delete(void *ud, const pgrepl_msg_change *m)
 {
     pgrepl_session *s = ud;
     return CALL_APP(s, on_delete, m);
 }
 
-static int w_truncate(void *ud, const pgrepl_msg_truncate *m)
+static int w_on_truncate(void *ud, const pgrepl_msg_truncate *m)
 {
     pgrepl_session *s = ud;
     return CALL_APP(s, on_truncate, m);
@@ -170,7 +170,7 @@ static int hidden_heartbeat(pgrepl_session *s, const pgrepl_msg_logical *m)
     return 0;
 }
 
-static int w_message(void *ud, const pgrepl_msg_logical *m)
+static int w_on_message(void *ud, const pgrepl_msg_logical *m)
 {
     pgrepl_session *s = ud;
     if (!m->transactional && check_unit(s, "Message", 0, m->lsn, true) != 0)
@@ -183,7 +183,7 @@ static int w_message(void *ud, const pgrepl_msg_logical *m)
     return unit_done(s, CALL_APP(s, on_message, m), m->lsn);
 }
 
-static int w_stream_start(void *ud, const pgrepl_msg_stream_start *m)
+static int w_on_stream_start(void *ud, const pgrepl_msg_stream_start *m)
 {
     pgrepl_session *s = ud;
     if (m->first_segment && pgrepl__ledger_stream_open(&s->dlv.ledger, m->xid) != 0) {
@@ -193,13 +193,13 @@ static int w_stream_start(void *ud, const pgrepl_msg_stream_start *m)
     return CALL_APP(s, on_stream_start, m);
 }
 
-static int w_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
+static int w_on_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
 {
     pgrepl_session *s = ud;
     return CALL_APP(s, on_stream_stop, m);
 }
 
-static int w_stream_commit(void *ud, const pgrepl_msg_commit *m)
+static int w_on_stream_commit(void *ud, const pgrepl_msg_commit *m)
 {
     pgrepl_session *s = ud;
     if (check_unit(s, "Stream Commit", m->commit_lsn, m->end_lsn, true) != 0)
@@ -208,7 +208,7 @@ static int w_stream_commit(void *ud, const pgrepl_msg_commit *m)
     return unit_done(s, CALL_APP(s, on_stream_commit, m), m->end_lsn);
 }
 
-static int w_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
+static int w_on_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
 {
     pgrepl_session *s = ud;
     /* an aborted transaction leaves nothing to acknowledge: it must not hold back the idle rule */
@@ -217,14 +217,14 @@ static int w_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
     return CALL_APP(s, on_stream_abort, m);
 }
 
-static int w_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
+static int w_on_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     pgrepl_session *s = ud;
     pgrepl__ledger_begin(&s->dlv.ledger);
     return CALL_APP(s, on_begin_prepare, m);
 }
 
-static int w_prepare(void *ud, const pgrepl_msg_prepare *m)
+static int w_on_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     pgrepl_session *s = ud;
     if (check_unit(s, "Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
@@ -233,7 +233,7 @@ static int w_prepare(void *ud, const pgrepl_msg_prepare *m)
     return unit_done(s, CALL_APP(s, on_prepare, m), m->end_lsn);
 }
 
-static int w_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
+static int w_on_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
 {
     pgrepl_session *s = ud;
     if (check_unit(s, "Commit Prepared", m->commit_lsn, m->end_lsn, true) != 0)
@@ -242,7 +242,7 @@ static int w_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
     return unit_done(s, CALL_APP(s, on_commit_prepared, m), m->end_lsn);
 }
 
-static int w_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
+static int w_on_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
 {
     pgrepl_session *s = ud;
     if (check_unit(s, "Rollback Prepared", 0, m->rollback_end_lsn, true) != 0)
@@ -251,7 +251,7 @@ static int w_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
     return unit_done(s, CALL_APP(s, on_rollback_prepared, m), m->rollback_end_lsn);
 }
 
-static int w_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
+static int w_on_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
     pgrepl_session *s = ud;
     if (check_unit(s, "Stream Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
@@ -260,27 +260,14 @@ static int w_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
     return unit_done(s, CALL_APP(s, on_stream_prepare, m), m->end_lsn);
 }
 
-static const pgrepl_decoder_callbacks wrappers = {
-    .on_begin = w_begin,
-    .on_commit = w_commit,
-    .on_origin = w_origin,
-    .on_relation = w_relation,
-    .on_type = w_type,
-    .on_insert = w_insert,
-    .on_update = w_update,
-    .on_delete = w_delete,
-    .on_truncate = w_truncate,
-    .on_message = w_message,
-    .on_stream_start = w_stream_start,
-    .on_stream_stop = w_stream_stop,
-    .on_stream_commit = w_stream_commit,
-    .on_stream_abort = w_stream_abort,
-    .on_begin_prepare = w_begin_prepare,
-    .on_prepare = w_prepare,
-    .on_commit_prepared = w_commit_prepared,
-    .on_rollback_prepared = w_rollback_prepared,
-    .on_stream_prepare = w_stream_prepare,
-};
+/*
+ * One wrapper per decoder callback, w_<member>: the table is generated from
+ * the public list, so a callback added to it does not build without its
+ * wrapper here.
+ */
+#define WRAPPER(tag, member, type) .member = w_##member,
+static const pgrepl_decoder_callbacks wrappers = {PGREPL_DECODER_CALLBACKS(WRAPPER)};
+#undef WRAPPER
 
 /* ---- the life of the decoder and the ledger ------------------------------------------ */
 
