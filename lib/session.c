@@ -36,6 +36,7 @@
 #include "feedback.h"
 #include "heartbeat.h"
 #include "ledger.h"
+#include "pqresult.h"
 #include "quote.h"
 #include "session_int.h"
 
@@ -160,16 +161,10 @@ static void teardown(pgrepl_session *s, int status)
     cancel_current(s, status);
 }
 
-static bool is_error(const PGresult *res)
-{
-    ExecStatusType st = PQresultStatus(res);
-    return st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR;
-}
-
 /* The connection failed; a server error already received says more than libpq. */
 static void fail_conn(pgrepl_session *s, int code, const char *what)
 {
-    if (s->core.res != NULL && is_error(s->core.res)) {
+    if (s->core.res != NULL && pgrepl__is_error(s->core.res)) {
         PGresult *res = s->core.res;
         s->core.res = NULL;
         pgrepl__fail_result(s, res, what);
@@ -303,11 +298,6 @@ static void show_done(pgrepl_session *s, const PGresult *res)
     send_command(s, raw ? pgrepl__session_settings_sql_ascii : pgrepl__session_settings, PH_SETTINGS);
 }
 
-static char *value_or_null(const PGresult *res, int col)
-{
-    return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
-}
-
 static void created_done(pgrepl_session *s, const PGresult *res)
 {
     slot_cmd *c = s->slots.cur;
@@ -320,7 +310,7 @@ static void created_done(pgrepl_session *s, const PGresult *res)
         return;
     }
     info.slot_name = PQgetvalue(res, 0, 0);
-    info.snapshot_name = value_or_null(res, 2);
+    info.snapshot_name = pgrepl__value_or_null(res, 2);
     info.plugin = PQgetvalue(res, 0, 3);
     /* the snapshot lives until the next command: hold the connection for the application */
     bool held = c->snapshot != PGREPL_SNAPSHOT_NOTHING;
@@ -360,7 +350,7 @@ static void drop_done(pgrepl_session *s, const PGresult *res)
     s->slots.cur = NULL;
     s->core.ph = PH_IDLE;
     int status = 0;
-    if (is_error(res)) {
+    if (pgrepl__is_error(res)) {
         pgrepl_server_message m;
         pgrepl__server_message(res, &m);
         pgrepl__set_errmsg(s, &m, "DROP_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
@@ -372,46 +362,28 @@ static void drop_done(pgrepl_session *s, const PGresult *res)
     free_cmd(c);
 }
 
-static bool col_bool(const PGresult *res, int col)
-{
-    return !PQgetisnull(res, 0, col) && strcmp(PQgetvalue(res, 0, col), "t") == 0;
-}
-
-static pgrepl_lsn col_lsn(const PGresult *res, int col)
-{
-    pgrepl_lsn lsn = 0;
-    if (!PQgetisnull(res, 0, col))
-        (void)pgrepl_lsn_parse(PQgetvalue(res, 0, col), &lsn);
-    return lsn;
-}
-
-static int64_t col_int(const PGresult *res, int col, int64_t null_value)
-{
-    return PQgetisnull(res, 0, col) ? null_value : strtoll(PQgetvalue(res, 0, col), NULL, 10);
-}
-
 static void fill_info(const PGresult *res, pgrepl_slot_info *i)
 {
     i->exists = !PQgetisnull(res, 0, PGREPL_SLOTCOL_NAME);
-    i->slot_name = value_or_null(res, PGREPL_SLOTCOL_NAME);
-    i->plugin = value_or_null(res, PGREPL_SLOTCOL_PLUGIN);
-    i->slot_type = value_or_null(res, PGREPL_SLOTCOL_TYPE);
-    i->database = value_or_null(res, PGREPL_SLOTCOL_DATABASE);
-    i->temporary = col_bool(res, PGREPL_SLOTCOL_TEMPORARY);
-    i->active = col_bool(res, PGREPL_SLOTCOL_ACTIVE);
-    i->active_pid = (int)col_int(res, PGREPL_SLOTCOL_ACTIVE_PID, 0);
-    i->restart_lsn = col_lsn(res, PGREPL_SLOTCOL_RESTART_LSN);
-    i->confirmed_flush_lsn = col_lsn(res, PGREPL_SLOTCOL_CONFIRMED_FLUSH_LSN);
-    i->current_wal_lsn = col_lsn(res, PGREPL_SLOTCOL_CURRENT_WAL_LSN);
+    i->slot_name = pgrepl__value_or_null(res, PGREPL_SLOTCOL_NAME);
+    i->plugin = pgrepl__value_or_null(res, PGREPL_SLOTCOL_PLUGIN);
+    i->slot_type = pgrepl__value_or_null(res, PGREPL_SLOTCOL_TYPE);
+    i->database = pgrepl__value_or_null(res, PGREPL_SLOTCOL_DATABASE);
+    i->temporary = pgrepl__col_bool(res, PGREPL_SLOTCOL_TEMPORARY);
+    i->active = pgrepl__col_bool(res, PGREPL_SLOTCOL_ACTIVE);
+    i->active_pid = (int)pgrepl__col_int(res, PGREPL_SLOTCOL_ACTIVE_PID, 0);
+    i->restart_lsn = pgrepl__col_lsn(res, PGREPL_SLOTCOL_RESTART_LSN);
+    i->confirmed_flush_lsn = pgrepl__col_lsn(res, PGREPL_SLOTCOL_CONFIRMED_FLUSH_LSN);
+    i->current_wal_lsn = pgrepl__col_lsn(res, PGREPL_SLOTCOL_CURRENT_WAL_LSN);
     i->retained_bytes = -1;
     if (i->restart_lsn != 0 && i->current_wal_lsn >= i->restart_lsn)
         i->retained_bytes = (int64_t)(i->current_wal_lsn - i->restart_lsn);
-    i->wal_status = value_or_null(res, PGREPL_SLOTCOL_WAL_STATUS);
-    i->safe_wal_size = col_int(res, PGREPL_SLOTCOL_SAFE_WAL_SIZE, -1);
-    i->two_phase = col_bool(res, PGREPL_SLOTCOL_TWO_PHASE);
-    i->conflicting = col_bool(res, PGREPL_SLOTCOL_CONFLICTING);
-    i->invalidation_reason = value_or_null(res, PGREPL_SLOTCOL_INVALIDATION_REASON);
-    i->failover = col_bool(res, PGREPL_SLOTCOL_FAILOVER);
+    i->wal_status = pgrepl__value_or_null(res, PGREPL_SLOTCOL_WAL_STATUS);
+    i->safe_wal_size = pgrepl__col_int(res, PGREPL_SLOTCOL_SAFE_WAL_SIZE, -1);
+    i->two_phase = pgrepl__col_bool(res, PGREPL_SLOTCOL_TWO_PHASE);
+    i->conflicting = pgrepl__col_bool(res, PGREPL_SLOTCOL_CONFLICTING);
+    i->invalidation_reason = pgrepl__value_or_null(res, PGREPL_SLOTCOL_INVALIDATION_REASON);
+    i->failover = pgrepl__col_bool(res, PGREPL_SLOTCOL_FAILOVER);
 }
 
 static void info_done(pgrepl_session *s, const PGresult *res)
@@ -421,7 +393,7 @@ static void info_done(pgrepl_session *s, const PGresult *res)
     s->core.ph = PH_IDLE;
     pgrepl_slot_info info = {0};
     int status = 0;
-    if (is_error(res)) {
+    if (pgrepl__is_error(res)) {
         pgrepl_server_message m;
         pgrepl__server_message(res, &m);
         pgrepl__set_errmsg(s, &m, "slot query failed: %s %s: %s", m.severity, m.sqlstate, m.message);
@@ -442,7 +414,7 @@ static void slot_done(pgrepl_session *s, const PGresult *res)
 {
     switch (s->slots.cur->kind) {
     case CMD_CREATE:
-        if (is_error(res))
+        if (pgrepl__is_error(res))
             create_failed(s, res);
         else
             created_done(s, res);
@@ -504,7 +476,7 @@ static void run_slot_cmd(pgrepl_session *s)
 
 static void slot_begin_done(pgrepl_session *s, const PGresult *res)
 {
-    if (is_error(res)) {
+    if (pgrepl__is_error(res)) {
         create_failed(s, res);
         return;
     }
@@ -652,15 +624,15 @@ static void check_done(pgrepl_session *s, const PGresult *res)
                   "missing publication(s): %s", PQgetvalue(res, 0, PGREPL_CHECK_MISSING_PUBS));
         return;
     }
-    const char *why = pgrepl__slot_invalidation(value_or_null(res, PGREPL_CHECK_WAL_STATUS),
-                                                value_or_null(res, PGREPL_CHECK_CONFLICTING),
-                                                value_or_null(res, PGREPL_CHECK_INVALIDATION));
+    const char *why = pgrepl__slot_invalidation(pgrepl__value_or_null(res, PGREPL_CHECK_WAL_STATUS),
+                                                pgrepl__value_or_null(res, PGREPL_CHECK_CONFLICTING),
+                                                pgrepl__value_or_null(res, PGREPL_CHECK_INVALIDATION));
     if (why != NULL) {
         pgrepl__fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_invalidated}, NULL,
                   "replication slot \"%s\" has been invalidated (%s)", s->cfg.slot, why);
         return;
     }
-    if (report_start(s, col_lsn(res, PGREPL_CHECK_CONFIRMED)))
+    if (report_start(s, pgrepl__col_lsn(res, PGREPL_CHECK_CONFIRMED)))
         send_start(s);
 }
 
@@ -720,7 +692,7 @@ static const char *phase_command(pgrepl_phase ph)
 /* Keep the first error, else the first result, of the command in flight. */
 static void keep_result(pgrepl_session *s, PGresult *res)
 {
-    if (s->core.res == NULL || (is_error(res) && !is_error(s->core.res))) {
+    if (s->core.res == NULL || (pgrepl__is_error(res) && !pgrepl__is_error(s->core.res))) {
         PQclear(s->core.res);
         s->core.res = res;
     } else {
@@ -736,7 +708,7 @@ static void query_done(pgrepl_session *s)
         pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: no result", phase_command(s->core.ph));
         return;
     }
-    if (res != NULL && is_error(res) && s->core.ph != PH_SLOT && s->core.ph != PH_SLOT_BEGIN) {
+    if (res != NULL && pgrepl__is_error(res) && s->core.ph != PH_SLOT && s->core.ph != PH_SLOT_BEGIN) {
         pgrepl__fail_result(s, res, phase_command(s->core.ph));
         PQclear(res);
         return;
@@ -824,7 +796,7 @@ static void on_streaming_event(pgrepl_session *s, pgrepl_conn_event *ev)
         return;
     case PGREPL_CONN_EV_RESULT:
         /* the copy ended: an error says why; "COPY 0" (server shutdown) does not */
-        if (is_error(ev->result))
+        if (pgrepl__is_error(ev->result))
             pgrepl__fail_result(s, ev->result, "replication stream");
         PQclear(ev->result);
         return;
