@@ -224,10 +224,28 @@ static inline pgrepl_phase pgrepl__phase(const pgrepl_session *s)
     return s->core.ph;
 }
 
+static inline void pgrepl__set_phase(pgrepl_session *s, pgrepl_phase ph)
+{
+    s->core.ph = ph;
+}
+
+/* pgrepl_session_stop() was called and the core has not acted on it yet. */
+static inline bool pgrepl__stop_asked(const pgrepl_session *s)
+{
+    return s->core.stop_req;
+}
+
 /* The replication connection (conn.h). */
 static inline pgrepl_conn *pgrepl__conn(pgrepl_session *s)
 {
     return &s->core.conn;
+}
+
+/* Send a command; a failure to send arrives as a FAILED event in phase next. */
+static inline void pgrepl__send_command(pgrepl_session *s, const char *sql, pgrepl_phase next)
+{
+    (void)pgrepl__conn_send(&s->core.conn, sql);
+    s->core.ph = next;
 }
 
 /* The heartbeat's side connection; NULL once closing. */
@@ -373,5 +391,18 @@ int pgrepl__delivery_send_status(pgrepl_session *s, bool ping);
 bool pgrepl__delivery_feedback(pgrepl_session *s);
 /* The heartbeat's on_seen hook (arg: the session). */
 void pgrepl__delivery_heartbeat_seen(void *arg);
+
+/* ---- setup.c ------------------------------------------------------------------------------------------------------ */
+
+/* Arm the connect deadline (the whole setup: connect, the plan, the check, START_REPLICATION). */
+void pgrepl__setup_arm_deadline(pgrepl_session *s);
+uint64_t pgrepl__setup_deadline_ms(const pgrepl_session *s);
+void pgrepl__setup_new_slot(pgrepl_session *s);
+void pgrepl__setup_identify(pgrepl_session *s);
+void pgrepl__setup_identify_done(pgrepl_session *s, const PGresult *res);
+void pgrepl__setup_show_done(pgrepl_session *s, const PGresult *res);
+/* The check before START_REPLICATION, sent with nothing in flight; its result to pgrepl__setup_check_done. */
+void pgrepl__setup_check(pgrepl_session *s);
+void pgrepl__setup_check_done(pgrepl_session *s, const PGresult *res);
 
 #endif
