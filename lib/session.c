@@ -44,24 +44,8 @@
 #define DEFAULT_RECONNECT_MIN_MS 1000
 #define DEFAULT_RECONNECT_MAX_MS 60000
 #define DEFAULT_STOP_TIMEOUT_MS 5000
-/* The server truncates names to NAMEDATALEN - 1 = 63 bytes: a longer one would name another slot. */
-#define MAX_SLOT_NAME 63
 /* Longest interval or timeout accepted: its microseconds must fit an int64_t. */
 #define MAX_MS (UINT64_C(1) << 40)
-
-typedef enum cmd_kind { CMD_CREATE, CMD_DROP, CMD_INFO } cmd_kind;
-
-typedef struct slot_cmd {
-    struct slot_cmd *next;
-    cmd_kind kind;
-    char *name;
-    unsigned flags;
-    pgrepl_snapshot_action snapshot;
-    bool wait;
-    pgrepl_slot_created_cb created_cb;
-    pgrepl_slot_cb done_cb;
-    pgrepl_slot_info_cb info_cb;
-} slot_cmd;
 
 static void batch_begin(pgrepl_session *s);
 static void batch_settle(pgrepl_session *s, bool paused_read);
@@ -96,43 +80,6 @@ static int sync_io(pgrepl_session *s)
 
 /* ---- slot commands ---------------------------------------------------------- */
 
-static void free_cmd(slot_cmd *c)
-{
-    pgrepl__free(c->name);
-    pgrepl__free(c);
-}
-
-static void complete_created(pgrepl_session *s, slot_cmd *c, int status, const pgrepl_slot_created *created)
-{
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_CREATED, .created_cb = c->created_cb, .status = status, .created = created});
-}
-
-/* Complete c with a failure status (no result to show). */
-static void complete_failed(pgrepl_session *s, slot_cmd *c, int status)
-{
-    switch (c->kind) {
-    case CMD_CREATE:
-        complete_created(s, c, status, NULL);
-        break;
-    case CMD_DROP:
-        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_DONE, .done_cb = c->done_cb, .status = status});
-        break;
-    case CMD_INFO:
-        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .status = status});
-        break;
-    }
-    free_cmd(c);
-}
-
-static void cancel_current(pgrepl_session *s, int status)
-{
-    slot_cmd *c = s->slots.cur;
-    s->slots.cur = NULL;
-    s->slots.use_txn = false;
-    if (c != NULL)
-        complete_failed(s, c, status);
-}
-
 /* ---- connection lifecycle --------------------------------------------------- */
 
 static void drop_result(pgrepl_session *s)
@@ -157,7 +104,7 @@ static void teardown(pgrepl_session *s, int status)
     s->core.ph = PH_NONE;
     s->core.want_start = false;
     s->core.release_req = false;
-    cancel_current(s, status);
+    pgrepl__slots_cancel_current(s, status);
 }
 
 /* The connection failed; a server error already received says more than libpq. */
@@ -189,13 +136,6 @@ static void fail_conn(pgrepl_session *s, int code, const char *what)
     pgrepl__fail_with(s, code, pgrepl__classify_server(d.sqlstate, d.message), &m, "could not connect: %s", d.text);
 }
 
-/* Slot commands and a held snapshot take the application's time, not the setup's. */
-static void disarm_deadline(pgrepl_session *s)
-{
-    pgrepl__set_wait(s, -1);
-    pgrepl__clear_wait_due(s);
-}
-
 static void connect_now(pgrepl_session *s)
 {
     s->core.connect_req = false;
@@ -214,203 +154,6 @@ static void connect_now(pgrepl_session *s)
 
 /* ---- the command plan --------------------------------------------------------- */
 
-static void created_done(pgrepl_session *s, const PGresult *res)
-{
-    slot_cmd *c = s->slots.cur;
-    pgrepl_slot_created info = {.slot_name = c->name, .created = true, .plugin = "pgoutput"};
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4 ||
-        pgrepl_lsn_parse(PQgetvalue(res, 0, 1), &info.consistent_point) != 0) {
-        pgrepl__set_errmsg(s, NULL, "CREATE_REPLICATION_SLOT: unexpected result");
-        s->slots.cur = NULL;
-        complete_failed(s, c, PGREPL_EPROTOCOL);
-        return;
-    }
-    info.slot_name = PQgetvalue(res, 0, 0);
-    info.snapshot_name = pgrepl__value_or_null(res, 2);
-    info.plugin = PQgetvalue(res, 0, 3);
-    /* the snapshot lives until the next command: hold the connection for the application */
-    bool held = c->snapshot != PGREPL_SNAPSHOT_NOTHING;
-    s->core.ph = held ? PH_HELD : PH_IDLE;
-    s->slots.cur = NULL;
-    pgrepl__set_errmsg(s, NULL, "%s", "");
-    complete_created(s, c, 0, &info);
-    free_cmd(c);
-    if (held && s->core.ph == PH_HELD && !s->core.release_req)
-        pgrepl__set_state(s, PGREPL_STREAM_READY);
-}
-
-static void create_failed(pgrepl_session *s, const PGresult *res)
-{
-    slot_cmd *c = s->slots.cur;
-    pgrepl_server_message m;
-    pgrepl__server_message(res, &m);
-    s->slots.cur = NULL;
-    s->core.ph = PH_IDLE;
-    /* an aborted SNAPSHOT 'use' transaction must be rolled back before anything else runs */
-    if (s->slots.use_txn)
-        pgrepl__send_command(s, "ROLLBACK", PH_SLOT_END);
-    if ((c->flags & PGREPL_SLOT_IF_NOT_EXISTS) && strcmp(m.sqlstate, "42710") == 0) {
-        pgrepl_slot_created info = {.slot_name = c->name, .created = false};
-        pgrepl__set_errmsg(s, NULL, "%s", "");
-        complete_created(s, c, 0, &info);
-        free_cmd(c);
-        return;
-    }
-    pgrepl__set_errmsg(s, &m, "CREATE_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
-    complete_failed(s, c, *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST);
-}
-
-static void drop_done(pgrepl_session *s, const PGresult *res)
-{
-    slot_cmd *c = s->slots.cur;
-    s->slots.cur = NULL;
-    s->core.ph = PH_IDLE;
-    int status = 0;
-    if (pgrepl__is_error(res)) {
-        pgrepl_server_message m;
-        pgrepl__server_message(res, &m);
-        pgrepl__set_errmsg(s, &m, "DROP_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
-        status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
-    } else {
-        pgrepl__set_errmsg(s, NULL, "%s", "");
-    }
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_DONE, .done_cb = c->done_cb, .status = status});
-    free_cmd(c);
-}
-
-static void fill_info(const PGresult *res, pgrepl_slot_info *i)
-{
-    i->exists = !PQgetisnull(res, 0, PGREPL_SLOTCOL_NAME);
-    i->slot_name = pgrepl__value_or_null(res, PGREPL_SLOTCOL_NAME);
-    i->plugin = pgrepl__value_or_null(res, PGREPL_SLOTCOL_PLUGIN);
-    i->slot_type = pgrepl__value_or_null(res, PGREPL_SLOTCOL_TYPE);
-    i->database = pgrepl__value_or_null(res, PGREPL_SLOTCOL_DATABASE);
-    i->temporary = pgrepl__col_bool(res, PGREPL_SLOTCOL_TEMPORARY);
-    i->active = pgrepl__col_bool(res, PGREPL_SLOTCOL_ACTIVE);
-    i->active_pid = (int)pgrepl__col_int(res, PGREPL_SLOTCOL_ACTIVE_PID, 0);
-    i->restart_lsn = pgrepl__col_lsn(res, PGREPL_SLOTCOL_RESTART_LSN);
-    i->confirmed_flush_lsn = pgrepl__col_lsn(res, PGREPL_SLOTCOL_CONFIRMED_FLUSH_LSN);
-    i->current_wal_lsn = pgrepl__col_lsn(res, PGREPL_SLOTCOL_CURRENT_WAL_LSN);
-    i->retained_bytes = -1;
-    if (i->restart_lsn != 0 && i->current_wal_lsn >= i->restart_lsn)
-        i->retained_bytes = (int64_t)(i->current_wal_lsn - i->restart_lsn);
-    i->wal_status = pgrepl__value_or_null(res, PGREPL_SLOTCOL_WAL_STATUS);
-    i->safe_wal_size = pgrepl__col_int(res, PGREPL_SLOTCOL_SAFE_WAL_SIZE, -1);
-    i->two_phase = pgrepl__col_bool(res, PGREPL_SLOTCOL_TWO_PHASE);
-    i->conflicting = pgrepl__col_bool(res, PGREPL_SLOTCOL_CONFLICTING);
-    i->invalidation_reason = pgrepl__value_or_null(res, PGREPL_SLOTCOL_INVALIDATION_REASON);
-    i->failover = pgrepl__col_bool(res, PGREPL_SLOTCOL_FAILOVER);
-}
-
-static void info_done(pgrepl_session *s, const PGresult *res)
-{
-    slot_cmd *c = s->slots.cur;
-    s->slots.cur = NULL;
-    s->core.ph = PH_IDLE;
-    pgrepl_slot_info info = {0};
-    int status = 0;
-    if (pgrepl__is_error(res)) {
-        pgrepl_server_message m;
-        pgrepl__server_message(res, &m);
-        pgrepl__set_errmsg(s, &m, "slot query failed: %s %s: %s", m.severity, m.sqlstate, m.message);
-        status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
-    } else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-               PQnfields(res) != PGREPL_SLOTCOL_COUNT) {
-        pgrepl__set_errmsg(s, NULL, "slot query: unexpected result");
-        status = PGREPL_EPROTOCOL;
-    } else {
-        pgrepl__set_errmsg(s, NULL, "%s", "");
-        fill_info(res, &info);
-    }
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .status = status, .info = status == 0 ? &info : NULL});
-    free_cmd(c);
-}
-
-static void slot_done(pgrepl_session *s, const PGresult *res)
-{
-    switch (s->slots.cur->kind) {
-    case CMD_CREATE:
-        if (pgrepl__is_error(res))
-            create_failed(s, res);
-        else
-            created_done(s, res);
-        return;
-    case CMD_DROP:
-        drop_done(s, res);
-        return;
-    case CMD_INFO:
-        info_done(s, res);
-        return;
-    }
-}
-
-/* Text of the slot command c, or an error status (message set). */
-static int build_slot_cmd(pgrepl_session *s, const slot_cmd *c, pgrepl_str *sql)
-{
-    const char *why = "";
-    int rc = 0;
-    switch (c->kind) {
-    case CMD_CREATE:
-        rc = pgrepl__cmd_create_slot(sql, pgrepl_session_server_version(s), c->name, c->flags, c->snapshot, &why);
-        break;
-    case CMD_DROP:
-        rc = pgrepl__cmd_drop_slot(sql, c->name, c->wait);
-        break;
-    case CMD_INFO:
-        rc = pgrepl__cmd_slot_info(sql, pgrepl_session_server_version(s), c->name);
-        break;
-    }
-    if (rc == PGREPL_EUNSUPPORTED)
-        pgrepl__set_errmsg(s, NULL, "%s (server version %d)", why, pgrepl_session_server_version(s));
-    else if (rc != 0)
-        pgrepl__set_errmsg(s, NULL, "%s", pgrepl_strerror(rc));
-    return rc;
-}
-
-static void run_slot_cmd(pgrepl_session *s)
-{
-    disarm_deadline(s);
-    slot_cmd *c = s->slots.queue;
-    s->slots.queue = c->next;
-    if (s->slots.queue == NULL)
-        s->slots.queue_tail = &s->slots.queue;
-    c->next = NULL;
-    pgrepl_str sql;
-    pgrepl__str_init(&sql);
-    int rc = build_slot_cmd(s, c, &sql);
-    if (rc != 0) {
-        complete_failed(s, c, rc);
-    } else if (c->kind == CMD_CREATE && c->snapshot == PGREPL_SNAPSHOT_USE) {
-        s->slots.cur = c;
-        pgrepl__send_command(s, pgrepl__snapshot_use_begin, PH_SLOT_BEGIN);
-    } else {
-        s->slots.cur = c;
-        pgrepl__send_command(s, sql.data, PH_SLOT);
-    }
-    pgrepl__str_free(&sql);
-}
-
-static void slot_begin_done(pgrepl_session *s, const PGresult *res)
-{
-    if (pgrepl__is_error(res)) {
-        create_failed(s, res);
-        return;
-    }
-    pgrepl_str sql;
-    pgrepl__str_init(&sql);
-    int rc = build_slot_cmd(s, s->slots.cur, &sql);
-    if (rc != 0) {
-        slot_cmd *c = s->slots.cur;
-        s->slots.cur = NULL;
-        complete_failed(s, c, rc);
-        pgrepl__send_command(s, "ROLLBACK", PH_SLOT_END);
-    } else {
-        s->slots.use_txn = true;
-        pgrepl__send_command(s, sql.data, PH_SLOT);
-    }
-    pgrepl__str_free(&sql);
-}
-
 static void streaming_begin(pgrepl_session *s)
 {
     s->core.ph = PH_STREAMING;
@@ -428,8 +171,8 @@ static bool next_command(pgrepl_session *s)
 {
     if (s->core.ph != PH_IDLE)
         return false;
-    if (s->slots.queue != NULL)
-        run_slot_cmd(s);
+    if (pgrepl__slots_pending(s))
+        pgrepl__slots_run_next(s);
     else if (s->core.want_start)
         pgrepl__setup_check(s);
     else if (pgrepl_session_get_state(s) != PGREPL_STREAM_READY)
@@ -498,13 +241,13 @@ static void query_done(pgrepl_session *s)
     case PH_SETTINGS:
     case PH_SLOT_END:
         s->core.ph = PH_IDLE;
-        s->slots.use_txn = false;
+        pgrepl__slots_txn_over(s);
         break;
     case PH_SLOT_BEGIN:
-        slot_begin_done(s, res);
+        pgrepl__slots_begin_done(s, res);
         break;
     case PH_SLOT:
-        slot_done(s, res);
+        pgrepl__slots_done(s, res);
         break;
     case PH_CHECK:
         pgrepl__setup_check_done(s, res);
@@ -687,7 +430,7 @@ static void stop_now(pgrepl_session *s)
     default:
         break;
     }
-    if (s->slots.cur != NULL)
+    if (pgrepl__slots_in_flight(s))
         pgrepl__set_errmsg(s, NULL, "canceled: the stream was stopped");
     teardown(s, PGREPL_ECANCELED);
     pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
@@ -698,7 +441,7 @@ static void release_now(pgrepl_session *s)
     s->core.release_req = false;
     if (s->core.ph != PH_HELD)
         return;
-    if (s->slots.use_txn)
+    if (pgrepl__slots_in_txn(s))
         pgrepl__send_command(s, "COMMIT", PH_SLOT_END);
     else
         s->core.ph = PH_IDLE;
@@ -963,13 +706,7 @@ static void free_now(pgrepl_session *s)
     if (!s->core.closed)
         do_close(s);
     pgrepl__timer_cancel(s);
-    while (s->slots.queue != NULL) {
-        slot_cmd *c = s->slots.queue;
-        s->slots.queue = c->next;
-        free_cmd(c);
-    }
-    if (s->slots.cur != NULL)
-        free_cmd(s->slots.cur);
+    pgrepl__slots_free(s);
     free_stream(s);
 }
 
@@ -983,12 +720,8 @@ static void finalize_now(pgrepl_session *s)
     pgrepl__timer_cancel(s);
     s->core.busy++;
     pgrepl__set_errmsg(s, NULL, "canceled: the stream was closed");
-    cancel_current(s, PGREPL_ECANCELED);
-    while (s->slots.queue != NULL) {
-        slot_cmd *c = s->slots.queue;
-        s->slots.queue = c->next;
-        complete_failed(s, c, PGREPL_ECANCELED);
-    }
+    pgrepl__slots_cancel_current(s, PGREPL_ECANCELED);
+    pgrepl__slots_cancel_queued(s, PGREPL_ECANCELED);
     if (s->core.close_cb != NULL)
         s->core.close_cb(s);
     s->core.busy--;
@@ -1030,7 +763,7 @@ pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
     s->cfg.idle_advance = true;
     pgrepl__host_init(s, host);
     s->cfg.interval_ms = DEFAULT_STATUS_INTERVAL_MS;
-    s->slots.queue_tail = &s->slots.queue;
+    pgrepl__slots_init(s);
     s->cfg.retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
     s->cfg.retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
     s->cfg.stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
@@ -1185,14 +918,9 @@ int pgrepl_session_set_conninfo(pgrepl_session *s, const char *conninfo)
     return replace_string(&s->cfg.conninfo, conninfo);
 }
 
-static bool bad_slot_name(const char *name)
-{
-    return name == NULL || *name == '\0' || strlen(name) > MAX_SLOT_NAME;
-}
-
 int pgrepl_session_set_slot(pgrepl_session *s, const char *slot)
 {
-    if (s == NULL || bad_slot_name(slot))
+    if (s == NULL || pgrepl__bad_slot_name(slot))
         return PGREPL_EINVAL;
     if (!configurable(s))
         return PGREPL_ESTATE;
@@ -1425,53 +1153,6 @@ void *pgrepl_session_get_data(const pgrepl_session *s)
 /* ---- public API: positions and what the server said ---------------------------------- */
 
 /* ---- public API: slot commands --------------------------------------------------------- */
-
-static int queue_cmd(pgrepl_session *s, slot_cmd *proto, const char *name)
-{
-    if (s == NULL || bad_slot_name(name))
-        return PGREPL_EINVAL;
-    bool open = pgrepl_session_get_state(s) == PGREPL_STREAM_STOPPED || pgrepl_session_get_state(s) == PGREPL_STREAM_CONNECTING ||
-                pgrepl_session_get_state(s) == PGREPL_STREAM_READY || pgrepl_session_get_state(s) == PGREPL_STREAM_RECONNECTING;
-    if (s->core.close_req || !open)
-        return PGREPL_ESTATE;
-    slot_cmd *c = pgrepl__malloc(sizeof *c);
-    if (c == NULL)
-        return PGREPL_ENOMEM;
-    *c = *proto;
-    c->next = NULL;
-    c->name = pgrepl__strndup(name, strlen(name));
-    if (c->name == NULL) {
-        pgrepl__free(c);
-        return PGREPL_ENOMEM;
-    }
-    *s->slots.queue_tail = c;
-    s->slots.queue_tail = &c->next;
-    pgrepl__kick(s);
-    return 0;
-}
-
-int pgrepl_session_create_slot(pgrepl_session *s, const char *name, unsigned flags, pgrepl_snapshot_action snapshot,
-                              pgrepl_slot_created_cb cb)
-{
-    const unsigned known =
-        PGREPL_SLOT_TEMPORARY | PGREPL_SLOT_TWO_PHASE | PGREPL_SLOT_FAILOVER | PGREPL_SLOT_IF_NOT_EXISTS;
-    if ((flags & ~known) != 0 || snapshot < PGREPL_SNAPSHOT_NOTHING || snapshot > PGREPL_SNAPSHOT_USE)
-        return PGREPL_EINVAL;
-    slot_cmd c = {.kind = CMD_CREATE, .flags = flags, .snapshot = snapshot, .created_cb = cb};
-    return queue_cmd(s, &c, name);
-}
-
-int pgrepl_session_drop_slot(pgrepl_session *s, const char *name, bool wait, pgrepl_slot_cb cb)
-{
-    slot_cmd c = {.kind = CMD_DROP, .wait = wait, .done_cb = cb};
-    return queue_cmd(s, &c, name);
-}
-
-int pgrepl_session_slot_info(pgrepl_session *s, const char *name, pgrepl_slot_info_cb cb)
-{
-    slot_cmd c = {.kind = CMD_INFO, .info_cb = cb};
-    return queue_cmd(s, &c, name);
-}
 
 int pgrepl_session_snapshot_done(pgrepl_session *s)
 {

@@ -229,6 +229,12 @@ static inline void pgrepl__set_phase(pgrepl_session *s, pgrepl_phase ph)
     s->core.ph = ph;
 }
 
+/* pgrepl_session_snapshot_done() was called and the core has not acted on it yet. */
+static inline bool pgrepl__release_asked(const pgrepl_session *s)
+{
+    return s->core.release_req;
+}
+
 /* pgrepl_session_stop() was called and the core has not acted on it yet. */
 static inline bool pgrepl__stop_asked(const pgrepl_session *s)
 {
@@ -404,5 +410,25 @@ void pgrepl__setup_show_done(pgrepl_session *s, const PGresult *res);
 /* The check before START_REPLICATION, sent with nothing in flight; its result to pgrepl__setup_check_done. */
 void pgrepl__setup_check(pgrepl_session *s);
 void pgrepl__setup_check_done(pgrepl_session *s, const PGresult *res);
+
+/* ---- slotcmd.c ---------------------------------------------------------------------------------------------------- */
+
+void pgrepl__slots_init(pgrepl_session *s);
+bool pgrepl__slots_pending(const pgrepl_session *s);
+bool pgrepl__slots_in_flight(const pgrepl_session *s);
+bool pgrepl__slots_in_txn(const pgrepl_session *s);
+void pgrepl__slots_txn_over(pgrepl_session *s);
+/* With nothing in flight (PH_IDLE): send the next queued command, or complete it when it cannot run. */
+void pgrepl__slots_run_next(pgrepl_session *s);
+/* The result of the BEGIN of a SNAPSHOT 'use' creation. */
+void pgrepl__slots_begin_done(pgrepl_session *s, const PGresult *res);
+/* The result of the command in flight. */
+void pgrepl__slots_done(pgrepl_session *s, const PGresult *res);
+/* The command in flight (if any) completes with status (the connection closed). */
+void pgrepl__slots_cancel_current(pgrepl_session *s, int status);
+void pgrepl__slots_cancel_queued(pgrepl_session *s, int status);
+void pgrepl__slots_free(pgrepl_session *s);
+/* Empty, or longer than the server keeps (it would name another slot). */
+bool pgrepl__bad_slot_name(const char *name);
 
 #endif
