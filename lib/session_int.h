@@ -229,6 +229,12 @@ static inline void pgrepl__set_phase(pgrepl_session *s, pgrepl_phase ph)
     s->core.ph = ph;
 }
 
+/* pgrepl_session_start() or _connect() was called from STOPPED and the core has not connected yet. */
+static inline bool pgrepl__connect_asked(const pgrepl_session *s)
+{
+    return s->core.connect_req;
+}
+
 /* pgrepl_session_snapshot_done() was called and the core has not acted on it yet. */
 static inline bool pgrepl__release_asked(const pgrepl_session *s)
 {
@@ -430,5 +436,13 @@ void pgrepl__slots_cancel_queued(pgrepl_session *s, int status);
 void pgrepl__slots_free(pgrepl_session *s);
 /* Empty, or longer than the server keeps (it would name another slot). */
 bool pgrepl__bad_slot_name(const char *name);
+
+/* ---- config.c ----------------------------------------------------------------------------------------------------- */
+
+/* The defaults. */
+void pgrepl__config_init(pgrepl_session *s);
+void pgrepl__config_free(pgrepl_session *s);
+/* Whether the configuration may change now (stopped, nothing asked for). */
+bool pgrepl__configurable(const pgrepl_session *s);
 
 #endif
