@@ -62,7 +62,8 @@ int pgrepl_session_set_heartbeat_deadline(pgrepl_session *s, uint64_t ms)
 
 int pgrepl_session_set_heartbeat_prefix(pgrepl_session *s, const char *prefix)
 {
-    int rc = s == NULL || prefix == NULL || *prefix == '\0' ? PGREPL_EINVAL : pgrepl__configurable(s) ? 0 : PGREPL_ESTATE;
+    int rc = s == NULL || prefix == NULL || *prefix == '\0' ? PGREPL_EINVAL
+                                                            : pgrepl__configurable(s) ? 0 : PGREPL_ESTATE;
     return rc == 0 ? pgrepl__heartbeat_set_prefix(pgrepl__hb(s), prefix) : rc;
 }
 

@@ -24,7 +24,8 @@
  * step with unit boundaries and call the application with its own user data.
  * busy defers close() from inside; the decoder maps the return value.
  */
-#define CALL_APP(s, fn, m) ((s)->cfg.dcb.fn == NULL ? 0 : app_done((s), (app_enter(s), (s)->cfg.dcb.fn((s)->cfg.data, (m)))))
+#define CALL_APP(s, fn, m)                                                                                             \
+    ((s)->cfg.dcb.fn == NULL ? 0 : app_done((s), (app_enter(s), (s)->cfg.dcb.fn((s)->cfg.data, (m)))))
 
 static void app_enter(pgrepl_session *s)
 {
@@ -333,9 +334,11 @@ static void decode_failed(pgrepl_session *s, int rc)
     else if (s->dlv.cb_err != 0)
         pgrepl__fail(s, s->dlv.cb_err, false, NULL, "replication stream: %s", pgrepl_strerror(s->dlv.cb_err));
     else if (rc == PGREPL_ECALLBACK || rc == PGREPL_ENOMEM)
-        pgrepl__fail(s, rc, rc == PGREPL_ECALLBACK, NULL, "replication stream: %s", pgrepl_decoder_errmsg(s->dlv.dec));
+        pgrepl__fail(s, rc, rc == PGREPL_ECALLBACK, NULL, "replication stream: %s",
+                     pgrepl_decoder_errmsg(s->dlv.dec));
     else
-        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", pgrepl_decoder_errmsg(s->dlv.dec));
+        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s",
+                     pgrepl_decoder_errmsg(s->dlv.dec));
 }
 
 /* One CopyData message of the replication stream (the core counted its bytes). */
@@ -345,7 +348,7 @@ void pgrepl__delivery_copydata(pgrepl_session *s, const char *data, size_t len)
     int rc = pgrepl_copydata_parse(data, len, &cd);
     if (rc != 0) {
         pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: bad CopyData message (%s)",
-             pgrepl_strerror(rc));
+                     pgrepl_strerror(rc));
         return;
     }
     /* a logical walsender writes one LSN into both fields */
@@ -353,7 +356,8 @@ void pgrepl__delivery_copydata(pgrepl_session *s, const char *data, size_t len)
         char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
         pgrepl_lsn_format(cd.wal_start, a);
         pgrepl_lsn_format(cd.wal_end, b);
-        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: XLogData from %s to %s", a, b);
+        pgrepl__fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: XLogData from %s to %s", a,
+                     b);
         return;
     }
     /* the clock of the wakeup that read it: one clock_gettime per wakeup, not per message */
@@ -368,7 +372,7 @@ void pgrepl__delivery_copydata(pgrepl_session *s, const char *data, size_t len)
         pgrepl__feedback_on_keepalive(&s->dlv.fb, cd.reply_requested, cd.wal_end, flush);
         pgrepl__heartbeat_reached(pgrepl__hb(s), cd.wal_end);
         pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_KEEPALIVE, .lsn1 = cd.wal_end, .time = cd.send_time,
-                          .flag = cd.reply_requested});
+                                         .flag = cd.reply_requested});
         return;
     }
     pgrepl__ledger_received(&s->dlv.ledger, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
@@ -428,7 +432,7 @@ static bool declare_dead(pgrepl_session *s)
     if (input_waiting(s))
         return true;
     pgrepl__fail(s, PGREPL_ETIMEDOUT, false, NULL, "nothing received from the server for %llu ms",
-         (unsigned long long)s->cfg.recv_timeout_ms);
+                 (unsigned long long)s->cfg.recv_timeout_ms);
     return true;
 }
 

@@ -8,6 +8,7 @@
  * (on_error) and of the state it leaves the stream in.
  */
 #include <stdarg.h>
+#include <string.h>
 
 #include "classify.h"
 #include "pqerror.h"
@@ -147,6 +148,45 @@ void pgrepl__fail_error(pgrepl_session *s, pgrepl_conn_error *e, const char *wha
 {
     fail_server(s, &e->m, what);
     pgrepl__conn_error_free(e);
+}
+
+/* The connection failed (conn.h's code) with no server error kept: libpq's message, or for a connect the server's. */
+void pgrepl__fail_conn(pgrepl_session *s, int code, const char *what)
+{
+    if (code == PGREPL_EPROTOCOL || code == PGREPL_ENOMEM) {
+        pgrepl__fail(s, code, false, NULL, "%s: %s", what, pgrepl__conn_errmsg(pgrepl__conn(s)));
+        return;
+    }
+    if (code != PGREPL_ECONNECT) {
+        pgrepl__fail(s, code, false, NULL, "connection lost: %s", pgrepl__conn_errmsg(pgrepl__conn(s)));
+        return;
+    }
+    /* a copy: closing the connection clears it, and on_error gets the server message built on it */
+    pgrepl_connect_diag d = pgrepl__conn(s)->diag;
+    if (d.sqlstate[0] == '\0') {
+        pgrepl__fail_with(s, code, pgrepl__classify_libpq(d.text), NULL, "could not connect: %s", d.text);
+        return;
+    }
+    pgrepl_server_message m = {
+        .severity = d.severity, .sqlstate = d.sqlstate, .message = d.message, .detail = d.detail, .hint = d.hint};
+    pgrepl__fail_with(s, code, pgrepl__classify_server(d.sqlstate, d.message), &m, "could not connect: %s", d.text);
+}
+
+/*
+ * "publication does not exist" while streaming, after the check found every
+ * publication: pgoutput looks publications up as of each change's LSN, so
+ * one dropped (and created again) after the slot's position cannot be
+ * decoded past. Says so, fatally. Returns whether m was that.
+ */
+bool pgrepl__fail_publication_gone(pgrepl_session *s, const pgrepl_server_message *m)
+{
+    if (strcmp(m->sqlstate, "42704") != 0 || strstr(m->message, "publication") == NULL)
+        return false;
+    pgrepl__fail_with(s, PGREPL_ESERVER, (pgrepl_verdict){true, pgrepl__hint_publication_recreated}, m,
+                      "replication stream failed: %s %s: %s: the publication was dropped (and created again) after the "
+                      "slot's position, and the slot cannot decode the changes since the drop",
+                      m->severity, m->sqlstate, m->message);
+    return true;
 }
 
 uint64_t pgrepl_session_reconnects(const pgrepl_session *s)

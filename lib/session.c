@@ -1,79 +1,36 @@
 /*
- * L4: the session, the engine of a replication stream. It binds the
- * connection state machine (conn.c) and the heartbeat side connection to a
- * host that watches sockets and keeps one timer (pgrepl_session_host), feeds
- * CopyData to the decoder and the ledger, and runs the command plan:
- * IDENTIFY_SYSTEM, SHOW wal_sender_timeout, the session settings, queued slot
- * commands, the check (publications, slot validity), START_REPLICATION.
+ * L4: the session, the engine of a replication stream: the core. It owns
+ * the phase of the replication connection and the requests the
+ * application made, and runs them: every entry from the host
+ * (pgrepl_session_io, _timeout) runs the same dispatcher, dispatch(),
+ * which takes what the host reported, advances the machine until nothing
+ * can happen, and ends by telling the host what to watch and when to call
+ * back (host.c). pgrepl_session_* calls only record a request and kick,
+ * so application callbacks never run inside those calls.
  *
- * Every entry from the host (pgrepl_session_io, _timeout) runs the same
- * dispatcher, dispatch(), which ends by telling the host what to watch and
- * when to call back: the earliest of the kick (work asked for outside a
- * dispatch: pgrepl_session_* calls only record a request, so application
- * callbacks never run inside those calls), the wait (the reconnect delay,
- * the connect deadline or the stop timeout, which never overlap), the
- * status update or watchdog time, the end of a read-batching pause, and
- * the heartbeat's next deadline.
- *
- * Failures go through fail_va(): classify.c says whether retrying can help,
- * and a stream the application started reconnects after a jittered delay.
+ * The parts below it, each with its state (session_int.h): the setup and
+ * its checks (setup.c), slot commands (slotcmd.c), delivery to the
+ * application and status updates (delivery.c), failures and reconnection
+ * (retry.c), the configuration (config.c), the application's stream
+ * callbacks (notify.c) and the host (host.c). None of them calls the core:
+ * it hands them the connection's results and events, and a failure closes
+ * the connection through the teardown hook it gives retry.c.
  */
 #include <netinet/in.h>
-#include <poll.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "pgrepl/session.h"
 #include "alloc.h"
-#include "classify.h"
-#include "command.h"
-#include "conn.h"
-#include "feedback.h"
-#include "heartbeat.h"
-#include "ledger.h"
 #include "pqresult.h"
-#include "quote.h"
 #include "session_int.h"
 
 static void batch_begin(pgrepl_session *s);
 static void batch_settle(pgrepl_session *s, bool paused_read);
 static void hold_stop(pgrepl_session *s);
+static void do_close(pgrepl_session *s);
+static void free_now(pgrepl_session *s);
+static void finalize_now(pgrepl_session *s);
 
-/* ---- the door to the application's stream callbacks ------------------------ */
-
-/* ---- the door to the application's decoder callbacks ----------------------- */
-
-/* ---- errors ------------------------------------------------------------------ */
-
-/* ---- the host: what to watch, when to be called ----------------------------- */
-
-/* Watch what the connection asks for, on the socket it has now. Returns non-zero when it had to fail the stream. */
-static int sync_io(pgrepl_session *s)
-{
-    int fd = s->core.ph == PH_NONE ? -1 : pgrepl__conn_socket(&s->core.conn);
-    if (fd < 0 || s->core.close_req) {
-        pgrepl__unwatch_conn(s);
-        return 0;
-    }
-    unsigned want = pgrepl__conn_wants(&s->core.conn);
-    if ((pgrepl__delivery_paused(s) && s->core.ph == PH_STREAMING) || pgrepl__holding(s))
-        want &= ~(unsigned)PGREPL_CONN_READ;
-    int rc = pgrepl__watch_conn(s, fd, want);
-    if (rc == 0)
-        return 0;
-    pgrepl__fail(s, rc == PGREPL_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL,
-         "cannot watch the connection socket: %s", pgrepl_strerror(rc));
-    return -1;
-}
-
-/* ---- slot commands ---------------------------------------------------------- */
-
-/* ---- connection lifecycle --------------------------------------------------- */
+/* ---- the connection ---------------------------------------------------------------- */
 
 static void drop_result(pgrepl_session *s)
 {
@@ -110,23 +67,7 @@ static void fail_conn(pgrepl_session *s, int code, const char *what)
         PQclear(res);
         return;
     }
-    if (code == PGREPL_EPROTOCOL || code == PGREPL_ENOMEM) {
-        pgrepl__fail(s, code, false, NULL, "%s: %s", what, pgrepl__conn_errmsg(&s->core.conn));
-        return;
-    }
-    if (code != PGREPL_ECONNECT) {
-        pgrepl__fail(s, code, false, NULL, "connection lost: %s", pgrepl__conn_errmsg(&s->core.conn));
-        return;
-    }
-    /* a copy: closing the connection clears it, and on_error gets the server message built on it */
-    pgrepl_connect_diag d = s->core.conn.diag;
-    if (d.sqlstate[0] == '\0') {
-        pgrepl__fail_with(s, code, pgrepl__classify_libpq(d.text), NULL, "could not connect: %s", d.text);
-        return;
-    }
-    pgrepl_server_message m = {
-        .severity = d.severity, .sqlstate = d.sqlstate, .message = d.message, .detail = d.detail, .hint = d.hint};
-    pgrepl__fail_with(s, code, pgrepl__classify_server(d.sqlstate, d.message), &m, "could not connect: %s", d.text);
+    pgrepl__fail_conn(s, code, what);
 }
 
 static void connect_now(pgrepl_session *s)
@@ -143,10 +84,6 @@ static void connect_now(pgrepl_session *s)
     pgrepl__set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
-/* ---- status updates and the watchdog ---------------------------------------- */
-
-/* ---- the command plan --------------------------------------------------------- */
-
 static void streaming_begin(pgrepl_session *s)
 {
     s->core.ph = PH_STREAMING;
@@ -159,23 +96,26 @@ static void streaming_begin(pgrepl_session *s)
     pgrepl__set_state(s, PGREPL_STREAM_STREAMING);
 }
 
-/* With nothing in flight: the next slot command, START_REPLICATION, or READY. */
-static bool next_command(pgrepl_session *s)
+/* Watch what the connection asks for, on the socket it has now. Returns non-zero when it had to fail the stream. */
+static int sync_io(pgrepl_session *s)
 {
-    if (s->core.ph != PH_IDLE)
-        return false;
-    if (pgrepl__slots_pending(s))
-        pgrepl__slots_run_next(s);
-    else if (s->core.want_start)
-        pgrepl__setup_check(s);
-    else if (pgrepl_session_get_state(s) != PGREPL_STREAM_READY)
-        pgrepl__set_state(s, PGREPL_STREAM_READY);
-    else
-        return false;
-    return true;
+    int fd = s->core.ph == PH_NONE ? -1 : pgrepl__conn_socket(&s->core.conn);
+    if (fd < 0 || s->core.close_req) {
+        pgrepl__unwatch_conn(s);
+        return 0;
+    }
+    unsigned want = pgrepl__conn_wants(&s->core.conn);
+    if ((pgrepl__delivery_paused(s) && s->core.ph == PH_STREAMING) || pgrepl__holding(s))
+        want &= ~(unsigned)PGREPL_CONN_READ;
+    int rc = pgrepl__watch_conn(s, fd, want);
+    if (rc == 0)
+        return 0;
+    pgrepl__fail(s, rc == PGREPL_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL,
+                 "cannot watch the connection socket: %s", pgrepl_strerror(rc));
+    return -1;
 }
 
-/* ---- events from the connection, by phase ------------------------------------ */
+/* ---- events from the connection, by phase ------------------------------------------ */
 
 static const char *phase_command(pgrepl_phase ph)
 {
@@ -247,7 +187,8 @@ static void query_done(pgrepl_session *s)
         break;
     default:
         /* START_REPLICATION completed without CopyBoth */
-        pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: completed without starting to stream", phase_command(s->core.ph));
+        pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: completed without starting to stream",
+                     phase_command(s->core.ph));
         break;
     }
     PQclear(res);
@@ -281,23 +222,6 @@ static void on_query_event(pgrepl_session *s, pgrepl_conn_event *ev)
     }
 }
 
-/*
- * "publication does not exist" while streaming, after the check found every
- * publication: pgoutput looks publications up as of each change's LSN, so
- * one dropped (and created again) after the slot's position cannot be
- * decoded past. Says so, fatally. Returns whether m was that.
- */
-static bool publication_gone(pgrepl_session *s, const pgrepl_server_message *m)
-{
-    if (strcmp(m->sqlstate, "42704") != 0 || strstr(m->message, "publication") == NULL)
-        return false;
-    pgrepl__fail_with(s, PGREPL_ESERVER, (pgrepl_verdict){true, pgrepl__hint_publication_recreated}, m,
-              "replication stream failed: %s %s: %s: the publication was dropped (and created again) after the "
-              "slot's position, and the slot cannot decode the changes since the drop",
-              m->severity, m->sqlstate, m->message);
-    return true;
-}
-
 static void on_streaming_event(pgrepl_session *s, pgrepl_conn_event *ev)
 {
     switch (ev->kind) {
@@ -312,7 +236,7 @@ static void on_streaming_event(pgrepl_session *s, pgrepl_conn_event *ev)
         PQclear(ev->result);
         return;
     case PGREPL_CONN_EV_ERROR:
-        if (publication_gone(s, &ev->error->m)) {
+        if (pgrepl__fail_publication_gone(s, &ev->error->m)) {
             pgrepl__conn_error_free(ev->error);
             return;
         }
@@ -391,7 +315,23 @@ static bool pump_one(pgrepl_session *s)
     return true;
 }
 
-/* ---- requests ------------------------------------------------------------------ */
+/* ---- requests ---------------------------------------------------------------------- */
+
+/* With nothing in flight: the next slot command, START_REPLICATION, or READY. */
+static bool next_command(pgrepl_session *s)
+{
+    if (s->core.ph != PH_IDLE)
+        return false;
+    if (pgrepl__slots_pending(s))
+        pgrepl__slots_run_next(s);
+    else if (s->core.want_start)
+        pgrepl__setup_check(s);
+    else if (pgrepl_session_get_state(s) != PGREPL_STREAM_READY)
+        pgrepl__set_state(s, PGREPL_STREAM_READY);
+    else
+        return false;
+    return true;
+}
 
 static void stop_now(pgrepl_session *s)
 {
@@ -463,7 +403,8 @@ static void wait_expired(pgrepl_session *s)
         pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
     } else if (timed_phase(s->core.ph)) {
         pgrepl__fail(s, PGREPL_ETIMEDOUT, false, NULL, "%s: no answer within %llu ms (connect timeout)",
-             s->core.ph == PH_CONNECT ? "could not connect" : phase_command(s->core.ph), (unsigned long long)pgrepl__setup_deadline_ms(s));
+                     s->core.ph == PH_CONNECT ? "could not connect" : phase_command(s->core.ph),
+                     (unsigned long long)pgrepl__setup_deadline_ms(s));
     }
 }
 
@@ -484,9 +425,7 @@ static void advance(pgrepl_session *s)
     }
 }
 
-static void do_close(pgrepl_session *s);
-static void free_now(pgrepl_session *s);
-static void hold_stop(pgrepl_session *s);
+/* ---- the dispatcher ---------------------------------------------------------------- */
 
 static void enter(pgrepl_session *s)
 {
@@ -523,7 +462,8 @@ typedef enum entry_kind { ENTRY_CONN, ENTRY_HB, ENTRY_TIMEOUT } entry_kind;
 static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, bool *paused_read)
 {
     bool error = (events & PGREPL_IO_ERROR) != 0;
-    unsigned io = ((events & PGREPL_IO_READ) ? PGREPL_CONN_READ : 0u) | ((events & PGREPL_IO_WRITE) ? PGREPL_CONN_WRITE : 0u);
+    unsigned io =
+        ((events & PGREPL_IO_READ) ? PGREPL_CONN_READ : 0u) | ((events & PGREPL_IO_WRITE) ? PGREPL_CONN_WRITE : 0u);
     switch (kind) {
     case ENTRY_CONN:
         if (pgrepl__conn_connecting(&s->core.conn)) {
@@ -533,7 +473,8 @@ static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, 
             return error ? PGREPL_CONN_READ | PGREPL_CONN_WRITE : io;
         }
         if (error)
-            pgrepl__fail(s, PGREPL_ECONNLOST, false, NULL, "connection socket error (the host saw an error or hang-up)");
+            pgrepl__fail(s, PGREPL_ECONNLOST, false, NULL,
+                         "connection socket error (the host saw an error or hang-up)");
         return error ? 0u : io;
     case ENTRY_HB:
         if (pgrepl__heartbeat_connecting(s->core.hb))
@@ -574,8 +515,6 @@ static bool dispatch(pgrepl_session *s, entry_kind kind, unsigned events)
     pgrepl__heartbeat_hold(s->core.hb, pgrepl__delivery_paused(s));
     return leave(s);
 }
-
-static void finalize_now(pgrepl_session *s);
 
 int pgrepl_session_io(pgrepl_session *s, int fd, unsigned events)
 {
@@ -718,7 +657,7 @@ static void finalize_now(pgrepl_session *s)
         free_stream(s);
 }
 
-/* ---- public API: lifecycle ---------------------------------------------------------- */
+/* ---- public API: lifecycle --------------------------------------------------------- */
 
 /* The heartbeat's problems (always inside a dispatch): non-fatal, the stream goes on. */
 static void heartbeat_error(void *arg, int code, const char *message, const pgrepl_server_message *server)
@@ -796,7 +735,8 @@ int pgrepl_session_stop(pgrepl_session *s)
     s->core.connect_req = false;
     s->core.want_start = false;
     pgrepl__retry_run(s, false);
-    if ((s->core.ph == PH_NONE && pgrepl_session_get_state(s) != PGREPL_STREAM_RECONNECTING) || s->core.ph == PH_STOPPING)
+    if ((s->core.ph == PH_NONE && pgrepl_session_get_state(s) != PGREPL_STREAM_RECONNECTING) ||
+        s->core.ph == PH_STOPPING)
         return 0;
     s->core.stop_req = true;
     pgrepl__kick(s);
@@ -828,19 +768,6 @@ void pgrepl_session_free(pgrepl_session *s)
         free_now(s);
 }
 
-/* ---- public API: heartbeats ------------------------------------------------------- */
-
-int64_t pgrepl_session_heartbeat_lag_us(const pgrepl_session *s)
-{
-    return s != NULL ? pgrepl__heartbeat_lag_us(s->core.hb) : -1;
-}
-
-/* ---- public API: configuration ------------------------------------------------------- */
-
-/* ---- public API: positions and what the server said ---------------------------------- */
-
-/* ---- public API: slot commands --------------------------------------------------------- */
-
 int pgrepl_session_snapshot_done(pgrepl_session *s)
 {
     if (s == NULL)
@@ -850,4 +777,9 @@ int pgrepl_session_snapshot_done(pgrepl_session *s)
     s->core.release_req = true;
     pgrepl__kick(s);
     return 0;
+}
+
+int64_t pgrepl_session_heartbeat_lag_us(const pgrepl_session *s)
+{
+    return s != NULL ? pgrepl__heartbeat_lag_us(s->core.hb) : -1;
 }

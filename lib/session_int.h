@@ -182,8 +182,9 @@ struct pgrepl_session {
     session_retry retry;
 };
 
-/* ---- session.c: what the parts below the core read of it ------------------------------------------------------------
- * Inline, not calls: a call from a part into session.c would make a cycle of object files. */
+/* ---- session.c: what the parts below the core read of it --------------------------------------------------------- */
+
+/* Inline, not calls: a call from a part into session.c would make a cycle of object files. */
 
 /* pgrepl_session_close() was called. */
 static inline bool pgrepl__closing(const pgrepl_session *s)
@@ -266,7 +267,7 @@ static inline pgrepl_heartbeat *pgrepl__hb(const pgrepl_session *s)
     return s->core.hb;
 }
 
-/* ---- delivery.c: what the parts below it read of it (inline, as above) ---------------------------------------------- */
+/* ---- delivery.c: what the parts below it read of it (inline, as above) ------------------------------------------- */
 
 /* The positions: received, delivered, acknowledged, reported (ledger.h). */
 static inline const pgrepl_ledger *pgrepl__positions(const pgrepl_session *s)
@@ -274,7 +275,7 @@ static inline const pgrepl_ledger *pgrepl__positions(const pgrepl_session *s)
     return &s->dlv.ledger;
 }
 
-/* ---- host.c ------------------------------------------------------------------------------------------------------- */
+/* ---- host.c ------------------------------------------------------------------------------------------------------ */
 
 void pgrepl__host_init(pgrepl_session *s, const pgrepl_session_host *host);
 int64_t pgrepl__mono_us(void);
@@ -310,7 +311,7 @@ void pgrepl__sync_timer(pgrepl_session *s);
 void pgrepl__timer_spent(pgrepl_session *s);
 void pgrepl__timer_cancel(pgrepl_session *s);
 
-/* ---- notify.c ----------------------------------------------------------------------------------------------------- */
+/* ---- notify.c ---------------------------------------------------------------------------------------------------- */
 
 typedef enum pgrepl_note_kind {
     NOTE_STATE,
@@ -359,7 +360,7 @@ __attribute__((format(printf, 3, 4)))
 void pgrepl__set_errmsg(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, ...);
 void pgrepl__chomp_errmsg(pgrepl_session *s);
 
-/* ---- retry.c ------------------------------------------------------------------------------------------------------ */
+/* ---- retry.c ----------------------------------------------------------------------------------------------------- */
 
 void pgrepl__retry_init(pgrepl_session *s, void (*teardown)(pgrepl_session *s, int status));
 void pgrepl__retry_run(pgrepl_session *s, bool run);
@@ -386,8 +387,12 @@ void pgrepl__fail_with(pgrepl_session *s, int code, pgrepl_verdict v, const pgre
 void pgrepl__fail_result(pgrepl_session *s, const PGresult *res, const char *what);
 /* An ERROR event: the server's error ends the command `what` (e is freed). */
 void pgrepl__fail_error(pgrepl_session *s, pgrepl_conn_error *e, const char *what);
+/* The connection failed with code (a FAILED event) while running `what`, and no error result was kept. */
+void pgrepl__fail_conn(pgrepl_session *s, int code, const char *what);
+/* Whether the server's error m while streaming says a publication was dropped; if so the stream failed. */
+bool pgrepl__fail_publication_gone(pgrepl_session *s, const pgrepl_server_message *m);
 
-/* ---- delivery.c --------------------------------------------------------------------------------------------------- */
+/* ---- delivery.c -------------------------------------------------------------------------------------------------- */
 
 int pgrepl__delivery_init(pgrepl_session *s);
 void pgrepl__delivery_free(pgrepl_session *s);
@@ -404,7 +409,7 @@ bool pgrepl__delivery_feedback(pgrepl_session *s);
 /* The heartbeat's on_seen hook (arg: the session). */
 void pgrepl__delivery_heartbeat_seen(void *arg);
 
-/* ---- setup.c ------------------------------------------------------------------------------------------------------ */
+/* ---- setup.c ----------------------------------------------------------------------------------------------------- */
 
 /* Arm the connect deadline (the whole setup: connect, the plan, the check, START_REPLICATION). */
 void pgrepl__setup_arm_deadline(pgrepl_session *s);
@@ -417,7 +422,7 @@ void pgrepl__setup_show_done(pgrepl_session *s, const PGresult *res);
 void pgrepl__setup_check(pgrepl_session *s);
 void pgrepl__setup_check_done(pgrepl_session *s, const PGresult *res);
 
-/* ---- slotcmd.c ---------------------------------------------------------------------------------------------------- */
+/* ---- slotcmd.c --------------------------------------------------------------------------------------------------- */
 
 void pgrepl__slots_init(pgrepl_session *s);
 bool pgrepl__slots_pending(const pgrepl_session *s);
@@ -437,7 +442,7 @@ void pgrepl__slots_free(pgrepl_session *s);
 /* Empty, or longer than the server keeps (it would name another slot). */
 bool pgrepl__bad_slot_name(const char *name);
 
-/* ---- config.c ----------------------------------------------------------------------------------------------------- */
+/* ---- config.c ---------------------------------------------------------------------------------------------------- */
 
 /* The defaults. */
 void pgrepl__config_init(pgrepl_session *s);

@@ -77,9 +77,9 @@ static bool beyond_wal(pgrepl_session *s)
                        : want == s->cfg.durable_lsn ? "the durable position (pgrepl_stream_set_durable_lsn)"
                                                 : "the start position (pgrepl_stream_set_start_lsn)";
     pgrepl__fail_with(s, PGREPL_EINVAL, (pgrepl_verdict){true, pgrepl__hint_beyond_wal}, NULL,
-              "cannot start at %s, %s: the server's WAL ends at %s, and the server would skip every change "
-              "up to %s",
-              w, what, x, w);
+                      "cannot start at %s, %s: the server's WAL ends at %s, and the server would skip every change "
+                      "up to %s",
+                      w, what, x, w);
     return true;
 }
 
@@ -87,7 +87,7 @@ void pgrepl__setup_identify_done(pgrepl_session *s, const PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3) {
         pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: unexpected result (%d rows, %d columns)",
-             PQntuples(res), PQnfields(res));
+                     PQntuples(res), PQnfields(res));
         return;
     }
     snprintf(s->setup.system_id, sizeof s->setup.system_id, "%s", PQgetvalue(res, 0, 0));
@@ -156,7 +156,8 @@ void pgrepl__setup_check(pgrepl_session *s)
 {
     pgrepl_str sql;
     pgrepl__str_init(&sql);
-    if (pgrepl__check_sql(&sql, s->setup.server_version, s->cfg.slot, (const char *const *)s->cfg.pubs, s->cfg.npubs) != 0) {
+    if (pgrepl__check_sql(&sql, s->setup.server_version, s->cfg.slot, (const char *const *)s->cfg.pubs,
+                          s->cfg.npubs) != 0) {
         pgrepl__fail(s, PGREPL_ENOMEM, false, NULL, "the check before streaming: out of memory");
     } else {
         pgrepl__setup_arm_deadline(s);
@@ -202,9 +203,9 @@ static bool report_start(pgrepl_session *s, pgrepl_lsn confirmed)
         pgrepl_lsn_format(info.skipped_from, from);
         pgrepl_lsn_format(info.skipped_to, to);
         pgrepl__fail_with(s, PGREPL_EGAP, (pgrepl_verdict){true, pgrepl__hint_gap}, NULL,
-                  "replication slot \"%s\" was moved to %s while this consumer holds only up to %s: the changes "
-                  "from %s to %s would be skipped",
-                  s->cfg.slot, to, from, from, to);
+                          "replication slot \"%s\" was moved to %s while this consumer holds only up to %s: the "
+                          "changes from %s to %s would be skipped",
+                          s->cfg.slot, to, from, from, to);
         return false;
     }
     return true;
@@ -230,20 +231,20 @@ void pgrepl__setup_check_done(pgrepl_session *s, const PGresult *res)
     const char *type = PQgetvalue(res, 0, PGREPL_CHECK_SLOT_TYPE);
     if (strcmp(type, "logical") != 0) {
         pgrepl__fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, NULL}, NULL,
-                  "replication slot \"%s\" is a %s slot, not a logical one", s->cfg.slot, type);
+                          "replication slot \"%s\" is a %s slot, not a logical one", s->cfg.slot, type);
         return;
     }
     const char *db = PQgetvalue(res, 0, PGREPL_CHECK_SLOT_DATABASE);
     const char *here = PQgetvalue(res, 0, PGREPL_CHECK_DATABASE);
     if (strcmp(db, here) != 0) {
         pgrepl__fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_other_database}, NULL,
-                  "replication slot \"%s\" belongs to database \"%s\", not to \"%s\" (the connection's)", s->cfg.slot,
-                  db, here);
+                          "replication slot \"%s\" belongs to database \"%s\", not to \"%s\" (the connection's)",
+                          s->cfg.slot, db, here);
         return;
     }
     if (!PQgetisnull(res, 0, PGREPL_CHECK_MISSING_PUBS)) {
         pgrepl__fail_with(s, PGREPL_ENOTFOUND, (pgrepl_verdict){true, pgrepl__hint_publication}, NULL,
-                  "missing publication(s): %s", PQgetvalue(res, 0, PGREPL_CHECK_MISSING_PUBS));
+                          "missing publication(s): %s", PQgetvalue(res, 0, PGREPL_CHECK_MISSING_PUBS));
         return;
     }
     const char *why = pgrepl__slot_invalidation(pgrepl__value_or_null(res, PGREPL_CHECK_WAL_STATUS),
@@ -251,7 +252,7 @@ void pgrepl__setup_check_done(pgrepl_session *s, const PGresult *res)
                                                 pgrepl__value_or_null(res, PGREPL_CHECK_INVALIDATION));
     if (why != NULL) {
         pgrepl__fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_invalidated}, NULL,
-                  "replication slot \"%s\" has been invalidated (%s)", s->cfg.slot, why);
+                          "replication slot \"%s\" has been invalidated (%s)", s->cfg.slot, why);
         return;
     }
     if (report_start(s, pgrepl__col_lsn(res, PGREPL_CHECK_CONFIRMED)))

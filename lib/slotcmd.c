@@ -40,8 +40,8 @@ static void free_cmd(slot_cmd *c)
 
 static void complete_created(pgrepl_session *s, slot_cmd *c, int status, const pgrepl_slot_created *created)
 {
-    pgrepl__notify(s, &(pgrepl_note){
-                          .kind = NOTE_SLOT_CREATED, .created_cb = c->created_cb, .status = status, .created = created});
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_CREATED, .created_cb = c->created_cb, .status = status,
+                                     .created = created});
 }
 
 /* Complete c with a failure status (no result to show). */
@@ -234,7 +234,8 @@ static void info_done(pgrepl_session *s, const PGresult *res)
         pgrepl__set_errmsg(s, NULL, "%s", "");
         fill_info(res, &info);
     }
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .status = status, .info = status == 0 ? &info : NULL});
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .status = status,
+                                     .info = status == 0 ? &info : NULL});
     free_cmd(c);
 }
 
