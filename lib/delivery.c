@@ -450,24 +450,28 @@ static bool watchdog_only(pgrepl_session *s, int64_t now)
     return false;
 }
 
-/*
- * Send a status update or ping when the feedback decision says so, declare
- * the connection dead after the receive timeout, and re-arm the timer.
- * Returns true when it changed the stream's course (a failure).
- */
-bool pgrepl__delivery_feedback(pgrepl_session *s)
+/* The time of a feedback decision. */
+static int64_t feedback_now(pgrepl_session *s)
 {
-    if (pgrepl__phase(s) != PH_STREAMING && pgrepl__phase(s) != PH_STOPPING) {
-        pgrepl__set_timer(s, -1);
-        return false;
-    }
     /* inside a loop callback: the clock reading of this wakeup (one per wakeup, not per decision) */
     int64_t now = pgrepl__in_wakeup(s) ? pgrepl__wakeup_us(s) : pgrepl__now_us(s);
     /* while paused the silence is ours, not the server's */
     if (s->dlv.paused)
         pgrepl__feedback_on_recv(&s->dlv.fb, now);
-    /* stopping, or the server ended the copy (a shutdown's "COPY 0"): nothing can be sent, the end is awaited */
-    if (pgrepl__phase(s) == PH_STOPPING || !pgrepl__conn_copying(pgrepl__conn(s)))
+    return now;
+}
+
+/*
+ * While streaming: send a status update or ping when the feedback decision
+ * says so, declare the connection dead after the receive timeout, and
+ * re-arm the timer. Returns true when it changed the stream's course (a
+ * failure).
+ */
+bool pgrepl__delivery_feedback(pgrepl_session *s)
+{
+    int64_t now = feedback_now(s);
+    /* the server ended the copy (a shutdown's "COPY 0"): nothing can be sent, the end is awaited */
+    if (!pgrepl__conn_copying(pgrepl__conn(s)))
         return watchdog_only(s, now);
     pgrepl_lsn write, flush;
     pgrepl__ledger_positions(&s->dlv.ledger, &write, &flush);
@@ -487,6 +491,12 @@ bool pgrepl__delivery_feedback(pgrepl_session *s)
     }
     arm_timer(s, now, pgrepl__feedback_next_due(&s->dlv.fb, now));
     return false;
+}
+
+/* While stopping: no status update may be sent; only the watchdog runs. True when it failed the stream. */
+bool pgrepl__delivery_watchdog(pgrepl_session *s)
+{
+    return watchdog_only(s, feedback_now(s));
 }
 
 /* A heartbeat was seen: what it lets the slot confirm goes out now, not at the next status interval. */

@@ -272,66 +272,7 @@ static void on_stopping_event(pgrepl_session *s, pgrepl_conn_event *ev)
     }
 }
 
-static void on_event(pgrepl_session *s, pgrepl_conn_event *ev)
-{
-    switch (s->core.ph) {
-    case PH_CONNECT:
-        if (ev->kind == PGREPL_CONN_EV_CONNECTED)
-            pgrepl__setup_identify(s);
-        else if (ev->kind == PGREPL_CONN_EV_FAILED)
-            fail_conn(s, PGREPL_ECONNECT, "connect");
-        return;
-    case PH_IDLE:
-    case PH_HELD:
-        if (ev->kind == PGREPL_CONN_EV_FAILED)
-            fail_conn(s, ev->code, "connection");
-        else if (ev->kind == PGREPL_CONN_EV_RESULT)
-            PQclear(ev->result);
-        return;
-    case PH_STREAMING:
-        on_streaming_event(s, ev);
-        return;
-    case PH_STOPPING:
-        on_stopping_event(s, ev);
-        return;
-    case PH_NONE:
-        return;
-    default:
-        on_query_event(s, ev);
-        return;
-    }
-}
-
-/* Handle one event from the connection; false when there is none now. */
-static bool pump_one(pgrepl_session *s)
-{
-    if (s->core.ph == PH_NONE || (pgrepl__delivery_paused(s) && s->core.ph == PH_STREAMING))
-        return false;
-    pgrepl_conn_event ev;
-    pgrepl__conn_next(&s->core.conn, &ev);
-    if (ev.kind == PGREPL_CONN_EV_NONE)
-        return false;
-    on_event(s, &ev);
-    return true;
-}
-
 /* ---- requests ---------------------------------------------------------------------- */
-
-/* With nothing in flight: the next slot command, START_REPLICATION, or READY. */
-static bool next_command(pgrepl_session *s)
-{
-    if (s->core.ph != PH_IDLE)
-        return false;
-    if (pgrepl__slots_pending(s))
-        pgrepl__slots_run_next(s);
-    else if (s->core.want_start)
-        pgrepl__setup_check(s);
-    else if (pgrepl_session_get_state(s) != PGREPL_STREAM_READY)
-        pgrepl__set_state(s, PGREPL_STREAM_READY);
-    else
-        return false;
-    return true;
-}
 
 static void stop_now(pgrepl_session *s)
 {
@@ -408,21 +349,163 @@ static void wait_expired(pgrepl_session *s)
     }
 }
 
-/* Everything that can happen now, until nothing can. */
+/*
+ * A request made since the last step, the most urgent first: the
+ * application's (stop, connect, the release of a held snapshot) or the
+ * expiry of the wait. Each may come in any phase and acts on the phase it
+ * finds. Returns false when there is none.
+ */
+static bool take_request(pgrepl_session *s)
+{
+    if (s->core.stop_req)
+        stop_now(s);
+    else if (pgrepl__wait_due(s))
+        wait_expired(s);
+    else if (s->core.connect_req)
+        connect_now(s);
+    else if (s->core.release_req)
+        release_now(s);
+    else
+        return false;
+    return true;
+}
+
+/* ---- the machine: one step per phase ----------------------------------------------- */
+
+/* The next event from the connection; false when there is none now. */
+static bool next_event(pgrepl_session *s, pgrepl_conn_event *ev)
+{
+    pgrepl__conn_next(&s->core.conn, ev);
+    return ev->kind != PGREPL_CONN_EV_NONE;
+}
+
+/* Nothing more in a phase without status updates: their timer is off. */
+static bool settled(pgrepl_session *s)
+{
+    pgrepl__set_timer(s, -1);
+    return false;
+}
+
+/* PH_NONE: no connection; only a request moves on. */
+static bool step_none(pgrepl_session *s)
+{
+    return settled(s);
+}
+
+/* PH_CONNECT: PQconnectPoll until connected, then the setup's commands. */
+static bool step_connect(pgrepl_session *s)
+{
+    pgrepl_conn_event ev;
+    if (!next_event(s, &ev))
+        return settled(s);
+    if (ev.kind == PGREPL_CONN_EV_CONNECTED)
+        pgrepl__setup_identify(s);
+    else if (ev.kind == PGREPL_CONN_EV_FAILED)
+        fail_conn(s, PGREPL_ECONNECT, "connect");
+    return true;
+}
+
+/*
+ * A command in flight (PH_IDENTIFY, _SHOW, _SETTINGS, _SLOT_BEGIN, _SLOT,
+ * _SLOT_END, _CHECK, _START): its results are kept until it is done, and
+ * query_done hands them to the phase's handler.
+ */
+static bool step_command(pgrepl_session *s)
+{
+    pgrepl_conn_event ev;
+    if (!next_event(s, &ev))
+        return settled(s);
+    on_query_event(s, &ev);
+    return true;
+}
+
+/* Connected with nothing in flight: only the end of the connection can come. */
+static bool quiet_connection(pgrepl_session *s)
+{
+    pgrepl_conn_event ev;
+    if (!next_event(s, &ev))
+        return settled(s);
+    if (ev.kind == PGREPL_CONN_EV_FAILED)
+        fail_conn(s, ev.code, "connection");
+    else if (ev.kind == PGREPL_CONN_EV_RESULT)
+        PQclear(ev.result);
+    return true;
+}
+
+/* PH_IDLE: the next slot command, the check before START_REPLICATION, or READY. */
+static bool step_idle(pgrepl_session *s)
+{
+    if (pgrepl__slots_pending(s))
+        pgrepl__slots_run_next(s);
+    else if (s->core.want_start)
+        pgrepl__setup_check(s);
+    else if (pgrepl_session_get_state(s) != PGREPL_STREAM_READY)
+        pgrepl__set_state(s, PGREPL_STREAM_READY);
+    else
+        return quiet_connection(s);
+    return true;
+}
+
+/* PH_HELD: the snapshot is the application's until pgrepl_session_snapshot_done (a request). */
+static bool step_held(pgrepl_session *s)
+{
+    return quiet_connection(s);
+}
+
+/* PH_STREAMING: CopyData to delivery unless paused, then status updates and the watchdog. */
+static bool step_streaming(pgrepl_session *s)
+{
+    pgrepl_conn_event ev;
+    if (pgrepl__delivery_paused(s) || !next_event(s, &ev))
+        return pgrepl__delivery_feedback(s);
+    on_streaming_event(s, &ev);
+    return true;
+}
+
+/* PH_STOPPING: CopyDone sent; what the server still sends is drained under the watchdog. */
+static bool step_stopping(pgrepl_session *s)
+{
+    pgrepl_conn_event ev;
+    if (!next_event(s, &ev))
+        return pgrepl__delivery_watchdog(s);
+    on_stopping_event(s, &ev);
+    return true;
+}
+
+/* One step in the current phase; false when nothing can happen now. */
+static bool step(pgrepl_session *s)
+{
+    switch (s->core.ph) {
+    case PH_NONE:
+        return step_none(s);
+    case PH_CONNECT:
+        return step_connect(s);
+    case PH_IDENTIFY:
+    case PH_SHOW:
+    case PH_SETTINGS:
+    case PH_SLOT_BEGIN:
+    case PH_SLOT:
+    case PH_SLOT_END:
+    case PH_CHECK:
+    case PH_START:
+        return step_command(s);
+    case PH_IDLE:
+        return step_idle(s);
+    case PH_HELD:
+        return step_held(s);
+    case PH_STREAMING:
+        return step_streaming(s);
+    case PH_STOPPING:
+        return step_stopping(s);
+    }
+    return false;
+}
+
+/* Everything that can happen now, until nothing can: the requests first, then the phase's work. */
 static void advance(pgrepl_session *s)
 {
-    while (!s->core.close_req) {
-        if (s->core.stop_req)
-            stop_now(s);
-        else if (pgrepl__wait_due(s))
-            wait_expired(s);
-        else if (s->core.connect_req)
-            connect_now(s);
-        else if (s->core.release_req)
-            release_now(s);
-        else if (!next_command(s) && !pump_one(s) && !pgrepl__delivery_feedback(s))
-            return;
-    }
+    while (!s->core.close_req && (take_request(s) || step(s)))
+        continue;
 }
 
 /* ---- the dispatcher ---------------------------------------------------------------- */

@@ -404,8 +404,10 @@ bool pgrepl__delivery_paused(const pgrepl_session *s);
 void pgrepl__delivery_copydata(pgrepl_session *s, const char *data, size_t len);
 /* Send a status update (ping: ask for a reply); non-zero when it could not (a failure when out of memory). */
 int pgrepl__delivery_send_status(pgrepl_session *s, bool ping);
-/* The status update and watchdog decision, the timer re-armed; true when it failed the stream. */
+/* PH_STREAMING: the status update and watchdog decision, the timer re-armed; true when it failed the stream. */
 bool pgrepl__delivery_feedback(pgrepl_session *s);
+/* PH_STOPPING: the watchdog alone. */
+bool pgrepl__delivery_watchdog(pgrepl_session *s);
 /* The heartbeat's on_seen hook (arg: the session). */
 void pgrepl__delivery_heartbeat_seen(void *arg);
 
