@@ -10,10 +10,24 @@
  *   dlv    delivery.c the decoder, the ledger, the status updates, pausing
  *   retry  retry.c    failures in a row, the delay before reconnecting
  *
- * The object files form layers: session.c calls every part; no part calls
- * session.c (what a part needs of the core is an inline function below,
- * or a function pointer the core gives it); host.c and notify.c call no
- * part.
+ * A part reaches another's state through that part's functions. The
+ * configuration is the exception: the parts read its fields (never write
+ * them), as they would read a settings record.
+ *
+ * The object files form layers, each calling only those below it:
+ *
+ *   session.c           the core: calls every part
+ *   config.c            -> slotcmd.c (the slot name rule), setup.c, notify.c
+ *   slotcmd.c           -> setup.c (the server version), host.c, notify.c
+ *   setup.c             -> delivery.c (the positions), retry.c, host.c, notify.c
+ *   delivery.c          -> retry.c, host.c, notify.c
+ *   retry.c             -> host.c, notify.c
+ *   host.c, notify.c    call no part
+ *
+ * What a part needs of a part above it is an inline function in this
+ * header (the core's phase, requests, connection and heartbeat; the
+ * ledger, which the failures read), or a function pointer: a failure
+ * closes the connection through the teardown hook the core gives retry.c.
  */
 #ifndef PGREPL_LIB_SESSION_INT_H
 #define PGREPL_LIB_SESSION_INT_H
