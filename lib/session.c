@@ -1,1522 +1,123 @@
 /*
- * L4: the session, the engine of a replication stream. It binds the
- * connection state machine (conn.c) and the heartbeat side connection to a
- * host that watches sockets and keeps one timer (pgrepl_session_host), feeds
- * CopyData to the decoder and the ledger, and runs the command plan:
- * IDENTIFY_SYSTEM, SHOW wal_sender_timeout, the session settings, queued slot
- * commands, the check (publications, slot validity), START_REPLICATION.
+ * L4: the session, the engine of a replication stream: the core. It owns
+ * the phase of the replication connection and the requests the
+ * application made, and runs them: every entry from the host
+ * (pgrepl_session_io, _timeout) runs the same dispatcher, dispatch(),
+ * which takes what the host reported, advances the machine until nothing
+ * can happen, and ends by telling the host what to watch and when to call
+ * back (host.c). pgrepl_session_* calls only record a request and kick,
+ * so application callbacks never run inside those calls.
  *
- * Every entry from the host (pgrepl_session_io, _timeout) runs the same
- * dispatcher, dispatch(), which ends by telling the host what to watch and
- * when to call back: the earliest of the kick (work asked for outside a
- * dispatch: pgrepl_session_* calls only record a request, so application
- * callbacks never run inside those calls), the wait (the reconnect delay,
- * the connect deadline or the stop timeout, which never overlap), the
- * status update or watchdog time, the end of a read-batching pause, and
- * the heartbeat's next deadline.
- *
- * Failures go through fail_va(): classify.c says whether retrying can help,
- * and a stream the application started reconnects after a jittered delay.
+ * The parts below it, each with its state (session_int.h): the setup and
+ * its checks (setup.c), slot commands (slotcmd.c), delivery to the
+ * application and status updates (delivery.c), failures and reconnection
+ * (retry.c), the configuration (config.c), the application's stream
+ * callbacks (notify.c) and the host (host.c). None of them calls the core:
+ * it hands them the connection's results and events, and a failure closes
+ * the connection through the teardown hook it gives retry.c.
  */
 #include <netinet/in.h>
-#include <poll.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "pgrepl/session.h"
 #include "alloc.h"
-#include "classify.h"
-#include "command.h"
-#include "conn.h"
-#include "feedback.h"
-#include "heartbeat.h"
-#include "ledger.h"
-#include "quote.h"
-
-#define DEFAULT_STATUS_INTERVAL_MS 10000
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000
-#define DEFAULT_RECONNECT_MIN_MS 1000
-#define DEFAULT_RECONNECT_MAX_MS 60000
-#define DEFAULT_STOP_TIMEOUT_MS 5000
-/* The server truncates names to NAMEDATALEN - 1 = 63 bytes: a longer one would name another slot. */
-#define MAX_SLOT_NAME 63
-/* Longest interval or timeout accepted: its microseconds must fit an int64_t. */
-#define MAX_MS (UINT64_C(1) << 40)
-
-typedef enum phase {
-    PH_NONE,       /* no connection */
-    PH_CONNECT,    /* PQconnectPoll */
-    PH_IDENTIFY,   /* IDENTIFY_SYSTEM in flight */
-    PH_SHOW,       /* SHOW wal_sender_timeout in flight */
-    PH_SETTINGS,   /* SET ... in flight */
-    PH_IDLE,       /* connected, nothing in flight: next slot command, START_REPLICATION or READY */
-    PH_SLOT_BEGIN, /* BEGIN of a SNAPSHOT 'use' slot creation in flight */
-    PH_SLOT,       /* a slot command in flight */
-    PH_HELD,       /* snapshot exported or in use: nothing is sent until pgrepl_session_snapshot_done */
-    PH_SLOT_END,   /* COMMIT / ROLLBACK of the SNAPSHOT 'use' transaction in flight */
-    PH_CHECK,      /* the check before START_REPLICATION in flight (publications, slot validity) */
-    PH_START,      /* START_REPLICATION in flight */
-    PH_STREAMING,  /* CopyBoth */
-    PH_STOPPING    /* CopyDone sent: draining */
-} phase;
-
-typedef enum cmd_kind { CMD_CREATE, CMD_DROP, CMD_INFO } cmd_kind;
-
-typedef struct slot_cmd {
-    struct slot_cmd *next;
-    cmd_kind kind;
-    char *name;
-    unsigned flags;
-    pgrepl_snapshot_action snapshot;
-    bool wait;
-    pgrepl_slot_created_cb created_cb;
-    pgrepl_slot_cb done_cb;
-    pgrepl_slot_info_cb info_cb;
-} slot_cmd;
-
-struct pgrepl_session {
-    pgrepl_session_host host;
-    void *data;
-
-    /* configuration */
-    char *conninfo;
-    char *slot;
-    char **pubs;
-    int npubs;
-    int proto_req;
-    bool binary;
-    bool messages;
-    bool two_phase;
-    bool auto_ack;
-    pgrepl_streaming_mode streaming;
-    pgrepl_origin_filter origin;
-    pgrepl_lsn start_lsn;   /* where to ask the server to start; never confirmed by itself */
-    pgrepl_lsn durable_lsn; /* what the application holds durably from before this stream */
-    bool allow_gaps;
-    uint64_t stop_timeout_ms;
-    uint64_t interval_ms;
-    uint64_t recv_timeout_ms;
-    uint64_t connect_timeout_ms; /* 0: the conninfo's connect_timeout, else DEFAULT_CONNECT_TIMEOUT_MS */
-    uint64_t retry_min_ms;       /* bounds of the delay before reconnecting; 0: do not reconnect */
-    uint64_t retry_max_ms;
-    size_t batch_bytes;          /* read batching (pgrepl_session_set_read_batch); 0: off */
-    uint64_t batch_pause_us;
-    pgrepl_decoder_callbacks dcb;
-    pgrepl_session_callbacks scb;
-
-    /* where we are, and what was asked for */
-    pgrepl_stream_state state;
-    phase ph;
-    bool connect_req;  /* start()/connect() from STOPPED */
-    bool want_start;   /* START_REPLICATION once the queue is done */
-    bool stop_req;
-    bool release_req;  /* pgrepl_session_snapshot_done() */
-    bool close_req;
-    bool closed;       /* do_close ran: nothing is watched, the connections are gone */
-    bool free_req;     /* pgrepl_session_free() from inside a callback */
-    bool finalizing;
-    bool paused;
-    bool run_req;      /* start_replication() until a stop, close or fatal error: failures reconnect */
-    void (*close_cb)(pgrepl_session *s);
-    int busy;          /* inside a loop callback or an application callback: close is deferred */
-
-    /* what the host was asked for (deadlines: microseconds on the session's clock, -1 none) */
-    bool kicked;       /* run soon: a request came from outside a dispatch */
-    int64_t timer_at;  /* the next status update or watchdog check */
-    int64_t wait_at;   /* the connect deadline, the delay before reconnecting, or the stop timeout */
-    bool wait_due;     /* it expired */
-    int64_t hold_at;   /* read batching: the end of the pause */
-    int64_t host_due;  /* the deadline the host's timer holds */
-    int conn_fd;       /* the replication socket the host watches, -1 none */
-    unsigned conn_events;
-    int hb_fd;         /* the heartbeat's socket the host watches, -1 none */
-    unsigned hb_events;
-
-    /* the connection and what the server told */
-    pgrepl_conn conn;
-    PGresult *res;     /* the result kept for the command in flight */
-    int server_version;
-    char system_id[32];
-    char server_encoding[64];
-    uint32_t timeline;
-    pgrepl_lsn xlogpos;
-    uint64_t sender_timeout_ms;
-    int proto;
-
-    /* slot commands */
-    slot_cmd *queue;
-    slot_cmd **queue_tail;
-    slot_cmd *cur;     /* in flight */
-    bool use_txn;      /* cur runs inside the SNAPSHOT 'use' transaction */
-
-    /* streaming */
-    pgrepl_decoder *dec;
-    pgrepl_ledger ledger;
-    pgrepl_feedback fb;
-    int cb_err;        /* why a decoder callback of ours failed */
-    char cb_why[192];  /* with PGREPL_EPROTOCOL: what the server sent that contradicts itself */
-    pgrepl_lsn begin_lsn; /* final_lsn of the open Begin, 0 when none */
-    pgrepl_lsn unit_end;  /* end of the last unit on this connection: ends only grow */
-    bool batch;           /* read batching applies to this connection */
-    bool batching;        /* the stream is busy: it pauses between reads */
-    size_t got;           /* CopyData bytes taken in the current loop callback */
-    int64_t wake_us;      /* when the current loop callback began (valid while in_run > 0) */
-    int in_run;           /* run_io calls in progress */
-
-    /* reconnection */
-    unsigned attempts;     /* failures in a row */
-    uint64_t reconnects;   /* reconnections started, in all */
-    uint64_t retry_in_ms;  /* the delay before the one scheduled */
-    uint64_t deadline_ms;  /* the connect deadline armed last */
-    uint64_t rng;          /* jitter */
-    int64_t streaming_since; /* when this connection began streaming; 0 if it has not */
-    pgrepl_lsn started_flush; /* the flush reported when this connection began streaming: beyond it is progress */
-
-    /* gaps: what this consumer is known to hold on the slot */
-    pgrepl_lsn held;       /* the latest of what it held at each start and the slot's position then */
-    unsigned starts;       /* START_REPLICATION sent on this slot */
-    bool idle_advance; /* the idle rule: flush follows keepalive walEnd (ledger.h) */
-    pgrepl_heartbeat *hb; /* NULL once closing */
-
-    char errmsg[512];
-    char sqlstate[6];
-};
+#include "pqresult.h"
+#include "session_int.h"
 
 static void batch_begin(pgrepl_session *s);
 static void batch_settle(pgrepl_session *s, bool paused_read);
 static void hold_stop(pgrepl_session *s);
-static void fail(pgrepl_session *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
+static void do_close(pgrepl_session *s);
+static void free_now(pgrepl_session *s);
+static void finalize_now(pgrepl_session *s);
 
-const char *pgrepl_stream_state_name(pgrepl_stream_state state)
-{
-    switch (state) {
-    case PGREPL_STREAM_STOPPED:
-        return "stopped";
-    case PGREPL_STREAM_CONNECTING:
-        return "connecting";
-    case PGREPL_STREAM_READY:
-        return "ready";
-    case PGREPL_STREAM_STREAMING:
-        return "streaming";
-    case PGREPL_STREAM_STOPPING:
-        return "stopping";
-    case PGREPL_STREAM_CLOSING:
-        return "closing";
-    case PGREPL_STREAM_RECONNECTING:
-        return "reconnecting";
-    }
-    return "unknown";
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t now_us(const pgrepl_session *s)
-{
-    return s->host.now != NULL ? s->host.now(s->host.arg) : mono_us();
-}
-
-/* ---- the door to the application's stream callbacks ------------------------ */
-
-typedef enum note_kind {
-    NOTE_STATE,
-    NOTE_NOTICE,
-    NOTE_ERROR,
-    NOTE_KEEPALIVE,
-    NOTE_STATUS_SENT,
-    NOTE_SLOT_CREATED,
-    NOTE_SLOT_DONE,
-    NOTE_SLOT_INFO,
-    NOTE_START
-} note_kind;
-
-typedef struct note {
-    note_kind kind;
-    pgrepl_stream_state state;
-    const pgrepl_server_message *server;
-    const pgrepl_error *error;
-    pgrepl_lsn lsn1;
-    pgrepl_lsn lsn2;
-    pgrepl_timestamp time;
-    bool flag;
-    const slot_cmd *cmd;
-    int status;
-    const pgrepl_slot_created *created;
-    const pgrepl_slot_info *info;
-    const pgrepl_start_info *start;
-} note;
-
-/*
- * Every stream callback goes through here: NULL ones are skipped, nothing
- * but the completion of slot commands runs once close() was called, and
- * busy makes close() from inside wait until the stream is off the stack.
- */
-static void notify(pgrepl_session *s, const note *n)
-{
-    bool slot = n->kind == NOTE_SLOT_CREATED || n->kind == NOTE_SLOT_DONE || n->kind == NOTE_SLOT_INFO;
-    if (s->close_req && !(slot && s->finalizing))
-        return;
-    s->busy++;
-    switch (n->kind) {
-    case NOTE_STATE:
-        if (s->scb.on_state != NULL)
-            s->scb.on_state(s, n->state);
-        break;
-    case NOTE_NOTICE:
-        if (s->scb.on_notice != NULL)
-            s->scb.on_notice(s, n->server);
-        break;
-    case NOTE_ERROR:
-        if (s->scb.on_error != NULL)
-            s->scb.on_error(s, n->error);
-        break;
-    case NOTE_KEEPALIVE:
-        if (s->scb.on_keepalive != NULL)
-            s->scb.on_keepalive(s, n->lsn1, n->time, n->flag);
-        break;
-    case NOTE_STATUS_SENT:
-        if (s->scb.on_status_sent != NULL)
-            s->scb.on_status_sent(s, n->lsn1, n->lsn2);
-        break;
-    case NOTE_SLOT_CREATED:
-        if (n->cmd->created_cb != NULL)
-            n->cmd->created_cb(s, n->status, n->created);
-        break;
-    case NOTE_SLOT_DONE:
-        if (n->cmd->done_cb != NULL)
-            n->cmd->done_cb(s, n->status);
-        break;
-    case NOTE_SLOT_INFO:
-        if (n->cmd->info_cb != NULL)
-            n->cmd->info_cb(s, n->status, n->info);
-        break;
-    case NOTE_START:
-        if (s->scb.on_start != NULL)
-            s->scb.on_start(s, n->start);
-        break;
-    }
-    s->busy--;
-}
-
-static void set_state(pgrepl_session *s, pgrepl_stream_state state)
-{
-    if (s->state == state)
-        return;
-    s->state = state;
-    notify(s, &(note){.kind = NOTE_STATE, .state = state});
-}
-
-/* ---- the door to the application's decoder callbacks ----------------------- */
-
-/*
- * The decoder calls our wrappers (ud = the stream); they keep the ledger in
- * step with unit boundaries and call the application with its own user data.
- * busy defers close() from inside; the decoder maps the return value.
- */
-#define CALL_APP(s, fn, m) ((s)->dcb.fn == NULL ? 0 : app_done((s), (app_enter(s), (s)->dcb.fn((s)->data, (m)))))
-
-static void app_enter(pgrepl_session *s)
-{
-    s->busy++;
-}
-
-static int app_done(pgrepl_session *s, int rc)
-{
-    s->busy--;
-    return rc;
-}
-
-/* Auto-acknowledge a unit whose callback succeeded. */
-static int unit_done(pgrepl_session *s, int rc, pgrepl_lsn end)
-{
-    if (rc == 0 && s->auto_ack)
-        pgrepl__ledger_ack(&s->ledger, end);
-    return rc;
-}
-
-/*
- * LSNs that contradict each other mean a broken stream, and nothing in it
- * may be acknowledged: the wrapper fails before the ledger or the
- * application sees the message, the decoder stops with PGREPL_ECALLBACK,
- * and on_copydata reports cb_why as a protocol error.
- */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static int contradiction(pgrepl_session *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->cb_why, sizeof s->cb_why, fmt, ap);
-    va_end(ap);
-    s->cb_err = PGREPL_EPROTOCOL;
-    return PGREPL_EPROTOCOL;
-}
-
-/*
- * A record ends after it starts, and, when ordered, a unit ends at a later
- * WAL record than the one before it on the same connection. Prepares are
- * not ordered: a transaction prepared before its slot decoded two-phase
- * arrives at COMMIT PREPARED with its old PREPARE's positions.
- */
-static int check_unit(pgrepl_session *s, const char *what, pgrepl_lsn start, pgrepl_lsn end, bool ordered)
-{
-    char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
-    pgrepl_lsn_format(end, b);
-    if (start >= end) {
-        pgrepl_lsn_format(start, a);
-        return contradiction(s, "%s record starts at %s but ends at %s", what, a, b);
-    }
-    if (!ordered)
-        return 0;
-    if (end <= s->unit_end) {
-        pgrepl_lsn_format(s->unit_end, a);
-        return contradiction(s, "%s ends at %s, not after the previous end %s", what, b, a);
-    }
-    s->unit_end = end;
-    return 0;
-}
-
-static int w_begin(void *ud, const pgrepl_msg_begin *m)
-{
-    pgrepl_session *s = ud;
-    s->begin_lsn = m->final_lsn;
-    pgrepl__ledger_begin(&s->ledger);
-    return CALL_APP(s, on_begin, m);
-}
-
-static int w_commit(void *ud, const pgrepl_msg_commit *m)
-{
-    pgrepl_session *s = ud;
-    pgrepl_lsn begin = s->begin_lsn;
-    s->begin_lsn = 0;
-    if (m->commit_lsn != begin) {
-        char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
-        pgrepl_lsn_format(m->commit_lsn, a);
-        pgrepl_lsn_format(begin, b);
-        return contradiction(s, "Commit of the record at %s after a Begin announcing %s", a, b);
-    }
-    if (check_unit(s, "Commit", m->commit_lsn, m->end_lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_commit, m), m->end_lsn);
-}
-
-static int w_origin(void *ud, const pgrepl_msg_origin *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_origin, m);
-}
-
-static int w_relation(void *ud, const pgrepl_relation *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_relation, m);
-}
-
-static int w_type(void *ud, const pgrepl_msg_type *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_type, m);
-}
-
-static int w_insert(void *ud, const pgrepl_msg_change *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_insert, m);
-}
-
-static int w_update(void *ud, const pgrepl_msg_change *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_update, m);
-}
-
-static int w_delete(void *ud, const pgrepl_msg_change *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_delete, m);
-}
-
-static int w_truncate(void *ud, const pgrepl_msg_truncate *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_truncate, m);
-}
-
-/*
- * A heartbeat the application does not see: the library acknowledges it in
- * the application's place, but only where the application has nothing
- * unacknowledged before it, so it never confirms more than the ledger
- * rules allow.
- */
-static int hidden_heartbeat(pgrepl_session *s, const pgrepl_msg_logical *m)
-{
-    if (m->transactional || !pgrepl__ledger_idle(&s->ledger) || s->ledger.acked < s->ledger.delivered_end)
-        return 0;
-    pgrepl__ledger_unit_end(&s->ledger, m->lsn);
-    pgrepl__ledger_ack(&s->ledger, m->lsn);
-    return 0;
-}
-
-static int w_message(void *ud, const pgrepl_msg_logical *m)
-{
-    pgrepl_session *s = ud;
-    if (!m->transactional && check_unit(s, "Message", 0, m->lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    if (pgrepl__heartbeat_hides(s->hb, m->prefix))
-        return hidden_heartbeat(s, m);
-    if (m->transactional)
-        return CALL_APP(s, on_message, m);
-    pgrepl__ledger_unit_end(&s->ledger, m->lsn);
-    return unit_done(s, CALL_APP(s, on_message, m), m->lsn);
-}
-
-static int w_stream_start(void *ud, const pgrepl_msg_stream_start *m)
-{
-    pgrepl_session *s = ud;
-    if (m->first_segment && pgrepl__ledger_stream_open(&s->ledger, m->xid) != 0) {
-        s->cb_err = PGREPL_ENOMEM;
-        return PGREPL_ENOMEM;
-    }
-    return CALL_APP(s, on_stream_start, m);
-}
-
-static int w_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_stream_stop, m);
-}
-
-static int w_stream_commit(void *ud, const pgrepl_msg_commit *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Stream Commit", m->commit_lsn, m->end_lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_stream_close(&s->ledger, m->xid, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_stream_commit, m), m->end_lsn);
-}
-
-static int w_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
-{
-    pgrepl_session *s = ud;
-    /* an aborted transaction leaves nothing to acknowledge: it must not hold back the idle rule */
-    if (m->xid == m->subxid)
-        pgrepl__ledger_stream_close(&s->ledger, m->xid, 0);
-    return CALL_APP(s, on_stream_abort, m);
-}
-
-static int w_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
-{
-    pgrepl_session *s = ud;
-    pgrepl__ledger_begin(&s->ledger);
-    return CALL_APP(s, on_begin_prepare, m);
-}
-
-static int w_prepare(void *ud, const pgrepl_msg_prepare *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_prepare, m), m->end_lsn);
-}
-
-static int w_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Commit Prepared", m->commit_lsn, m->end_lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->ledger, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_commit_prepared, m), m->end_lsn);
-}
-
-static int w_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Rollback Prepared", 0, m->rollback_end_lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->ledger, m->rollback_end_lsn);
-    return unit_done(s, CALL_APP(s, on_rollback_prepared, m), m->rollback_end_lsn);
-}
-
-static int w_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Stream Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_stream_close(&s->ledger, m->xid, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_stream_prepare, m), m->end_lsn);
-}
-
-static const pgrepl_decoder_callbacks wrappers = {
-    .on_begin = w_begin,
-    .on_commit = w_commit,
-    .on_origin = w_origin,
-    .on_relation = w_relation,
-    .on_type = w_type,
-    .on_insert = w_insert,
-    .on_update = w_update,
-    .on_delete = w_delete,
-    .on_truncate = w_truncate,
-    .on_message = w_message,
-    .on_stream_start = w_stream_start,
-    .on_stream_stop = w_stream_stop,
-    .on_stream_commit = w_stream_commit,
-    .on_stream_abort = w_stream_abort,
-    .on_begin_prepare = w_begin_prepare,
-    .on_prepare = w_prepare,
-    .on_commit_prepared = w_commit_prepared,
-    .on_rollback_prepared = w_rollback_prepared,
-    .on_stream_prepare = w_stream_prepare,
-};
-
-/* ---- errors ------------------------------------------------------------------ */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 0)))
-#endif
-static void set_errmsgv(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, va_list ap)
-{
-    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
-    snprintf(s->sqlstate, sizeof s->sqlstate, "%s", server != NULL ? server->sqlstate : "");
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void set_errmsg(pgrepl_session *s, const pgrepl_server_message *server, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    set_errmsgv(s, server, fmt, ap);
-    va_end(ap);
-}
-
-/* ---- the host: what to watch, when to be called ----------------------------- */
-
-static void sync_timer(pgrepl_session *s);
-
-/* Have dispatch() run soon (sync_timer asks the host when no dispatch is under way to see the request). */
-static void kick(pgrepl_session *s)
-{
-    if (s->closed || s->kicked)
-        return;
-    s->kicked = true;
-    if (s->busy == 0)
-        sync_timer(s);
-}
-
-static int watch(pgrepl_session *s, int *fd_watched, unsigned *watched, int fd, unsigned events)
-{
-    if (*fd_watched >= 0 && (*fd_watched != fd || events == 0)) {
-        (void)s->host.watch(s->host.arg, *fd_watched, 0);
-        *fd_watched = -1;
-        *watched = 0;
-    }
-    if (fd < 0 || events == 0 || (*fd_watched == fd && *watched == events))
-        return 0;
-    int rc = s->host.watch(s->host.arg, fd, events);
-    if (rc != 0)
-        return rc;
-    *fd_watched = fd;
-    *watched = events;
-    return 0;
-}
-
-/* Stop watching the replication socket: PQconnectPoll may close it and open another with the same number. */
-static void unwatch_conn(pgrepl_session *s)
-{
-    (void)watch(s, &s->conn_fd, &s->conn_events, -1, 0);
-}
-
-static void unwatch_hb(pgrepl_session *s)
-{
-    (void)watch(s, &s->hb_fd, &s->hb_events, -1, 0);
-}
-
-static unsigned io_events(unsigned conn_want)
-{
-    return ((conn_want & PGREPL_CONN_READ) ? PGREPL_IO_READ : 0u) |
-           ((conn_want & PGREPL_CONN_WRITE) ? PGREPL_IO_WRITE : 0u);
-}
-
-/* Watch what the connection asks for, on the socket it has now. Returns non-zero when it had to fail the stream. */
-static int sync_io(pgrepl_session *s)
-{
-    int fd = s->ph == PH_NONE ? -1 : pgrepl__conn_socket(&s->conn);
-    if (fd < 0 || s->close_req) {
-        unwatch_conn(s);
-        return 0;
-    }
-    unsigned want = pgrepl__conn_wants(&s->conn);
-    if ((s->paused && s->ph == PH_STREAMING) || s->hold_at >= 0)
-        want &= ~(unsigned)PGREPL_CONN_READ;
-    int rc = watch(s, &s->conn_fd, &s->conn_events, fd, io_events(want));
-    if (rc == 0)
-        return 0;
-    fail(s, rc == PGREPL_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL,
-         "cannot watch the connection socket: %s", pgrepl_strerror(rc));
-    return -1;
-}
-
-/* The heartbeat's socket (a failure to watch it shows as its deadline passing). */
-static void sync_hb(pgrepl_session *s)
-{
-    unsigned want = 0;
-    int fd = s->close_req ? -1 : pgrepl__heartbeat_socket(s->hb, &want);
-    (void)watch(s, &s->hb_fd, &s->hb_events, fd, io_events(want));
-}
-
-static int64_t earliest(int64_t a, int64_t b)
-{
-    return a < 0 || (b >= 0 && b < a) ? b : a;
-}
-
-/* Ask the host for a call at the earliest deadline, when it changed. */
-static void sync_timer(pgrepl_session *s)
-{
-    if (s->closed && !s->kicked) {
-        if (s->host_due >= 0)
-            (void)s->host.timer(s->host.arg, -1);
-        s->host_due = -1;
-        return;
-    }
-    int64_t now = now_us(s);
-    int64_t due = now;
-    if (!s->kicked)
-        due = earliest(earliest(earliest(s->timer_at, s->wait_at), s->hold_at), pgrepl__heartbeat_due(s->hb));
-    if (due == s->host_due && !s->kicked)
-        return;
-    s->host_due = due;
-    (void)s->host.timer(s->host.arg, due < 0 ? -1 : due > now ? due - now : 0);
-}
-
-/* ---- slot commands ---------------------------------------------------------- */
-
-static void free_cmd(slot_cmd *c)
-{
-    pgrepl__free(c->name);
-    pgrepl__free(c);
-}
-
-static void complete_created(pgrepl_session *s, slot_cmd *c, int status, const pgrepl_slot_created *created)
-{
-    notify(s, &(note){.kind = NOTE_SLOT_CREATED, .cmd = c, .status = status, .created = created});
-}
-
-/* Complete c with a failure status (no result to show). */
-static void complete_failed(pgrepl_session *s, slot_cmd *c, int status)
-{
-    switch (c->kind) {
-    case CMD_CREATE:
-        complete_created(s, c, status, NULL);
-        break;
-    case CMD_DROP:
-        notify(s, &(note){.kind = NOTE_SLOT_DONE, .cmd = c, .status = status});
-        break;
-    case CMD_INFO:
-        notify(s, &(note){.kind = NOTE_SLOT_INFO, .cmd = c, .status = status});
-        break;
-    }
-    free_cmd(c);
-}
-
-static void cancel_current(pgrepl_session *s, int status)
-{
-    slot_cmd *c = s->cur;
-    s->cur = NULL;
-    s->use_txn = false;
-    if (c != NULL)
-        complete_failed(s, c, status);
-}
-
-/* ---- connection lifecycle --------------------------------------------------- */
+/* ---- the connection ---------------------------------------------------------------- */
 
 static void drop_result(pgrepl_session *s)
 {
-    PQclear(s->res);
-    s->res = NULL;
+    PQclear(s->core.res);
+    s->core.res = NULL;
 }
 
 /* Close the connection; the command in flight completes with status. */
 static void teardown(pgrepl_session *s, int status)
 {
-    unwatch_conn(s);
+    pgrepl__unwatch_conn(s);
     drop_result(s);
-    pgrepl__conn_finish(&s->conn);
-    pgrepl__heartbeat_stop(s->hb);
-    s->timer_at = -1;
-    s->wait_at = -1;
+    pgrepl__conn_finish(&s->core.conn);
+    pgrepl__heartbeat_stop(s->core.hb);
+    pgrepl__set_timer(s, -1);
+    pgrepl__set_wait(s, -1);
     hold_stop(s);
-    s->batch = false;
-    s->batching = false;
-    s->wait_due = false;
-    s->ph = PH_NONE;
-    s->want_start = false;
-    s->release_req = false;
-    cancel_current(s, status);
-}
-
-/*
- * After a failure: reconnect later when the application wants to stream,
- * reconnection is on and retrying can help. attempts counts failures in a
- * row; a connection that streamed and confirmed progress, or streamed for
- * as long as the longest delay, proved the trouble gone, so the delays
- * start small again after it (an outage that follows begins with short
- * delays: the sooner the stream is back, the less a server restart that
- * forgets unpersisted confirmations sends again). Returns
- * whether a reconnection is scheduled.
- */
-static bool plan_retry(pgrepl_session *s, bool fatal)
-{
-    bool progressed = s->ledger.reported > s->started_flush;
-    if (s->streaming_since != 0 &&
-        (progressed || now_us(s) - s->streaming_since >= (int64_t)s->retry_max_ms * 1000))
-        s->attempts = 0;
-    s->streaming_since = 0;
-    s->attempts++;
-    if (fatal || !s->run_req || s->retry_min_ms == 0 || s->close_req) {
-        s->run_req = false;
-        return false;
-    }
-    s->retry_in_ms = pgrepl__backoff_ms(s->retry_min_ms, s->retry_max_ms, s->attempts, pgrepl__random_next(&s->rng));
-    s->wait_at = now_us(s) + (int64_t)s->retry_in_ms * 1000;
-    return true;
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 0)))
-#endif
-static void fail_va(pgrepl_session *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
-                    const char *fmt, va_list ap)
-{
-    set_errmsgv(s, server, fmt, ap);
-    teardown(s, code);
-    pgrepl_stream_state old = s->state;
-    bool retry = plan_retry(s, v.fatal);
-    s->state = retry ? PGREPL_STREAM_RECONNECTING : PGREPL_STREAM_STOPPED;
-    pgrepl_error err = {.code = code,
-                        .fatal = v.fatal,
-                        .message = s->errmsg,
-                        .server = server,
-                        .hint = v.hint,
-                        .retrying = retry,
-                        .retry_in_ms = retry ? s->retry_in_ms : 0,
-                        .attempt = s->attempts};
-    notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
-    if (old != s->state)
-        notify(s, &(note){.kind = NOTE_STATE, .state = s->state});
-}
-
-static void fail(pgrepl_session *s, int code, bool fatal, const pgrepl_server_message *server, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fail_va(s, code, (pgrepl_verdict){fatal, NULL}, server, fmt, ap);
-    va_end(ap);
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
-#endif
-static void fail_with(pgrepl_session *s, int code, pgrepl_verdict v, const pgrepl_server_message *server,
-                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fail_va(s, code, v, server, fmt, ap);
-    va_end(ap);
-}
-
-static bool is_error(const PGresult *res)
-{
-    ExecStatusType st = PQresultStatus(res);
-    return st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR;
-}
-
-/* The command `what` failed with the server's error m. */
-static void fail_server(pgrepl_session *s, const pgrepl_server_message *m, const char *what)
-{
-    fail_with(s, PGREPL_ESERVER, pgrepl__classify_server(m->sqlstate, m->message), m, "%s failed: %s %s: %s", what,
-              m->severity, m->sqlstate, m->message);
-}
-
-/* The command `what` failed with the error result res. */
-static void fail_result(pgrepl_session *s, const PGresult *res, const char *what)
-{
-    pgrepl_server_message m;
-    pgrepl__server_message(res, &m);
-    if (*m.sqlstate == '\0') {
-        /* libpq's own error (the connection went away): no server message */
-        char text[256];
-        pgrepl__oneline(text, sizeof text, PQresultErrorMessage(res));
-        fail(s, PGREPL_ECONNLOST, false, NULL, "%s failed: %s", what, *text ? text : "connection lost");
-        return;
-    }
-    fail_server(s, &m, what);
-}
-
-/* An ERROR event: the server's error ends the command `what`. */
-static void fail_error(pgrepl_session *s, pgrepl_conn_error *e, const char *what)
-{
-    fail_server(s, &e->m, what);
-    pgrepl__conn_error_free(e);
+    s->core.batch = false;
+    s->core.batching = false;
+    pgrepl__clear_wait_due(s);
+    s->core.ph = PH_NONE;
+    s->core.want_start = false;
+    s->core.release_req = false;
+    pgrepl__slots_cancel_current(s, status);
 }
 
 /* The connection failed; a server error already received says more than libpq. */
 static void fail_conn(pgrepl_session *s, int code, const char *what)
 {
-    if (s->res != NULL && is_error(s->res)) {
-        PGresult *res = s->res;
-        s->res = NULL;
-        fail_result(s, res, what);
+    if (s->core.res != NULL && pgrepl__is_error(s->core.res)) {
+        PGresult *res = s->core.res;
+        s->core.res = NULL;
+        pgrepl__fail_result(s, res, what);
         PQclear(res);
         return;
     }
-    if (code == PGREPL_EPROTOCOL || code == PGREPL_ENOMEM) {
-        fail(s, code, false, NULL, "%s: %s", what, pgrepl__conn_errmsg(&s->conn));
-        return;
-    }
-    if (code != PGREPL_ECONNECT) {
-        fail(s, code, false, NULL, "connection lost: %s", pgrepl__conn_errmsg(&s->conn));
-        return;
-    }
-    /* a copy: closing the connection clears it, and on_error gets the server message built on it */
-    pgrepl_connect_diag d = s->conn.diag;
-    if (d.sqlstate[0] == '\0') {
-        fail_with(s, code, pgrepl__classify_libpq(d.text), NULL, "could not connect: %s", d.text);
-        return;
-    }
-    pgrepl_server_message m = {
-        .severity = d.severity, .sqlstate = d.sqlstate, .message = d.message, .detail = d.detail, .hint = d.hint};
-    fail_with(s, code, pgrepl__classify_server(d.sqlstate, d.message), &m, "could not connect: %s", d.text);
-}
-
-static void on_notice(void *arg, const pgrepl_server_message *m)
-{
-    pgrepl_session *s = arg;
-    notify(s, &(note){.kind = NOTE_NOTICE, .server = m});
-}
-
-static void send_command(pgrepl_session *s, const char *sql, phase next)
-{
-    /* a failure to send arrives as a FAILED event in phase next */
-    (void)pgrepl__conn_send(&s->conn, sql);
-    s->ph = next;
-}
-
-/*
- * The connect deadline: libpq ignores connect_timeout in non-blocking mode,
- * so the stream keeps its own, over the whole setup (every host libpq
- * tries, IDENTIFY_SYSTEM, the settings, the check, START_REPLICATION).
- */
-static void arm_deadline(pgrepl_session *s)
-{
-    s->deadline_ms = s->connect_timeout_ms != 0 ? s->connect_timeout_ms : pgrepl__conn_connect_timeout_ms(&s->conn);
-    if (s->deadline_ms == 0)
-        s->deadline_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-    s->wait_due = false;
-    s->wait_at = now_us(s) + (int64_t)s->deadline_ms * 1000;
-}
-
-/* Slot commands and a held snapshot take the application's time, not the setup's. */
-static void disarm_deadline(pgrepl_session *s)
-{
-    s->wait_at = -1;
-    s->wait_due = false;
-}
-
-static pgrepl_lsn requested_start(const pgrepl_session *s)
-{
-    return pgrepl__ledger_start_at(&s->ledger, s->start_lsn, s->durable_lsn);
+    pgrepl__fail_conn(s, code, what);
 }
 
 static void connect_now(pgrepl_session *s)
 {
-    s->connect_req = false;
-    s->begin_lsn = 0;
-    s->unit_end = 0;
-    s->streaming_since = 0;
-    pgrepl__ledger_restart(&s->ledger, s->ledger.acked);
-    pgrepl_decoder_reset(s->dec);
-    s->ph = PH_CONNECT;
-    if (pgrepl__conn_start(&s->conn, s->conninfo, on_notice, s) != 0) {
-        fail(s, PGREPL_ENOMEM, false, NULL, "could not start connecting: out of memory");
+    s->core.connect_req = false;
+    pgrepl__retry_connecting(s);
+    pgrepl__delivery_reset(s);
+    s->core.ph = PH_CONNECT;
+    if (pgrepl__conn_start(&s->core.conn, s->cfg.conninfo, pgrepl__on_notice, s) != 0) {
+        pgrepl__fail(s, PGREPL_ENOMEM, false, NULL, "could not start connecting: out of memory");
         return;
     }
-    arm_deadline(s);
-    set_state(s, PGREPL_STREAM_CONNECTING);
-}
-
-/* ---- status updates and the watchdog ---------------------------------------- */
-
-static int send_status(pgrepl_session *s, bool ping)
-{
-    pgrepl_lsn write, flush;
-    pgrepl__ledger_positions(&s->ledger, &write, &flush);
-    uint8_t msg[PGREPL_STATUS_UPDATE_SIZE];
-    pgrepl_status_update_encode(msg, write, flush, flush, pgrepl_now(), ping);
-    int rc = pgrepl__conn_put(&s->conn, msg, sizeof msg);
-    if (rc == PGREPL_ENOMEM)
-        fail(s, rc, false, NULL, "cannot queue a status update: out of memory");
-    if (rc != 0)
-        return rc;
-    pgrepl__ledger_reported(&s->ledger, write, flush);
-    pgrepl__feedback_on_sent(&s->fb, now_us(s), ping, flush);
-    notify(s, &(note){.kind = NOTE_STATUS_SENT, .lsn1 = write, .lsn2 = flush});
-    return 0;
-}
-
-static void arm_timer(pgrepl_session *s, int64_t now, int64_t due_us)
-{
-    s->timer_at = now + due_us;
-}
-
-/*
- * Bytes (or the end of the connection) wait in the socket: the silence was
- * the loop's, busy in a callback or an allocation, not the server's. Read
- * them now and count them as received; the caller then handles them.
- */
-static bool input_waiting(pgrepl_session *s)
-{
-    struct pollfd p = {.fd = pgrepl__conn_socket(&s->conn), .events = POLLIN};
-    if (p.fd < 0 || poll(&p, 1, 0) != 1)
-        return false;
-    s->wake_us = now_us(s);
-    pgrepl__conn_io(&s->conn, PGREPL_CONN_READ);
-    pgrepl__feedback_on_recv(&s->fb, s->wake_us);
-    return true;
-}
-
-static bool declare_dead(pgrepl_session *s)
-{
-    if (input_waiting(s))
-        return true;
-    fail(s, PGREPL_ETIMEDOUT, false, NULL, "nothing received from the server for %llu ms",
-         (unsigned long long)s->recv_timeout_ms);
-    return true;
-}
-
-/* While stopping, or once the copy has ended, no status update may be sent; only the watchdog runs. */
-static bool watchdog_only(pgrepl_session *s, int64_t now)
-{
-    if (s->fb.recv_timeout_us == 0) {
-        s->timer_at = -1;
-        return false;
-    }
-    int64_t left = s->fb.last_recv + s->fb.recv_timeout_us - now;
-    if (left <= 0)
-        return declare_dead(s);
-    arm_timer(s, now, left);
-    return false;
-}
-
-/*
- * Send a status update or ping when the feedback decision says so, declare
- * the connection dead after the receive timeout, and re-arm the timer.
- * Returns true when it changed the stream's course (a failure).
- */
-static bool feedback(pgrepl_session *s)
-{
-    if (s->ph != PH_STREAMING && s->ph != PH_STOPPING) {
-        s->timer_at = -1;
-        return false;
-    }
-    /* inside a loop callback: the clock reading of this wakeup (one per wakeup, not per decision) */
-    int64_t now = s->in_run > 0 ? s->wake_us : now_us(s);
-    /* while paused the silence is ours, not the server's */
-    if (s->paused)
-        pgrepl__feedback_on_recv(&s->fb, now);
-    /* stopping, or the server ended the copy (a shutdown's "COPY 0"): nothing can be sent, the end is awaited */
-    if (s->ph == PH_STOPPING || !pgrepl__conn_copying(&s->conn))
-        return watchdog_only(s, now);
-    pgrepl_lsn write, flush;
-    pgrepl__ledger_positions(&s->ledger, &write, &flush);
-    switch (pgrepl__feedback_decide(&s->fb, now, flush, s->ledger.reported)) {
-    case PGREPL_FEEDBACK_DEAD:
-        return declare_dead(s);
-    case PGREPL_FEEDBACK_SEND:
-        if (send_status(s, false) != 0)
-            return true;
-        break;
-    case PGREPL_FEEDBACK_PING:
-        if (send_status(s, true) != 0)
-            return true;
-        break;
-    case PGREPL_FEEDBACK_NONE:
-        break;
-    }
-    arm_timer(s, now, pgrepl__feedback_next_due(&s->fb, now));
-    return false;
-}
-
-/* ---- the command plan --------------------------------------------------------- */
-
-/*
- * A start beyond the server's WAL would make it skip every change up to
- * there, for this consumer and every later one, once confirmed: refuse it.
- * Whatever this stream received is below the server's flushed WAL, also
- * after a crash, unless the server is another cluster or was restored.
- */
-static bool beyond_wal(pgrepl_session *s)
-{
-    pgrepl_lsn want = requested_start(s);
-    if (want <= s->xlogpos)
-        return false;
-    char w[PGREPL_LSN_BUFSIZE], x[PGREPL_LSN_BUFSIZE];
-    pgrepl_lsn_format(want, w);
-    pgrepl_lsn_format(s->xlogpos, x);
-    const char *what = want == s->ledger.acked    ? "what this stream already received and acknowledged"
-                       : want == s->durable_lsn ? "the durable position (pgrepl_stream_set_durable_lsn)"
-                                                : "the start position (pgrepl_stream_set_start_lsn)";
-    fail_with(s, PGREPL_EINVAL, (pgrepl_verdict){true, pgrepl__hint_beyond_wal}, NULL,
-              "cannot start at %s, %s: the server's WAL ends at %s, and the server would skip every change "
-              "up to %s",
-              w, what, x, w);
-    return true;
-}
-
-static void identify_done(pgrepl_session *s, const PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: unexpected result (%d rows, %d columns)",
-             PQntuples(res), PQnfields(res));
-        return;
-    }
-    snprintf(s->system_id, sizeof s->system_id, "%s", PQgetvalue(res, 0, 0));
-    s->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
-    if (pgrepl_lsn_parse(PQgetvalue(res, 0, 2), &s->xlogpos) != 0) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "IDENTIFY_SYSTEM: bad xlogpos \"%s\"", PQgetvalue(res, 0, 2));
-        return;
-    }
-    if (beyond_wal(s))
-        return;
-    /* the server's WAL reaches it: the durable position counts as received and acknowledged */
-    pgrepl__ledger_durable(&s->ledger, s->durable_lsn);
-    s->server_version = pgrepl__conn_server_version(&s->conn);
-    snprintf(s->server_encoding, sizeof s->server_encoding, "%s", pgrepl__conn_parameter(&s->conn, "server_encoding"));
-    send_command(s, "SHOW wal_sender_timeout", PH_SHOW);
-}
-
-static void show_done(pgrepl_session *s, const PGresult *res)
-{
-    const char *v = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
-    if (pgrepl__parse_duration_ms(v, &s->sender_timeout_ms) != 0) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "SHOW wal_sender_timeout: unexpected value \"%s\"", v ? v : "");
-        return;
-    }
-    bool raw = strcmp(s->server_encoding, "SQL_ASCII") == 0;
-    send_command(s, raw ? pgrepl__session_settings_sql_ascii : pgrepl__session_settings, PH_SETTINGS);
-}
-
-static char *value_or_null(const PGresult *res, int col)
-{
-    return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
-}
-
-static void created_done(pgrepl_session *s, const PGresult *res)
-{
-    slot_cmd *c = s->cur;
-    pgrepl_slot_created info = {.slot_name = c->name, .created = true, .plugin = "pgoutput"};
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4 ||
-        pgrepl_lsn_parse(PQgetvalue(res, 0, 1), &info.consistent_point) != 0) {
-        set_errmsg(s, NULL, "CREATE_REPLICATION_SLOT: unexpected result");
-        s->cur = NULL;
-        complete_failed(s, c, PGREPL_EPROTOCOL);
-        return;
-    }
-    info.slot_name = PQgetvalue(res, 0, 0);
-    info.snapshot_name = value_or_null(res, 2);
-    info.plugin = PQgetvalue(res, 0, 3);
-    /* the snapshot lives until the next command: hold the connection for the application */
-    bool held = c->snapshot != PGREPL_SNAPSHOT_NOTHING;
-    s->ph = held ? PH_HELD : PH_IDLE;
-    s->cur = NULL;
-    set_errmsg(s, NULL, "%s", "");
-    complete_created(s, c, 0, &info);
-    free_cmd(c);
-    if (held && s->ph == PH_HELD && !s->release_req)
-        set_state(s, PGREPL_STREAM_READY);
-}
-
-static void create_failed(pgrepl_session *s, const PGresult *res)
-{
-    slot_cmd *c = s->cur;
-    pgrepl_server_message m;
-    pgrepl__server_message(res, &m);
-    s->cur = NULL;
-    s->ph = PH_IDLE;
-    /* an aborted SNAPSHOT 'use' transaction must be rolled back before anything else runs */
-    if (s->use_txn)
-        send_command(s, "ROLLBACK", PH_SLOT_END);
-    if ((c->flags & PGREPL_SLOT_IF_NOT_EXISTS) && strcmp(m.sqlstate, "42710") == 0) {
-        pgrepl_slot_created info = {.slot_name = c->name, .created = false};
-        set_errmsg(s, NULL, "%s", "");
-        complete_created(s, c, 0, &info);
-        free_cmd(c);
-        return;
-    }
-    set_errmsg(s, &m, "CREATE_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
-    complete_failed(s, c, *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST);
-}
-
-static void drop_done(pgrepl_session *s, const PGresult *res)
-{
-    slot_cmd *c = s->cur;
-    s->cur = NULL;
-    s->ph = PH_IDLE;
-    int status = 0;
-    if (is_error(res)) {
-        pgrepl_server_message m;
-        pgrepl__server_message(res, &m);
-        set_errmsg(s, &m, "DROP_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
-        status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
-    } else {
-        set_errmsg(s, NULL, "%s", "");
-    }
-    notify(s, &(note){.kind = NOTE_SLOT_DONE, .cmd = c, .status = status});
-    free_cmd(c);
-}
-
-static bool col_bool(const PGresult *res, int col)
-{
-    return !PQgetisnull(res, 0, col) && strcmp(PQgetvalue(res, 0, col), "t") == 0;
-}
-
-static pgrepl_lsn col_lsn(const PGresult *res, int col)
-{
-    pgrepl_lsn lsn = 0;
-    if (!PQgetisnull(res, 0, col))
-        (void)pgrepl_lsn_parse(PQgetvalue(res, 0, col), &lsn);
-    return lsn;
-}
-
-static int64_t col_int(const PGresult *res, int col, int64_t null_value)
-{
-    return PQgetisnull(res, 0, col) ? null_value : strtoll(PQgetvalue(res, 0, col), NULL, 10);
-}
-
-static void fill_info(const PGresult *res, pgrepl_slot_info *i)
-{
-    i->exists = !PQgetisnull(res, 0, PGREPL_SLOTCOL_NAME);
-    i->slot_name = value_or_null(res, PGREPL_SLOTCOL_NAME);
-    i->plugin = value_or_null(res, PGREPL_SLOTCOL_PLUGIN);
-    i->slot_type = value_or_null(res, PGREPL_SLOTCOL_TYPE);
-    i->database = value_or_null(res, PGREPL_SLOTCOL_DATABASE);
-    i->temporary = col_bool(res, PGREPL_SLOTCOL_TEMPORARY);
-    i->active = col_bool(res, PGREPL_SLOTCOL_ACTIVE);
-    i->active_pid = (int)col_int(res, PGREPL_SLOTCOL_ACTIVE_PID, 0);
-    i->restart_lsn = col_lsn(res, PGREPL_SLOTCOL_RESTART_LSN);
-    i->confirmed_flush_lsn = col_lsn(res, PGREPL_SLOTCOL_CONFIRMED_FLUSH_LSN);
-    i->current_wal_lsn = col_lsn(res, PGREPL_SLOTCOL_CURRENT_WAL_LSN);
-    i->retained_bytes = -1;
-    if (i->restart_lsn != 0 && i->current_wal_lsn >= i->restart_lsn)
-        i->retained_bytes = (int64_t)(i->current_wal_lsn - i->restart_lsn);
-    i->wal_status = value_or_null(res, PGREPL_SLOTCOL_WAL_STATUS);
-    i->safe_wal_size = col_int(res, PGREPL_SLOTCOL_SAFE_WAL_SIZE, -1);
-    i->two_phase = col_bool(res, PGREPL_SLOTCOL_TWO_PHASE);
-    i->conflicting = col_bool(res, PGREPL_SLOTCOL_CONFLICTING);
-    i->invalidation_reason = value_or_null(res, PGREPL_SLOTCOL_INVALIDATION_REASON);
-    i->failover = col_bool(res, PGREPL_SLOTCOL_FAILOVER);
-}
-
-static void info_done(pgrepl_session *s, const PGresult *res)
-{
-    slot_cmd *c = s->cur;
-    s->cur = NULL;
-    s->ph = PH_IDLE;
-    pgrepl_slot_info info = {0};
-    int status = 0;
-    if (is_error(res)) {
-        pgrepl_server_message m;
-        pgrepl__server_message(res, &m);
-        set_errmsg(s, &m, "slot query failed: %s %s: %s", m.severity, m.sqlstate, m.message);
-        status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
-    } else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-               PQnfields(res) != PGREPL_SLOTCOL_COUNT) {
-        set_errmsg(s, NULL, "slot query: unexpected result");
-        status = PGREPL_EPROTOCOL;
-    } else {
-        set_errmsg(s, NULL, "%s", "");
-        fill_info(res, &info);
-    }
-    notify(s, &(note){.kind = NOTE_SLOT_INFO, .cmd = c, .status = status, .info = status == 0 ? &info : NULL});
-    free_cmd(c);
-}
-
-static void slot_done(pgrepl_session *s, const PGresult *res)
-{
-    switch (s->cur->kind) {
-    case CMD_CREATE:
-        if (is_error(res))
-            create_failed(s, res);
-        else
-            created_done(s, res);
-        return;
-    case CMD_DROP:
-        drop_done(s, res);
-        return;
-    case CMD_INFO:
-        info_done(s, res);
-        return;
-    }
-}
-
-/* Text of the slot command c, or an error status (message set). */
-static int build_slot_cmd(pgrepl_session *s, const slot_cmd *c, pgrepl_str *sql)
-{
-    const char *why = "";
-    int rc = 0;
-    switch (c->kind) {
-    case CMD_CREATE:
-        rc = pgrepl__cmd_create_slot(sql, s->server_version, c->name, c->flags, c->snapshot, &why);
-        break;
-    case CMD_DROP:
-        rc = pgrepl__cmd_drop_slot(sql, c->name, c->wait);
-        break;
-    case CMD_INFO:
-        rc = pgrepl__cmd_slot_info(sql, s->server_version, c->name);
-        break;
-    }
-    if (rc == PGREPL_EUNSUPPORTED)
-        set_errmsg(s, NULL, "%s (server version %d)", why, s->server_version);
-    else if (rc != 0)
-        set_errmsg(s, NULL, "%s", pgrepl_strerror(rc));
-    return rc;
-}
-
-static void run_slot_cmd(pgrepl_session *s)
-{
-    disarm_deadline(s);
-    slot_cmd *c = s->queue;
-    s->queue = c->next;
-    if (s->queue == NULL)
-        s->queue_tail = &s->queue;
-    c->next = NULL;
-    pgrepl_str sql;
-    pgrepl__str_init(&sql);
-    int rc = build_slot_cmd(s, c, &sql);
-    if (rc != 0) {
-        complete_failed(s, c, rc);
-    } else if (c->kind == CMD_CREATE && c->snapshot == PGREPL_SNAPSHOT_USE) {
-        s->cur = c;
-        send_command(s, pgrepl__snapshot_use_begin, PH_SLOT_BEGIN);
-    } else {
-        s->cur = c;
-        send_command(s, sql.data, PH_SLOT);
-    }
-    pgrepl__str_free(&sql);
-}
-
-static void slot_begin_done(pgrepl_session *s, const PGresult *res)
-{
-    if (is_error(res)) {
-        create_failed(s, res);
-        return;
-    }
-    pgrepl_str sql;
-    pgrepl__str_init(&sql);
-    int rc = build_slot_cmd(s, s->cur, &sql);
-    if (rc != 0) {
-        slot_cmd *c = s->cur;
-        s->cur = NULL;
-        complete_failed(s, c, rc);
-        send_command(s, "ROLLBACK", PH_SLOT_END);
-    } else {
-        s->use_txn = true;
-        send_command(s, sql.data, PH_SLOT);
-    }
-    pgrepl__str_free(&sql);
-}
-
-static void send_start(pgrepl_session *s)
-{
-    pgrepl_start_cmd c = {
-        .server_version = s->server_version,
-        .slot = s->slot,
-        .start_lsn = requested_start(s),
-        .proto_version = s->proto_req,
-        .publications = (const char *const *)s->pubs,
-        .npublications = s->npubs,
-        .binary = s->binary,
-        .messages = s->messages,
-        .two_phase = s->two_phase,
-        .streaming = s->streaming,
-        .origin = s->origin,
-    };
-    pgrepl_str sql;
-    pgrepl__str_init(&sql);
-    const char *why = "";
-    int rc = pgrepl__cmd_start(&sql, &c, &s->proto, &why);
-    if (rc == PGREPL_EUNSUPPORTED)
-        fail(s, rc, true, NULL, "START_REPLICATION: %s (server version %d)", why, s->server_version);
-    else if (rc != 0)
-        fail(s, rc, false, NULL, "START_REPLICATION: %s", pgrepl_strerror(rc));
-    else if ((rc = pgrepl__conn_start_copy(&s->conn, sql.data)) != 0)
-        fail(s, rc, false, NULL, "START_REPLICATION: cannot send: %s", pgrepl_strerror(rc));
-    else
-        s->ph = PH_START; /* a failure to send arrives as a FAILED event */
-    pgrepl__str_free(&sql);
-    if (rc == 0)
-        pgrepl__ledger_restart(&s->ledger, c.start_lsn);
-    if (rc == 0)
-        set_state(s, PGREPL_STREAM_CONNECTING);
-}
-
-/* The check runs before every START_REPLICATION, so also after each reconnection. */
-static void send_check(pgrepl_session *s)
-{
-    pgrepl_str sql;
-    pgrepl__str_init(&sql);
-    if (pgrepl__check_sql(&sql, s->server_version, s->slot, (const char *const *)s->pubs, s->npubs) != 0) {
-        fail(s, PGREPL_ENOMEM, false, NULL, "the check before streaming: out of memory");
-    } else {
-        arm_deadline(s);
-        send_command(s, sql.data, PH_CHECK);
-        set_state(s, PGREPL_STREAM_CONNECTING);
-    }
-    pgrepl__str_free(&sql);
-}
-
-/*
- * Before START_REPLICATION: where the slot is against what this consumer
- * holds. A slot ahead of it means the server would skip changes this
- * consumer never had; when this stream streamed from the slot before, that
- * is certain (someone else moved it). Tells the application (on_start) and
- * fails with PGREPL_EGAP on a certain gap unless gaps are allowed. Returns
- * whether to go on.
- */
-static bool report_start(pgrepl_session *s, pgrepl_lsn confirmed)
-{
-    /* what it asks for (start, durable, acknowledged) and what it confirmed here */
-    pgrepl_lsn requested = requested_start(s);
-    pgrepl_lsn held = pgrepl__lsn_max(pgrepl__lsn_max(s->held, s->ledger.reported), requested);
-    bool known = held != 0 || s->starts > 0;
-    pgrepl_start_info info = {.requested = requested,
-                              .slot_confirmed = confirmed,
-                              .held = held,
-                              .connection = s->starts + 1,
-                              .system_id = s->system_id,
-                              .timeline = s->timeline,
-                              .server_wal = s->xlogpos};
-    if (known && confirmed > held) {
-        info.skipped_from = held;
-        info.skipped_to = confirmed;
-        info.skip_certain = s->starts > 0;
-    }
-    s->held = pgrepl__lsn_max(held, confirmed);
-    s->starts++;
-    notify(s, &(note){.kind = NOTE_START, .start = &info});
-    if (s->stop_req || s->close_req || s->ph != PH_CHECK)
-        return false;
-    if (info.skip_certain && !s->allow_gaps) {
-        char from[PGREPL_LSN_BUFSIZE], to[PGREPL_LSN_BUFSIZE];
-        pgrepl_lsn_format(info.skipped_from, from);
-        pgrepl_lsn_format(info.skipped_to, to);
-        fail_with(s, PGREPL_EGAP, (pgrepl_verdict){true, pgrepl__hint_gap}, NULL,
-                  "replication slot \"%s\" was moved to %s while this consumer holds only up to %s: the changes "
-                  "from %s to %s would be skipped",
-                  s->slot, to, from, from, to);
-        return false;
-    }
-    return true;
-}
-
-/*
- * Missing publications stop the stream before it starts (14-17 would fail
- * only at the first decoded change, 18 only warns and skips the changes).
- * An invalidated slot is named as such: the error that ended the last
- * connection (57P01) looks like any administrator's termination.
- */
-static void check_done(pgrepl_session *s, const PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != PGREPL_CHECK_COLUMNS) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "the check before streaming: unexpected result");
-        return;
-    }
-    /* no such slot: START_REPLICATION says so in the server's words (42704) */
-    if (strcmp(PQgetvalue(res, 0, PGREPL_CHECK_SLOT_EXISTS), "t") != 0) {
-        send_start(s);
-        return;
-    }
-    const char *type = PQgetvalue(res, 0, PGREPL_CHECK_SLOT_TYPE);
-    if (strcmp(type, "logical") != 0) {
-        fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, NULL}, NULL,
-                  "replication slot \"%s\" is a %s slot, not a logical one", s->slot, type);
-        return;
-    }
-    const char *db = PQgetvalue(res, 0, PGREPL_CHECK_SLOT_DATABASE);
-    const char *here = PQgetvalue(res, 0, PGREPL_CHECK_DATABASE);
-    if (strcmp(db, here) != 0) {
-        fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_other_database}, NULL,
-                  "replication slot \"%s\" belongs to database \"%s\", not to \"%s\" (the connection's)", s->slot,
-                  db, here);
-        return;
-    }
-    if (!PQgetisnull(res, 0, PGREPL_CHECK_MISSING_PUBS)) {
-        fail_with(s, PGREPL_ENOTFOUND, (pgrepl_verdict){true, pgrepl__hint_publication}, NULL,
-                  "missing publication(s): %s", PQgetvalue(res, 0, PGREPL_CHECK_MISSING_PUBS));
-        return;
-    }
-    const char *why = pgrepl__slot_invalidation(value_or_null(res, PGREPL_CHECK_WAL_STATUS),
-                                                value_or_null(res, PGREPL_CHECK_CONFLICTING),
-                                                value_or_null(res, PGREPL_CHECK_INVALIDATION));
-    if (why != NULL) {
-        fail_with(s, PGREPL_ESTATE, (pgrepl_verdict){true, pgrepl__hint_invalidated}, NULL,
-                  "replication slot \"%s\" has been invalidated (%s)", s->slot, why);
-        return;
-    }
-    if (report_start(s, col_lsn(res, PGREPL_CHECK_CONFIRMED)))
-        send_start(s);
+    pgrepl__setup_arm_deadline(s);
+    pgrepl__set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
 static void streaming_begin(pgrepl_session *s)
 {
-    s->ph = PH_STREAMING;
-    s->want_start = false;
-    s->wait_at = -1;
-    s->streaming_since = now_us(s);
-    s->started_flush = s->ledger.reported;
+    s->core.ph = PH_STREAMING;
+    s->core.want_start = false;
+    pgrepl__set_wait(s, -1);
+    pgrepl__retry_streaming(s);
     batch_begin(s);
-    pgrepl__feedback_init(&s->fb, (int64_t)s->interval_ms * 1000, (int64_t)s->sender_timeout_ms * 1000,
-                          (int64_t)s->recv_timeout_ms * 1000, now_us(s));
-    pgrepl__heartbeat_start(s->hb, s->conninfo);
-    set_state(s, PGREPL_STREAM_STREAMING);
+    pgrepl__delivery_streaming(s, pgrepl_session_wal_sender_timeout_ms(s));
+    pgrepl__heartbeat_start(s->core.hb, s->cfg.conninfo);
+    pgrepl__set_state(s, PGREPL_STREAM_STREAMING);
 }
 
-/* With nothing in flight: the next slot command, START_REPLICATION, or READY. */
-static bool next_command(pgrepl_session *s)
+/* Watch what the connection asks for, on the socket it has now. Returns non-zero when it had to fail the stream. */
+static int sync_io(pgrepl_session *s)
 {
-    if (s->ph != PH_IDLE)
-        return false;
-    if (s->queue != NULL)
-        run_slot_cmd(s);
-    else if (s->want_start)
-        send_check(s);
-    else if (s->state != PGREPL_STREAM_READY)
-        set_state(s, PGREPL_STREAM_READY);
-    else
-        return false;
-    return true;
+    int fd = s->core.ph == PH_NONE ? -1 : pgrepl__conn_socket(&s->core.conn);
+    if (fd < 0 || s->core.close_req) {
+        pgrepl__unwatch_conn(s);
+        return 0;
+    }
+    unsigned want = pgrepl__conn_wants(&s->core.conn);
+    if ((pgrepl__delivery_paused(s) && s->core.ph == PH_STREAMING) || pgrepl__holding(s))
+        want &= ~(unsigned)PGREPL_CONN_READ;
+    int rc = pgrepl__watch_conn(s, fd, want);
+    if (rc == 0)
+        return 0;
+    pgrepl__fail(s, rc == PGREPL_ENOMEM ? PGREPL_ENOMEM : PGREPL_ECONNLOST, false, NULL,
+                 "cannot watch the connection socket: %s", pgrepl_strerror(rc));
+    return -1;
 }
 
-/* ---- events from the connection, by phase ------------------------------------ */
+/* ---- events from the connection, by phase ------------------------------------------ */
 
-static const char *phase_command(phase ph)
+static const char *phase_command(pgrepl_phase ph)
 {
     switch (ph) {
     case PH_IDENTIFY:
@@ -1542,9 +143,9 @@ static const char *phase_command(phase ph)
 /* Keep the first error, else the first result, of the command in flight. */
 static void keep_result(pgrepl_session *s, PGresult *res)
 {
-    if (s->res == NULL || (is_error(res) && !is_error(s->res))) {
-        PQclear(s->res);
-        s->res = res;
+    if (s->core.res == NULL || (pgrepl__is_error(res) && !pgrepl__is_error(s->core.res))) {
+        PQclear(s->core.res);
+        s->core.res = res;
     } else {
         PQclear(res);
     }
@@ -1552,108 +153,45 @@ static void keep_result(pgrepl_session *s, PGresult *res)
 
 static void query_done(pgrepl_session *s)
 {
-    PGresult *res = s->res;
-    s->res = NULL;
-    if (res == NULL && s->ph != PH_START) {
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: no result", phase_command(s->ph));
+    PGresult *res = s->core.res;
+    s->core.res = NULL;
+    if (res == NULL && s->core.ph != PH_START) {
+        pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: no result", phase_command(s->core.ph));
         return;
     }
-    if (res != NULL && is_error(res) && s->ph != PH_SLOT && s->ph != PH_SLOT_BEGIN) {
-        fail_result(s, res, phase_command(s->ph));
+    if (res != NULL && pgrepl__is_error(res) && s->core.ph != PH_SLOT && s->core.ph != PH_SLOT_BEGIN) {
+        pgrepl__fail_result(s, res, phase_command(s->core.ph));
         PQclear(res);
         return;
     }
-    switch (s->ph) {
+    switch (s->core.ph) {
     case PH_IDENTIFY:
-        identify_done(s, res);
+        pgrepl__setup_identify_done(s, res);
         break;
     case PH_SHOW:
-        show_done(s, res);
+        pgrepl__setup_show_done(s, res);
         break;
     case PH_SETTINGS:
     case PH_SLOT_END:
-        s->ph = PH_IDLE;
-        s->use_txn = false;
+        s->core.ph = PH_IDLE;
+        pgrepl__slots_txn_over(s);
         break;
     case PH_SLOT_BEGIN:
-        slot_begin_done(s, res);
+        pgrepl__slots_begin_done(s, res);
         break;
     case PH_SLOT:
-        slot_done(s, res);
+        pgrepl__slots_done(s, res);
         break;
     case PH_CHECK:
-        check_done(s, res);
+        pgrepl__setup_check_done(s, res);
         break;
     default:
         /* START_REPLICATION completed without CopyBoth */
-        fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: completed without starting to stream", phase_command(s->ph));
+        pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: completed without starting to stream",
+                     phase_command(s->core.ph));
         break;
     }
     PQclear(res);
-}
-
-/*
- * A message the stream could not take. The application's own failure is
- * fatal. A malformed or contradictory message is a protocol error worth a
- * reconnection: nothing of it was acknowledged, and the server sends it
- * again, intact unless it is broken at the source (then every attempt
- * fails alike, each one reported, with a growing delay).
- */
-static void decode_failed(pgrepl_session *s, int rc)
-{
-    if (s->cb_err == PGREPL_EPROTOCOL)
-        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", s->cb_why);
-    else if (s->cb_err != 0)
-        fail(s, s->cb_err, false, NULL, "replication stream: %s", pgrepl_strerror(s->cb_err));
-    else if (rc == PGREPL_ECALLBACK || rc == PGREPL_ENOMEM)
-        fail(s, rc, rc == PGREPL_ECALLBACK, NULL, "replication stream: %s", pgrepl_decoder_errmsg(s->dec));
-    else
-        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: %s", pgrepl_decoder_errmsg(s->dec));
-}
-
-static void on_copydata(pgrepl_session *s, const char *data, size_t len)
-{
-    s->got += len;
-    pgrepl_copydata cd;
-    int rc = pgrepl_copydata_parse(data, len, &cd);
-    if (rc != 0) {
-        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: bad CopyData message (%s)",
-             pgrepl_strerror(rc));
-        return;
-    }
-    /* a logical walsender writes one LSN into both fields */
-    if (cd.kind == 'w' && cd.wal_start != cd.wal_end) {
-        char a[PGREPL_LSN_BUFSIZE], b[PGREPL_LSN_BUFSIZE];
-        pgrepl_lsn_format(cd.wal_start, a);
-        pgrepl_lsn_format(cd.wal_end, b);
-        fail(s, PGREPL_EPROTOCOL, false, NULL, "replication stream: protocol error: XLogData from %s to %s", a, b);
-        return;
-    }
-    /* the clock of the wakeup that read it: one clock_gettime per wakeup, not per message */
-    pgrepl__feedback_on_recv(&s->fb, s->wake_us);
-    if (cd.kind == 'k') {
-        pgrepl_lsn write, flush;
-        if (s->idle_advance)
-            pgrepl__ledger_keepalive(&s->ledger, cd.wal_end);
-        else
-            pgrepl__ledger_received(&s->ledger, cd.wal_end);
-        pgrepl__ledger_positions(&s->ledger, &write, &flush);
-        pgrepl__feedback_on_keepalive(&s->fb, cd.reply_requested, cd.wal_end, flush);
-        pgrepl__heartbeat_reached(s->hb, cd.wal_end);
-        notify(s, &(note){.kind = NOTE_KEEPALIVE, .lsn1 = cd.wal_end, .time = cd.send_time,
-                          .flag = cd.reply_requested});
-        return;
-    }
-    pgrepl__ledger_received(&s->ledger, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
-    pgrepl_wal wal = {.start = cd.wal_start, .end = cd.wal_end, .send_time = cd.send_time};
-    s->cb_err = 0;
-    rc = pgrepl_decoder_feed(s->dec, &wal, cd.data, cd.len);
-    if (rc == PGREPL_PAUSE)
-        s->paused = true;
-    else if (rc != 0)
-        decode_failed(s, rc);
-    /* after decoding: a heartbeat Message has been acknowledged by now, so seeing it can confirm it */
-    pgrepl__heartbeat_reached(s->hb, cd.wal_start > cd.wal_end ? cd.wal_start : cd.wal_end);
 }
 
 static void on_query_event(pgrepl_session *s, pgrepl_conn_event *ev)
@@ -1663,65 +201,49 @@ static void on_query_event(pgrepl_session *s, pgrepl_conn_event *ev)
         keep_result(s, ev->result);
         return;
     case PGREPL_CONN_EV_COPY_BOTH:
-        if (s->ph == PH_START) {
+        if (s->core.ph == PH_START) {
             drop_result(s);
             streaming_begin(s);
         } else {
-            fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: unexpected CopyBoth", phase_command(s->ph));
+            pgrepl__fail(s, PGREPL_EPROTOCOL, true, NULL, "%s: unexpected CopyBoth", phase_command(s->core.ph));
         }
         return;
     case PGREPL_CONN_EV_ERROR:
-        fail_error(s, ev->error, phase_command(s->ph));
+        pgrepl__fail_error(s, ev->error, phase_command(s->core.ph));
         return;
     case PGREPL_CONN_EV_DONE:
         query_done(s);
         return;
     case PGREPL_CONN_EV_FAILED:
-        fail_conn(s, ev->code, phase_command(s->ph));
+        fail_conn(s, ev->code, phase_command(s->core.ph));
         return;
     default:
         return;
     }
 }
 
-/*
- * "publication does not exist" while streaming, after the check found every
- * publication: pgoutput looks publications up as of each change's LSN, so
- * one dropped (and created again) after the slot's position cannot be
- * decoded past. Says so, fatally. Returns whether m was that.
- */
-static bool publication_gone(pgrepl_session *s, const pgrepl_server_message *m)
-{
-    if (strcmp(m->sqlstate, "42704") != 0 || strstr(m->message, "publication") == NULL)
-        return false;
-    fail_with(s, PGREPL_ESERVER, (pgrepl_verdict){true, pgrepl__hint_publication_recreated}, m,
-              "replication stream failed: %s %s: %s: the publication was dropped (and created again) after the "
-              "slot's position, and the slot cannot decode the changes since the drop",
-              m->severity, m->sqlstate, m->message);
-    return true;
-}
-
 static void on_streaming_event(pgrepl_session *s, pgrepl_conn_event *ev)
 {
     switch (ev->kind) {
     case PGREPL_CONN_EV_DATA:
-        on_copydata(s, ev->data, ev->len);
+        s->core.got += ev->len;
+        pgrepl__delivery_copydata(s, ev->data, ev->len);
         return;
     case PGREPL_CONN_EV_RESULT:
         /* the copy ended: an error says why; "COPY 0" (server shutdown) does not */
-        if (is_error(ev->result))
-            fail_result(s, ev->result, "replication stream");
+        if (pgrepl__is_error(ev->result))
+            pgrepl__fail_result(s, ev->result, "replication stream");
         PQclear(ev->result);
         return;
     case PGREPL_CONN_EV_ERROR:
-        if (publication_gone(s, &ev->error->m)) {
+        if (pgrepl__fail_publication_gone(s, &ev->error->m)) {
             pgrepl__conn_error_free(ev->error);
             return;
         }
-        fail_error(s, ev->error, "replication stream");
+        pgrepl__fail_error(s, ev->error, "replication stream");
         return;
     case PGREPL_CONN_EV_DONE:
-        fail(s, PGREPL_ECONNLOST, false, NULL, "the server ended the replication stream");
+        pgrepl__fail(s, PGREPL_ECONNLOST, false, NULL, "the server ended the replication stream");
         return;
     case PGREPL_CONN_EV_FAILED:
         fail_conn(s, ev->code, "replication stream");
@@ -1743,109 +265,66 @@ static void on_stopping_event(pgrepl_session *s, pgrepl_conn_event *ev)
     case PGREPL_CONN_EV_DONE:
     case PGREPL_CONN_EV_FAILED:
         teardown(s, PGREPL_ECANCELED);
-        set_state(s, PGREPL_STREAM_STOPPED);
+        pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
         return;
     default:
         return;
     }
 }
 
-static void on_event(pgrepl_session *s, pgrepl_conn_event *ev)
-{
-    switch (s->ph) {
-    case PH_CONNECT:
-        if (ev->kind == PGREPL_CONN_EV_CONNECTED)
-            send_command(s, "IDENTIFY_SYSTEM", PH_IDENTIFY);
-        else if (ev->kind == PGREPL_CONN_EV_FAILED)
-            fail_conn(s, PGREPL_ECONNECT, "connect");
-        return;
-    case PH_IDLE:
-    case PH_HELD:
-        if (ev->kind == PGREPL_CONN_EV_FAILED)
-            fail_conn(s, ev->code, "connection");
-        else if (ev->kind == PGREPL_CONN_EV_RESULT)
-            PQclear(ev->result);
-        return;
-    case PH_STREAMING:
-        on_streaming_event(s, ev);
-        return;
-    case PH_STOPPING:
-        on_stopping_event(s, ev);
-        return;
-    case PH_NONE:
-        return;
-    default:
-        on_query_event(s, ev);
-        return;
-    }
-}
-
-/* Handle one event from the connection; false when there is none now. */
-static bool pump_one(pgrepl_session *s)
-{
-    if (s->ph == PH_NONE || (s->paused && s->ph == PH_STREAMING))
-        return false;
-    pgrepl_conn_event ev;
-    pgrepl__conn_next(&s->conn, &ev);
-    if (ev.kind == PGREPL_CONN_EV_NONE)
-        return false;
-    on_event(s, &ev);
-    return true;
-}
-
-/* ---- requests ------------------------------------------------------------------ */
+/* ---- requests ---------------------------------------------------------------------- */
 
 static void stop_now(pgrepl_session *s)
 {
-    s->stop_req = false;
-    s->want_start = false;
-    if (s->state == PGREPL_STREAM_RECONNECTING) {
-        s->wait_at = -1;
-        s->wait_due = false;
-        set_state(s, PGREPL_STREAM_STOPPED);
+    s->core.stop_req = false;
+    s->core.want_start = false;
+    if (pgrepl_session_get_state(s) == PGREPL_STREAM_RECONNECTING) {
+        pgrepl__set_wait(s, -1);
+        pgrepl__clear_wait_due(s);
+        pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
         return;
     }
-    switch (s->ph) {
+    switch (s->core.ph) {
     case PH_NONE:
     case PH_STOPPING:
         return;
     case PH_STREAMING:
         /* a failed final update or CopyDone means the connection is gone: nothing to drain */
-        if (send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->conn) == 0) {
-            s->ph = PH_STOPPING;
+        if (pgrepl__delivery_send_status(s, false) == 0 && pgrepl__conn_end_copy(&s->core.conn) == 0) {
+            s->core.ph = PH_STOPPING;
             /* a walsender inside a huge transaction reads CopyDone only after it: do not wait for that */
-            s->wait_at = now_us(s) + (int64_t)s->stop_timeout_ms * 1000;
-            pgrepl__heartbeat_stop(s->hb);
-            set_state(s, PGREPL_STREAM_STOPPING);
+            pgrepl__set_wait(s, pgrepl__now_us(s) + (int64_t)s->cfg.stop_timeout_ms * 1000);
+            pgrepl__heartbeat_stop(s->core.hb);
+            pgrepl__set_state(s, PGREPL_STREAM_STOPPING);
             return;
         }
-        if (s->ph == PH_NONE)
+        if (s->core.ph == PH_NONE)
             return;
         break;
     default:
         break;
     }
-    if (s->cur != NULL)
-        set_errmsg(s, NULL, "canceled: the stream was stopped");
+    if (pgrepl__slots_in_flight(s))
+        pgrepl__set_errmsg(s, NULL, "canceled: the stream was stopped");
     teardown(s, PGREPL_ECANCELED);
-    set_state(s, PGREPL_STREAM_STOPPED);
+    pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
 }
 
 static void release_now(pgrepl_session *s)
 {
-    s->release_req = false;
-    if (s->ph != PH_HELD)
+    s->core.release_req = false;
+    if (s->core.ph != PH_HELD)
         return;
-    if (s->use_txn)
-        send_command(s, "COMMIT", PH_SLOT_END);
+    if (pgrepl__slots_in_txn(s))
+        pgrepl__send_command(s, "COMMIT", PH_SLOT_END);
     else
-        s->ph = PH_IDLE;
-    if (s->want_start)
-        set_state(s, PGREPL_STREAM_CONNECTING);
+        s->core.ph = PH_IDLE;
+    if (s->core.want_start)
+        pgrepl__set_state(s, PGREPL_STREAM_CONNECTING);
 }
 
 /* Phases the connect deadline covers: the setup, not slot commands or a held snapshot. */
-static bool timed_phase(phase ph)
+static bool timed_phase(pgrepl_phase ph)
 {
     return ph == PH_CONNECT || ph == PH_IDENTIFY || ph == PH_SHOW || ph == PH_SETTINGS || ph == PH_CHECK ||
            ph == PH_START;
@@ -1854,48 +333,188 @@ static bool timed_phase(phase ph)
 /* The wait timer expired: time to reconnect, or the setup took too long. */
 static void wait_expired(pgrepl_session *s)
 {
-    s->wait_due = false;
-    if (s->state == PGREPL_STREAM_RECONNECTING) {
-        s->reconnects++;
-        s->connect_req = true;
-        s->want_start = true;
-    } else if (s->ph == PH_STOPPING) {
+    pgrepl__clear_wait_due(s);
+    if (pgrepl_session_get_state(s) == PGREPL_STREAM_RECONNECTING) {
+        pgrepl__retry_reconnecting(s);
+        s->core.connect_req = true;
+        s->core.want_start = true;
+    } else if (s->core.ph == PH_STOPPING) {
         /* the final status update went out before CopyDone: the server has the confirmation */
         teardown(s, PGREPL_ECANCELED);
-        set_state(s, PGREPL_STREAM_STOPPED);
-    } else if (timed_phase(s->ph)) {
-        fail(s, PGREPL_ETIMEDOUT, false, NULL, "%s: no answer within %llu ms (connect timeout)",
-             s->ph == PH_CONNECT ? "could not connect" : phase_command(s->ph), (unsigned long long)s->deadline_ms);
+        pgrepl__set_state(s, PGREPL_STREAM_STOPPED);
+    } else if (timed_phase(s->core.ph)) {
+        pgrepl__fail(s, PGREPL_ETIMEDOUT, false, NULL, "%s: no answer within %llu ms (connect timeout)",
+                     s->core.ph == PH_CONNECT ? "could not connect" : phase_command(s->core.ph),
+                     (unsigned long long)pgrepl__setup_deadline_ms(s));
     }
 }
 
-/* Everything that can happen now, until nothing can. */
+/*
+ * A request made since the last step, the most urgent first: the
+ * application's (stop, connect, the release of a held snapshot) or the
+ * expiry of the wait. Each may come in any phase and acts on the phase it
+ * finds. Returns false when there is none.
+ */
+static bool take_request(pgrepl_session *s)
+{
+    if (s->core.stop_req)
+        stop_now(s);
+    else if (pgrepl__wait_due(s))
+        wait_expired(s);
+    else if (s->core.connect_req)
+        connect_now(s);
+    else if (s->core.release_req)
+        release_now(s);
+    else
+        return false;
+    return true;
+}
+
+/* ---- the machine: one step per phase ----------------------------------------------- */
+
+/* The next event from the connection; false when there is none now. */
+static bool next_event(pgrepl_session *s, pgrepl_conn_event *ev)
+{
+    pgrepl__conn_next(&s->core.conn, ev);
+    return ev->kind != PGREPL_CONN_EV_NONE;
+}
+
+/* Nothing more in a phase without status updates: their timer is off. */
+static bool settled(pgrepl_session *s)
+{
+    pgrepl__set_timer(s, -1);
+    return false;
+}
+
+/* PH_NONE: no connection; only a request moves on. */
+static bool step_none(pgrepl_session *s)
+{
+    return settled(s);
+}
+
+/* PH_CONNECT: PQconnectPoll until connected, then the setup's commands. */
+static bool step_connect(pgrepl_session *s)
+{
+    pgrepl_conn_event ev;
+    if (!next_event(s, &ev))
+        return settled(s);
+    if (ev.kind == PGREPL_CONN_EV_CONNECTED)
+        pgrepl__setup_identify(s);
+    else if (ev.kind == PGREPL_CONN_EV_FAILED)
+        fail_conn(s, PGREPL_ECONNECT, "connect");
+    return true;
+}
+
+/*
+ * A command in flight (PH_IDENTIFY, _SHOW, _SETTINGS, _SLOT_BEGIN, _SLOT,
+ * _SLOT_END, _CHECK, _START): its results are kept until it is done, and
+ * query_done hands them to the phase's handler.
+ */
+static bool step_command(pgrepl_session *s)
+{
+    pgrepl_conn_event ev;
+    if (!next_event(s, &ev))
+        return settled(s);
+    on_query_event(s, &ev);
+    return true;
+}
+
+/* Connected with nothing in flight: only the end of the connection can come. */
+static bool quiet_connection(pgrepl_session *s)
+{
+    pgrepl_conn_event ev;
+    if (!next_event(s, &ev))
+        return settled(s);
+    if (ev.kind == PGREPL_CONN_EV_FAILED)
+        fail_conn(s, ev.code, "connection");
+    else if (ev.kind == PGREPL_CONN_EV_RESULT)
+        PQclear(ev.result);
+    return true;
+}
+
+/* PH_IDLE: the next slot command, the check before START_REPLICATION, or READY. */
+static bool step_idle(pgrepl_session *s)
+{
+    if (pgrepl__slots_pending(s))
+        pgrepl__slots_run_next(s);
+    else if (s->core.want_start)
+        pgrepl__setup_check(s);
+    else if (pgrepl_session_get_state(s) != PGREPL_STREAM_READY)
+        pgrepl__set_state(s, PGREPL_STREAM_READY);
+    else
+        return quiet_connection(s);
+    return true;
+}
+
+/* PH_HELD: the snapshot is the application's until pgrepl_session_snapshot_done (a request). */
+static bool step_held(pgrepl_session *s)
+{
+    return quiet_connection(s);
+}
+
+/* PH_STREAMING: CopyData to delivery unless paused, then status updates and the watchdog. */
+static bool step_streaming(pgrepl_session *s)
+{
+    pgrepl_conn_event ev;
+    if (pgrepl__delivery_paused(s) || !next_event(s, &ev))
+        return pgrepl__delivery_feedback(s);
+    on_streaming_event(s, &ev);
+    return true;
+}
+
+/* PH_STOPPING: CopyDone sent; what the server still sends is drained under the watchdog. */
+static bool step_stopping(pgrepl_session *s)
+{
+    pgrepl_conn_event ev;
+    if (!next_event(s, &ev))
+        return pgrepl__delivery_watchdog(s);
+    on_stopping_event(s, &ev);
+    return true;
+}
+
+/* One step in the current phase; false when nothing can happen now. */
+static bool step(pgrepl_session *s)
+{
+    switch (s->core.ph) {
+    case PH_NONE:
+        return step_none(s);
+    case PH_CONNECT:
+        return step_connect(s);
+    case PH_IDENTIFY:
+    case PH_SHOW:
+    case PH_SETTINGS:
+    case PH_SLOT_BEGIN:
+    case PH_SLOT:
+    case PH_SLOT_END:
+    case PH_CHECK:
+    case PH_START:
+        return step_command(s);
+    case PH_IDLE:
+        return step_idle(s);
+    case PH_HELD:
+        return step_held(s);
+    case PH_STREAMING:
+        return step_streaming(s);
+    case PH_STOPPING:
+        return step_stopping(s);
+    }
+    return false;
+}
+
+/* Everything that can happen now, until nothing can: the requests first, then the phase's work. */
 static void advance(pgrepl_session *s)
 {
-    while (!s->close_req) {
-        if (s->stop_req)
-            stop_now(s);
-        else if (s->wait_due)
-            wait_expired(s);
-        else if (s->connect_req)
-            connect_now(s);
-        else if (s->release_req)
-            release_now(s);
-        else if (!next_command(s) && !pump_one(s) && !feedback(s))
-            return;
-    }
+    while (!s->core.close_req && (take_request(s) || step(s)))
+        continue;
 }
 
-static void do_close(pgrepl_session *s);
-static void free_now(pgrepl_session *s);
-static void hold_stop(pgrepl_session *s);
+/* ---- the dispatcher ---------------------------------------------------------------- */
 
 static void enter(pgrepl_session *s)
 {
-    if (s->busy++ == 0)
-        s->got = 0;
-    if (s->in_run++ == 0)
-        s->wake_us = now_us(s);
+    if (s->core.busy++ == 0)
+        s->core.got = 0;
+    pgrepl__wakeup_begin(s);
 }
 
 /*
@@ -1905,18 +524,18 @@ static void enter(pgrepl_session *s)
  */
 static bool leave(pgrepl_session *s)
 {
-    s->in_run--;
-    if (--s->busy > 0)
+    pgrepl__wakeup_end(s);
+    if (--s->core.busy > 0)
         return true;
-    if (s->free_req) {
+    if (s->core.free_req) {
         free_now(s);
         return false;
     }
-    if (s->close_req && !s->closed)
+    if (s->core.close_req && !s->core.closed)
         do_close(s);
-    if (!s->closed)
-        sync_hb(s);
-    sync_timer(s);
+    if (!s->core.closed)
+        pgrepl__sync_hb(s);
+    pgrepl__sync_timer(s);
     return true;
 }
 
@@ -1926,38 +545,36 @@ typedef enum entry_kind { ENTRY_CONN, ENTRY_HB, ENTRY_TIMEOUT } entry_kind;
 static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, bool *paused_read)
 {
     bool error = (events & PGREPL_IO_ERROR) != 0;
-    unsigned io = ((events & PGREPL_IO_READ) ? PGREPL_CONN_READ : 0u) | ((events & PGREPL_IO_WRITE) ? PGREPL_CONN_WRITE : 0u);
+    unsigned io =
+        ((events & PGREPL_IO_READ) ? PGREPL_CONN_READ : 0u) | ((events & PGREPL_IO_WRITE) ? PGREPL_CONN_WRITE : 0u);
     switch (kind) {
     case ENTRY_CONN:
-        if (pgrepl__conn_connecting(&s->conn)) {
+        if (pgrepl__conn_connecting(&s->core.conn)) {
             /* PQconnectPoll may close the socket and open another: stop watching first. A refused or failed
              * connect shows as a socket error here; PQconnectPoll reads SO_ERROR and says what happened. */
-            unwatch_conn(s);
+            pgrepl__unwatch_conn(s);
             return error ? PGREPL_CONN_READ | PGREPL_CONN_WRITE : io;
         }
         if (error)
-            fail(s, PGREPL_ECONNLOST, false, NULL, "connection socket error (the host saw an error or hang-up)");
+            pgrepl__fail(s, PGREPL_ECONNLOST, false, NULL,
+                         "connection socket error (the host saw an error or hang-up)");
         return error ? 0u : io;
     case ENTRY_HB:
-        if (pgrepl__heartbeat_connecting(s->hb))
-            unwatch_hb(s);
-        pgrepl__heartbeat_io(s->hb, io, error);
+        if (pgrepl__heartbeat_connecting(s->core.hb))
+            pgrepl__unwatch_hb(s);
+        pgrepl__heartbeat_io(s->core.hb, io, error);
         return 0;
     case ENTRY_TIMEOUT:
         break;
     }
-    int64_t now = s->wake_us;
-    if (s->wait_at >= 0 && now >= s->wait_at) {
-        s->wait_at = -1;
-        s->wait_due = true;
-    }
-    int64_t hb_due = pgrepl__heartbeat_due(s->hb);
+    int64_t now = pgrepl__wakeup_us(s);
+    pgrepl__expire_wait(s, now);
+    int64_t hb_due = pgrepl__heartbeat_due(s->core.hb);
     if (hb_due >= 0 && now >= hb_due)
-        pgrepl__heartbeat_timeout(s->hb);
-    if (s->hold_at >= 0 && now >= s->hold_at) {
-        s->hold_at = -1;
+        pgrepl__heartbeat_timeout(s->core.hb);
+    if (pgrepl__expire_hold(s, now)) {
         *paused_read = true;
-        return s->ph == PH_STREAMING && !s->paused ? PGREPL_CONN_READ : 0u;
+        return s->core.ph == PH_STREAMING && !pgrepl__delivery_paused(s) ? PGREPL_CONN_READ : 0u;
     }
     return 0;
 }
@@ -1967,30 +584,28 @@ static bool dispatch(pgrepl_session *s, entry_kind kind, unsigned events)
 {
     enter(s);
     /* this dispatch sees every request made so far */
-    s->kicked = false;
+    pgrepl__kick_taken(s);
     bool paused_read = false;
     unsigned io = take_entry(s, kind, events, &paused_read);
-    if (io != 0 && s->ph != PH_NONE)
-        pgrepl__conn_io(&s->conn, io);
+    if (io != 0 && s->core.ph != PH_NONE)
+        pgrepl__conn_io(&s->core.conn, io);
     /* the batching decision comes before sync_io: a pause stops watching the socket */
     do {
         advance(s);
-        if (s->busy == 1 && !s->close_req)
+        if (s->core.busy == 1 && !s->core.close_req)
             batch_settle(s, paused_read);
-    } while (!s->close_req && sync_io(s) != 0);
-    pgrepl__heartbeat_hold(s->hb, s->paused);
+    } while (!s->core.close_req && sync_io(s) != 0);
+    pgrepl__heartbeat_hold(s->core.hb, pgrepl__delivery_paused(s));
     return leave(s);
 }
 
-static void finalize_now(pgrepl_session *s);
-
 int pgrepl_session_io(pgrepl_session *s, int fd, unsigned events)
 {
-    if (s == NULL || s->busy > 0 || fd < 0 || s->closed)
+    if (s == NULL || s->core.busy > 0 || fd < 0 || s->core.closed)
         return PGREPL_EINVAL;
-    if (fd == s->conn_fd)
+    if (pgrepl__is_conn_fd(s, fd))
         dispatch(s, ENTRY_CONN, events);
-    else if (fd == s->hb_fd)
+    else if (pgrepl__is_hb_fd(s, fd))
         dispatch(s, ENTRY_HB, events);
     else
         return PGREPL_EINVAL;
@@ -1999,11 +614,11 @@ int pgrepl_session_io(pgrepl_session *s, int fd, unsigned events)
 
 int pgrepl_session_timeout(pgrepl_session *s)
 {
-    if (s == NULL || s->busy > 0)
+    if (s == NULL || s->core.busy > 0)
         return PGREPL_EINVAL;
     /* the host's timer is spent: whatever is due next must be asked for again */
-    s->host_due = -1;
-    if (s->closed)
+    pgrepl__timer_spent(s);
+    if (s->core.closed)
         finalize_now(s);
     else
         dispatch(s, ENTRY_TIMEOUT, 0);
@@ -2027,44 +642,44 @@ int pgrepl_session_timeout(pgrepl_session *s)
 /* Pause: the socket unwatched until the timer fires. */
 static void hold_start(pgrepl_session *s)
 {
-    if (s->hold_at < 0)
-        s->hold_at = now_us(s) + (int64_t)s->batch_pause_us;
+    if (!pgrepl__holding(s))
+        pgrepl__set_hold(s, pgrepl__now_us(s) + (int64_t)s->cfg.batch_pause_us);
 }
 
 static void hold_stop(pgrepl_session *s)
 {
-    s->hold_at = -1;
+    pgrepl__set_hold(s, -1);
 }
 
 /* Batching applies to a TCP or Unix-domain connection when it is configured and the timer can be had. */
 static void batch_begin(pgrepl_session *s)
 {
-    s->batching = false;
-    s->batch = false;
-    int fd = pgrepl__conn_socket(&s->conn);
+    s->core.batching = false;
+    s->core.batch = false;
+    int fd = pgrepl__conn_socket(&s->core.conn);
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
-    if (s->batch_bytes == 0 || fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+    if (s->cfg.batch_bytes == 0 || fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
         return;
-    s->batch = addr.ss_family == AF_INET || addr.ss_family == AF_INET6 || addr.ss_family == AF_UNIX;
+    s->core.batch = addr.ss_family == AF_INET || addr.ss_family == AF_INET6 || addr.ss_family == AF_UNIX;
 }
 
 /* After a loop callback: enter or leave a burst; in one, pause after every read. */
 static void batch_settle(pgrepl_session *s, bool paused_read)
 {
-    if (!s->batch)
+    if (!s->core.batch)
         return;
-    if (s->ph != PH_STREAMING || s->paused) {
-        s->batching = false;
+    if (s->core.ph != PH_STREAMING || pgrepl__delivery_paused(s)) {
+        s->core.batching = false;
         hold_stop(s);
         return;
     }
-    if (!s->batching && s->got >= s->batch_bytes)
-        s->batching = true;
-    else if (s->batching && paused_read && s->got < s->batch_bytes)
-        s->batching = false;
+    if (!s->core.batching && s->core.got >= s->cfg.batch_bytes)
+        s->core.batching = true;
+    else if (s->core.batching && paused_read && s->core.got < s->cfg.batch_bytes)
+        s->core.batching = false;
     /* a read that filled the buffer may have left more: no pause then */
-    if (s->batching && s->got > 0 && !pgrepl__conn_read_filled(&s->conn))
+    if (s->core.batching && s->core.got > 0 && !pgrepl__conn_read_filled(&s->core.conn))
         hold_start(s);
 }
 
@@ -2073,102 +688,72 @@ static void batch_settle(pgrepl_session *s, bool paused_read)
 /* Close the connections and stop asking the host for anything; finalize_now follows from the timer. */
 static void do_close(pgrepl_session *s)
 {
-    s->state = PGREPL_STREAM_CLOSING;
-    unwatch_conn(s);
-    unwatch_hb(s);
+    pgrepl__put_state(s, PGREPL_STREAM_CLOSING);
+    pgrepl__unwatch_conn(s);
+    pgrepl__unwatch_hb(s);
     drop_result(s);
-    pgrepl__conn_finish(&s->conn);
-    pgrepl__heartbeat_free(s->hb);
-    s->hb = NULL;
+    pgrepl__conn_finish(&s->core.conn);
+    pgrepl__heartbeat_free(s->core.hb);
+    s->core.hb = NULL;
     hold_stop(s);
-    s->timer_at = -1;
-    s->wait_at = -1;
-    s->closed = true;
+    pgrepl__set_timer(s, -1);
+    pgrepl__set_wait(s, -1);
+    s->core.closed = true;
     /* slot command callbacks and close_cb run from the host's timer, never inside pgrepl_session_close */
-    s->kicked = true;
+    pgrepl__kick_quietly(s);
 }
 
 static void free_stream(pgrepl_session *s)
 {
-    pgrepl_decoder_free(s->dec);
-    pgrepl__ledger_free(&s->ledger);
-    for (int i = 0; i < s->npubs; i++)
-        pgrepl__free(s->pubs[i]);
-    pgrepl__free(s->pubs);
-    pgrepl__free(s->conninfo);
-    pgrepl__free(s->slot);
+    pgrepl__delivery_free(s);
+    pgrepl__config_free(s);
     pgrepl__free(s);
 }
 
 /* Free without callbacks: close first when that has not happened, then tell the host nothing is due. */
 static void free_now(pgrepl_session *s)
 {
-    s->close_req = true;
-    if (!s->closed)
+    s->core.close_req = true;
+    if (!s->core.closed)
         do_close(s);
-    if (s->host_due >= 0)
-        (void)s->host.timer(s->host.arg, -1);
-    while (s->queue != NULL) {
-        slot_cmd *c = s->queue;
-        s->queue = c->next;
-        free_cmd(c);
-    }
-    if (s->cur != NULL)
-        free_cmd(s->cur);
+    pgrepl__timer_cancel(s);
+    pgrepl__slots_free(s);
     free_stream(s);
 }
 
 /* After do_close: the host's timer is canceled, then the slot commands' and the close callbacks run. */
 static void finalize_now(pgrepl_session *s)
 {
-    if (s->finalizing)
+    if (s->core.finalizing)
         return;
-    s->finalizing = true;
-    s->kicked = false;
-    if (s->host_due >= 0)
-        (void)s->host.timer(s->host.arg, -1);
-    s->host_due = -1;
-    s->busy++;
-    set_errmsg(s, NULL, "canceled: the stream was closed");
-    cancel_current(s, PGREPL_ECANCELED);
-    while (s->queue != NULL) {
-        slot_cmd *c = s->queue;
-        s->queue = c->next;
-        complete_failed(s, c, PGREPL_ECANCELED);
-    }
-    if (s->close_cb != NULL)
-        s->close_cb(s);
-    s->busy--;
-    if (s->free_req)
+    s->core.finalizing = true;
+    pgrepl__kick_taken(s);
+    pgrepl__timer_cancel(s);
+    s->core.busy++;
+    pgrepl__set_errmsg(s, NULL, "canceled: the stream was closed");
+    pgrepl__slots_cancel_current(s, PGREPL_ECANCELED);
+    pgrepl__slots_cancel_queued(s, PGREPL_ECANCELED);
+    if (s->core.close_cb != NULL)
+        s->core.close_cb(s);
+    s->core.busy--;
+    if (s->core.free_req)
         free_stream(s);
 }
 
-/* ---- public API: lifecycle ---------------------------------------------------------- */
+/* ---- public API: lifecycle --------------------------------------------------------- */
 
 /* The heartbeat's problems (always inside a dispatch): non-fatal, the stream goes on. */
 static void heartbeat_error(void *arg, int code, const char *message, const pgrepl_server_message *server)
 {
     pgrepl_session *s = arg;
-    set_errmsg(s, server, "%s", message);
-    pgrepl_error err = {.code = code, .message = s->errmsg, .server = server, .stream_continues = true};
-    notify(s, &(note){.kind = NOTE_ERROR, .error = &err});
+    pgrepl__set_errmsg(s, server, "%s", message);
+    pgrepl_error err = {.code = code, .message = pgrepl_session_errmsg(s), .server = server, .stream_continues = true};
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_ERROR, .error = &err});
 }
 
 static int64_t heartbeat_now(void *arg)
 {
-    return now_us(arg);
-}
-
-/* A heartbeat was seen: what it lets the slot confirm goes out now, not at the next status interval. */
-static void heartbeat_seen(void *arg)
-{
-    pgrepl_session *s = arg;
-    pgrepl_lsn write, flush;
-    pgrepl__ledger_positions(&s->ledger, &write, &flush);
-    if (s->ph == PH_STREAMING && flush > s->ledger.reported) {
-        s->fb.reply_pending = true;
-        kick(s);
-    }
+    return pgrepl__now_us(arg);
 }
 
 pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
@@ -2178,57 +763,37 @@ pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host)
     pgrepl_session *s = pgrepl__calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
-    s->dec = pgrepl_decoder_new(&wrappers, sizeof wrappers, s);
     const pgrepl_heartbeat_hooks hooks = {
-        .arg = s, .on_error = heartbeat_error, .on_seen = heartbeat_seen, .now = heartbeat_now};
-    s->hb = s->dec != NULL ? pgrepl__heartbeat_new(&hooks) : NULL;
-    if (s->hb == NULL) {
-        pgrepl_decoder_free(s->dec);
+        .arg = s, .on_error = heartbeat_error, .on_seen = pgrepl__delivery_heartbeat_seen, .now = heartbeat_now};
+    s->core.hb = pgrepl__delivery_init(s) == 0 ? pgrepl__heartbeat_new(&hooks) : NULL;
+    if (s->core.hb == NULL) {
+        pgrepl__delivery_free(s);
         pgrepl__free(s);
         return NULL;
     }
-    s->idle_advance = true;
-    s->host = *host;
-    s->interval_ms = DEFAULT_STATUS_INTERVAL_MS;
-    s->queue_tail = &s->queue;
-    s->conn_fd = -1;
-    s->hb_fd = -1;
-    s->timer_at = -1;
-    s->wait_at = -1;
-    s->hold_at = -1;
-    s->host_due = -1;
-    s->retry_min_ms = DEFAULT_RECONNECT_MIN_MS;
-    s->retry_max_ms = DEFAULT_RECONNECT_MAX_MS;
-    s->stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
-    s->batch_bytes = PGREPL_READ_BATCH_BYTES;
-    s->batch_pause_us = PGREPL_READ_BATCH_PAUSE_US;
-    /* jitter only has to differ between processes and streams; never 0 for xorshift */
-    s->rng = ((uint64_t)mono_us() ^ (uint64_t)(uintptr_t)s) | 1;
-    pgrepl__ledger_init(&s->ledger, 0);
-    pgrepl__conn_init(&s->conn);
+    pgrepl__config_init(s);
+    pgrepl__host_init(s, host);
+    pgrepl__slots_init(s);
+    pgrepl__retry_init(s, teardown);
+    pgrepl__conn_init(&s->core.conn);
     return s;
-}
-
-static bool configurable(const pgrepl_session *s)
-{
-    return s->state == PGREPL_STREAM_STOPPED && !s->connect_req && !s->close_req;
 }
 
 int pgrepl_session_start(pgrepl_session *s)
 {
-    if (s == NULL || s->slot == NULL || s->npubs == 0)
+    if (s == NULL || s->cfg.slot == NULL || s->cfg.npubs == 0)
         return PGREPL_EINVAL;
-    if (s->close_req || s->want_start)
+    if (s->core.close_req || s->core.want_start)
         return PGREPL_ESTATE;
-    if (s->state == PGREPL_STREAM_STOPPED && !s->connect_req)
-        s->connect_req = true;
-    else if (s->state != PGREPL_STREAM_READY)
+    if (pgrepl_session_get_state(s) == PGREPL_STREAM_STOPPED && !s->core.connect_req)
+        s->core.connect_req = true;
+    else if (pgrepl_session_get_state(s) != PGREPL_STREAM_READY)
         return PGREPL_ESTATE;
-    if (s->state == PGREPL_STREAM_STOPPED)
-        s->attempts = 0;
-    s->want_start = true;
-    s->run_req = true;
-    kick(s);
+    if (pgrepl_session_get_state(s) == PGREPL_STREAM_STOPPED)
+        pgrepl__retry_forget(s);
+    s->core.want_start = true;
+    pgrepl__retry_run(s, true);
+    pgrepl__kick(s);
     return 0;
 }
 
@@ -2236,11 +801,11 @@ int pgrepl_session_connect(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
-    if (!configurable(s))
+    if (!pgrepl__configurable(s))
         return PGREPL_ESTATE;
-    s->connect_req = true;
-    s->want_start = false;
-    kick(s);
+    s->core.connect_req = true;
+    s->core.want_start = false;
+    pgrepl__kick(s);
     return 0;
 }
 
@@ -2248,15 +813,16 @@ int pgrepl_session_stop(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
-    if (s->close_req)
+    if (s->core.close_req)
         return 0;
-    s->connect_req = false;
-    s->want_start = false;
-    s->run_req = false;
-    if ((s->ph == PH_NONE && s->state != PGREPL_STREAM_RECONNECTING) || s->ph == PH_STOPPING)
+    s->core.connect_req = false;
+    s->core.want_start = false;
+    pgrepl__retry_run(s, false);
+    if ((s->core.ph == PH_NONE && pgrepl_session_get_state(s) != PGREPL_STREAM_RECONNECTING) ||
+        s->core.ph == PH_STOPPING)
         return 0;
-    s->stop_req = true;
-    kick(s);
+    s->core.stop_req = true;
+    pgrepl__kick(s);
     return 0;
 }
 
@@ -2264,13 +830,13 @@ int pgrepl_session_close(pgrepl_session *s, void (*close_cb)(pgrepl_session *s))
 {
     if (s == NULL)
         return PGREPL_EINVAL;
-    if (s->close_req)
+    if (s->core.close_req)
         return 0;
-    s->close_req = true;
-    s->close_cb = close_cb;
-    if (s->busy == 0) {
+    s->core.close_req = true;
+    s->core.close_cb = close_cb;
+    if (s->core.busy == 0) {
         do_close(s);
-        sync_timer(s);
+        pgrepl__sync_timer(s);
     }
     return 0;
 }
@@ -2279,486 +845,24 @@ void pgrepl_session_free(pgrepl_session *s)
 {
     if (s == NULL)
         return;
-    if (s->busy > 0)
-        s->free_req = true;
+    if (s->core.busy > 0)
+        s->core.free_req = true;
     else
         free_now(s);
-}
-
-int pgrepl_session_pause(pgrepl_session *s)
-{
-    if (s == NULL)
-        return PGREPL_EINVAL;
-    if (s->close_req)
-        return PGREPL_ESTATE;
-    s->paused = true;
-    kick(s);
-    return 0;
-}
-
-int pgrepl_session_resume(pgrepl_session *s)
-{
-    if (s == NULL)
-        return PGREPL_EINVAL;
-    if (s->close_req)
-        return PGREPL_ESTATE;
-    s->paused = false;
-    kick(s);
-    return 0;
-}
-
-int pgrepl_session_ack(pgrepl_session *s, pgrepl_lsn lsn)
-{
-    if (s == NULL)
-        return PGREPL_EINVAL;
-    pgrepl__ledger_ack(&s->ledger, lsn);
-    /* the server may be waiting for exactly this: let the feedback decision run */
-    if (s->ph == PH_STREAMING)
-        kick(s);
-    return 0;
-}
-
-/* ---- public API: heartbeats ------------------------------------------------------- */
-
-int pgrepl_session_set_heartbeat_interval(pgrepl_session *s, uint64_t ms)
-{
-    int rc = s == NULL || ms > MAX_MS ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
-    if (rc == 0)
-        pgrepl__heartbeat_set_interval(s->hb, ms);
-    return rc;
-}
-
-int pgrepl_session_set_heartbeat_deadline(pgrepl_session *s, uint64_t ms)
-{
-    int rc = s == NULL || ms > MAX_MS ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
-    if (rc == 0)
-        pgrepl__heartbeat_set_deadline(s->hb, ms);
-    return rc;
-}
-
-int pgrepl_session_set_heartbeat_prefix(pgrepl_session *s, const char *prefix)
-{
-    int rc = s == NULL || prefix == NULL || *prefix == '\0' ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
-    return rc == 0 ? pgrepl__heartbeat_set_prefix(s->hb, prefix) : rc;
-}
-
-int pgrepl_session_set_deliver_heartbeats(pgrepl_session *s, bool on)
-{
-    int rc = s == NULL ? PGREPL_EINVAL : configurable(s) ? 0 : PGREPL_ESTATE;
-    if (rc == 0)
-        pgrepl__heartbeat_set_deliver(s->hb, on);
-    return rc;
-}
-
-int64_t pgrepl_session_heartbeat_lag_us(const pgrepl_session *s)
-{
-    return s != NULL ? pgrepl__heartbeat_lag_us(s->hb) : -1;
-}
-
-/* ---- public API: configuration ------------------------------------------------------- */
-
-static int replace_string(char **dst, const char *src)
-{
-    char *copy = pgrepl__strndup(src, strlen(src));
-    if (copy == NULL)
-        return PGREPL_ENOMEM;
-    pgrepl__free(*dst);
-    *dst = copy;
-    return 0;
-}
-
-int pgrepl_session_set_conninfo(pgrepl_session *s, const char *conninfo)
-{
-    if (s == NULL || conninfo == NULL)
-        return PGREPL_EINVAL;
-    if (!configurable(s))
-        return PGREPL_ESTATE;
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
-    if (opts == NULL) {
-        set_errmsg(s, NULL, "invalid conninfo: %s", err != NULL ? err : "out of memory");
-        size_t n = strlen(s->errmsg);
-        while (n > 0 && s->errmsg[n - 1] == '\n')
-            s->errmsg[--n] = '\0';
-        int rc = err != NULL ? PGREPL_EINVAL : PGREPL_ENOMEM;
-        PQfreemem(err);
-        return rc;
-    }
-    PQconninfoFree(opts);
-    return replace_string(&s->conninfo, conninfo);
-}
-
-static bool bad_slot_name(const char *name)
-{
-    return name == NULL || *name == '\0' || strlen(name) > MAX_SLOT_NAME;
-}
-
-int pgrepl_session_set_slot(pgrepl_session *s, const char *slot)
-{
-    if (s == NULL || bad_slot_name(slot))
-        return PGREPL_EINVAL;
-    if (!configurable(s))
-        return PGREPL_ESTATE;
-    if (s->slot != NULL && strcmp(s->slot, slot) != 0) {
-        /* another slot: nothing is known of it yet */
-        s->held = 0;
-        s->starts = 0;
-    }
-    return replace_string(&s->slot, slot);
-}
-
-int pgrepl_session_add_publication(pgrepl_session *s, const char *name)
-{
-    if (s == NULL || name == NULL || *name == '\0')
-        return PGREPL_EINVAL;
-    if (!configurable(s))
-        return PGREPL_ESTATE;
-    char **pubs = pgrepl__realloc(s->pubs, (size_t)(s->npubs + 1) * sizeof *pubs);
-    if (pubs == NULL)
-        return PGREPL_ENOMEM;
-    s->pubs = pubs;
-    pubs[s->npubs] = pgrepl__strndup(name, strlen(name));
-    if (pubs[s->npubs] == NULL)
-        return PGREPL_ENOMEM;
-    s->npubs++;
-    return 0;
-}
-
-/* The common guard of the setters below: 0 when s may be configured. */
-static int check_config(const pgrepl_session *s)
-{
-    if (s == NULL)
-        return PGREPL_EINVAL;
-    return configurable(s) ? 0 : PGREPL_ESTATE;
-}
-
-int pgrepl_session_set_proto_version(pgrepl_session *s, int version)
-{
-    int rc = check_config(s);
-    if (rc == 0 && (version < 0 || version > 4))
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->proto_req = version;
-    return rc;
-}
-
-int pgrepl_session_set_binary(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->binary = on;
-    return rc;
-}
-
-int pgrepl_session_set_messages(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->messages = on;
-    return rc;
-}
-
-int pgrepl_session_set_streaming(pgrepl_session *s, pgrepl_streaming_mode mode)
-{
-    int rc = check_config(s);
-    if (rc == 0 && (mode < PGREPL_STREAMING_OFF || mode > PGREPL_STREAMING_PARALLEL))
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->streaming = mode;
-    return rc;
-}
-
-int pgrepl_session_set_two_phase(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->two_phase = on;
-    return rc;
-}
-
-int pgrepl_session_set_origin(pgrepl_session *s, pgrepl_origin_filter origin)
-{
-    int rc = check_config(s);
-    if (rc == 0 && (origin < PGREPL_ORIGIN_DEFAULT || origin > PGREPL_ORIGIN_NONE))
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->origin = origin;
-    return rc;
-}
-
-/* Positions may also be set while a reconnection is pending: for the next connection. */
-static int check_position(const pgrepl_session *s)
-{
-    return s != NULL && s->state == PGREPL_STREAM_RECONNECTING && !s->close_req ? 0 : check_config(s);
-}
-
-int pgrepl_session_set_start_lsn(pgrepl_session *s, pgrepl_lsn lsn)
-{
-    int rc = check_position(s);
-    if (rc == 0)
-        s->start_lsn = lsn;
-    return rc;
-}
-
-int pgrepl_session_set_durable_lsn(pgrepl_session *s, pgrepl_lsn lsn)
-{
-    int rc = check_position(s);
-    if (rc == 0)
-        s->durable_lsn = lsn;
-    return rc;
-}
-
-int pgrepl_session_set_stop_timeout(pgrepl_session *s, uint64_t ms)
-{
-    int rc = check_config(s);
-    if (rc == 0 && (ms == 0 || ms > MAX_MS))
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->stop_timeout_ms = ms;
-    return rc;
-}
-
-int pgrepl_session_set_allow_gaps(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->allow_gaps = on;
-    return rc;
-}
-
-int pgrepl_session_set_status_interval(pgrepl_session *s, uint64_t ms)
-{
-    int rc = check_config(s);
-    if (rc == 0 && (ms == 0 || ms > MAX_MS))
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->interval_ms = ms;
-    return rc;
-}
-
-int pgrepl_session_set_receive_timeout(pgrepl_session *s, uint64_t ms)
-{
-    int rc = check_config(s);
-    if (rc == 0 && ms > MAX_MS)
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->recv_timeout_ms = ms;
-    return rc;
-}
-
-int pgrepl_session_set_read_batch(pgrepl_session *s, size_t min_bytes, uint64_t pause_us)
-{
-    int rc = check_config(s);
-    if (rc == 0 && min_bytes != 0 &&
-        (min_bytes > PGREPL_READ_BATCH_MAX_BYTES || pause_us == 0 || pause_us > PGREPL_READ_BATCH_MAX_PAUSE_US))
-        rc = PGREPL_EINVAL;
-    if (rc == 0) {
-        s->batch_bytes = min_bytes;
-        s->batch_pause_us = pause_us;
-    }
-    return rc;
-}
-
-int pgrepl_session_set_reconnect(pgrepl_session *s, uint64_t min_ms, uint64_t max_ms)
-{
-    int rc = check_config(s);
-    bool off = min_ms == 0 && max_ms == 0;
-    if (rc == 0 && !off && (min_ms == 0 || max_ms < min_ms || max_ms > MAX_MS))
-        rc = PGREPL_EINVAL;
-    if (rc == 0) {
-        s->retry_min_ms = min_ms;
-        s->retry_max_ms = max_ms;
-    }
-    return rc;
-}
-
-int pgrepl_session_set_connect_timeout(pgrepl_session *s, uint64_t ms)
-{
-    int rc = check_config(s);
-    if (rc == 0 && ms > MAX_MS)
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->connect_timeout_ms = ms;
-    return rc;
-}
-
-int pgrepl_session_set_auto_ack(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->auto_ack = on;
-    return rc;
-}
-
-int pgrepl_session_set_idle_advance(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->idle_advance = on;
-    return rc;
-}
-
-int pgrepl_session_set_callbacks(pgrepl_session *s, const pgrepl_decoder_callbacks *dcb, size_t dcb_size,
-                                const pgrepl_session_callbacks *scb, size_t scb_size)
-{
-    int rc = check_config(s);
-    if (rc != 0)
-        return rc;
-    if ((dcb != NULL && dcb_size > sizeof s->dcb) || (scb != NULL && scb_size > sizeof s->scb))
-        return PGREPL_EINVAL;
-    memset(&s->dcb, 0, sizeof s->dcb);
-    memset(&s->scb, 0, sizeof s->scb);
-    if (dcb != NULL)
-        memcpy(&s->dcb, dcb, dcb_size);
-    if (scb != NULL)
-        memcpy(&s->scb, scb, scb_size);
-    return 0;
-}
-
-void pgrepl_session_set_data(pgrepl_session *s, void *data)
-{
-    if (s != NULL)
-        s->data = data;
-}
-
-void *pgrepl_session_get_data(const pgrepl_session *s)
-{
-    return s != NULL ? s->data : NULL;
-}
-
-/* ---- public API: positions and what the server said ---------------------------------- */
-
-pgrepl_lsn pgrepl_session_received_lsn(const pgrepl_session *s)
-{
-    return s != NULL ? s->ledger.received : 0;
-}
-
-pgrepl_lsn pgrepl_session_acked_lsn(const pgrepl_session *s)
-{
-    return s != NULL ? s->ledger.acked : 0;
-}
-
-pgrepl_lsn pgrepl_session_reported_lsn(const pgrepl_session *s)
-{
-    return s != NULL ? s->ledger.reported : 0;
-}
-
-uint64_t pgrepl_session_reconnects(const pgrepl_session *s)
-{
-    return s != NULL ? s->reconnects : 0;
-}
-
-pgrepl_stream_state pgrepl_session_get_state(const pgrepl_session *s)
-{
-    return s != NULL ? s->state : PGREPL_STREAM_STOPPED;
-}
-
-int pgrepl_session_server_version(const pgrepl_session *s)
-{
-    return s != NULL ? s->server_version : 0;
-}
-
-const char *pgrepl_session_server_encoding(const pgrepl_session *s)
-{
-    return s != NULL ? s->server_encoding : "";
-}
-
-const char *pgrepl_session_system_id(const pgrepl_session *s)
-{
-    return s != NULL ? s->system_id : "";
-}
-
-uint32_t pgrepl_session_timeline(const pgrepl_session *s)
-{
-    return s != NULL ? s->timeline : 0;
-}
-
-pgrepl_lsn pgrepl_session_server_xlogpos(const pgrepl_session *s)
-{
-    return s != NULL ? s->xlogpos : 0;
-}
-
-uint64_t pgrepl_session_wal_sender_timeout_ms(const pgrepl_session *s)
-{
-    return s != NULL ? s->sender_timeout_ms : 0;
-}
-
-int pgrepl_session_proto_version(const pgrepl_session *s)
-{
-    return s != NULL ? s->proto : 0;
-}
-
-const char *pgrepl_session_errmsg(const pgrepl_session *s)
-{
-    return s != NULL ? s->errmsg : "";
-}
-
-const char *pgrepl_session_sqlstate(const pgrepl_session *s)
-{
-    return s != NULL ? s->sqlstate : "";
-}
-
-const pgrepl_session_host *pgrepl_session_host_of(const pgrepl_session *s)
-{
-    return s != NULL ? &s->host : NULL;
-}
-
-/* ---- public API: slot commands --------------------------------------------------------- */
-
-static int queue_cmd(pgrepl_session *s, slot_cmd *proto, const char *name)
-{
-    if (s == NULL || bad_slot_name(name))
-        return PGREPL_EINVAL;
-    bool open = s->state == PGREPL_STREAM_STOPPED || s->state == PGREPL_STREAM_CONNECTING ||
-                s->state == PGREPL_STREAM_READY || s->state == PGREPL_STREAM_RECONNECTING;
-    if (s->close_req || !open)
-        return PGREPL_ESTATE;
-    slot_cmd *c = pgrepl__malloc(sizeof *c);
-    if (c == NULL)
-        return PGREPL_ENOMEM;
-    *c = *proto;
-    c->next = NULL;
-    c->name = pgrepl__strndup(name, strlen(name));
-    if (c->name == NULL) {
-        pgrepl__free(c);
-        return PGREPL_ENOMEM;
-    }
-    *s->queue_tail = c;
-    s->queue_tail = &c->next;
-    kick(s);
-    return 0;
-}
-
-int pgrepl_session_create_slot(pgrepl_session *s, const char *name, unsigned flags, pgrepl_snapshot_action snapshot,
-                              pgrepl_slot_created_cb cb)
-{
-    const unsigned known =
-        PGREPL_SLOT_TEMPORARY | PGREPL_SLOT_TWO_PHASE | PGREPL_SLOT_FAILOVER | PGREPL_SLOT_IF_NOT_EXISTS;
-    if ((flags & ~known) != 0 || snapshot < PGREPL_SNAPSHOT_NOTHING || snapshot > PGREPL_SNAPSHOT_USE)
-        return PGREPL_EINVAL;
-    slot_cmd c = {.kind = CMD_CREATE, .flags = flags, .snapshot = snapshot, .created_cb = cb};
-    return queue_cmd(s, &c, name);
-}
-
-int pgrepl_session_drop_slot(pgrepl_session *s, const char *name, bool wait, pgrepl_slot_cb cb)
-{
-    slot_cmd c = {.kind = CMD_DROP, .wait = wait, .done_cb = cb};
-    return queue_cmd(s, &c, name);
-}
-
-int pgrepl_session_slot_info(pgrepl_session *s, const char *name, pgrepl_slot_info_cb cb)
-{
-    slot_cmd c = {.kind = CMD_INFO, .info_cb = cb};
-    return queue_cmd(s, &c, name);
 }
 
 int pgrepl_session_snapshot_done(pgrepl_session *s)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
-    if (s->close_req || s->ph != PH_HELD || s->release_req)
+    if (s->core.close_req || s->core.ph != PH_HELD || s->core.release_req)
         return PGREPL_ESTATE;
-    s->release_req = true;
-    kick(s);
+    s->core.release_req = true;
+    pgrepl__kick(s);
     return 0;
+}
+
+int64_t pgrepl_session_heartbeat_lag_us(const pgrepl_session *s)
+{
+    return s != NULL ? pgrepl__heartbeat_lag_us(s->core.hb) : -1;
 }
