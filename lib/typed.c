@@ -633,21 +633,10 @@ int pgrepl_value_json(const pgrepl_column *col, const pgrepl_value *v, const cha
     return 0;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Two hex digits at s as a byte, or -1. */
 static int hex_byte(const char *s)
 {
-    int hi = hex_value(s[0]), lo = hex_value(s[1]);
+    int hi = pgrepl__hex_value(s[0]), lo = pgrepl__hex_value(s[1]);
     return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
 }
 
