@@ -869,17 +869,24 @@ int jl_begin(jl_writer *w, const pgrepl_msg_begin *m)
     return 0;
 }
 
+/* ,"gid":G}\n: how the lines of two-phase events end. */
+static int end_with_gid(jl_writer *w, const char *gid)
+{
+    OB_LIT(&w->out, ",\"gid\":");
+    if (put_cstring(&w->out, gid) != 0 || ob_reserve(&w->out, 2) != 0)
+        return PGREPL_ENOMEM;
+    OB_LIT(&w->out, "}\n");
+    return 0;
+}
+
 static int end_line(jl_writer *w, pgrepl_lsn lsn, pgrepl_lsn next, const char *gid)
 {
     OB_LIT(&w->out, "\"lsn\":");
     ob_lsn(&w->out, lsn);
     OB_LIT(&w->out, ",\"nextlsn\":");
     ob_lsn(&w->out, next);
-    if (gid != NULL) {
-        OB_LIT(&w->out, ",\"gid\":");
-        if (put_cstring(&w->out, gid) != 0 || ob_reserve(&w->out, 2) != 0)
-            return PGREPL_ENOMEM;
-    }
+    if (gid != NULL)
+        return end_with_gid(w, gid);
     OB_LIT(&w->out, "}\n");
     return 0;
 }
@@ -1130,13 +1137,8 @@ int jl_begin_prepare(jl_writer *w, const pgrepl_msg_prepare *m)
     if (rc == 0) {
         OB_LIT(&w->out, "\"lsn\":");
         ob_lsn(&w->out, m->prepare_lsn);
-        OB_LIT(&w->out, ",\"gid\":");
-        rc = put_cstring(&w->out, m->gid);
+        rc = end_with_gid(w, m->gid);
     }
-    if (rc == 0 && ob_reserve(&w->out, 2) != 0)
-        rc = PGREPL_ENOMEM;
-    if (rc == 0)
-        OB_LIT(&w->out, "}\n");
     return finish(w, mk, rc, 1);
 }
 
@@ -1167,12 +1169,7 @@ int jl_rollback_prepared(jl_writer *w, const pgrepl_msg_rollback_prepared *m)
         ob_lsn(&w->out, m->rollback_end_lsn);
         OB_LIT(&w->out, ",\"prepare_nextlsn\":");
         ob_lsn(&w->out, m->prepare_end_lsn);
-        OB_LIT(&w->out, ",\"gid\":");
-        rc = put_cstring(&w->out, m->gid);
+        rc = end_with_gid(w, m->gid);
     }
-    if (rc == 0 && ob_reserve(&w->out, 2) != 0)
-        rc = PGREPL_ENOMEM;
-    if (rc == 0)
-        OB_LIT(&w->out, "}\n");
     return finish(w, mk, rc, 1);
 }

@@ -818,6 +818,14 @@ static int rendered(app *a, int rc)
     return 0;
 }
 
+/* rendered() for the line that ends a unit: the unit's end is noted once the line is in the buffer. */
+static int unit_rendered(app *a, int rc, pgrepl_lsn end, pgrepl_timestamp t)
+{
+    if (rc == 0)
+        unit_end(a, end, t);
+    return rendered(a, rc);
+}
+
 static int cb_begin(void *ud, const pgrepl_msg_begin *m)
 {
     app *a = ud;
@@ -831,10 +839,7 @@ static int cb_commit(void *ud, const pgrepl_msg_commit *m)
     app *a = ud;
     if (a->stopping)
         return 0;
-    int rc = jl_commit(a->w, m);
-    if (rc == 0)
-        unit_end(a, m->end_lsn, m->commit_time);
-    return rendered(a, rc);
+    return unit_rendered(a, jl_commit(a->w, m), m->end_lsn, m->commit_time);
 }
 
 static int cb_relation(void *ud, const pgrepl_relation *rel)
@@ -873,9 +878,7 @@ static int cb_message(void *ud, const pgrepl_msg_logical *m)
     if (a->stopping || (!m->transactional && past_endpos(a, m->lsn)))
         return 0;
     int rc = jl_message(a->w, m);
-    if (rc == 0 && !m->transactional)
-        unit_end(a, m->lsn, 0);
-    return rendered(a, rc);
+    return m->transactional ? rendered(a, rc) : unit_rendered(a, rc, m->lsn, 0);
 }
 
 static int cb_stream_start(void *ud, const pgrepl_msg_stream_start *m)
@@ -902,10 +905,7 @@ static int cb_stream_commit(void *ud, const pgrepl_msg_commit *m)
     if (a->stopping || past_endpos(a, m->commit_lsn))
         return 0;
     streams_remove(a, m->xid);
-    int rc = jl_stream_commit(a->w, m);
-    if (rc == 0)
-        unit_end(a, m->end_lsn, m->commit_time);
-    return rendered(a, rc);
+    return unit_rendered(a, jl_stream_commit(a->w, m), m->end_lsn, m->commit_time);
 }
 
 static int cb_stream_abort(void *ud, const pgrepl_msg_stream_abort *m)
@@ -931,10 +931,7 @@ static int cb_prepare(void *ud, const pgrepl_msg_prepare *m)
     app *a = ud;
     if (a->stopping)
         return 0;
-    int rc = jl_prepare(a->w, m);
-    if (rc == 0)
-        unit_end(a, m->end_lsn, m->prepare_time);
-    return rendered(a, rc);
+    return unit_rendered(a, jl_prepare(a->w, m), m->end_lsn, m->prepare_time);
 }
 
 static int cb_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
@@ -943,10 +940,7 @@ static int cb_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
     if (a->stopping || past_endpos(a, m->prepare_lsn))
         return 0;
     streams_remove(a, m->xid);
-    int rc = jl_stream_prepare(a->w, m);
-    if (rc == 0)
-        unit_end(a, m->end_lsn, m->prepare_time);
-    return rendered(a, rc);
+    return unit_rendered(a, jl_stream_prepare(a->w, m), m->end_lsn, m->prepare_time);
 }
 
 static int cb_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
@@ -954,10 +948,7 @@ static int cb_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
     app *a = ud;
     if (a->stopping || past_endpos(a, m->commit_lsn))
         return 0;
-    int rc = jl_commit_prepared(a->w, m);
-    if (rc == 0)
-        unit_end(a, m->end_lsn, m->commit_time);
-    return rendered(a, rc);
+    return unit_rendered(a, jl_commit_prepared(a->w, m), m->end_lsn, m->commit_time);
 }
 
 static int cb_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
@@ -966,10 +957,7 @@ static int cb_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
     /* its record's start is not sent: it is past LSN when it ends after LSN */
     if (a->stopping || past_endpos(a, m->rollback_end_lsn > 0 ? m->rollback_end_lsn - 1 : 0))
         return 0;
-    int rc = jl_rollback_prepared(a->w, m);
-    if (rc == 0)
-        unit_end(a, m->rollback_end_lsn, m->rollback_time);
-    return rendered(a, rc);
+    return unit_rendered(a, jl_rollback_prepared(a->w, m), m->rollback_end_lsn, m->rollback_time);
 }
 
 static const pgrepl_decoder_callbacks decoder_callbacks = {

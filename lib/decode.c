@@ -356,6 +356,13 @@ static void change_init(const pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_
     };
 }
 
+/* The tuple a change ends with, then the end of the message. */
+static int read_last_tuple(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_relation *rel, pgrepl_value *vals)
+{
+    int rc = read_tuple(d, c, rel, vals);
+    return rc != 0 ? rc : finish(d, c);
+}
+
 static int decode_insert(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
     pgrepl_msg_change m;
@@ -364,13 +371,9 @@ static int decode_insert(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *
     if (m.rel == NULL || read_marker(d, c, "N") == 0)
         return c->err;
     pgrepl_tuple newt = {m.rel->ncolumns, d->values + d->width};
-    int rc = read_tuple(d, c, m.rel, d->values + d->width);
-    if (rc == 0)
-        rc = finish(d, c);
-    if (rc != 0)
-        return rc;
     m.new_tuple = &newt;
-    return call(d, c, 'I', &m);
+    int rc = read_last_tuple(d, c, m.rel, d->values + d->width);
+    return rc != 0 ? rc : call(d, c, 'I', &m);
 }
 
 static int decode_update(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
@@ -392,13 +395,9 @@ static int decode_update(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *
     }
     if (marker == 0)
         return c->err;
-    int rc = read_tuple(d, c, m.rel, d->values + d->width);
-    if (rc == 0)
-        rc = finish(d, c);
-    if (rc != 0)
-        return rc;
     m.new_tuple = &newt;
-    return call(d, c, 'U', &m);
+    int rc = read_last_tuple(d, c, m.rel, d->values + d->width);
+    return rc != 0 ? rc : call(d, c, 'U', &m);
 }
 
 static int decode_delete(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
@@ -412,13 +411,9 @@ static int decode_delete(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *
     if (m.old_kind == 0)
         return c->err;
     pgrepl_tuple oldt = {m.rel->ncolumns, d->values};
-    int rc = read_tuple(d, c, m.rel, d->values);
-    if (rc == 0)
-        rc = finish(d, c);
-    if (rc != 0)
-        return rc;
     m.old_tuple = &oldt;
-    return call(d, c, 'D', &m);
+    int rc = read_last_tuple(d, c, m.rel, d->values);
+    return rc != 0 ? rc : call(d, c, 'D', &m);
 }
 
 static int decode_truncate(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
@@ -540,10 +535,11 @@ static int decode_stream_abort(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl
 
 /* ---- two-phase --------------------------------------------------------- */
 
-/* Prepare and Stream Prepare: flags, prepare LSN, end LSN, time, xid, gid. */
-static void read_prepare(pgrepl_cursor *c, pgrepl_msg_prepare *m)
+/* Begin Prepare: prepare LSN, end LSN, time, xid, gid. Prepare and Stream Prepare have flags in front. */
+static void read_prepare(pgrepl_cursor *c, pgrepl_msg_prepare *m, bool flags)
 {
-    m->flags = pgrepl__cur_u8(c);
+    if (flags)
+        m->flags = pgrepl__cur_u8(c);
     m->prepare_lsn = pgrepl__cur_u64(c);
     m->end_lsn = pgrepl__cur_u64(c);
     m->prepare_time = pgrepl__cur_i64(c);
@@ -554,11 +550,7 @@ static void read_prepare(pgrepl_cursor *c, pgrepl_msg_prepare *m)
 static int decode_begin_prepare(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
     pgrepl_msg_prepare m = {.wal = *wal};
-    m.prepare_lsn = pgrepl__cur_u64(c);
-    m.end_lsn = pgrepl__cur_u64(c);
-    m.prepare_time = pgrepl__cur_i64(c);
-    m.xid = pgrepl__cur_u32(c);
-    m.gid = pgrepl__cur_str(c, NULL);
+    read_prepare(c, &m, false);
     int rc = finish(d, c);
     if (rc != 0)
         return rc;
@@ -569,7 +561,7 @@ static int decode_begin_prepare(pgrepl_decoder *d, pgrepl_cursor *c, const pgrep
 static int decode_prepare(pgrepl_decoder *d, pgrepl_cursor *c, const pgrepl_wal *wal)
 {
     pgrepl_msg_prepare m = {.wal = *wal};
-    read_prepare(c, &m);
+    read_prepare(c, &m, true);
     int rc = finish(d, c);
     if (rc != 0)
         return rc;
@@ -582,7 +574,7 @@ static int decode_stream_prepare(pgrepl_decoder *d, pgrepl_cursor *c, const pgre
     pgrepl_msg_prepare m = {.wal = *wal};
     if (not_in_stream(d, c) != 0)
         return c->err;
-    read_prepare(c, &m);
+    read_prepare(c, &m, true);
     int rc = finish(d, c);
     return rc != 0 ? rc : call(d, c, 'p', &m);
 }

@@ -1,27 +1,17 @@
 #include <stdio.h>
 
 #include "pgrepl/common.h"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "digits.h"
 
 /* Reads 1..8 hex digits; returns the number of characters consumed, 0 on failure. */
 static int parse_half(const char *s, uint32_t *out)
 {
     uint32_t v = 0;
     int n = 0;
-    for (; hexval(s[n]) >= 0; n++) {
+    for (; pgrepl__hex_value(s[n]) >= 0; n++) {
         if (n == 8)
             return 0;
-        v = (v << 4) | (uint32_t)hexval(s[n]);
+        v = (v << 4) | (uint32_t)pgrepl__hex_value(s[n]);
     }
     *out = v;
     return n;

@@ -76,6 +76,18 @@ void pgrepl__oidmap_free(pgrepl_oidmap *m)
     *m = (pgrepl_oidmap){0};
 }
 
+/* Store the entry e for oid and free the one it replaces; on failure free e instead. */
+static int put_entry(pgrepl_oidmap *m, uint32_t oid, void *e)
+{
+    void *old;
+    if (pgrepl__oidmap_put(m, oid, e, &old) != 0) {
+        pgrepl__free(e);
+        return PGREPL_ENOMEM;
+    }
+    pgrepl__free(old);
+    return 0;
+}
+
 /* Saturates instead of wrapping, so an absurd size becomes a failed allocation, never a short one. */
 static size_t size_add(size_t a, size_t b)
 {
@@ -163,12 +175,8 @@ int pgrepl__relcache_put(pgrepl_oidmap *rels, const pgrepl_oidmap *types, const 
         .xid = m->xid,
     };
     walk_columns(m, types, e->columns, &next);
-    void *old;
-    if (pgrepl__oidmap_put(rels, m->oid, e, &old) != 0) {
-        pgrepl__free(e);
+    if (put_entry(rels, m->oid, e) != 0)
         return PGREPL_ENOMEM;
-    }
-    pgrepl__free(old);
     *out = &e->rel;
     return 0;
 }
@@ -189,12 +197,8 @@ int pgrepl__typecache_put(pgrepl_oidmap *types, const pgrepl_msg_type *t, size_t
     e->type = *t;
     e->type.schema = copy_str(&next, schema, schema_len);
     e->type.name = copy_str(&next, t->name, name_len);
-    void *old;
-    if (pgrepl__oidmap_put(types, t->oid, e, &old) != 0) {
-        pgrepl__free(e);
+    if (put_entry(types, t->oid, e) != 0)
         return PGREPL_ENOMEM;
-    }
-    pgrepl__free(old);
     *out = &e->type;
     return 0;
 }

@@ -67,8 +67,11 @@ static int mismatch(const pgrepl_column *col, uint32_t type, const char *as)
                 name != NULL ? name : "(unknown)", as);
 }
 
-/* Checks every entry point makes; then *type is the column's built-in type (or 0). */
-static int begin(const pgrepl_column *col, const pgrepl_value *v, const void *out, uint32_t *type)
+/*
+ * Checks every entry point makes; then *type is the column's built-in type (or 0). Inline: it runs
+ * once per value read, and gcc -O3 splits it out of line once begin_one and begin_span share it.
+ */
+static inline int begin(const pgrepl_column *col, const pgrepl_value *v, const void *out, uint32_t *type)
 {
     *type = 0;
     pgrepl__render_clear();
@@ -86,6 +89,16 @@ static int begin(const pgrepl_column *col, const pgrepl_value *v, const void *ou
     default:
         return fail(PGREPL_EINVAL, "column \"%s\" has a value of kind '%c'", column_name(col), v->kind);
     }
+}
+
+/* begin() for the entry points that read one type only. */
+static int begin_one(const pgrepl_column *col, const pgrepl_value *v, const void *out, uint32_t want, const char *as)
+{
+    uint32_t type;
+    int rc = begin(col, v, out, &type);
+    if (rc == 0 && type != want)
+        rc = mismatch(col, type, as);
+    return rc;
 }
 
 static int bad_length(const char *type, size_t len, size_t want)
@@ -124,6 +137,15 @@ static bool scan_char(struct scan *s, char c)
         return false;
     s->p++;
     return true;
+}
+
+/* An optional '-' or '+'; true when it was '-'. */
+static bool scan_sign(struct scan *s)
+{
+    if (scan_char(s, '-'))
+        return true;
+    (void)scan_char(s, '+');
+    return false;
 }
 
 /* Between min and max decimal digits (max <= 18) as a number. */
@@ -239,6 +261,11 @@ static int integer_read(uint32_t type, const pgrepl_value *v, struct integer *ou
     return v->kind == PGREPL_VALUE_BINARY ? integer_binary(type, v, out) : integer_text(type, v, out);
 }
 
+static int beyond_int64(int scale)
+{
+    return fail(PGREPL_ERANGE, "value%s does not fit int64", scale > 0 ? " times 10^scale" : "");
+}
+
 /* mag * 10^scale as int64, or PGREPL_ERANGE. */
 static int integer_scaled(const struct integer *x, int scale, int64_t *out)
 {
@@ -250,7 +277,7 @@ static int integer_scaled(const struct integer *x, int scale, int64_t *out)
     }
     uint64_t limit = x->neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     if (mag > limit)
-        return fail(PGREPL_ERANGE, "value%s does not fit int64", scale > 0 ? " times 10^scale" : "");
+        return beyond_int64(scale);
     /* -(mag - 1) - 1 reaches INT64_MIN without overflowing */
     *out = x->neg && mag > 0 ? -(int64_t)(mag - 1) - 1 : (int64_t)mag;
     return 0;
@@ -316,9 +343,7 @@ static bool dec_special(struct decimal *x, const pgrepl_value *v)
 /* An exponent after 'e': sign and digits, clamped far beyond any double or int64. */
 static bool dec_exponent(struct scan *s, int64_t *exp)
 {
-    bool neg = scan_char(s, '-');
-    if (!neg)
-        (void)scan_char(s, '+');
+    bool neg = scan_sign(s);
     int64_t e = 0;
     bool any = false;
     for (; s->p < s->end && *s->p >= '0' && *s->p <= '9'; s->p++) {
@@ -440,14 +465,14 @@ static int dec_to_scaled(const struct decimal *x, int scale, int64_t *out)
         return 0;
     }
     if (x->point + scale > 20)
-        return fail(PGREPL_ERANGE, "value%s does not fit int64", scale > 0 ? " times 10^scale" : "");
+        return beyond_int64(scale);
     if (x->sticky || x->point + scale < x->n)
         return fail(PGREPL_ERANGE, "value has non-zero digits beyond %d fraction digit%s", scale, scale == 1 ? "" : "s");
     struct integer big = {x->neg, 0};
     for (int64_t i = 0; i < x->point + scale; i++) {
         unsigned d = i < x->n ? (unsigned)(x->d[i] - '0') : 0;
         if (big.mag > (UINT64_MAX - d) / 10)
-            return fail(PGREPL_ERANGE, "value%s does not fit int64", scale > 0 ? " times 10^scale" : "");
+            return beyond_int64(scale);
         big.mag = big.mag * 10 + d;
     }
     return integer_scaled(&big, 0, out);
@@ -457,12 +482,9 @@ static int dec_to_scaled(const struct decimal *x, int scale, int64_t *out)
 
 int pgrepl_value_bool(const pgrepl_column *col, const pgrepl_value *v, bool *out)
 {
-    uint32_t type;
-    int rc = begin(col, v, out, &type);
+    int rc = begin_one(col, v, out, PGREPL_BOOLOID, "bool");
     if (rc != 0)
         return rc;
-    if (type != PGREPL_BOOLOID)
-        return mismatch(col, type, "bool");
     if (v->kind == PGREPL_VALUE_BINARY) {
         if (v->len != 1)
             return bad_length("boolean", v->len, 1);
@@ -543,12 +565,9 @@ int pgrepl_value_double(const pgrepl_column *col, const pgrepl_value *v, double 
 
 int pgrepl_value_numeric_text(const pgrepl_column *col, const pgrepl_value *v, pgrepl_buf *out)
 {
-    uint32_t type;
-    int rc = begin(col, v, out, &type);
+    int rc = begin_one(col, v, out, PGREPL_NUMERICOID, "numeric");
     if (rc != 0)
         return rc;
-    if (type != PGREPL_NUMERICOID)
-        return mismatch(col, type, "numeric");
     if (v->kind == PGREPL_VALUE_TEXT)
         return pgrepl_buf_append(out, v->data, v->len);
     size_t start = out->len;
@@ -580,14 +599,21 @@ static void span(const pgrepl_value *v, size_t skip, const char **text, size_t *
     *len = v->len - skip;
 }
 
+/* begin() for the entry points that hand out a span of the value. */
+static int begin_span(const pgrepl_column *col, const pgrepl_value *v, const char **text, size_t *len, uint32_t *type)
+{
+    int rc = begin(col, v, len, type);
+    if (rc == 0 && text == NULL)
+        rc = fail(PGREPL_EINVAL, "NULL argument");
+    return rc;
+}
+
 int pgrepl_value_text(const pgrepl_column *col, const pgrepl_value *v, const char **text, size_t *len)
 {
     uint32_t type;
-    int rc = begin(col, v, len, &type);
+    int rc = begin_span(col, v, text, len, &type);
     if (rc != 0)
         return rc;
-    if (text == NULL)
-        return fail(PGREPL_EINVAL, "NULL argument");
     if (!is_text_type(type))
         return mismatch(col, type, "text");
     span(v, 0, text, len);
@@ -597,11 +623,9 @@ int pgrepl_value_text(const pgrepl_column *col, const pgrepl_value *v, const cha
 int pgrepl_value_json(const pgrepl_column *col, const pgrepl_value *v, const char **text, size_t *len)
 {
     uint32_t type;
-    int rc = begin(col, v, len, &type);
+    int rc = begin_span(col, v, text, len, &type);
     if (rc != 0)
         return rc;
-    if (text == NULL)
-        return fail(PGREPL_EINVAL, "NULL argument");
     if (type != PGREPL_JSONOID && type != PGREPL_JSONBOID)
         return mismatch(col, type, "JSON");
     /* jsonb_send: a format version byte (1), then the text */
@@ -612,32 +636,18 @@ int pgrepl_value_json(const pgrepl_column *col, const pgrepl_value *v, const cha
     return 0;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Two hex digits at s as a byte, or -1. */
 static int hex_byte(const char *s)
 {
-    int hi = hex_value(s[0]), lo = hex_value(s[1]);
+    int hi = pgrepl__hex_value(s[0]), lo = pgrepl__hex_value(s[1]);
     return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
 }
 
 int pgrepl_value_bytes(const pgrepl_column *col, const pgrepl_value *v, pgrepl_buf *out)
 {
-    uint32_t type;
-    int rc = begin(col, v, out, &type);
+    int rc = begin_one(col, v, out, PGREPL_BYTEAOID, "bytes");
     if (rc != 0)
         return rc;
-    if (type != PGREPL_BYTEAOID)
-        return mismatch(col, type, "bytes");
     if (v->kind == PGREPL_VALUE_BINARY)
         return pgrepl_buf_append(out, v->data, v->len);
     const char *s = (const char *)v->data;
@@ -661,12 +671,9 @@ int pgrepl_value_bytes(const pgrepl_column *col, const pgrepl_value *v, pgrepl_b
 
 int pgrepl_value_uuid(const pgrepl_column *col, const pgrepl_value *v, uint8_t out[16])
 {
-    uint32_t type;
-    int rc = begin(col, v, out, &type);
+    int rc = begin_one(col, v, out, PGREPL_UUIDOID, "uuid");
     if (rc != 0)
         return rc;
-    if (type != PGREPL_UUIDOID)
-        return mismatch(col, type, "uuid");
     if (v->kind == PGREPL_VALUE_BINARY) {
         if (v->len != 16)
             return bad_length("uuid", v->len, 16);
@@ -787,12 +794,9 @@ static bool text_infinity(const pgrepl_value *v, int *sign)
 
 int pgrepl_value_date(const pgrepl_column *col, const pgrepl_value *v, int32_t *days)
 {
-    uint32_t type;
-    int rc = begin(col, v, days, &type);
+    int rc = begin_one(col, v, days, PGREPL_DATEOID, "a date");
     if (rc != 0)
         return rc;
-    if (type != PGREPL_DATEOID)
-        return mismatch(col, type, "a date");
     if (v->kind == PGREPL_VALUE_BINARY) {
         if (v->len != 4)
             return bad_length("date", v->len, 4);
@@ -905,9 +909,7 @@ int pgrepl_value_time(const pgrepl_column *col, const pgrepl_value *v, int64_t *
 /* One "N unit" field of IntervalStyle postgres, added to months or days. */
 static bool interval_field(struct scan *s, int64_t *months, int64_t *days)
 {
-    bool neg = scan_char(s, '-');
-    if (!neg)
-        (void)scan_char(s, '+');
+    bool neg = scan_sign(s);
     int64_t n;
     if (!scan_digits(s, 1, 10, &n) || !scan_char(s, ' '))
         return false;
@@ -926,9 +928,7 @@ static bool interval_field(struct scan *s, int64_t *months, int64_t *days)
 /* "[+-]H...H:MM:SS[.ffffff]": the time part, which comes last. */
 static bool interval_clock(struct scan *s, int64_t *usecs)
 {
-    bool neg = scan_char(s, '-');
-    if (!neg)
-        (void)scan_char(s, '+');
+    bool neg = scan_sign(s);
     uint64_t mag;
     if (!scan_clock(s, 10, &mag) || mag > (uint64_t)INT64_MAX + neg)
         return false;
@@ -970,12 +970,9 @@ static int interval_text(const pgrepl_value *v, pgrepl_interval *out)
 
 int pgrepl_value_interval(const pgrepl_column *col, const pgrepl_value *v, pgrepl_interval *out)
 {
-    uint32_t type;
-    int rc = begin(col, v, out, &type);
+    int rc = begin_one(col, v, out, PGREPL_INTERVALOID, "an interval");
     if (rc != 0)
         return rc;
-    if (type != PGREPL_INTERVALOID)
-        return mismatch(col, type, "an interval");
     if (v->kind == PGREPL_VALUE_TEXT)
         return interval_text(v, out);
     if (v->len != 16)
