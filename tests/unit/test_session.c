@@ -104,6 +104,9 @@ typedef struct world {
     bool acted;
     char calls[4096];    /* every callback by name, in order */
     char after[1024];    /* the callbacks after the action */
+    char slots[2048];    /* what the slot command callbacks saw, one line each */
+    int n_slot_cbs;
+    int last_read_fd;    /* the last socket watched for reading */
 } world;
 
 static int64_t earliest(int64_t a, int64_t b)
@@ -135,6 +138,8 @@ static int h_watch(void *arg, int fd, unsigned events)
         if (w->fd[i] < 0)
             slot = i;
     ck_assert_msg(slot >= 0, "the session watches a third socket");
+    if (events & PGREPL_IO_READ)
+        w->last_read_fd = fd;
     w->fd[slot] = fd;
     w->ev[slot] = events;
     return 0;
@@ -250,14 +255,18 @@ static void run_for(world *w, int64_t ms)
 
 static void close_cb(pgrepl_session *s);
 
-/* Every callback comes through here: recorded by name, and the action done when it is the target. */
-static void seen(world *w, pgrepl_session *s, const char *name)
+/*
+ * Every callback comes through here: recorded by name, and the action done
+ * when it is the target. canceled: a slot command completed with
+ * PGREPL_ECANCELED, which a close may still report.
+ */
+static void seen_status(world *w, pgrepl_session *s, const char *name, bool canceled)
 {
     size_t n = strlen(w->calls);
     snprintf(w->calls + n, sizeof w->calls - n, "%s%s", n ? " " : "", name);
     if (w->acted && strcmp(name, "close_cb") != 0) {
         n = strlen(w->after);
-        snprintf(w->after + n, sizeof w->after - n, "%s%s", n ? " " : "", name);
+        snprintf(w->after + n, sizeof w->after - n, "%s%s%s", n ? " " : "", name, canceled ? "(canceled)" : "");
     }
     if (w->acted || w->target == NULL || strcmp(w->target, name) != 0)
         return;
@@ -279,6 +288,11 @@ static void seen(world *w, pgrepl_session *s, const char *name)
     default:
         break;
     }
+}
+
+static void seen(world *w, pgrepl_session *s, const char *name)
+{
+    seen_status(w, s, name, false);
 }
 
 static void close_cb(pgrepl_session *s)
@@ -409,6 +423,62 @@ static const pgrepl_session_callbacks every_scb = {.on_state = s_state,
                                                    .on_keepalive = s_keepalive,
                                                    .on_status_sent = s_status_sent,
                                                    .on_start = s_start};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void slot_line(world *w, const char *fmt, ...)
+{
+    size_t n = strlen(w->slots);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->slots + n, sizeof w->slots - n, fmt, ap);
+    va_end(ap);
+    n = strlen(w->slots);
+    snprintf(w->slots + n, sizeof w->slots - n, "\n");
+    w->n_slot_cbs++;
+}
+
+static const char *lsn_text(pgrepl_lsn lsn)
+{
+    static char ring[8][PGREPL_LSN_BUFSIZE];
+    static unsigned k;
+    char *b = ring[k++ % 8];
+    pgrepl_lsn_format(lsn, b);
+    return b;
+}
+
+static void slot_created(pgrepl_session *s, int status, const pgrepl_slot_created *c)
+{
+    world *w = pgrepl_session_get_data(s);
+    if (status != 0)
+        slot_line(w, "created %s %s", pgrepl_err_name(status), pgrepl_session_sqlstate(s));
+    else
+        slot_line(w, "created %s new=%d at=%s snapshot=%s plugin=%s", c->slot_name, c->created,
+                  lsn_text(c->consistent_point), c->snapshot_name ? c->snapshot_name : "-",
+                  c->plugin ? c->plugin : "-");
+    seen_status(w, s, "slot_created", status == PGREPL_ECANCELED);
+}
+
+static void slot_dropped(pgrepl_session *s, int status)
+{
+    world *w = pgrepl_session_get_data(s);
+    slot_line(w, "dropped %s %s", status == 0 ? "ok" : pgrepl_err_name(status), pgrepl_session_sqlstate(s));
+    seen_status(w, s, "slot_done", status == PGREPL_ECANCELED);
+}
+
+static void slot_info(pgrepl_session *s, int status, const pgrepl_slot_info *i)
+{
+    world *w = pgrepl_session_get_data(s);
+    if (status != 0)
+        slot_line(w, "info %s", pgrepl_err_name(status));
+    else if (!i->exists)
+        slot_line(w, "info none");
+    else
+        slot_line(w, "info %s %s %s temporary=%d active=%d confirmed=%s", i->slot_name, i->plugin, i->slot_type,
+                  i->temporary, i->active, lsn_text(i->confirmed_flush_lsn));
+    seen_status(w, s, "slot_info", status == PGREPL_ECANCELED);
+}
 
 /* ---- setting up and tearing down ------------------------------------------------------------------------- */
 
@@ -1052,6 +1122,129 @@ START_TEST(heartbeat_stall_reported)
 }
 END_TEST
 
+/* ---- slot commands ------------------------------------------------------------------------------------------- */
+
+/*
+ * Slot commands on the replication connection, answered from the fake's
+ * table of slots: CREATE with an exported snapshot holds the connection
+ * (READY, nothing more is sent, no connect deadline) until
+ * pgrepl_session_snapshot_done; then the slot query, DROP, the query of a
+ * slot that is gone, DROP of a missing slot (the server's 42704), CREATE
+ * ... IF_NOT_EXISTS of an existing slot (created = false), a TEMPORARY
+ * slot. While streaming no command may be queued; a temporary slot goes
+ * with its connection.
+ */
+START_TEST(slot_commands)
+{
+    world w;
+    world_init(&w, "idle\n", FAKEWAL_SIDE_ANSWER);
+    pgrepl_session *s = w.s;
+    ck_assert_int_eq(pgrepl_session_create_slot(s, "a", 0, PGREPL_SNAPSHOT_EXPORT, slot_created), 0);
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "a", slot_info), 0);
+    ck_assert_int_eq(pgrepl_session_drop_slot(s, "a", true, slot_dropped), 0);
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "a", slot_info), 0);
+    ck_assert_int_eq(pgrepl_session_drop_slot(s, "a", false, slot_dropped), 0);
+    ck_assert_int_eq(pgrepl_session_create_slot(s, "b", PGREPL_SLOT_IF_NOT_EXISTS, PGREPL_SNAPSHOT_NOTHING,
+                                                slot_created), 0);
+    ck_assert_int_eq(pgrepl_session_create_slot(s, "b", PGREPL_SLOT_IF_NOT_EXISTS, PGREPL_SNAPSHOT_NOTHING,
+                                                slot_created), 0);
+    ck_assert_int_eq(pgrepl_session_create_slot(s, "t", PGREPL_SLOT_TEMPORARY, PGREPL_SNAPSHOT_NOTHING, slot_created),
+                     0);
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "t", slot_info), 0);
+    ck_assert_int_eq(pgrepl_session_connect(s), 0);
+    RUN_UNTIL(&w, w.n_slot_cbs == 1, 1000);
+    ck_assert_int_eq(pgrepl_session_get_state(s), PGREPL_STREAM_READY);
+    /* held: nothing is sent, and no deadline ends it */
+    int queries = count_lines(&w, "query ");
+    run_for(&w, 30000);
+    ck_assert_int_eq(count_lines(&w, "query "), queries);
+    ck_assert_int_eq(w.nerrors, 0);
+    ck_assert_int_eq(pgrepl_session_snapshot_done(s), 0);
+    RUN_UNTIL(&w, w.n_slot_cbs == 9, 1000);
+    ck_assert_str_eq(w.slots, "created a new=1 at=0/1000000 snapshot=00000003-00000002-1 plugin=pgoutput\n"
+                              "info a pgoutput logical temporary=0 active=0 confirmed=0/1000000\n"
+                              "dropped ok \n"
+                              "info none\n"
+                              "dropped PGREPL_ESERVER 42704\n"
+                              "created b new=1 at=0/1000000 snapshot=- plugin=pgoutput\n"
+                              "created b new=0 at=0/0 snapshot=- plugin=-\n"
+                              "created t new=1 at=0/1000000 snapshot=- plugin=pgoutput\n"
+                              "info t pgoutput logical temporary=1 active=0 confirmed=0/1000000\n");
+    ck_assert_int_ge(nth_line(&w, "query CREATE_REPLICATION_SLOT \"a\" LOGICAL pgoutput (SNAPSHOT 'export')", 1, 0), 0);
+    ck_assert_int_ge(nth_line(&w, "query DROP_REPLICATION_SLOT \"a\" WAIT", 1, 0), 0);
+    ck_assert_int_ge(nth_line(&w, "query CREATE_REPLICATION_SLOT \"t\" TEMPORARY LOGICAL", 1, 0), 0);
+    ck_assert_int_eq(pgrepl_session_get_state(s), PGREPL_STREAM_READY);
+    ck_assert_str_eq(w.states, "connecting,ready");
+    /* streaming: commands are refused */
+    ck_assert_int_eq(pgrepl_session_start(s), 0);
+    RUN_UNTIL(&w, pgrepl_session_get_state(s) == PGREPL_STREAM_STREAMING, 1000);
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "t", slot_info), PGREPL_ESTATE);
+    ck_assert_int_eq(pgrepl_session_stop(s), 0);
+    RUN_UNTIL(&w, pgrepl_session_get_state(s) == PGREPL_STREAM_STOPPED, 1000);
+    ck_assert_int_ge(nth_line(&w, "copydone", 1, 0), 0);
+    /* the temporary slot went with the connection; a command queued while stopped runs on the next one */
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "t", slot_info), 0);
+    ck_assert_int_eq(pgrepl_session_connect(s), 0);
+    RUN_UNTIL(&w, w.n_slot_cbs == 10, 1000);
+    ck_assert_ptr_nonnull(strstr(w.slots, "confirmed=0/1000000\ninfo none\n"));
+    ck_assert_int_eq(w.nerrors, 0);
+    world_fini(&w);
+}
+END_TEST
+
+/* ---- pause and resume ---------------------------------------------------------------------------------------- */
+
+/*
+ * The first commit's callback pauses the stream (_i 0: pgrepl_session_pause;
+ * _i 1: returning PGREPL_PAUSE). For ten seconds of fake time nothing is
+ * read although the server sent two more transactions (the socket is
+ * readable and not watched for reading), status updates go on every
+ * second, and the receive timeout does not count the pause as silence.
+ * Resuming delivers both at once.
+ */
+START_TEST(pause_and_resume)
+{
+    script sc = {.n = 0};
+    first_transaction(&sc);
+    line(&sc, "sleep 100");
+    w_transaction(&sc, 0x1000200, 0x1000300, 0x1000330, 701);
+    w_transaction(&sc, 0x1000400, 0x1000500, 0x1000530, 702);
+    line(&sc, "idle");
+    world w;
+    world_init(&w, sc.text, FAKEWAL_SIDE_ANSWER);
+    w.pause_on_first_commit = true;
+    w.pause_by_return = _i == 1;
+    ck_assert_int_eq(pgrepl_session_set_auto_ack(w.s, true), 0);
+    ck_assert_int_eq(pgrepl_session_set_receive_timeout(w.s, 2000), 0);
+    ck_assert_int_eq(pgrepl_session_start(w.s), 0);
+    RUN_UNTIL(&w, w.n_commit == 1, 1000);
+    int64_t paused = w.now;
+    int before = w.nstatus;
+    run_for(&w, 10000);
+    ck_assert_int_eq(w.n_commit, 1);
+    ck_assert_int_eq(w.nerrors, 0);
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(w.fd[i] < 0 || !(w.ev[i] & PGREPL_IO_READ), "the socket is watched for reading while paused");
+    struct pollfd p = {.fd = w.last_read_fd, .events = POLLIN};
+    ck_assert_int_eq(poll(&p, 1, 0), 1);
+    /* status updates every second while paused; auto-ack took the first transaction only when its callback
+     * returned 0 (set_auto_ack: PGREPL_PAUSE is not 0) */
+    pgrepl_lsn flush = w.pause_by_return ? 0 : TX1_END;
+    ck_assert_int_ge(w.nstatus - before, 10);
+    for (int i = before; i < w.nstatus; i++)
+        ck_assert_uint_eq(w.status[i].flush, flush);
+    ck_assert_int_eq(pgrepl_session_resume(w.s), 0);
+    int64_t resumed = w.now;
+    RUN_UNTIL(&w, w.n_commit == 3, 100);
+    ck_assert_int_eq(w.commit_at[1], resumed);
+    ck_assert_int_eq(w.commit_at[2], resumed);
+    ck_assert_int_gt(resumed - paused, 10 * SEC - MS);
+    ck_assert_uint_eq(w.commit_end[2], 0x1000530);
+    ck_assert_uint_eq(pgrepl_session_acked_lsn(w.s), 0x1000530);
+    world_fini(&w);
+}
+END_TEST
+
 static Suite *session_suite(void)
 {
     Suite *s = suite_create("session");
@@ -1066,6 +1259,8 @@ static Suite *session_suite(void)
     tcase_add_test(tc, heartbeat_round_trip);
     tcase_add_loop_test(tc, heartbeat_side_connection_retried, 0, 2);
     tcase_add_test(tc, heartbeat_stall_reported);
+    tcase_add_test(tc, slot_commands);
+    tcase_add_loop_test(tc, pause_and_resume, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
