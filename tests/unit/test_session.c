@@ -493,11 +493,36 @@ static void slot_info(pgrepl_session *s, int status, const pgrepl_slot_info *i)
 
 /* ---- setting up and tearing down ------------------------------------------------------------------------- */
 
+/*
+ * The directory of the fake server's socket: made once by the suite (an
+ * unchecked fixture, in Check's parent process), so that it is removed
+ * even after a test that failed (its child exits without world_fini).
+ */
+static char sock_dir[64];
+
+static void make_sock_dir(void)
+{
+    snprintf(sock_dir, sizeof sock_dir, "/tmp/pgrepl-session-XXXXXX");
+    if (mkdtemp(sock_dir) == NULL) {
+        perror("mkdtemp");
+        exit(EXIT_FAILURE);
+    }
+}
+
+static void remove_sock_dir(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/.s.PGSQL.5432", sock_dir);
+    unlink(path);
+    rmdir(sock_dir);
+}
+
 static void listen_unix(world *w)
 {
-    snprintf(w->dir, sizeof w->dir, "/tmp/pgrepl-session-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(w->dir));
+    snprintf(w->dir, sizeof w->dir, "%s", sock_dir);
     snprintf(w->path, sizeof w->path, "%s/.s.PGSQL.5432", w->dir);
+    /* left by a test that failed */
+    unlink(w->path);
     w->ls = socket(AF_UNIX, SOCK_STREAM, 0);
     ck_assert_int_ge(w->ls, 0);
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -573,7 +598,6 @@ static void world_fini(world *w)
     fakewal_free(w->fw);
     close(w->ls);
     unlink(w->path);
-    rmdir(w->dir);
 }
 
 /* ---- reading the fake's log --------------------------------------------------------------------------------- */
@@ -1566,6 +1590,7 @@ static Suite *session_suite(void)
 {
     Suite *s = suite_create("session");
     TCase *tc = tcase_create("session");
+    tcase_add_unchecked_fixture(tc, make_sock_dir, remove_sock_dir);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, reconnect_backoff);
     tcase_add_test(tc, status_every_interval_while_idle);
