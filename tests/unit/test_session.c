@@ -15,6 +15,10 @@
  *
  * The tests assert on the fake server's log (what the client sent, and
  * when on the fake clock) and on the callbacks.
+ *
+ * PGREPL_SESSION_TRACE=1 prints each test's fake-server log with the fake
+ * time of every line. PGREPL_SESSION_KNOWN_BUGS=1 makes the tests strict
+ * about the known bugs listed at known_bug() (they fail where these show).
  */
 #include <poll.h>
 #include <stdarg.h>
