@@ -319,6 +319,8 @@ static void raw_message(pgrepl_conn *c, pgrepl_conn_event *ev, char type, const 
         if (e != NULL)
             c->notice(c->notice_arg, &e->m);
         pgrepl__free(e);
+        /* a stop, close or pause asked from the notice callback comes before the next message */
+        ev->kind = PGREPL_CONN_EV_NOTICE;
         return;
     }
     case 'S': /* ParameterStatus */

@@ -67,6 +67,8 @@ typedef enum pgrepl_conn_event_kind {
     PGREPL_CONN_EV_DONE,      /* the command in flight (or the drained copy) is complete: idle again */
     PGREPL_CONN_EV_COPY_BOTH, /* the command started CopyBoth (START_REPLICATION accepted) */
     PGREPL_CONN_EV_DATA,      /* data/len: one CopyData payload, valid until the next call */
+    PGREPL_CONN_EV_NOTICE,    /* a NoticeResponse went to the notice function: nothing to do, but the owner
+                                 sees what that function asked for before the next event */
     PGREPL_CONN_EV_ERROR,     /* error: the server's ErrorResponse in a copy read on the socket; the receiver
                                  pgrepl__conn_error_free()s it. The command's DONE (or FAILED) follows. */
     PGREPL_CONN_EV_FAILED     /* code (PGREPL_ECONNECT, PGREPL_ECONNLOST, PGREPL_EPROTOCOL for bytes that are

@@ -371,10 +371,9 @@ void pgrepl__heartbeat_io(pgrepl_heartbeat *hb, unsigned events, bool error)
     if (hb->ph == HB_CONNECT)
         /* a refused connect shows as a socket error: PQconnectPoll says what happened */
         connect_poll(hb);
-    else if (error)
-        side_failed(hb, PGREPL_ECONNLOST, NULL, "socket error on the connection");
     else if (hb->ph == HB_IDLE || hb->ph == HB_QUERY)
-        connected_io(hb, events);
+        /* an error or hang-up: reading says how the connection ended */
+        connected_io(hb, error ? events | PGREPL_CONN_READ : events);
 }
 
 static void stalled(pgrepl_heartbeat *hb, int64_t now)

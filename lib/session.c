@@ -555,10 +555,9 @@ static unsigned take_entry(pgrepl_session *s, entry_kind kind, unsigned events, 
             pgrepl__unwatch_conn(s);
             return error ? PGREPL_CONN_READ | PGREPL_CONN_WRITE : io;
         }
-        if (error)
-            pgrepl__fail(s, PGREPL_ECONNLOST, false, NULL,
-                         "connection socket error (the host saw an error or hang-up)");
-        return error ? 0u : io;
+        /* an error or hang-up: read first, so that what the server sent before it (its last transaction,
+         * a FATAL with its reason) is delivered, and the read itself says how the connection ended */
+        return error ? io | PGREPL_CONN_READ : io;
     case ENTRY_HB:
         if (pgrepl__heartbeat_connecting(s->core.hb))
             pgrepl__unwatch_hb(s);
@@ -845,9 +844,11 @@ void pgrepl_session_free(pgrepl_session *s)
 {
     if (s == NULL)
         return;
-    if (s->core.busy > 0)
+    if (s->core.busy > 0) {
+        /* nothing more is delivered from the wakeup under way: as after a close */
         s->core.free_req = true;
-    else
+        s->core.close_req = true;
+    } else
         free_now(s);
 }
 

@@ -194,8 +194,10 @@ PGREPL_EXTERN pgrepl_session *pgrepl_session_new(const pgrepl_session_host *host
 /*
  * The host saw fd (one the session asked it to watch) ready for events
  * (PGREPL_IO_READ, PGREPL_IO_WRITE, or PGREPL_IO_ERROR for an error or hang
- * up on it). Runs callbacks. Returns 0; PGREPL_EINVAL for a NULL session
- * or an fd the session does not watch (ignored). Not from a callback.
+ * up on it: the session then reads what the server sent before it, and the
+ * read says how the connection ended). Runs callbacks. Returns 0;
+ * PGREPL_EINVAL for a NULL session or an fd the session does not watch
+ * (ignored). Not from a callback.
  */
 PGREPL_EXTERN int pgrepl_session_io(pgrepl_session *s, int fd, unsigned events);
 /*
@@ -409,8 +411,8 @@ PGREPL_EXTERN int pgrepl_session_close(pgrepl_session *s, void (*close_cb)(pgrep
  * Free the session. Without an earlier close, it closes first, at once:
  * sockets unwatched, the timer canceled, the connections closed, no
  * callback run (queued slot commands are dropped). From inside a callback
- * (close_cb included) the free happens when the session is off the stack.
- * NULL is ignored.
+ * (close_cb included) no further callback runs, and the free happens when
+ * the session is off the stack. NULL is ignored.
  */
 PGREPL_EXTERN void pgrepl_session_free(pgrepl_session *s);
 

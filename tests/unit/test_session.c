@@ -17,8 +17,7 @@
  * when on the fake clock) and on the callbacks.
  *
  * PGREPL_SESSION_TRACE=1 prints each test's fake-server log with the fake
- * time of every line. PGREPL_SESSION_KNOWN_BUGS=1 makes the tests strict
- * about the known bugs listed at known_bug() (they fail where these show).
+ * time of every line.
  */
 #include <poll.h>
 #include <stdarg.h>
@@ -1364,33 +1363,6 @@ static const char *const targets[] = {
 static const char *const action_names[] = {"none", "close", "free", "close+free", "close, free in close_cb"};
 
 /*
- * Known bugs of lib/session.c, found by this suite (each has a test of its
- * own below, which shows it and fails once it is gone, so that the
- * allowance here goes with it). PGREPL_SESSION_KNOWN_BUGS=1 allows none
- * of them: the tests then fail where the bugs show.
- */
-static const char KNOWN_BUG_FREE[] = "known bug: pgrepl_session_free from a callback without pgrepl_session_close "
-                                     "lets the dispatch run on, with its callbacks";
-static const char KNOWN_BUG_NOTICE[] = "known bug: close, stop or pause from on_notice inside the copy lets the "
-                                       "CopyData after the notice in the same read reach its decoder callback";
-
-static bool strict(void)
-{
-    const char *env = getenv("PGREPL_SESSION_KNOWN_BUGS");
-    return env != NULL && *env != '\0' && strcmp(env, "0") != 0;
-}
-
-/* The known bug that may show when act is done from target, or NULL. */
-static const char *known_bug(const char *target, action act)
-{
-    if (act == ACT_FREE)
-        return KNOWN_BUG_FREE;
-    if (strcmp(target, "on_notice") == 0)
-        return KNOWN_BUG_NOTICE;
-    return NULL;
-}
-
-/*
  * The session is closed, freed, closed and freed, or closed and freed from
  * close_cb, from inside the first call of one callback (_i: target x
  * action); the flow reaches every callback (slot commands before the
@@ -1439,13 +1411,8 @@ START_TEST(close_and_free_from_every_callback)
             snprintf(wrong + strlen(wrong), sizeof wrong - strlen(wrong), "%s%.*s", *wrong ? " " : "", (int)n, p);
         p += n + (p[n] == ' ');
     }
-    const char *bug = known_bug(target, act);
-    if (bug == NULL || strict())
-        ck_assert_msg(*wrong == '\0', "%s from %s: then %s (all callbacks: %s)", action_names[act], target, wrong,
-                      w.calls);
-    else if (bug == KNOWN_BUG_NOTICE)
-        ck_assert_msg(strcmp(wrong, "on_relation") == 0, "%s from %s: then \"%s\", not what %s predicts",
-                      action_names[act], target, wrong, bug);
+    ck_assert_msg(*wrong == '\0', "%s from %s: then %s (all callbacks: %s)", action_names[act], target, wrong,
+                  w.calls);
     ck_assert_int_eq(w.n_closed, closes ? 1 : 0);
     if (act == ACT_CLOSE_FREE_IN_CB)
         ck_assert_ptr_null(w.s);
@@ -1458,17 +1425,12 @@ START_TEST(close_and_free_from_every_callback)
 END_TEST
 
 /*
- * KNOWN_BUG_FREE, shown: pgrepl_session_free from the first Begin's
- * callback, no close. The contract (session.h: free "closes first, at
- * once ... no callback run"; from a callback when the session is off the
- * stack) leaves no room for more callbacks, and the application may have
- * freed what they use; yet every message read in the same wakeup is still
- * delivered, and a status update sent. lib/session.c: pgrepl_session_free
- * only sets free_req, which neither advance() (it loops while !close_req)
- * nor notify() looks at; free_now() runs only in leave(). Setting
- * close_req there too would end it.
+ * pgrepl_session_free from the first Begin's callback, no close: the
+ * contract (session.h: free "closes first, at once ... no callback run")
+ * leaves no room for more callbacks, and the application may have freed
+ * what they use, although more messages were read in the same wakeup.
  */
-START_TEST(known_bug_free_from_a_callback_runs_on)
+START_TEST(free_from_a_callback_ends_delivery)
 {
     script sc = {.n = 0};
     first_transaction(&sc);
@@ -1482,29 +1444,20 @@ START_TEST(known_bug_free_from_a_callback_runs_on)
     ck_assert_int_eq(pgrepl_session_start(w.s), 0);
     RUN_UNTIL(&w, w.acted, 1000);
     run_for(&w, 1000);
-    if (strict())
-        ck_assert_msg(*w.after == '\0', "callbacks after pgrepl_session_free: %s", w.after);
-    else
-        ck_assert_msg(strcmp(w.after, "on_insert on_commit on_begin on_insert on_commit on_keepalive on_status_sent") == 0,
-                      "%s no longer shows as it did (callbacks after the free: \"%s\"): if it is fixed, drop it from "
-                      "known_bug() and make this test strict",
-                      KNOWN_BUG_FREE, w.after);
+    ck_assert_msg(*w.after == '\0', "callbacks after pgrepl_session_free: %s", w.after);
     world_fini(&w);
 }
 END_TEST
 
 /*
- * KNOWN_BUG_NOTICE, shown: a NoticeResponse and a transaction arrive in
- * one read; on_notice stops the stream (_i 0), closes it (_i 1) or pauses
- * it (_i 2). session.h: after a stop "no more data callbacks", after a
- * close none at all, a pause stops reading; yet the Begin after the
- * notice reaches on_begin. lib/conn.c raw_message() calls the notice
- * callback ('N') from inside pgrepl__conn_next, whose loop (raw_next) goes
- * on to the next message and returns it; lib/session.c pump_one() hands
- * that event to on_event() without looking at stop_req, close_req or
- * paused again, and on_copydata() feeds the decoder.
+ * A NoticeResponse and a transaction arrive in one read; on_notice stops
+ * the stream (_i 0), closes it (_i 1) or pauses it (_i 2). session.h:
+ * after a stop "no more data callbacks", after a close none at all, a
+ * pause stops reading: the Begin after the notice must not reach on_begin
+ * (lib/conn.c returns a NOTICE event, so the session sees the request
+ * before the next message).
  */
-START_TEST(known_bug_request_from_on_notice_lets_one_message_through)
+START_TEST(request_from_on_notice_comes_before_the_next_message)
 {
     static const action acts[] = {ACT_STOP, ACT_CLOSE, ACT_PAUSE};
     static const char *const fields[] = {"SWARNING", "VWARNING", "C01000", "Mhello", NULL};
@@ -1524,21 +1477,12 @@ START_TEST(known_bug_request_from_on_notice_lets_one_message_through)
     /* what came after the notice: no data callback (a stop's states, status update and a close's nothing aside) */
     bool data = strstr(w.after, "on_begin") != NULL || strstr(w.after, "on_insert") != NULL ||
                 strstr(w.after, "on_commit") != NULL;
-    if (strict())
-        ck_assert_msg(!data, "%s from on_notice, then: %s", _i == 0 ? "stop" : _i == 1 ? "close" : "pause", w.after);
-    else
-        ck_assert_msg(data && w.n_begin == 1 && w.n_commit == 0,
-                      "%s no longer shows as it did (after the notice: \"%s\"): if it is fixed, drop it from "
-                      "known_bug() and make this test strict",
-                      KNOWN_BUG_NOTICE, w.after);
+    ck_assert_msg(!data, "%s from on_notice, then: %s", _i == 0 ? "stop" : _i == 1 ? "close" : "pause", w.after);
     world_fini(&w);
 }
 END_TEST
 
 /* ---- a hang-up after the server's last words ------------------------------------------------------------------ */
-
-static const char KNOWN_BUG_HANGUP[] = "known bug: PGREPL_IO_ERROR on a connected socket fails the connection before "
-                                       "what the server sent before hanging up is read";
 
 /*
  * The server sends a transaction, then FATAL 57P01 (an administrator's
@@ -1549,14 +1493,9 @@ static const char KNOWN_BUG_HANGUP[] = "known bug: PGREPL_IO_ERROR on a connecte
  *
  * _i 0: the host reports the hang-up as readable (as libuv does). _i 1:
  * as PGREPL_IO_ERROR, as examples/minimal-poll.c does and session.h
- * invites ("an error or hang up"). KNOWN_BUG_HANGUP: then the session
- * fails at once with a generic PGREPL_ECONNLOST ("connection socket error
- * ..."): the buffered transaction is not delivered and the server's error
- * (SQLSTATE, message, so its classification and hint) is lost.
- * lib/session.c take_entry(), ENTRY_CONN: when not connecting, an error
- * calls fail() instead of reading (pgrepl__conn_io with READ would return
- * the buffered bytes, then let the connection fail on EOF or the socket
- * error after delivering them, as it does for a lost read).
+ * invites ("an error or hang up"): the session reads first, so the
+ * buffered transaction is delivered and the server's error (SQLSTATE,
+ * message, so its classification and hint) is what is reported.
  */
 START_TEST(hangup_after_the_last_words)
 {
@@ -1577,13 +1516,8 @@ START_TEST(hangup_after_the_last_words)
     const err_rec *e = &w.errors[0];
     bool right = w.n_commit == 2 && e->code == PGREPL_ESERVER && strcmp(e->sqlstate, "57P01") == 0 &&
                  strstr(e->message, "terminating connection due to administrator command") != NULL;
-    if (_i == 0 || strict())
-        ck_assert_msg(right, "hang-up reported as %s: %d commits, %s %s: %s", _i ? "an error" : "readable",
-                      w.n_commit, pgrepl_err_name(e->code), e->sqlstate, e->message);
-    else
-        ck_assert_msg(!right && w.n_commit == 1 && e->code == PGREPL_ECONNLOST,
-                      "%s no longer shows as it did (%d commits, %s): if it is fixed, make this test strict",
-                      KNOWN_BUG_HANGUP, w.n_commit, e->message);
+    ck_assert_msg(right, "hang-up reported as %s: %d commits, %s %s: %s", _i ? "an error" : "readable", w.n_commit,
+                  pgrepl_err_name(e->code), e->sqlstate, e->message);
     ck_assert(e->retrying);
     RUN_UNTIL(&w, count_lines(&w, "query START_REPLICATION") == 2, 1000);
     world_fini(&w);
@@ -1608,8 +1542,8 @@ static Suite *session_suite(void)
     tcase_add_test(tc, slot_commands);
     tcase_add_loop_test(tc, pause_and_resume, 0, 2);
     tcase_add_loop_test(tc, close_and_free_from_every_callback, 0, NTARGETS * (ACT_COUNT - 1));
-    tcase_add_test(tc, known_bug_free_from_a_callback_runs_on);
-    tcase_add_loop_test(tc, known_bug_request_from_on_notice_lets_one_message_through, 0, 3);
+    tcase_add_test(tc, free_from_a_callback_ends_delivery);
+    tcase_add_loop_test(tc, request_from_on_notice_comes_before_the_next_message, 0, 3);
     tcase_add_loop_test(tc, hangup_after_the_last_words, 0, 2);
     suite_add_tcase(s, tc);
     return s;
