@@ -108,12 +108,16 @@ static void on_state(pgrepl_stream *s, pgrepl_stream_state state)
         pgrepl_stream_close(s, NULL);
 }
 
+static void on_warning(pgrepl_stream *s, const pgrepl_error *err)
+{
+    (void)s;
+    fprintf(stderr, "count_consumer: %s\n", err->message);
+}
+
 static void on_error(pgrepl_stream *s, const pgrepl_error *err)
 {
     counter *c = pgrepl_stream_get_data(s);
     fprintf(stderr, "count_consumer: %s\n", err->message);
-    if (err->stream_continues)
-        return;
     c->exit_code = 1;
     pgrepl_stream_close(s, NULL);
 }
@@ -175,7 +179,7 @@ int main(int argc, char **argv)
         .on_stream_stop = on_stream_stop,
         .on_stream_commit = on_stream_commit,
     };
-    const pgrepl_stream_callbacks scb = {.on_state = on_state, .on_error = on_error, .on_keepalive = on_keepalive};
+    const pgrepl_stream_callbacks scb = {.on_state = on_state, .on_error = on_error, .on_warning = on_warning, .on_keepalive = on_keepalive};
     int rc = c.s == NULL ? PGREPL_ENOMEM : 0;
     if (rc == 0)
         rc = pgrepl_stream_set_conninfo(c.s, conninfo);

@@ -74,8 +74,8 @@ static void on_state(pgrepl_stream *s, pgrepl_stream_state state)
 static void on_error(pgrepl_stream *s, const pgrepl_error *err)
 {
     fprintf(stderr, "minimal-uv: %s\n", err->message);
-    if (err->retrying || err->stream_continues)
-        return; /* it reconnects by itself, or only its heartbeat connection had a problem */
+    if (err->retrying)
+        return; /* it reconnects by itself */
     exit_code = 1;
     close_all(s);
 }

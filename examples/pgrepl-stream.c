@@ -1090,14 +1090,16 @@ static bool wants_password(const app *a, const pgrepl_error *err)
            strstr(err->message, "no password supplied") != NULL;
 }
 
+/* A heartbeat problem: the stream goes on. */
+static void on_warning(pgrepl_stream *s, const pgrepl_error *err)
+{
+    (void)s;
+    warning("%s", err->message);
+}
+
 static void on_error(pgrepl_stream *s, const pgrepl_error *err)
 {
     app *a = pgrepl_stream_get_data(s);
-    /* a heartbeat problem: the stream goes on */
-    if (err->stream_continues) {
-        warning("%s", err->message);
-        return;
-    }
     if (a->stopping) {
         /* the output is complete; the server may not have had the final status update */
         warning("while stopping: %s", err->message);
@@ -1171,6 +1173,7 @@ static const pgrepl_stream_callbacks stream_callbacks = {
     .on_state = on_state,
     .on_notice = on_notice,
     .on_error = on_error,
+    .on_warning = on_warning,
     .on_keepalive = on_keepalive,
     .on_start = on_start,
     .on_status_sent = on_status_sent,
@@ -1188,8 +1191,9 @@ static bool command_interrupted(const app *a, int status)
     return (status == PGREPL_ECANCELED && a->stopping) || pgrepl_err_is_fatal(status) == 0;
 }
 
-static void on_created(pgrepl_stream *s, int status, const pgrepl_slot_created *slot)
+static void on_created(pgrepl_stream *s, int status, const pgrepl_slot_created *slot, void *arg)
 {
+    (void)arg;
     app *a = pgrepl_stream_get_data(s);
     a->create_queued = false;
     if (command_interrupted(a, status))
@@ -1215,8 +1219,9 @@ static void on_created(pgrepl_stream *s, int status, const pgrepl_slot_created *
         info("slot \"%s\" already exists", slot->slot_name);
 }
 
-static void on_dropped(pgrepl_stream *s, int status)
+static void on_dropped(pgrepl_stream *s, int status, void *arg)
 {
+    (void)arg;
     app *a = pgrepl_stream_get_data(s);
     a->drop_queued = false;
     if (command_interrupted(a, status))
@@ -1307,7 +1312,7 @@ static int queue_create(app *a)
         return 0;
     unsigned flags = (a->o.temporary ? PGREPL_SLOT_TEMPORARY : 0) | (a->o.two_phase ? PGREPL_SLOT_TWO_PHASE : 0) |
                      (a->o.if_not_exists ? PGREPL_SLOT_IF_NOT_EXISTS : 0);
-    int rc = pgrepl_stream_create_slot(a->s, a->o.slot, flags, PGREPL_SNAPSHOT_NOTHING, on_created);
+    int rc = pgrepl_stream_create_slot(a->s, a->o.slot, flags, PGREPL_SNAPSHOT_NOTHING, on_created, NULL);
     a->create_queued = rc == 0;
     return rc;
 }
@@ -1341,7 +1346,7 @@ static void start_drop(app *a)
     }
     int rc = 0;
     if (!a->drop_queued)
-        rc = pgrepl_stream_drop_slot(a->s, a->o.slot, false, on_dropped);
+        rc = pgrepl_stream_drop_slot(a->s, a->o.slot, false, on_dropped, NULL);
     a->drop_queued = rc == 0;
     if (rc == 0)
         rc = pgrepl_stream_connect(a->s);

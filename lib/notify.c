@@ -57,6 +57,10 @@ void pgrepl__notify(pgrepl_session *s, const pgrepl_note *n)
         if (s->cfg.scb.on_error != NULL)
             s->cfg.scb.on_error(s, n->error);
         break;
+    case NOTE_WARNING:
+        if (s->cfg.scb.on_warning != NULL)
+            s->cfg.scb.on_warning(s, n->error);
+        break;
     case NOTE_KEEPALIVE:
         if (s->cfg.scb.on_keepalive != NULL)
             s->cfg.scb.on_keepalive(s, n->lsn1, n->time, n->flag);
@@ -67,15 +71,15 @@ void pgrepl__notify(pgrepl_session *s, const pgrepl_note *n)
         break;
     case NOTE_SLOT_CREATED:
         if (n->created_cb != NULL)
-            n->created_cb(s, n->status, n->created);
+            n->created_cb(s, n->status, n->created, n->arg);
         break;
     case NOTE_SLOT_DONE:
         if (n->done_cb != NULL)
-            n->done_cb(s, n->status);
+            n->done_cb(s, n->status, n->arg);
         break;
     case NOTE_SLOT_INFO:
         if (n->info_cb != NULL)
-            n->info_cb(s, n->status, n->info);
+            n->info_cb(s, n->status, n->info, n->arg);
         break;
     case NOTE_START:
         if (s->cfg.scb.on_start != NULL)

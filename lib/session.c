@@ -746,8 +746,8 @@ static void heartbeat_error(void *arg, int code, const char *message, const pgre
 {
     pgrepl_session *s = arg;
     pgrepl__set_errmsg(s, server, "%s", message);
-    pgrepl_error err = {.code = code, .message = pgrepl_session_errmsg(s), .server = server, .stream_continues = true};
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_ERROR, .error = &err});
+    pgrepl_error err = {.code = code, .message = pgrepl_session_errmsg(s), .server = server};
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_WARNING, .error = &err});
 }
 
 static int64_t heartbeat_now(void *arg)

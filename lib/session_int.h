@@ -331,6 +331,7 @@ typedef enum pgrepl_note_kind {
     NOTE_STATE,
     NOTE_NOTICE,
     NOTE_ERROR,
+    NOTE_WARNING,
     NOTE_KEEPALIVE,
     NOTE_STATUS_SENT,
     NOTE_SLOT_CREATED,
@@ -352,6 +353,7 @@ typedef struct pgrepl_note {
     pgrepl_slot_created_cb created_cb;
     pgrepl_slot_cb done_cb;
     pgrepl_slot_info_cb info_cb;
+    void *arg;
     int status;
     const pgrepl_slot_created *created;
     const pgrepl_slot_info *info;

@@ -30,6 +30,7 @@ typedef struct slot_cmd {
     pgrepl_slot_created_cb created_cb;
     pgrepl_slot_cb done_cb;
     pgrepl_slot_info_cb info_cb;
+    void *arg; /* the application's, for the callback */
 } slot_cmd;
 
 static void free_cmd(slot_cmd *c)
@@ -40,7 +41,7 @@ static void free_cmd(slot_cmd *c)
 
 static void complete_created(pgrepl_session *s, slot_cmd *c, int status, const pgrepl_slot_created *created)
 {
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_CREATED, .created_cb = c->created_cb, .status = status,
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_CREATED, .created_cb = c->created_cb, .arg = c->arg, .status = status,
                                      .created = created});
 }
 
@@ -52,10 +53,10 @@ static void complete_failed(pgrepl_session *s, slot_cmd *c, int status)
         complete_created(s, c, status, NULL);
         break;
     case CMD_DROP:
-        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_DONE, .done_cb = c->done_cb, .status = status});
+        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_DONE, .done_cb = c->done_cb, .arg = c->arg, .status = status});
         break;
     case CMD_INFO:
-        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .status = status});
+        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .arg = c->arg, .status = status});
         break;
     }
     free_cmd(c);
@@ -186,7 +187,7 @@ static void drop_done(pgrepl_session *s, const PGresult *res)
     } else {
         pgrepl__set_errmsg(s, NULL, "%s", "");
     }
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_DONE, .done_cb = c->done_cb, .status = status});
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_DONE, .done_cb = c->done_cb, .arg = c->arg, .status = status});
     free_cmd(c);
 }
 
@@ -234,7 +235,7 @@ static void info_done(pgrepl_session *s, const PGresult *res)
         pgrepl__set_errmsg(s, NULL, "%s", "");
         fill_info(res, &info);
     }
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .status = status,
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .arg = c->arg, .status = status,
                                      .info = status == 0 ? &info : NULL});
     free_cmd(c);
 }
@@ -357,24 +358,24 @@ static int queue_cmd(pgrepl_session *s, slot_cmd *proto, const char *name)
 }
 
 int pgrepl_session_create_slot(pgrepl_session *s, const char *name, unsigned flags, pgrepl_snapshot_action snapshot,
-                              pgrepl_slot_created_cb cb)
+                              pgrepl_slot_created_cb cb, void *arg)
 {
     const unsigned known =
         PGREPL_SLOT_TEMPORARY | PGREPL_SLOT_TWO_PHASE | PGREPL_SLOT_FAILOVER | PGREPL_SLOT_IF_NOT_EXISTS;
     if ((flags & ~known) != 0 || snapshot < PGREPL_SNAPSHOT_NOTHING || snapshot > PGREPL_SNAPSHOT_USE)
         return PGREPL_EINVAL;
-    slot_cmd c = {.kind = CMD_CREATE, .flags = flags, .snapshot = snapshot, .created_cb = cb};
+    slot_cmd c = {.kind = CMD_CREATE, .flags = flags, .snapshot = snapshot, .created_cb = cb, .arg = arg};
     return queue_cmd(s, &c, name);
 }
 
-int pgrepl_session_drop_slot(pgrepl_session *s, const char *name, bool wait, pgrepl_slot_cb cb)
+int pgrepl_session_drop_slot(pgrepl_session *s, const char *name, bool wait, pgrepl_slot_cb cb, void *arg)
 {
-    slot_cmd c = {.kind = CMD_DROP, .wait = wait, .done_cb = cb};
+    slot_cmd c = {.kind = CMD_DROP, .wait = wait, .done_cb = cb, .arg = arg};
     return queue_cmd(s, &c, name);
 }
 
-int pgrepl_session_slot_info(pgrepl_session *s, const char *name, pgrepl_slot_info_cb cb)
+int pgrepl_session_slot_info(pgrepl_session *s, const char *name, pgrepl_slot_info_cb cb, void *arg)
 {
-    slot_cmd c = {.kind = CMD_INFO, .info_cb = cb};
+    slot_cmd c = {.kind = CMD_INFO, .info_cb = cb, .arg = arg};
     return queue_cmd(s, &c, name);
 }

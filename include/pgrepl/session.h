@@ -97,14 +97,12 @@ typedef struct pgrepl_server_message {
     const char *hint;
 } pgrepl_server_message;
 
-/* What the stream reports to on_error. */
+/* What the stream reports to on_error, and to on_warning (then fatal and retrying are false). */
 typedef struct pgrepl_error {
     int code;                           /* PGREPL_E* */
     bool fatal;                         /* retrying the same configuration cannot help */
     const char *message;                /* one line saying what failed, with the server's text */
     const pgrepl_server_message *server; /* the server's error, or NULL */
-    bool stream_continues;              /* a heartbeat problem (its side connection, PGREPL_ESTALLED or _EBEHIND): the
-                                           stream was not stopped and keeps its state */
     const char *hint;                   /* what an operator can do about it (static text), or NULL */
     bool retrying;                      /* a reconnection is scheduled: the stream is RECONNECTING */
     uint64_t retry_in_ms;               /* when retrying: the delay before the next connection attempt */
@@ -137,8 +135,7 @@ typedef struct pgrepl_session_callbacks {
     /* A NoticeResponse (WARNING, NOTICE, ...) arrived, e.g. PostgreSQL 18's "skipped loading publication". */
     void (*on_notice)(pgrepl_session *s, const pgrepl_server_message *notice);
     /* Something failed. The stream is STOPPED when this runs (unless it was already closing), or RECONNECTING
-       when err->retrying (see "failures and reconnection" below), except for heartbeat problems
-       (err->stream_continues, see "heartbeats" below), after which it goes on as it was. */
+       when err->retrying (see "failures and reconnection" below). */
     void (*on_error)(pgrepl_session *s, const pgrepl_error *err);
     /* A primary keepalive arrived (after the ledger took it into account). */
     void (*on_keepalive)(pgrepl_session *s, pgrepl_lsn wal_end, pgrepl_timestamp send_time, bool reply_requested);
@@ -147,6 +144,10 @@ typedef struct pgrepl_session_callbacks {
     /* START_REPLICATION is about to be sent (after the check before streaming, see "gaps" below). The
        application may stop or close the stream from here. Valid during the callback. */
     void (*on_start)(pgrepl_session *s, const pgrepl_start_info *info);
+    /* Something went wrong that does not stop the stream, which goes on as it was: a heartbeat problem (its side
+       connection, PGREPL_ESTALLED, PGREPL_EBEHIND; see "heartbeats" below). The message starts "heartbeat:" and
+       says the stream continues. */
+    void (*on_warning)(pgrepl_session *s, const pgrepl_error *warning);
 } pgrepl_session_callbacks;
 
 /* ---- the host: what the session asks of its event loop ----------------- */
@@ -462,8 +463,8 @@ PGREPL_EXTERN pgrepl_lsn pgrepl_session_reported_lsn(const pgrepl_session *s);
  * pg_logical_emit_message every interval, so that a quiet slot keeps
  * moving, and checks that the stream reaches each heartbeat (its lag, and
  * PGREPL_EBEHIND or PGREPL_ESTALLED through on_error when it does not).
- * Problems of that connection are reported with stream_continues = true
- * and retried; the stream goes on. Heartbeat messages are not handed to
+ * Problems of that connection are reported through on_warning and
+ * retried; the stream goes on. Heartbeat messages are not handed to
  * on_message unless asked for. docs/guide.md, "Heartbeats", has the whole
  * behaviour. Setters: only in STOPPED state, like the configuration above
  * (PGREPL_ESTATE otherwise, PGREPL_EINVAL for a NULL session or bad value).
@@ -516,8 +517,9 @@ PGREPL_EXTERN const pgrepl_session_host *pgrepl_session_host_of(const pgrepl_ses
  * Slot commands are queued and run in order on the replication connection
  * after it is identified and before START_REPLICATION (or READY). They may be
  * queued in STOPPED, CONNECTING and READY; in READY they run at once. Each
- * completes through its callback with status 0 or a PGREPL_E* code (the
- * server's message in pgrepl_session_errmsg / _sqlstate during the callback).
+ * completes through its callback (cb may be NULL) with status 0 or a PGREPL_E*
+ * code (the server's message in pgrepl_session_errmsg / _sqlstate during the
+ * callback) and the arg given with the command, the application's own.
  * A failed slot command does not stop the stream; START_REPLICATION then
  * proceeds only if the application does not stop it from the callback.
  *
@@ -552,7 +554,7 @@ typedef struct pgrepl_slot_created {
     const char *plugin;           /* "pgoutput"; NULL when it existed */
 } pgrepl_slot_created;
 
-typedef void (*pgrepl_slot_created_cb)(pgrepl_session *s, int status, const pgrepl_slot_created *slot);
+typedef void (*pgrepl_slot_created_cb)(pgrepl_session *s, int status, const pgrepl_slot_created *slot, void *arg);
 
 /*
  * Queue CREATE_REPLICATION_SLOT name [TEMPORARY] LOGICAL pgoutput with the
@@ -560,7 +562,7 @@ typedef void (*pgrepl_slot_created_cb)(pgrepl_session *s, int status, const pgre
  * callback) for TWO_PHASE on 14 or FAILOVER before 17 or with TEMPORARY.
  */
 PGREPL_EXTERN int pgrepl_session_create_slot(pgrepl_session *s, const char *name, unsigned flags,
-                                            pgrepl_snapshot_action snapshot, pgrepl_slot_created_cb cb);
+                                            pgrepl_snapshot_action snapshot, pgrepl_slot_created_cb cb, void *arg);
 /*
  * The exported snapshot has been used (imported elsewhere, or the initial copy
  * on this connection is done): release the connection so that it goes on
@@ -568,9 +570,10 @@ PGREPL_EXTERN int pgrepl_session_create_slot(pgrepl_session *s, const char *name
  */
 PGREPL_EXTERN int pgrepl_session_snapshot_done(pgrepl_session *s);
 
-typedef void (*pgrepl_slot_cb)(pgrepl_session *s, int status);
+typedef void (*pgrepl_slot_cb)(pgrepl_session *s, int status, void *arg);
 /* Queue DROP_REPLICATION_SLOT name [WAIT]. */
-PGREPL_EXTERN int pgrepl_session_drop_slot(pgrepl_session *s, const char *name, bool wait, pgrepl_slot_cb cb);
+PGREPL_EXTERN int pgrepl_session_drop_slot(pgrepl_session *s, const char *name, bool wait, pgrepl_slot_cb cb,
+                                          void *arg);
 
 /* Slot health, from pg_replication_slots (columns the server version lacks are 0 / NULL / false). */
 typedef struct pgrepl_slot_info {
@@ -594,9 +597,9 @@ typedef struct pgrepl_slot_info {
     bool failover;                  /* 17+ */
 } pgrepl_slot_info;
 
-typedef void (*pgrepl_slot_info_cb)(pgrepl_session *s, int status, const pgrepl_slot_info *info);
+typedef void (*pgrepl_slot_info_cb)(pgrepl_session *s, int status, const pgrepl_slot_info *info, void *arg);
 /* Queue a health query for one slot. status 0 with info->exists false when there is no such slot. */
-PGREPL_EXTERN int pgrepl_session_slot_info(pgrepl_session *s, const char *name, pgrepl_slot_info_cb cb);
+PGREPL_EXTERN int pgrepl_session_slot_info(pgrepl_session *s, const char *name, pgrepl_slot_info_cb cb, void *arg);
 
 #ifdef __cplusplus
 }

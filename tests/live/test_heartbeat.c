@@ -136,7 +136,7 @@ typedef struct ctx {
     char message_content[128];
     bool message_transactional;
     int n_stream_error; /* errors that stopped the stream */
-    int n_hb_error;     /* heartbeat problems (stream_continues) */
+    int n_hb_error;     /* heartbeat problems (on_warning) */
     int n_stall;
     int n_behind;
     int commit_sleep_ms; /* a slow consumer */
@@ -185,11 +185,16 @@ static void cb_error(pgrepl_stream *s, const pgrepl_error *err)
     ctx *t = pgrepl_stream_get_data(s);
     snprintf(t->err_message, sizeof t->err_message, "%s", err->message);
     ck_assert_ptr_null(strchr(err->message, '\n'));
-    if (!err->stream_continues) {
-        t->n_stream_error++;
-        return;
-    }
-    /* a heartbeat problem: the stream goes on as it was */
+    t->n_stream_error++;
+}
+
+/* A heartbeat problem: the stream goes on as it was. */
+static void cb_warning(pgrepl_stream *s, const pgrepl_error *err)
+{
+    ctx *t = pgrepl_stream_get_data(s);
+    snprintf(t->err_message, sizeof t->err_message, "%s", err->message);
+    ck_assert_ptr_null(strchr(err->message, '\n'));
+    ck_assert(!err->retrying);
     ck_assert(!err->fatal);
     ck_assert_int_eq(pgrepl_stream_get_state(s), PGREPL_STREAM_STREAMING);
     ck_assert_msg(strncmp(err->message, "heartbeat: ", 11) == 0, "%s", err->message);
@@ -213,6 +218,7 @@ static const pgrepl_decoder_callbacks dcb = {
 static const pgrepl_stream_callbacks scb = {
     .on_state = cb_state,
     .on_error = cb_error,
+    .on_warning = cb_warning,
 };
 
 static void on_wake(uv_timer_t *h)

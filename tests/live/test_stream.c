@@ -911,8 +911,9 @@ static void slot_logf(const char *fmt, ...)
     slots.len += (size_t)n;
 }
 
-static void on_created(pgrepl_stream *s, int status, const pgrepl_slot_created *c)
+static void on_created(pgrepl_stream *s, int status, const pgrepl_slot_created *c, void *arg)
 {
+    (void)arg;
     slots.done++;
     if (slots.sleep_ms > 0)
         uv_sleep((unsigned)slots.sleep_ms);
@@ -936,14 +937,16 @@ static void on_created(pgrepl_stream *s, int status, const pgrepl_slot_created *
         snprintf(slots.snapshot, sizeof slots.snapshot, "%s", c->snapshot_name);
 }
 
-static void on_dropped(pgrepl_stream *s, int status)
+static void on_dropped(pgrepl_stream *s, int status, void *arg)
 {
+    (void)arg;
     slots.done++;
     slot_logf("drop %s %s\n", pgrepl_err_name(status), pgrepl_stream_sqlstate(s));
 }
 
-static void on_info(pgrepl_stream *s, int status, const pgrepl_slot_info *info)
+static void on_info(pgrepl_stream *s, int status, const pgrepl_slot_info *info, void *arg)
 {
+    (void)arg;
     slots.done++;
     if (status != 0) {
         ck_assert_ptr_null(info);
@@ -967,34 +970,34 @@ START_TEST(slot_commands)
     ctx_init(&t, NULL);
     pgrepl_stream *s = t.s;
     /* queued while stopped, run in order once connected */
-    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_tmp", PGREPL_SLOT_TEMPORARY, PGREPL_SNAPSHOT_NOTHING, on_created),
+    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_tmp", PGREPL_SLOT_TEMPORARY, PGREPL_SNAPSHOT_NOTHING, on_created, NULL),
                      0);
-    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_tmp", on_info), 0);
-    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_perm", 0, PGREPL_SNAPSHOT_NOTHING, on_created), 0);
-    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_perm", on_info), 0);
+    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_tmp", on_info, NULL), 0);
+    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_perm", 0, PGREPL_SNAPSHOT_NOTHING, on_created, NULL), 0);
+    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_perm", on_info, NULL), 0);
     ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_perm", PGREPL_SLOT_IF_NOT_EXISTS, PGREPL_SNAPSHOT_NOTHING,
-                                               on_created),
+                                               on_created, NULL),
                      0);
-    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_perm", 0, PGREPL_SNAPSHOT_NOTHING, on_created), 0);
+    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_perm", 0, PGREPL_SNAPSHOT_NOTHING, on_created, NULL), 0);
     /* the server drops a session's temporary slots when one of its commands fails */
-    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_tmp", on_info), 0);
-    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_missing", on_info), 0);
-    ck_assert_int_eq(pgrepl_stream_drop_slot(s, "c_perm", false, on_dropped), 0);
-    ck_assert_int_eq(pgrepl_stream_drop_slot(s, "c_missing", true, on_dropped), 0);
-    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_perm", on_info), 0);
-    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_2pc", PGREPL_SLOT_TWO_PHASE, PGREPL_SNAPSHOT_NOTHING, on_created),
+    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_tmp", on_info, NULL), 0);
+    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_missing", on_info, NULL), 0);
+    ck_assert_int_eq(pgrepl_stream_drop_slot(s, "c_perm", false, on_dropped, NULL), 0);
+    ck_assert_int_eq(pgrepl_stream_drop_slot(s, "c_missing", true, on_dropped, NULL), 0);
+    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_perm", on_info, NULL), 0);
+    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_2pc", PGREPL_SLOT_TWO_PHASE, PGREPL_SNAPSHOT_NOTHING, on_created, NULL),
                      0);
-    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_fo", PGREPL_SLOT_FAILOVER, PGREPL_SNAPSHOT_NOTHING, on_created),
+    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_fo", PGREPL_SLOT_FAILOVER, PGREPL_SNAPSHOT_NOTHING, on_created, NULL),
                      0);
-    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_x", 0x100, PGREPL_SNAPSHOT_NOTHING, on_created), PGREPL_EINVAL);
+    ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_x", 0x100, PGREPL_SNAPSHOT_NOTHING, on_created, NULL), PGREPL_EINVAL);
     ck_assert_int_eq(pgrepl_stream_connect(s), 0);
     RUN_UNTIL(&t, slots.done == 13 && STATE(&t) == PGREPL_STREAM_READY, 15000);
     ck_assert_str_eq(t.states, "connecting,ready");
     /* in READY a command runs at once */
-    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_2pc", on_info), 0);
-    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_fo", on_info), 0);
+    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_2pc", on_info, NULL), 0);
+    ck_assert_int_eq(pgrepl_stream_slot_info(s, "c_fo", on_info, NULL), 0);
     ck_assert_int_eq(pgrepl_stream_create_slot(s, "c_tmp2", PGREPL_SLOT_TEMPORARY, PGREPL_SNAPSHOT_NOTHING,
-                                               on_created),
+                                               on_created, NULL),
                      0);
     RUN_UNTIL(&t, slots.done == 16, 5000);
     char want[2048];
@@ -1084,8 +1087,8 @@ START_TEST(exported_snapshot)
     ctx t;
     ctx_init(&t, NULL);
     set_source(&t, "e_slot", "e_pub");
-    ck_assert_int_eq(pgrepl_stream_create_slot(t.s, "e_slot", 0, PGREPL_SNAPSHOT_EXPORT, on_created), 0);
-    ck_assert_int_eq(pgrepl_stream_slot_info(t.s, "e_slot", on_info), 0);
+    ck_assert_int_eq(pgrepl_stream_create_slot(t.s, "e_slot", 0, PGREPL_SNAPSHOT_EXPORT, on_created, NULL), 0);
+    ck_assert_int_eq(pgrepl_stream_slot_info(t.s, "e_slot", on_info, NULL), 0);
     ck_assert_int_eq(pgrepl_stream_snapshot_done(t.s), PGREPL_ESTATE);
     ck_assert_int_eq(pgrepl_stream_start_replication(t.s), 0);
     RUN_UNTIL(&t, STATE(&t) == PGREPL_STREAM_READY, 15000);
@@ -1127,13 +1130,13 @@ START_TEST(use_snapshot)
     memset(&slots, 0, sizeof slots);
     ctx t;
     ctx_init(&t, NULL);
-    ck_assert_int_eq(pgrepl_stream_create_slot(t.s, "u_slot", PGREPL_SLOT_TEMPORARY, PGREPL_SNAPSHOT_USE, on_created),
+    ck_assert_int_eq(pgrepl_stream_create_slot(t.s, "u_slot", PGREPL_SLOT_TEMPORARY, PGREPL_SNAPSHOT_USE, on_created, NULL),
                      0);
     ck_assert_int_eq(pgrepl_stream_connect(t.s), 0);
     RUN_UNTIL(&t, slots.done == 1, 15000);
     ck_assert_str_eq(slots.text, "create u_slot created snapshot=no\n");
     ck_assert_int_eq(STATE(&t), PGREPL_STREAM_READY);
-    ck_assert_int_eq(pgrepl_stream_slot_info(t.s, "u_slot", on_info), 0);
+    ck_assert_int_eq(pgrepl_stream_slot_info(t.s, "u_slot", on_info, NULL), 0);
     run_for(&t, 200);
     ck_assert_int_eq(slots.done, 1);
     ck_assert_int_eq(pgrepl_stream_snapshot_done(t.s), 0);
@@ -1373,11 +1376,12 @@ END_TEST
 
 /* ---- closing from inside callbacks --------------------------------------------------- */
 
-static void close_on_created(pgrepl_stream *s, int status, const pgrepl_slot_created *c)
+static void close_on_created(pgrepl_stream *s, int status, const pgrepl_slot_created *c, void *arg)
 {
-    on_created(s, status, c);
+    (void)arg;
+    on_created(s, status, c, NULL);
     close_stream(pgrepl_stream_get_data(s));
-    ck_assert_int_eq(pgrepl_stream_slot_info(s, "x", on_info), PGREPL_ESTATE);
+    ck_assert_int_eq(pgrepl_stream_slot_info(s, "x", on_info, NULL), PGREPL_ESTATE);
 }
 
 START_TEST(close_inside_slot_callback)
@@ -1386,10 +1390,10 @@ START_TEST(close_inside_slot_callback)
     ctx t;
     ctx_init(&t, NULL);
     ck_assert_int_eq(pgrepl_stream_create_slot(t.s, "z_tmp", PGREPL_SLOT_TEMPORARY, PGREPL_SNAPSHOT_NOTHING,
-                                               close_on_created),
+                                               close_on_created, NULL),
                      0);
-    ck_assert_int_eq(pgrepl_stream_slot_info(t.s, "z_tmp", on_info), 0);
-    ck_assert_int_eq(pgrepl_stream_drop_slot(t.s, "z_tmp", false, on_dropped), 0);
+    ck_assert_int_eq(pgrepl_stream_slot_info(t.s, "z_tmp", on_info, NULL), 0);
+    ck_assert_int_eq(pgrepl_stream_drop_slot(t.s, "z_tmp", false, on_dropped, NULL), 0);
     ck_assert_int_eq(pgrepl_stream_connect(t.s), 0);
     RUN_UNTIL(&t, t.n_closed == 1, 10000);
     /* the queued commands were canceled before close_cb */
@@ -1677,7 +1681,7 @@ START_TEST(connect_deadline_spares_slot_callbacks)
     ctx_init(&t, NULL);
     set_source(&t, "cd_slot", "cd_pub");
     ck_assert_int_eq(pgrepl_stream_set_connect_timeout(t.s, 1000), 0);
-    ck_assert_int_eq(pgrepl_stream_create_slot(t.s, "cd_slot", 0, PGREPL_SNAPSHOT_NOTHING, on_created), 0);
+    ck_assert_int_eq(pgrepl_stream_create_slot(t.s, "cd_slot", 0, PGREPL_SNAPSHOT_NOTHING, on_created, NULL), 0);
     start_streaming(&t);
     ck_assert_int_eq(t.n_error, 0);
     ck_assert_str_eq(t.states, "connecting,streaming");

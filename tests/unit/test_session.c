@@ -78,6 +78,7 @@ typedef enum action {
 } action;
 
 typedef struct world {
+    int n_slot_arg; /* slot command callbacks that got the world as their arg */
     int64_t now;
     /* the host: what the session watches, and its deadline (absolute, -1 none) */
     int fd[2];
@@ -379,7 +380,8 @@ static void s_state(pgrepl_session *s, pgrepl_stream_state state)
     seen(w, s, name);
 }
 
-static void s_error(pgrepl_session *s, const pgrepl_error *err)
+/* An error (on_error), or a problem the stream goes on after (on_warning: continues). */
+static void record_error(pgrepl_session *s, const pgrepl_error *err, bool continues)
 {
     world *w = pgrepl_session_get_data(s);
     ck_assert_int_lt(w->nerrors, MAX_ERRORS);
@@ -388,13 +390,23 @@ static void s_error(pgrepl_session *s, const pgrepl_error *err)
     e->code = err->code;
     e->fatal = err->fatal;
     e->retrying = err->retrying;
-    e->continues = err->stream_continues;
+    e->continues = continues;
     e->retry_in_ms = err->retry_in_ms;
     e->attempt = err->attempt;
     e->state = pgrepl_session_get_state(s);
     snprintf(e->message, sizeof e->message, "%s", err->message);
     snprintf(e->sqlstate, sizeof e->sqlstate, "%s", err->server != NULL ? err->server->sqlstate : "");
-    seen(w, s, "on_error");
+    seen(w, s, continues ? "on_warning" : "on_error");
+}
+
+static void s_error(pgrepl_session *s, const pgrepl_error *err)
+{
+    record_error(s, err, false);
+}
+
+static void s_warning(pgrepl_session *s, const pgrepl_error *err)
+{
+    record_error(s, err, true);
 }
 
 static void s_notice(pgrepl_session *s, const pgrepl_server_message *m)
@@ -434,6 +446,7 @@ static void s_start(pgrepl_session *s, const pgrepl_start_info *info)
 static const pgrepl_session_callbacks every_scb = {.on_state = s_state,
                                                    .on_notice = s_notice,
                                                    .on_error = s_error,
+                                                   .on_warning = s_warning,
                                                    .on_keepalive = s_keepalive,
                                                    .on_status_sent = s_status_sent,
                                                    .on_start = s_start};
@@ -462,9 +475,14 @@ static const char *lsn_text(pgrepl_lsn lsn)
     return b;
 }
 
-static void slot_created(pgrepl_session *s, int status, const pgrepl_slot_created *c)
+static void slot_created(pgrepl_session *s, int status, const pgrepl_slot_created *c, void *arg)
 {
     world *w = pgrepl_session_get_data(s);
+    /* the application's own pointer, given with the command */
+    if (arg != NULL) {
+        ck_assert_ptr_eq(arg, w);
+        w->n_slot_arg++;
+    }
     if (status != 0)
         slot_line(w, "created %s %s", pgrepl_err_name(status), pgrepl_session_sqlstate(s));
     else
@@ -474,16 +492,26 @@ static void slot_created(pgrepl_session *s, int status, const pgrepl_slot_create
     seen_status(w, s, "slot_created", status == PGREPL_ECANCELED);
 }
 
-static void slot_dropped(pgrepl_session *s, int status)
+static void slot_dropped(pgrepl_session *s, int status, void *arg)
 {
     world *w = pgrepl_session_get_data(s);
+    /* the application's own pointer, given with the command */
+    if (arg != NULL) {
+        ck_assert_ptr_eq(arg, w);
+        w->n_slot_arg++;
+    }
     slot_line(w, "dropped %s %s", status == 0 ? "ok" : pgrepl_err_name(status), pgrepl_session_sqlstate(s));
     seen_status(w, s, "slot_done", status == PGREPL_ECANCELED);
 }
 
-static void slot_info(pgrepl_session *s, int status, const pgrepl_slot_info *i)
+static void slot_info(pgrepl_session *s, int status, const pgrepl_slot_info *i, void *arg)
 {
     world *w = pgrepl_session_get_data(s);
+    /* the application's own pointer, given with the command */
+    if (arg != NULL) {
+        ck_assert_ptr_eq(arg, w);
+        w->n_slot_arg++;
+    }
     if (status != 0)
         slot_line(w, "info %s", pgrepl_err_name(status));
     else if (!i->exists)
@@ -1088,7 +1116,7 @@ END_TEST
 /*
  * A side connection that fails: _i 0, the fake closes it at its startup;
  * _i 1, it refuses pg_logical_emit_message (42501), the first time an
- * interval after the start. Each failure is reported with stream_continues
+ * interval after the start. Each failure is reported through on_warning
  * and the stream goes on (STREAMING, no reconnection); the side connection
  * is opened again after 1 s, doubling, on the fake clock.
  */
@@ -1177,18 +1205,18 @@ START_TEST(slot_commands)
     world w;
     world_init(&w, "idle\n", FAKEWAL_SIDE_ANSWER);
     pgrepl_session *s = w.s;
-    ck_assert_int_eq(pgrepl_session_create_slot(s, "a", 0, PGREPL_SNAPSHOT_EXPORT, slot_created), 0);
-    ck_assert_int_eq(pgrepl_session_slot_info(s, "a", slot_info), 0);
-    ck_assert_int_eq(pgrepl_session_drop_slot(s, "a", true, slot_dropped), 0);
-    ck_assert_int_eq(pgrepl_session_slot_info(s, "a", slot_info), 0);
-    ck_assert_int_eq(pgrepl_session_drop_slot(s, "a", false, slot_dropped), 0);
+    ck_assert_int_eq(pgrepl_session_create_slot(s, "a", 0, PGREPL_SNAPSHOT_EXPORT, slot_created, &w), 0);
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "a", slot_info, &w), 0);
+    ck_assert_int_eq(pgrepl_session_drop_slot(s, "a", true, slot_dropped, &w), 0);
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "a", slot_info, &w), 0);
+    ck_assert_int_eq(pgrepl_session_drop_slot(s, "a", false, slot_dropped, &w), 0);
     ck_assert_int_eq(pgrepl_session_create_slot(s, "b", PGREPL_SLOT_IF_NOT_EXISTS, PGREPL_SNAPSHOT_NOTHING,
-                                                slot_created), 0);
+                                                slot_created, &w), 0);
     ck_assert_int_eq(pgrepl_session_create_slot(s, "b", PGREPL_SLOT_IF_NOT_EXISTS, PGREPL_SNAPSHOT_NOTHING,
-                                                slot_created), 0);
-    ck_assert_int_eq(pgrepl_session_create_slot(s, "t", PGREPL_SLOT_TEMPORARY, PGREPL_SNAPSHOT_NOTHING, slot_created),
+                                                slot_created, &w), 0);
+    ck_assert_int_eq(pgrepl_session_create_slot(s, "t", PGREPL_SLOT_TEMPORARY, PGREPL_SNAPSHOT_NOTHING, slot_created, &w),
                      0);
-    ck_assert_int_eq(pgrepl_session_slot_info(s, "t", slot_info), 0);
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "t", slot_info, &w), 0);
     ck_assert_int_eq(pgrepl_session_connect(s), 0);
     RUN_UNTIL(&w, w.n_slot_cbs == 1, 1000);
     ck_assert_int_eq(pgrepl_session_get_state(s), PGREPL_STREAM_READY);
@@ -1216,16 +1244,18 @@ START_TEST(slot_commands)
     /* streaming: commands are refused */
     ck_assert_int_eq(pgrepl_session_start(s), 0);
     RUN_UNTIL(&w, pgrepl_session_get_state(s) == PGREPL_STREAM_STREAMING, 1000);
-    ck_assert_int_eq(pgrepl_session_slot_info(s, "t", slot_info), PGREPL_ESTATE);
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "t", slot_info, &w), PGREPL_ESTATE);
     ck_assert_int_eq(pgrepl_session_stop(s), 0);
     RUN_UNTIL(&w, pgrepl_session_get_state(s) == PGREPL_STREAM_STOPPED, 1000);
     ck_assert_int_ge(nth_line(&w, "copydone", 1, 0), 0);
     /* the temporary slot went with the connection; a command queued while stopped runs on the next one */
-    ck_assert_int_eq(pgrepl_session_slot_info(s, "t", slot_info), 0);
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "t", slot_info, &w), 0);
     ck_assert_int_eq(pgrepl_session_connect(s), 0);
     RUN_UNTIL(&w, w.n_slot_cbs == 10, 1000);
     ck_assert_ptr_nonnull(strstr(w.slots, "confirmed=0/1000000\ninfo none\n"));
     ck_assert_int_eq(w.nerrors, 0);
+    /* every completed command got its own arg back */
+    ck_assert_int_eq(w.n_slot_arg, 10);
     world_fini(&w);
 }
 END_TEST
@@ -1386,9 +1416,9 @@ START_TEST(close_and_free_from_every_callback)
     pgrepl_session *s = w.s;
     ck_assert_int_eq(pgrepl_session_set_auto_ack(s, true), 0);
     ck_assert_int_eq(pgrepl_session_set_messages(s, true), 0);
-    ck_assert_int_eq(pgrepl_session_create_slot(s, "a", 0, PGREPL_SNAPSHOT_NOTHING, slot_created), 0);
-    ck_assert_int_eq(pgrepl_session_slot_info(s, "a", slot_info), 0);
-    ck_assert_int_eq(pgrepl_session_drop_slot(s, "a", false, slot_dropped), 0);
+    ck_assert_int_eq(pgrepl_session_create_slot(s, "a", 0, PGREPL_SNAPSHOT_NOTHING, slot_created, NULL), 0);
+    ck_assert_int_eq(pgrepl_session_slot_info(s, "a", slot_info, NULL), 0);
+    ck_assert_int_eq(pgrepl_session_drop_slot(s, "a", false, slot_dropped, NULL), 0);
     ck_assert_int_eq(pgrepl_session_start(s), 0);
     RUN_UNTIL(&w, w.acted || (count_lines(&w, "query START_REPLICATION") == 2 &&
                               pgrepl_session_get_state(s) == PGREPL_STREAM_STREAMING), 10000);
