@@ -150,6 +150,7 @@
 #include <pgrepl/version.h>
 
 #include "slots.h"
+#include "cli_options.h"
 
 /*
  * How long --force-unknown-age watches a slot of unknown age by default:
@@ -194,12 +195,7 @@ enum {
 };
 
 static const struct option long_options[] = {
-    {"dbname", required_argument, NULL, 'd'},
-    {"host", required_argument, NULL, 'h'},
-    {"port", required_argument, NULL, 'p'},
-    {"username", required_argument, NULL, 'U'},
-    {"no-password", no_argument, NULL, 'w'},
-    {"password", no_argument, NULL, 'W'},
+    CLI_CONNECTION_OPTIONS,
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, OPT_HELP},
     {"json", no_argument, NULL, OPT_JSON},

@@ -1,5 +1,6 @@
 /* pgrepl-stream's command line; see stream_cli.h. */
 #include "stream_cli.h"
+#include "cli_options.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -384,12 +385,7 @@ static int check_options(const cli_options *o)
 }
 
 static const struct option long_options[] = {
-    {"dbname", required_argument, NULL, 'd'},
-    {"host", required_argument, NULL, 'h'},
-    {"port", required_argument, NULL, 'p'},
-    {"username", required_argument, NULL, 'U'},
-    {"no-password", no_argument, NULL, 'w'},
-    {"password", no_argument, NULL, 'W'},
+    CLI_CONNECTION_OPTIONS,
     {"slot", required_argument, NULL, 'S'},
     {"publication", required_argument, NULL, 'P'},
     {"startpos", required_argument, NULL, 'I'},

@@ -144,59 +144,35 @@ static int check_config(const pgrepl_session *s)
     return pgrepl__configurable(s) ? 0 : PGREPL_ESTATE;
 }
 
-int pgrepl_session_set_proto_version(pgrepl_session *s, int version)
-{
-    int rc = check_config(s);
-    if (rc == 0 && (version < 0 || version > 4))
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->cfg.proto_req = version;
-    return rc;
-}
+/*
+ * The plain setters: the state first (PGREPL_EINVAL for NULL, PGREPL_ESTATE
+ * once running), then the value (PGREPL_EINVAL unless valid), then stored.
+ */
+#define SETTER(name, type, param, field, valid)                                                                        \
+    int pgrepl_session_set_##name(pgrepl_session *s, type param)                                                       \
+    {                                                                                                                  \
+        int rc = check_config(s);                                                                                      \
+        if (rc == 0 && !(valid))                                                                                       \
+            rc = PGREPL_EINVAL;                                                                                        \
+        if (rc == 0)                                                                                                   \
+            s->cfg.field = param;                                                                                      \
+        return rc;                                                                                                     \
+    }
 
-int pgrepl_session_set_binary(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->cfg.binary = on;
-    return rc;
-}
-
-int pgrepl_session_set_messages(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->cfg.messages = on;
-    return rc;
-}
-
-int pgrepl_session_set_streaming(pgrepl_session *s, pgrepl_streaming_mode mode)
-{
-    int rc = check_config(s);
-    if (rc == 0 && (mode < PGREPL_STREAMING_OFF || mode > PGREPL_STREAMING_PARALLEL))
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->cfg.streaming = mode;
-    return rc;
-}
-
-int pgrepl_session_set_two_phase(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->cfg.two_phase = on;
-    return rc;
-}
-
-int pgrepl_session_set_origin(pgrepl_session *s, pgrepl_origin_filter origin)
-{
-    int rc = check_config(s);
-    if (rc == 0 && (origin < PGREPL_ORIGIN_DEFAULT || origin > PGREPL_ORIGIN_NONE))
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->cfg.origin = origin;
-    return rc;
-}
+SETTER(proto_version, int, version, proto_req, version >= 0 && version <= 4)
+SETTER(binary, bool, on, binary, true)
+SETTER(messages, bool, on, messages, true)
+SETTER(streaming, pgrepl_streaming_mode, mode, streaming,
+       mode >= PGREPL_STREAMING_OFF && mode <= PGREPL_STREAMING_PARALLEL)
+SETTER(two_phase, bool, on, two_phase, true)
+SETTER(origin, pgrepl_origin_filter, origin, origin, origin >= PGREPL_ORIGIN_DEFAULT && origin <= PGREPL_ORIGIN_NONE)
+SETTER(stop_timeout, uint64_t, ms, stop_timeout_ms, ms > 0 && ms <= MAX_MS)
+SETTER(allow_gaps, bool, on, allow_gaps, true)
+SETTER(status_interval, uint64_t, ms, interval_ms, ms > 0 && ms <= MAX_MS)
+SETTER(receive_timeout, uint64_t, ms, recv_timeout_ms, ms <= MAX_MS)
+SETTER(connect_timeout, uint64_t, ms, connect_timeout_ms, ms <= MAX_MS)
+SETTER(auto_ack, bool, on, auto_ack, true)
+SETTER(idle_advance, bool, on, idle_advance, true)
 
 /* Positions may also be set while a reconnection is pending: for the next connection. */
 static int check_position(const pgrepl_session *s)
@@ -219,44 +195,6 @@ int pgrepl_session_set_durable_lsn(pgrepl_session *s, pgrepl_lsn lsn)
     int rc = check_position(s);
     if (rc == 0)
         s->cfg.durable_lsn = lsn;
-    return rc;
-}
-
-int pgrepl_session_set_stop_timeout(pgrepl_session *s, uint64_t ms)
-{
-    int rc = check_config(s);
-    if (rc == 0 && (ms == 0 || ms > MAX_MS))
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->cfg.stop_timeout_ms = ms;
-    return rc;
-}
-
-int pgrepl_session_set_allow_gaps(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->cfg.allow_gaps = on;
-    return rc;
-}
-
-int pgrepl_session_set_status_interval(pgrepl_session *s, uint64_t ms)
-{
-    int rc = check_config(s);
-    if (rc == 0 && (ms == 0 || ms > MAX_MS))
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->cfg.interval_ms = ms;
-    return rc;
-}
-
-int pgrepl_session_set_receive_timeout(pgrepl_session *s, uint64_t ms)
-{
-    int rc = check_config(s);
-    if (rc == 0 && ms > MAX_MS)
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->cfg.recv_timeout_ms = ms;
     return rc;
 }
 
@@ -283,32 +221,6 @@ int pgrepl_session_set_reconnect(pgrepl_session *s, uint64_t min_ms, uint64_t ma
         s->cfg.retry_min_ms = min_ms;
         s->cfg.retry_max_ms = max_ms;
     }
-    return rc;
-}
-
-int pgrepl_session_set_connect_timeout(pgrepl_session *s, uint64_t ms)
-{
-    int rc = check_config(s);
-    if (rc == 0 && ms > MAX_MS)
-        rc = PGREPL_EINVAL;
-    if (rc == 0)
-        s->cfg.connect_timeout_ms = ms;
-    return rc;
-}
-
-int pgrepl_session_set_auto_ack(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->cfg.auto_ack = on;
-    return rc;
-}
-
-int pgrepl_session_set_idle_advance(pgrepl_session *s, bool on)
-{
-    int rc = check_config(s);
-    if (rc == 0)
-        s->cfg.idle_advance = on;
     return rc;
 }
 

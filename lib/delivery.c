@@ -89,6 +89,15 @@ static int check_unit(pgrepl_session *s, const char *what, pgrepl_lsn start, pgr
     return 0;
 }
 
+/* A unit ends at end: checked as check_unit does, then known to the ledger. */
+static int unit_ends(pgrepl_session *s, const char *what, pgrepl_lsn start, pgrepl_lsn end, bool ordered)
+{
+    if (check_unit(s, what, start, end, ordered) != 0)
+        return PGREPL_EPROTOCOL;
+    pgrepl__ledger_unit_end(&s->dlv.ledger, end);
+    return 0;
+}
+
 static int w_on_begin(void *ud, const pgrepl_msg_begin *m)
 {
     pgrepl_session *s = ud;
@@ -108,53 +117,27 @@ static int w_on_commit(void *ud, const pgrepl_msg_commit *m)
         pgrepl_lsn_format(begin, b);
         return contradiction(s, "Commit of the record at %s after a Begin announcing %s", a, b);
     }
-    if (check_unit(s, "Commit", m->commit_lsn, m->end_lsn, true) != 0)
+    if (unit_ends(s, "Commit", m->commit_lsn, m->end_lsn, true) != 0)
         return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->dlv.ledger, m->end_lsn);
     return unit_done(s, CALL_APP(s, on_commit, m), m->end_lsn);
 }
 
-static int w_on_origin(void *ud, const pgrepl_msg_origin *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_origin, m);
-}
+/* The callbacks that need no bookkeeping: straight through the door. */
+#define PASS_THROUGH(member, type)                                                                                     \
+    static int w_##member(void *ud, const type *m)                                                                     \
+    {                                                                                                                  \
+        pgrepl_session *s = ud;                                                                                        \
+        return CALL_APP(s, member, m);                                                                                 \
+    }
 
-static int w_on_relation(void *ud, const pgrepl_relation *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_relation, m);
-}
-
-static int w_on_type(void *ud, const pgrepl_msg_type *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_type, m);
-}
-
-static int w_on_insert(void *ud, const pgrepl_msg_change *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_insert, m);
-}
-
-static int w_on_update(void *ud, const pgrepl_msg_change *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_update, m);
-}
-
-static int w_on_delete(void *ud, const pgrepl_msg_change *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_delete, m);
-}
-
-static int w_on_truncate(void *ud, const pgrepl_msg_truncate *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_truncate, m);
-}
+PASS_THROUGH(on_origin, pgrepl_msg_origin)
+PASS_THROUGH(on_relation, pgrepl_relation)
+PASS_THROUGH(on_type, pgrepl_msg_type)
+PASS_THROUGH(on_insert, pgrepl_msg_change)
+PASS_THROUGH(on_update, pgrepl_msg_change)
+PASS_THROUGH(on_delete, pgrepl_msg_change)
+PASS_THROUGH(on_truncate, pgrepl_msg_truncate)
+PASS_THROUGH(on_stream_stop, pgrepl_msg_stream_stop)
 
 /*
  * A heartbeat the application does not see: the library acknowledges it in
@@ -194,12 +177,6 @@ static int w_on_stream_start(void *ud, const pgrepl_msg_stream_start *m)
     return CALL_APP(s, on_stream_start, m);
 }
 
-static int w_on_stream_stop(void *ud, const pgrepl_msg_stream_stop *m)
-{
-    pgrepl_session *s = ud;
-    return CALL_APP(s, on_stream_stop, m);
-}
-
 static int w_on_stream_commit(void *ud, const pgrepl_msg_commit *m)
 {
     pgrepl_session *s = ud;
@@ -225,32 +202,19 @@ static int w_on_begin_prepare(void *ud, const pgrepl_msg_prepare *m)
     return CALL_APP(s, on_begin_prepare, m);
 }
 
-static int w_on_prepare(void *ud, const pgrepl_msg_prepare *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Prepare", m->prepare_lsn, m->end_lsn, false) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->dlv.ledger, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_prepare, m), m->end_lsn);
-}
+/* The two-phase units that need no more than their own checks: a unit ends, then the application sees it. */
+#define UNIT_WRAPPER(member, type, what, start, end, ordered)                                                          \
+    static int w_##member(void *ud, const type *m)                                                                     \
+    {                                                                                                                  \
+        pgrepl_session *s = ud;                                                                                        \
+        if (unit_ends(s, what, start, end, ordered) != 0)                                                              \
+            return PGREPL_EPROTOCOL;                                                                                   \
+        return unit_done(s, CALL_APP(s, member, m), end);                                                              \
+    }
 
-static int w_on_commit_prepared(void *ud, const pgrepl_msg_commit_prepared *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Commit Prepared", m->commit_lsn, m->end_lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->dlv.ledger, m->end_lsn);
-    return unit_done(s, CALL_APP(s, on_commit_prepared, m), m->end_lsn);
-}
-
-static int w_on_rollback_prepared(void *ud, const pgrepl_msg_rollback_prepared *m)
-{
-    pgrepl_session *s = ud;
-    if (check_unit(s, "Rollback Prepared", 0, m->rollback_end_lsn, true) != 0)
-        return PGREPL_EPROTOCOL;
-    pgrepl__ledger_unit_end(&s->dlv.ledger, m->rollback_end_lsn);
-    return unit_done(s, CALL_APP(s, on_rollback_prepared, m), m->rollback_end_lsn);
-}
+UNIT_WRAPPER(on_prepare, pgrepl_msg_prepare, "Prepare", m->prepare_lsn, m->end_lsn, false)
+UNIT_WRAPPER(on_commit_prepared, pgrepl_msg_commit_prepared, "Commit Prepared", m->commit_lsn, m->end_lsn, true)
+UNIT_WRAPPER(on_rollback_prepared, pgrepl_msg_rollback_prepared, "Rollback Prepared", 0, m->rollback_end_lsn, true)
 
 static int w_on_stream_prepare(void *ud, const pgrepl_msg_prepare *m)
 {
@@ -513,26 +477,25 @@ void pgrepl__delivery_heartbeat_seen(void *arg)
 
 /* ---- public API: pausing, acknowledging, positions --------------------------------------- */
 
-int pgrepl_session_pause(pgrepl_session *s)
+static int set_paused(pgrepl_session *s, bool paused)
 {
     if (s == NULL)
         return PGREPL_EINVAL;
     if (pgrepl__closing(s))
         return PGREPL_ESTATE;
-    s->dlv.paused = true;
+    s->dlv.paused = paused;
     pgrepl__kick(s);
     return 0;
 }
 
+int pgrepl_session_pause(pgrepl_session *s)
+{
+    return set_paused(s, true);
+}
+
 int pgrepl_session_resume(pgrepl_session *s)
 {
-    if (s == NULL)
-        return PGREPL_EINVAL;
-    if (pgrepl__closing(s))
-        return PGREPL_ESTATE;
-    s->dlv.paused = false;
-    pgrepl__kick(s);
-    return 0;
+    return set_paused(s, false);
 }
 
 int pgrepl_session_ack(pgrepl_session *s, pgrepl_lsn lsn)

@@ -33,6 +33,13 @@ const char *pgrepl_stream_state_name(pgrepl_stream_state state)
     return "unknown";
 }
 
+/* A callback the application set (a NULL one is skipped). */
+#define CALL(fn, ...)                                                                                                  \
+    do {                                                                                                               \
+        if ((fn) != NULL)                                                                                              \
+            (fn)(__VA_ARGS__);                                                                                         \
+    } while (0)
+
 /*
  * Every stream callback goes through here: NULL ones are skipped, nothing
  * but the completion of slot commands runs once close() was called, and
@@ -45,46 +52,16 @@ void pgrepl__notify(pgrepl_session *s, const pgrepl_note *n)
         return;
     pgrepl__busy_enter(s);
     switch (n->kind) {
-    case NOTE_STATE:
-        if (s->cfg.scb.on_state != NULL)
-            s->cfg.scb.on_state(s, n->state);
-        break;
-    case NOTE_NOTICE:
-        if (s->cfg.scb.on_notice != NULL)
-            s->cfg.scb.on_notice(s, n->server);
-        break;
-    case NOTE_ERROR:
-        if (s->cfg.scb.on_error != NULL)
-            s->cfg.scb.on_error(s, n->error);
-        break;
-    case NOTE_WARNING:
-        if (s->cfg.scb.on_warning != NULL)
-            s->cfg.scb.on_warning(s, n->error);
-        break;
-    case NOTE_KEEPALIVE:
-        if (s->cfg.scb.on_keepalive != NULL)
-            s->cfg.scb.on_keepalive(s, n->lsn1, n->time, n->flag);
-        break;
-    case NOTE_STATUS_SENT:
-        if (s->cfg.scb.on_status_sent != NULL)
-            s->cfg.scb.on_status_sent(s, n->lsn1, n->lsn2);
-        break;
-    case NOTE_SLOT_CREATED:
-        if (n->created_cb != NULL)
-            n->created_cb(s, n->status, n->created, n->arg);
-        break;
-    case NOTE_SLOT_DONE:
-        if (n->done_cb != NULL)
-            n->done_cb(s, n->status, n->arg);
-        break;
-    case NOTE_SLOT_INFO:
-        if (n->info_cb != NULL)
-            n->info_cb(s, n->status, n->info, n->arg);
-        break;
-    case NOTE_START:
-        if (s->cfg.scb.on_start != NULL)
-            s->cfg.scb.on_start(s, n->start);
-        break;
+    case NOTE_STATE: CALL(s->cfg.scb.on_state, s, n->state); break;
+    case NOTE_NOTICE: CALL(s->cfg.scb.on_notice, s, n->server); break;
+    case NOTE_ERROR: CALL(s->cfg.scb.on_error, s, n->error); break;
+    case NOTE_WARNING: CALL(s->cfg.scb.on_warning, s, n->error); break;
+    case NOTE_KEEPALIVE: CALL(s->cfg.scb.on_keepalive, s, n->lsn1, n->time, n->flag); break;
+    case NOTE_STATUS_SENT: CALL(s->cfg.scb.on_status_sent, s, n->lsn1, n->lsn2); break;
+    case NOTE_SLOT_CREATED: CALL(n->created_cb, s, n->status, n->created, n->arg); break;
+    case NOTE_SLOT_DONE: CALL(n->done_cb, s, n->status, n->arg); break;
+    case NOTE_SLOT_INFO: CALL(n->info_cb, s, n->status, n->info, n->arg); break;
+    case NOTE_START: CALL(s->cfg.scb.on_start, s, n->start); break;
     }
     pgrepl__busy_leave(s);
 }

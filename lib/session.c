@@ -392,17 +392,32 @@ static bool step_none(pgrepl_session *s)
     return settled(s);
 }
 
-/* PH_CONNECT: PQconnectPoll until connected, then the setup's commands. */
-static bool step_connect(pgrepl_session *s)
+/*
+ * The phases with a connection: the next event goes to the phase's handler;
+ * with none, the phase's own work when nothing arrives (nothing_more).
+ */
+static bool next_to(pgrepl_session *s, void (*handle)(pgrepl_session *, pgrepl_conn_event *),
+                    bool (*nothing_more)(pgrepl_session *))
 {
     pgrepl_conn_event ev;
     if (!next_event(s, &ev))
-        return settled(s);
-    if (ev.kind == PGREPL_CONN_EV_CONNECTED)
-        pgrepl__setup_identify(s);
-    else if (ev.kind == PGREPL_CONN_EV_FAILED)
-        fail_conn(s, PGREPL_ECONNECT, "connect");
+        return nothing_more(s);
+    handle(s, &ev);
     return true;
+}
+
+static void on_connect_event(pgrepl_session *s, pgrepl_conn_event *ev)
+{
+    if (ev->kind == PGREPL_CONN_EV_CONNECTED)
+        pgrepl__setup_identify(s);
+    else if (ev->kind == PGREPL_CONN_EV_FAILED)
+        fail_conn(s, PGREPL_ECONNECT, "connect");
+}
+
+/* PH_CONNECT: PQconnectPoll until connected, then the setup's commands. */
+static bool step_connect(pgrepl_session *s)
+{
+    return next_to(s, on_connect_event, settled);
 }
 
 /*
@@ -412,24 +427,21 @@ static bool step_connect(pgrepl_session *s)
  */
 static bool step_command(pgrepl_session *s)
 {
-    pgrepl_conn_event ev;
-    if (!next_event(s, &ev))
-        return settled(s);
-    on_query_event(s, &ev);
-    return true;
+    return next_to(s, on_query_event, settled);
 }
 
 /* Connected with nothing in flight: only the end of the connection can come. */
+static void on_quiet_event(pgrepl_session *s, pgrepl_conn_event *ev)
+{
+    if (ev->kind == PGREPL_CONN_EV_FAILED)
+        fail_conn(s, ev->code, "connection");
+    else if (ev->kind == PGREPL_CONN_EV_RESULT)
+        PQclear(ev->result);
+}
+
 static bool quiet_connection(pgrepl_session *s)
 {
-    pgrepl_conn_event ev;
-    if (!next_event(s, &ev))
-        return settled(s);
-    if (ev.kind == PGREPL_CONN_EV_FAILED)
-        fail_conn(s, ev.code, "connection");
-    else if (ev.kind == PGREPL_CONN_EV_RESULT)
-        PQclear(ev.result);
-    return true;
+    return next_to(s, on_quiet_event, settled);
 }
 
 /* PH_IDLE: the next slot command, the check before START_REPLICATION, or READY. */
@@ -455,21 +467,15 @@ static bool step_held(pgrepl_session *s)
 /* PH_STREAMING: CopyData to delivery unless paused, then status updates and the watchdog. */
 static bool step_streaming(pgrepl_session *s)
 {
-    pgrepl_conn_event ev;
-    if (pgrepl__delivery_paused(s) || !next_event(s, &ev))
+    if (pgrepl__delivery_paused(s))
         return pgrepl__delivery_feedback(s);
-    on_streaming_event(s, &ev);
-    return true;
+    return next_to(s, on_streaming_event, pgrepl__delivery_feedback);
 }
 
 /* PH_STOPPING: CopyDone sent; what the server still sends is drained under the watchdog. */
 static bool step_stopping(pgrepl_session *s)
 {
-    pgrepl_conn_event ev;
-    if (!next_event(s, &ev))
-        return pgrepl__delivery_watchdog(s);
-    on_stopping_event(s, &ev);
-    return true;
+    return next_to(s, on_stopping_event, pgrepl__delivery_watchdog);
 }
 
 /* One step in the current phase; false when nothing can happen now. */

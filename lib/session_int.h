@@ -200,29 +200,21 @@ struct pgrepl_session {
 
 /* Inline, not calls: a call from a part into session.c would make a cycle of object files. */
 
-/* pgrepl_session_close() was called. */
-static inline bool pgrepl__closing(const pgrepl_session *s)
-{
-    return s->core.close_req;
-}
+/* What the parts read of the core, one line each: (type, name, the core's field). */
+#define CORE_GETTER(type, name, field)                                                                                 \
+    static inline type pgrepl__##name(const pgrepl_session *s)                                                         \
+    {                                                                                                                  \
+        return s->core.field;                                                                                          \
+    }
 
-/* The connections are gone and nothing is watched (close, on its way to the close callback). */
-static inline bool pgrepl__closed(const pgrepl_session *s)
-{
-    return s->core.closed;
-}
-
-/* After close: the slot commands' and the close callbacks are running. */
-static inline bool pgrepl__finalizing(const pgrepl_session *s)
-{
-    return s->core.finalizing;
-}
-
-/* Inside a loop callback or an application callback (close and free are deferred). */
-static inline int pgrepl__busy(const pgrepl_session *s)
-{
-    return s->core.busy;
-}
+CORE_GETTER(bool, closing, close_req)      /* pgrepl_session_close() was called */
+CORE_GETTER(bool, closed, closed)          /* the connections are gone, nothing is watched (on the way to close_cb) */
+CORE_GETTER(bool, finalizing, finalizing)  /* after close: the slot commands' and the close callbacks are running */
+CORE_GETTER(int, busy, busy)               /* inside a loop or application callback: close and free are deferred */
+CORE_GETTER(pgrepl_phase, phase, ph)
+CORE_GETTER(bool, connect_asked, connect_req) /* start() or connect() from STOPPED, not connected yet */
+CORE_GETTER(bool, release_asked, release_req) /* pgrepl_session_snapshot_done(), not acted on yet */
+CORE_GETTER(bool, stop_asked, stop_req)       /* pgrepl_session_stop(), not acted on yet */
 
 static inline void pgrepl__busy_enter(pgrepl_session *s)
 {
@@ -234,32 +226,9 @@ static inline void pgrepl__busy_leave(pgrepl_session *s)
     s->core.busy--;
 }
 
-static inline pgrepl_phase pgrepl__phase(const pgrepl_session *s)
-{
-    return s->core.ph;
-}
-
 static inline void pgrepl__set_phase(pgrepl_session *s, pgrepl_phase ph)
 {
     s->core.ph = ph;
-}
-
-/* pgrepl_session_start() or _connect() was called from STOPPED and the core has not connected yet. */
-static inline bool pgrepl__connect_asked(const pgrepl_session *s)
-{
-    return s->core.connect_req;
-}
-
-/* pgrepl_session_snapshot_done() was called and the core has not acted on it yet. */
-static inline bool pgrepl__release_asked(const pgrepl_session *s)
-{
-    return s->core.release_req;
-}
-
-/* pgrepl_session_stop() was called and the core has not acted on it yet. */
-static inline bool pgrepl__stop_asked(const pgrepl_session *s)
-{
-    return s->core.stop_req;
 }
 
 /* The replication connection (conn.h). */

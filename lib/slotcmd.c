@@ -41,8 +41,8 @@ static void free_cmd(slot_cmd *c)
 
 static void complete_created(pgrepl_session *s, slot_cmd *c, int status, const pgrepl_slot_created *created)
 {
-    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_CREATED, .created_cb = c->created_cb, .arg = c->arg, .status = status,
-                                     .created = created});
+    pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_CREATED, .created_cb = c->created_cb, .arg = c->arg,
+                                     .status = status, .created = created});
 }
 
 /* Complete c with a failure status (no result to show). */
@@ -53,10 +53,12 @@ static void complete_failed(pgrepl_session *s, slot_cmd *c, int status)
         complete_created(s, c, status, NULL);
         break;
     case CMD_DROP:
-        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_DONE, .done_cb = c->done_cb, .arg = c->arg, .status = status});
+        pgrepl__notify(s,
+                       &(pgrepl_note){.kind = NOTE_SLOT_DONE, .done_cb = c->done_cb, .arg = c->arg, .status = status});
         break;
     case CMD_INFO:
-        pgrepl__notify(s, &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .arg = c->arg, .status = status});
+        pgrepl__notify(s,
+                       &(pgrepl_note){.kind = NOTE_SLOT_INFO, .info_cb = c->info_cb, .arg = c->arg, .status = status});
         break;
     }
     free_cmd(c);
@@ -173,6 +175,15 @@ static void create_failed(pgrepl_session *s, const PGresult *res)
     complete_failed(s, c, *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST);
 }
 
+/* The command `what` failed with res: the server's message as the stream's, and the status for the callback. */
+static int failed(pgrepl_session *s, const PGresult *res, const char *what)
+{
+    pgrepl_server_message m;
+    pgrepl__server_message(res, &m);
+    pgrepl__set_errmsg(s, &m, "%s failed: %s %s: %s", what, m.severity, m.sqlstate, m.message);
+    return *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
+}
+
 static void drop_done(pgrepl_session *s, const PGresult *res)
 {
     slot_cmd *c = s->slots.cur;
@@ -180,10 +191,7 @@ static void drop_done(pgrepl_session *s, const PGresult *res)
     pgrepl__set_phase(s, PH_IDLE);
     int status = 0;
     if (pgrepl__is_error(res)) {
-        pgrepl_server_message m;
-        pgrepl__server_message(res, &m);
-        pgrepl__set_errmsg(s, &m, "DROP_REPLICATION_SLOT failed: %s %s: %s", m.severity, m.sqlstate, m.message);
-        status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
+        status = failed(s, res, "DROP_REPLICATION_SLOT");
     } else {
         pgrepl__set_errmsg(s, NULL, "%s", "");
     }
@@ -223,10 +231,7 @@ static void info_done(pgrepl_session *s, const PGresult *res)
     pgrepl_slot_info info = {0};
     int status = 0;
     if (pgrepl__is_error(res)) {
-        pgrepl_server_message m;
-        pgrepl__server_message(res, &m);
-        pgrepl__set_errmsg(s, &m, "slot query failed: %s %s: %s", m.severity, m.sqlstate, m.message);
-        status = *m.sqlstate ? PGREPL_ESERVER : PGREPL_ECONNLOST;
+        status = failed(s, res, "slot query");
     } else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
                PQnfields(res) != PGREPL_SLOTCOL_COUNT) {
         pgrepl__set_errmsg(s, NULL, "slot query: unexpected result");

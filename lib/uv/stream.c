@@ -83,6 +83,22 @@ static void close_slot(poll_slot *p)
     p->events = 0;
 }
 
+/* A poll handle of the binding on fd in *out (closed by on_closed); PGREPL_ENOMEM or PGREPL_ECONNLOST. */
+static int new_poll(binding *b, int fd, uv_poll_t **out)
+{
+    uv_poll_t *h = malloc(sizeof *h);
+    if (h == NULL)
+        return PGREPL_ENOMEM;
+    if (uv_poll_init(b->loop, h, fd) != 0) {
+        free(h);
+        return PGREPL_ECONNLOST;
+    }
+    h->data = b;
+    b->open++;
+    *out = h;
+    return 0;
+}
+
 static poll_slot *find_slot(binding *b, int fd)
 {
     for (int i = 0; i < NPOLLS; i++)
@@ -123,16 +139,9 @@ static int host_watch(void *arg, int fd, unsigned events)
     }
     if (p == NULL) {
         p = spare_slot(b);
-        uv_poll_t *h = p != NULL ? malloc(sizeof *h) : NULL;
-        if (h == NULL)
-            return PGREPL_ENOMEM;
-        if (uv_poll_init(b->loop, h, fd) != 0) {
-            free(h);
-            return PGREPL_ECONNLOST;
-        }
-        h->data = b;
-        b->open++;
-        p->h = h;
+        int rc = p != NULL ? new_poll(b, fd, &p->h) : PGREPL_ENOMEM;
+        if (rc != 0)
+            return rc;
         p->fd = fd;
         p->events = 0;
     }
@@ -183,15 +192,10 @@ static bool fine_start(binding *b, int64_t us)
         int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
         if (fd < 0)
             return false;
-        uv_poll_t *h = malloc(sizeof *h);
-        if (h == NULL || uv_poll_init(b->loop, h, fd) != 0) {
-            free(h);
+        if (new_poll(b, fd, &b->fine) != 0) {
             close(fd);
             return false;
         }
-        h->data = b;
-        b->open++;
-        b->fine = h;
         b->fine_fd = fd;
     }
     struct itimerspec t = {.it_value = {.tv_sec = 0, .tv_nsec = (long)us * 1000L}};
