@@ -22,9 +22,10 @@
  *     walEnd while every commit delivered was acknowledged;
  *  2. within a connection the reported flush never goes backwards;
  *  3. nothing is lost: a connection starts only past transactions the
- *     application acknowledged (or held), so every other one is sent again;
- *     at the end every transaction was delivered and the server's confirmed
- *     position is the last one's end;
+ *     application acknowledged (or held), so every other one is sent again,
+ *     and the application sees each connection's transactions in order from
+ *     there, none skipped; at the end every transaction was delivered and
+ *     the server's confirmed position is the last one's end;
  *  4. (the idle rule of 1) a keepalive's walEnd is confirmed only when
  *     nothing delivered is unacknowledged.
  *
@@ -97,6 +98,7 @@ typedef struct world {
     pgrepl_lsn allowed;   /* the most any status update may have reported so far */
     pgrepl_lsn keepalive; /* the highest keepalive walEnd the session reported */
     bool delivered[NTX];
+    int next_tx;              /* the transaction the application is to see next in this connection */
     pgrepl_lsn delivered_max; /* the highest commit end delivered */
     pending pend[MAX_PENDING];
     int npend;
@@ -132,7 +134,12 @@ static void model_fail(world *w, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The idle rule: with every delivered commit acknowledged, a keepalive's walEnd may be confirmed. */
+/*
+ * What a status update may report: what was acknowledged, or by the idle
+ * rule, with every delivered commit acknowledged, a keepalive's walEnd. Kept
+ * as the highest it has been: the server reads an update a little after the
+ * session sent it.
+ */
 static void note_allowed(world *w)
 {
     pgrepl_lsn a = w->acked;
@@ -244,8 +251,11 @@ static int on_commit(void *ud, const pgrepl_msg_commit *m)
     int i = (int)((m->end_lsn - TX_BASE) / TX_SPAN);
     if (i < 0 || i >= NTX || m->end_lsn != tx_end(i))
         model_fail(w, "commit ending at %llx is no transaction of the model", (unsigned long long)m->end_lsn);
+    else if (i != w->next_tx)
+        model_fail(w, "connection %d delivers transaction %d where %d comes next", w->conns, i, w->next_tx);
     else
         w->delivered[i] = true;
+    w->next_tx = i + 1;
     if (m->end_lsn > w->delivered_max)
         w->delivered_max = m->end_lsn;
     if (chance(w, 40) || w->npend == MAX_PENDING)
@@ -348,6 +358,7 @@ static const char *write_block(void *arg, int n, uint64_t asked)
     int first = 0;
     while (first < NTX && tx_end(first) <= from)
         first++;
+    w->next_tx = first;
     if (first > 0 && tx_end(first - 1) > w->acked)
         model_fail(w,
                    "connection %d starts at %llx (asked %llx): transaction %d, ending at %llx, is lost: the "
