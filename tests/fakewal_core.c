@@ -157,6 +157,7 @@ typedef struct fconn {
     bool skip;     /* extended protocol: an error happened, ignore until Sync */
     int pc;        /* next action */
     int block_to;
+    int nth;       /* a replication connection: its number among them, from 1 */
     int64_t wake_at;
     buf in;
     buf out;
@@ -286,9 +287,10 @@ static void add_block(fakewal *fw, int from, int to)
     fw->blocks[fw->nblocks++] = (block){from, to};
 }
 
+/* Appends text's blocks (actions and blocks) to what fw has. */
 static bool parse_script(fakewal *fw, const char *text, char *why, size_t why_size)
 {
-    int from = 0, lineno = 0;
+    int from = fw->nacts, lineno = 0;
     for (const char *p = text; *p != '\0';) {
         size_t n = strcspn(p, "\r\n");
         char *line = xrealloc(NULL, n + 1);
@@ -547,8 +549,9 @@ static void answer_startup(fakewal *fw, fconn *c, const unsigned char *p, size_t
     }
     c->side = !is_replication(startup_param(p, n, "replication"));
     if (!c->side) {
-        const block *bl = fw->next_block < fw->nblocks ? &fw->blocks[fw->next_block] : NULL;
-        fw->next_block++;
+        /* with a block callback, the blocks are written at START_REPLICATION */
+        const block *bl = fw->cfg.block == NULL && fw->next_block < fw->nblocks ? &fw->blocks[fw->next_block] : NULL;
+        c->nth = ++fw->next_block;
         c->pc = bl != NULL ? bl->from : 0;
         c->block_to = bl != NULL ? bl->to : 0;
         if (c->pc < c->block_to && fw->acts[c->pc].kind == ACT_SILENT) {
@@ -721,8 +724,31 @@ static void slot_info(fakewal *fw, fconn *c, const char *sql)
 
 /* ---- commands ---------------------------------------------------------------------------- */
 
+/* The block the configuration's callback writes for replication connection n, starting at the LSN sql asks for. */
+static bool written_block(fakewal *fw, fconn *c, int n, const char *sql)
+{
+    unsigned hi = 0, lo = 0;
+    const char *at = strstr(sql, " LOGICAL ");
+    if (at != NULL && sscanf(at, " LOGICAL %X/%X", &hi, &lo) != 2)
+        hi = lo = 0;
+    const char *text = fw->cfg.block(fw->cfg.arg, n, (uint64_t)hi << 32 | lo);
+    int first = fw->nblocks;
+    char why[160] = "";
+    if (text == NULL || !parse_script(fw, text, why, sizeof why) || fw->nblocks != first + 1 ||
+        fw->acts[fw->blocks[first].from].kind == ACT_SILENT) {
+        logline(fw, "script error: %s", why[0] != '\0' ? why : "not one block");
+        conn_gone(c);
+        return false;
+    }
+    c->pc = fw->blocks[first].from;
+    c->block_to = fw->blocks[first].to;
+    return true;
+}
+
 static void start_replication(fakewal *fw, fconn *c, const char *sql)
 {
+    if (fw->cfg.block != NULL && !written_block(fw, c, c->nth, sql))
+        return;
     (void)read_ident(sql + strlen("START_REPLICATION SLOT "), c->slot, sizeof c->slot);
     fslot *sl = find_slot(fw, c->slot);
     if (sl != NULL)

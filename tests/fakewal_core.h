@@ -50,6 +50,14 @@
  *                 before one) every 300 ms; read until the client goes away
  * A block that ends without close, hang or idle goes on as idle.
  *
+ * fakewal_config.block, when set, writes each replication connection's
+ * block instead, at its START_REPLICATION: it is given the connection's
+ * number among the replication connections (from 1) and the LSN asked
+ * for, and returns the block's text (no "---"), read before it returns;
+ * the script is then not used for replication connections. A model test
+ * decides so what each connection sends from where it was asked to start.
+ * A malformed block logs "script error: WHY" and closes the connection.
+ *
  * LOG, one line per event (lines end in '\n'):
  *   conn N / startup KEY=VALUE... / query SQL / bind [VALUE]... /
  *   status WRITE FLUSH [reply] / copydata N bytes, first 0xHH / copydone /
@@ -80,6 +88,8 @@ typedef struct fakewal_config {
     void (*log)(void *arg, const char *line); /* each log line as it happens, without '\n'; may be NULL */
     void *arg;
     fakewal_side side;
+    /* each replication connection's block, written at its START_REPLICATION; may be NULL */
+    const char *(*block)(void *arg, int n, uint64_t start_lsn);
 } fakewal_config;
 
 /*

@@ -1,7 +1,10 @@
 /*
  * A model-based property test of the acknowledgement ledger (lib/ledger.c),
- * called the way lib/stream.c calls it, between a model of a PostgreSQL
- * server and a model of an application like pgrepl-stream writing to a file.
+ * called the way the session calls it (lib/delivery.c, and lib/setup.c for
+ * the start position), between a model of a PostgreSQL server and a model of
+ * an application like pgrepl-stream writing to a file.
+ * tests/unit/test_session_model.c checks the same promise on the real
+ * session against the fake walsender.
  * Each seed (a seeded xorshift generator, not rand()) runs STEPS random steps
  * and then drains; the invariants below are checked after every step.
  *
