@@ -118,14 +118,19 @@ int main(int argc, char **argv)
     pgrepl_session_set_data(s, s);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    pgrepl_session_start(s);
+    if (pgrepl_session_start(s) != 0) {
+        fprintf(stderr, "minimal-poll: cannot start: %s\n", pgrepl_session_errmsg(s));
+        pgrepl_session_free(s);
+        return 1;
+    }
     while (pgrepl_session_get_state(s) != PGREPL_STREAM_STOPPED || deadline >= 0) {
         if (stop_asked == 1) {
             stop_asked = 2;
             pgrepl_session_stop(s);
         }
-        int64_t wait = deadline < 0 ? -1 : deadline - now_us();
-        int n = poll(fds, 2, wait < 0 ? (deadline < 0 ? -1 : 0) : (int)((wait + 999) / 1000));
+        int64_t now = now_us();
+        int timeout_ms = deadline < 0 ? -1 : deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
+        int n = poll(fds, 2, timeout_ms);
         for (int i = 0; n > 0 && i < 2; i++)
             if (fds[i].fd >= 0 && fds[i].revents != 0)
                 pgrepl_session_io(s, fds[i].fd,
