@@ -146,7 +146,7 @@ static void json_line(reader *r, const char *p, const char *end)
         return;
     if (memmem(p, (size_t)(end - p), "\"table\":\"lat\"", 13) == NULL)
         return;
-    int64_t id, ts;
+    int64_t id = 0, ts = 0;
     if (!json_value(p, end, "{\"name\":\"id\",\"type\":\"bigint\",\"value\":", &id) ||
         !json_value(p, end, "{\"name\":\"ts\",\"type\":\"bigint\",\"value\":", &ts))
         die("an insert line of lat without id and ts");
