@@ -29,65 +29,10 @@
 
 #include "pgrepl/common.h"
 #include "copyreader.h"
+#include "fuzz_heap.h"
 
 #define HEADER_SIZE 2
 #define MAX_REF 65536
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-__attribute__((noreturn)) static void check_failed(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_copyreader.c:%d: check failed: %s\n", line, what);
-    abort();
-}
-
-/* ---- failing, counting allocator --------------------------------------- */
-
-static struct {
-    unsigned long calls;  /* allocation calls since the input started */
-    unsigned period;      /* header[0] */
-    unsigned long failed; /* failures injected so far */
-    long live;            /* allocations not yet freed */
-} heap;
-
-static bool fail_now(void)
-{
-    heap.calls++;
-    if (heap.period == 0 || heap.calls % heap.period != 0)
-        return false;
-    heap.failed++;
-    return true;
-}
-
-static void *fz_malloc(size_t n)
-{
-    if (fail_now())
-        return NULL;
-    void *p = malloc(n);
-    if (p != NULL)
-        heap.live++;
-    return p;
-}
-
-static void *fz_realloc(void *p, size_t n)
-{
-    if (fail_now())
-        return NULL;
-    void *q = realloc(p, n);
-    if (q != NULL && p == NULL)
-        heap.live++;
-    return q;
-}
-
-static void fz_free(void *p)
-{
-    if (p != NULL)
-        heap.live--;
-    free(p);
-}
 
 /* ---- the reference: the stream framed straight through ------------------ */
 
@@ -248,15 +193,6 @@ static bool feed_piece(fuzz *f)
 }
 
 static const size_t max_pieces[8] = {1, 2, 3, 7, 64, 1000, 5000, SIZE_MAX};
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    static const pgrepl_allocator failing = {fz_malloc, fz_realloc, fz_free};
-    (void)argc;
-    (void)argv;
-    pgrepl_set_allocator(&failing);
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -28,67 +28,12 @@
 
 #include "pgrepl/decode.h"
 #include "copydata.h"
+#include "fuzz_heap.h"
 
 #define FLAG_PAUSE 0x01
 #define FLAG_CBFAIL 0x02
 #define CALLBACK_ERROR (-1000)
 #define HEADER_SIZE 2
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-__attribute__((noreturn)) static void check_failed(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_decode.c:%d: check failed: %s\n", line, what);
-    abort();
-}
-
-/* ---- failing, counting allocator --------------------------------------- */
-
-static struct {
-    unsigned long calls;  /* allocation calls since the input started */
-    unsigned period;      /* header[1] */
-    unsigned long failed; /* failures injected so far */
-    long live;            /* allocations not yet freed */
-} heap;
-
-static bool fail_now(void)
-{
-    heap.calls++;
-    if (heap.period == 0 || heap.calls % heap.period != 0)
-        return false;
-    heap.failed++;
-    return true;
-}
-
-static void *fz_malloc(size_t n)
-{
-    if (fail_now())
-        return NULL;
-    void *p = malloc(n);
-    if (p != NULL)
-        heap.live++;
-    return p;
-}
-
-static void *fz_realloc(void *p, size_t n)
-{
-    if (fail_now())
-        return NULL;
-    void *q = realloc(p, n);
-    if (q != NULL && p == NULL)
-        heap.live++;
-    return q;
-}
-
-static void fz_free(void *p)
-{
-    if (p != NULL)
-        heap.live--;
-    free(p);
-}
 
 /* ---- what the callbacks check against ----------------------------------- */
 
@@ -191,7 +136,7 @@ static void check_tuple(const fuzz *f, const pgrepl_relation *rel, const pgrepl_
             touch(v->data, v->len);
             break;
         default:
-            check_failed("tuple value of an unknown kind", __LINE__);
+            check_failed(__FILE__, "tuple value of an unknown kind", __LINE__);
         }
     }
 }
@@ -573,15 +518,6 @@ static void record(fuzz *f, const uint8_t *src, size_t len)
     if (len == 0)
         reset(f);
     free(buf);
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    static const pgrepl_allocator failing = {fz_malloc, fz_realloc, fz_free};
-    (void)argc;
-    (void)argv;
-    pgrepl_set_allocator(&failing);
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
