@@ -53,6 +53,8 @@
 
 #include <libpq-fe.h>
 
+#include "percentile.h"
+
 #define MAX_CONNS 64
 #define INSERT_SQL "INSERT INTO lat (id, ts) VALUES ($1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)"
 
@@ -96,23 +98,10 @@ static double number(const char *arg, double min, double max)
     return v;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile P (0 < P <= 1) of N sorted values, microseconds; 0 when empty. */
+/* Nearest-rank percentile P of N sorted values of nanoseconds, in microseconds. */
 static int64_t pct_us(const int64_t *v, size_t n, double p)
 {
-    if (n == 0)
-        return 0;
-    size_t rank = (size_t)((double)n * p + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1] / 1000;
+    return pct(v, n, p) / 1000;
 }
 
 static double cpu_s(struct timeval tv)

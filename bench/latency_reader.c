@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "percentile.h"
+
 #define READ_SIZE (1024 * 1024)
 
 typedef struct reader {
@@ -289,24 +291,6 @@ static size_t consume(reader *r, const char *p, size_t n)
         }
     }
     return off;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int64_t pct(const int64_t *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t rank = (size_t)((double)n * p + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1];
 }
 
 int main(int argc, char **argv)
