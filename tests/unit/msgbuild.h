@@ -10,23 +10,14 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "digits.h"
+
 #define MSG_MAX 4096
 
 typedef struct msg {
     uint8_t b[MSG_MAX];
     size_t len;
 } msg;
-
-static inline int msg_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Append the bytes spelled by hex; a malformed spelling fails the test. */
 static inline msg *msg_hex(msg *m, const char *hex)
@@ -35,7 +26,7 @@ static inline msg *msg_hex(msg *m, const char *hex)
     for (const char *p = hex; *p != '\0'; p++) {
         if (*p == ' ' || *p == '\n')
             continue;
-        int v = msg_hexval(*p);
+        int v = pgrepl__hex_value(*p);
         ck_assert_msg(v >= 0, "bad hex digit '%c' in \"%s\"", *p, hex);
         if (hi < 0) {
             hi = v;
